@@ -30,7 +30,7 @@
 //! });
 //! let response = respond(&decoded);
 //! let bytes = response.encode(now, &mut rand::rng()).unwrap().unwrap();
-//! assert_eq!(bytes, b"\n43F00014\"ACK\"0001L0#1234[]\r");
+//! assert_eq!(bytes, b"\n1BC10012\"ACK\"0001L0#1234[]\r");
 //! ```
 
 #![warn(clippy::indexing_slicing)]
