@@ -38,6 +38,7 @@
 mod content;
 mod crc;
 mod crypto;
+mod display;
 mod error;
 mod frame;
 mod framing;
@@ -49,6 +50,7 @@ mod timestamp;
 
 pub use content::{Content, XData};
 pub use crc::crc16;
+pub use display::display_bytes;
 pub use crypto::{CipherLengthError, Key, KeyError, decode_hex, encode_hex_upper};
 pub use error::ParseError;
 pub use frame::{DecryptError, EncodeError, Frame, Payload, encode_frame, wrap_body};
