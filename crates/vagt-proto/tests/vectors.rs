@@ -276,6 +276,10 @@ fn check_fields(v: &Vector, m: &vagt_dc09::Message, payload: Option<&Payload>) {
             assert_eq!(ours, Some(want), "{name}: {key}");
         }
     }
+    if str_of("user").is_some() && str_of("zone").is_none() {
+        // A user-addressed code (OP, CL, CID 401…) carries no zone.
+        assert_eq!(first.and_then(|e| e.zone.as_deref()), None, "{name}: zone of a user code");
+    }
     if let Some(want) = str_of("area") {
         assert!(events.iter().all(|e| e.area.as_deref() == Some(want)), "{name}: area");
     }
