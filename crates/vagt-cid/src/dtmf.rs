@@ -108,11 +108,11 @@ impl DtmfMessage {
             sum += u32::from(value(h.to_ascii_uppercase())?);
             keys.push(hex_to_key(h)?);
         }
-        let check = match 15 - sum % 15 {
+        // The checksum value 1–15 as a hex digit: 10 is `0`, 11–15 are B–F (15 is sent on `C`).
+        let check = match u8::try_from(15 - sum % 15).unwrap_or(0) {
             10 => b'0',
-            // 15 - 0: the digit F, sent on key `C`.
-            15 => b'C',
-            v => hex_to_key(b'0' + u8::try_from(v).unwrap_or(0))?,
+            v @ 1..=9 => b'0' + v,
+            v => hex_to_key(b'A' + v - 10)?,
         };
         keys.push(check);
         Ok(String::from_utf8_lossy(&keys).into_owned())
