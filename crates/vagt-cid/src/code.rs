@@ -5,7 +5,10 @@ pub use vagt_sia::{CodeInfo, Origin};
 
 /// Looks up a Contact ID event code (`"101"`, `"130"`, …).
 pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
-    EVENT_CODES.binary_search_by(|c| c.code.cmp(code)).ok().and_then(|i| EVENT_CODES.get(i))
+    EVENT_CODES
+        .binary_search_by(|c| c.code.cmp(code))
+        .ok()
+        .and_then(|i| EVENT_CODES.get(i))
 }
 
 /// Every Contact ID event code in the table, sorted by code.

@@ -65,7 +65,10 @@ impl DtmfMessage {
         if keys.len() != 16 {
             return Err(CidError::BadLayout);
         }
-        let hex = body.iter().map(|&k| key_to_hex(k)).collect::<Result<Vec<u8>, _>>()?;
+        let hex = body
+            .iter()
+            .map(|&k| key_to_hex(k))
+            .collect::<Result<Vec<u8>, _>>()?;
         let check_value = match *check {
             b'D' => 10,
             k => value(key_to_hex(k)?)?,
@@ -136,7 +139,13 @@ mod tests {
 
     #[test]
     fn checksum_f_and_ten() {
-        assert_eq!(DtmfMessage::parse("123418340103005C").unwrap().encode().unwrap(), "123418340103005C");
+        assert_eq!(
+            DtmfMessage::parse("123418340103005C")
+                .unwrap()
+                .encode()
+                .unwrap(),
+            "123418340103005C"
+        );
         // libspandsp's `D` for the value 10 is accepted; we send the standard `0`.
         let m = DtmfMessage::parse("123418113001019D").unwrap();
         assert_eq!(m.encode().unwrap(), "1234181130010190");
@@ -147,9 +156,21 @@ mod tests {
 
     #[test]
     fn rejects() {
-        assert_eq!(DtmfMessage::parse("1234181131010151"), Err(CidError::BadChecksum));
-        assert_eq!(DtmfMessage::parse("123418113101015"), Err(CidError::BadLayout));
-        assert_eq!(DtmfMessage::parse("1234171131010158").unwrap_err(), CidError::BadChecksum);
-        assert_eq!(DtmfMessage::parse("12341811310101X8"), Err(CidError::BadDigit('X')));
+        assert_eq!(
+            DtmfMessage::parse("1234181131010151"),
+            Err(CidError::BadChecksum)
+        );
+        assert_eq!(
+            DtmfMessage::parse("123418113101015"),
+            Err(CidError::BadLayout)
+        );
+        assert_eq!(
+            DtmfMessage::parse("1234171131010158").unwrap_err(),
+            CidError::BadChecksum
+        );
+        assert_eq!(
+            DtmfMessage::parse("12341811310101X8"),
+            Err(CidError::BadDigit('X'))
+        );
     }
 }

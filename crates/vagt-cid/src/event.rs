@@ -79,7 +79,14 @@ impl CidEvent {
 impl fmt::Display for CidEvent {
     /// The ADM-CID form `QXYZ GG CCC`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{} {} {}", self.qualifier.digit(), self.code, self.group, self.zone_or_user)
+        write!(
+            f,
+            "{}{} {} {}",
+            self.qualifier.digit(),
+            self.code,
+            self.group,
+            self.zone_or_user
+        )
     }
 }
 
@@ -121,18 +128,26 @@ pub struct AdmCid {
 pub fn parse_adm_cid(data: &[u8]) -> Result<AdmCid, CidError> {
     let (account, body) = match data.strip_prefix(b"#") {
         Some(rest) => {
-            let bar = rest.iter().position(|&b| b == b'|').ok_or(CidError::BadAccount)?;
+            let bar = rest
+                .iter()
+                .position(|&b| b == b'|')
+                .ok_or(CidError::BadAccount)?;
             let (acct, body) = rest.split_at(bar);
             let ok = (3..=16).contains(&acct.len()) && acct.iter().all(u8::is_ascii_hexdigit);
             if !ok {
                 return Err(CidError::BadAccount);
             }
-            (Some(String::from_utf8_lossy(acct).into_owned()), body.get(1..).unwrap_or_default())
+            (
+                Some(String::from_utf8_lossy(acct).into_owned()),
+                body.get(1..).unwrap_or_default(),
+            )
         }
         None => (None, data),
     };
     let digits: Vec<u8> = match body {
-        [q, x, y, z, b' ', g1, g2, b' ', c1, c2, c3] => vec![*q, *x, *y, *z, *g1, *g2, *c1, *c2, *c3],
+        [q, x, y, z, b' ', g1, g2, b' ', c1, c2, c3] => {
+            vec![*q, *x, *y, *z, *g1, *g2, *c1, *c2, *c3]
+        }
         [_, _, _, _, _, _, _, _, _] => body.to_vec(),
         _ => return Err(CidError::BadLayout),
     };
@@ -178,8 +193,17 @@ mod tests {
 
     #[test]
     fn variants() {
-        assert_eq!(parse_adm_cid(b"#12345A|6130 01 015").unwrap().event.qualifier, Qualifier::Status);
-        assert_eq!(parse_adm_cid(b"3401 01 05B").unwrap().event.zone_or_user, "05B");
+        assert_eq!(
+            parse_adm_cid(b"#12345A|6130 01 015")
+                .unwrap()
+                .event
+                .qualifier,
+            Qualifier::Status
+        );
+        assert_eq!(
+            parse_adm_cid(b"3401 01 05B").unwrap().event.zone_or_user,
+            "05B"
+        );
         assert_eq!(parse_adm_cid(b"113001015").unwrap().event.code, "130");
     }
 

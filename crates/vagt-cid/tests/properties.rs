@@ -1,18 +1,28 @@
 //! Property tests: DTMF and ADM-CID round trips; arbitrary input never panics.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
 use proptest::prelude::*;
 use vagt_cid::{CidEvent, DtmfMessage, Qualifier, parse_adm_cid};
-
 
 /// Events with hex digits Contact ID can carry (no `A`).
 fn event() -> impl Strategy<Value = CidEvent> {
     (
-        prop_oneof![Just(Qualifier::New), Just(Qualifier::Restore), Just(Qualifier::Status)],
+        prop_oneof![
+            Just(Qualifier::New),
+            Just(Qualifier::Restore),
+            Just(Qualifier::Status)
+        ],
         "[0-9B-F]{3}",
         "[0-9B-F]{2}",
         "[0-9B-F]{3}",
     )
-        .prop_map(|(qualifier, code, group, zone_or_user)| CidEvent { qualifier, code, group, zone_or_user })
+        .prop_map(|(qualifier, code, group, zone_or_user)| CidEvent {
+            qualifier,
+            code,
+            group,
+            zone_or_user,
+        })
 }
 
 proptest! {

@@ -44,10 +44,15 @@ impl Content {
             if !id.is_ascii_uppercase() || value.contains(&b'[') {
                 return Err(ParseError::BadXData);
             }
-            xdata.push(XData { id, value: source.slice_ref(value) });
+            xdata.push(XData {
+                id,
+                value: source.slice_ref(value),
+            });
         }
         let timestamp = if r.eat(b'_') {
-            let wire = r.take(timestamp::WIRE_LEN).ok_or(ParseError::BadTimestamp)?;
+            let wire = r
+                .take(timestamp::WIRE_LEN)
+                .ok_or(ParseError::BadTimestamp)?;
             Some(Timestamp::parse(wire).ok_or(ParseError::BadTimestamp)?)
         } else {
             None
@@ -55,7 +60,11 @@ impl Content {
         if !r.is_empty() {
             return Err(ParseError::BadData);
         }
-        Ok(Self { data: source.slice_ref(data), xdata, timestamp })
+        Ok(Self {
+            data: source.slice_ref(data),
+            xdata,
+            timestamp,
+        })
     }
 
     /// The account at the start of the data (`#acct|…`), if any.
@@ -116,7 +125,10 @@ mod tests {
         assert_eq!(parse(b"#1234|NBA5]junk"), Err(ParseError::BadData));
         assert_eq!(parse(b"#1234|NBA5][x1]"), Err(ParseError::BadXData));
         assert_eq!(parse(b"#1234|NBA5][]"), Err(ParseError::BadXData));
-        assert_eq!(parse(b"]_25:61:00,13-40-2024"), Err(ParseError::BadTimestamp));
+        assert_eq!(
+            parse(b"]_25:61:00,13-40-2024"),
+            Err(ParseError::BadTimestamp)
+        );
         assert_eq!(parse(b"]_12:00"), Err(ParseError::BadTimestamp));
     }
 }

@@ -38,7 +38,9 @@ pub enum KeyError {
     #[error("hex key must be 32, 48 or 64 hex digits")]
     BadHex,
     /// The key has a length that is no AES key size.
-    #[error("key must be 16, 24 or 32 bytes: 32/48/64 hex digits or 16/24/32 characters of text, got {len} characters")]
+    #[error(
+        "key must be 16, 24 or 32 bytes: 32/48/64 hex digits or 16/24/32 characters of text, got {len} characters"
+    )]
     BadLength {
         /// Characters in the key as given.
         len: usize,
@@ -88,7 +90,7 @@ impl Key {
 
     /// Decrypts `buf` in place; `buf.len()` must be a non-zero multiple of 16.
     pub fn decrypt(&self, buf: &mut [u8]) -> Result<(), CipherLengthError> {
-        if buf.is_empty() || buf.len() % 16 != 0 {
+        if buf.is_empty() || !buf.len().is_multiple_of(16) {
             return Err(CipherLengthError);
         }
         let done = match &self.0 {
@@ -101,7 +103,7 @@ impl Key {
 
     /// Encrypts `buf` in place; `buf.len()` must be a non-zero multiple of 16.
     pub fn encrypt(&self, buf: &mut [u8]) -> Result<(), CipherLengthError> {
-        if buf.is_empty() || buf.len() % 16 != 0 {
+        if buf.is_empty() || !buf.len().is_multiple_of(16) {
             return Err(CipherLengthError);
         }
         let done = match &self.0 {
@@ -133,7 +135,10 @@ fn decrypt_with<C: KeyIvInit + BlockModeDecrypt>(key: &[u8], buf: &mut [u8]) -> 
 fn encrypt_with<C: KeyIvInit + BlockModeEncrypt>(key: &[u8], buf: &mut [u8]) -> Option<()> {
     let cipher = C::new_from_slices(key, &IV).ok()?;
     let len = buf.len();
-    cipher.encrypt_padded::<NoPadding>(buf, len).ok().map(|_| ())
+    cipher
+        .encrypt_padded::<NoPadding>(buf, len)
+        .ok()
+        .map(|_| ())
 }
 
 /// Characters used for pad bytes we generate: printable, never `|`, `[` or `]`.
@@ -145,19 +150,18 @@ pub(crate) fn pad_plaintext(rest: &[u8], rng: &mut dyn RngCore) -> Vec<u8> {
     let mut out = Vec::with_capacity(pad_len + rest.len());
     let mut random = [0u8; 16];
     rng.fill_bytes(&mut random);
-    out.extend(
-        random
-            .iter()
-            .take(pad_len)
-            .map(|b| PAD_ALPHABET[usize::from(*b) % PAD_ALPHABET.len()]),
-    );
+    out.extend(random.iter().take(pad_len).filter_map(|b| {
+        PAD_ALPHABET
+            .get(usize::from(*b) % PAD_ALPHABET.len())
+            .copied()
+    }));
     out.extend_from_slice(rest);
     out
 }
 
 /// Decodes hex text (either case) into bytes; `None` on odd length or a non-hex character.
 pub fn decode_hex(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     text.chunks_exact(2)
@@ -172,8 +176,9 @@ pub fn decode_hex(text: &[u8]) -> Option<Vec<u8>> {
 pub fn encode_hex_upper(bytes: &[u8], out: &mut Vec<u8>) {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0x0F)]);
+        for nibble in [b >> 4, b & 0x0F] {
+            out.extend(DIGITS.get(usize::from(nibble)));
+        }
     }
 }
 
@@ -197,9 +202,22 @@ mod tests {
     fn key_conventions() {
         assert_eq!(Key::parse("0123456789ABCDEF").unwrap().bits(), 128);
         assert_eq!(Key::parse("0123456789ABCDEF01234567").unwrap().bits(), 192);
-        assert_eq!(Key::parse("0123456789ABCDEF0123456789ABCDEF"), Err(KeyError::Ambiguous));
-        assert_eq!(Key::parse("text:0123456789ABCDEF0123456789ABCDEF").unwrap().bits(), 256);
-        assert_eq!(Key::parse("hex:850CBA22F7DD4F033405DA83E4C5BAE9").unwrap().bits(), 128);
+        assert_eq!(
+            Key::parse("0123456789ABCDEF0123456789ABCDEF"),
+            Err(KeyError::Ambiguous)
+        );
+        assert_eq!(
+            Key::parse("text:0123456789ABCDEF0123456789ABCDEF")
+                .unwrap()
+                .bits(),
+            256
+        );
+        assert_eq!(
+            Key::parse("hex:850CBA22F7DD4F033405DA83E4C5BAE9")
+                .unwrap()
+                .bits(),
+            128
+        );
         assert_eq!(Key::parse(&"ab".repeat(24)).unwrap().bits(), 192);
         assert_eq!(Key::parse(&"ab".repeat(32)).unwrap().bits(), 256);
         assert_eq!(Key::parse("short"), Err(KeyError::BadLength { len: 5 }));
@@ -220,7 +238,11 @@ mod tests {
     #[test]
     fn round_trip_every_size() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        for key in ["0123456789ABCDEF", "0123456789ABCDEF01234567", &"cd".repeat(32)] {
+        for key in [
+            "0123456789ABCDEF",
+            "0123456789ABCDEF01234567",
+            &"cd".repeat(32),
+        ] {
             let key = Key::parse(key).unwrap();
             let plain = pad_plaintext(b"|#1234|NBA5]_12:00:00,05-01-2024", &mut rng);
             assert_eq!(plain.len() % 16, 0);

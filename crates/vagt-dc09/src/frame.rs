@@ -45,14 +45,21 @@ impl Frame {
         r.expect(b'[').ok_or(ParseError::MissingData)?;
         let payload = if header.encrypted {
             let hex = r.rest();
-            if hex.is_empty() || hex.len() % 32 != 0 || !hex.iter().all(u8::is_ascii_hexdigit) {
+            if hex.is_empty()
+                || !hex.len().is_multiple_of(32)
+                || !hex.iter().all(u8::is_ascii_hexdigit)
+            {
                 return Err(ParseError::BadCiphertext);
             }
             Payload::Encrypted(body.slice_ref(hex))
         } else {
             Payload::Clear(Content::parse(body, r.rest())?)
         };
-        let frame = Self { header, payload, body: body.clone() };
+        let frame = Self {
+            header,
+            payload,
+            body: body.clone(),
+        };
         if frame.header.account.is_none() && !frame.header.token.is_response() {
             let from_data = match &frame.payload {
                 Payload::Clear(c) if tol.account_from_data => c.data_account(),
@@ -139,7 +146,8 @@ pub fn encode_frame(
         }
         content.write(&mut inner);
         let mut plain = crypto::pad_plaintext(&inner, rng);
-        key.encrypt(&mut plain).map_err(|_| EncodeError::NeedsKeyAndTimestamp)?;
+        key.encrypt(&mut plain)
+            .map_err(|_| EncodeError::NeedsKeyAndTimestamp)?;
         crypto::encode_hex_upper(&plain, &mut body);
     } else {
         content.write(&mut body);
@@ -170,7 +178,10 @@ mod tests {
     use crate::timestamp::Timestamp;
 
     fn frame_of(bytes: &[u8]) -> Frame {
-        let raw = FrameDecoder::default().decode(&mut BytesMut::from(bytes)).unwrap().unwrap();
+        let raw = FrameDecoder::default()
+            .decode(&mut BytesMut::from(bytes))
+            .unwrap()
+            .unwrap();
         Frame::parse(&raw, &Tolerance::default()).unwrap()
     }
 
@@ -184,7 +195,10 @@ mod tests {
             line: HexField::new("0", 1, 6),
             account: HexField::new("1234", 3, 16),
         };
-        let content = Content { data: Bytes::from_static(b"#1234|NBA5"), ..Content::default() };
+        let content = Content {
+            data: Bytes::from_static(b"#1234|NBA5"),
+            ..Content::default()
+        };
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let wire = encode_frame(&header, &content, None, &mut rng).unwrap();
         assert_eq!(wire, b"\n8D570020\"SIA-DCS\"0001L0#1234[#1234|NBA5]\r");
@@ -220,8 +234,14 @@ mod tests {
         let frame = frame_of(&wrap_body(body).unwrap());
         assert_eq!(frame.header.account, None);
         assert_eq!(frame.account(), Some("006969"));
-        let strict = Tolerance { account_from_data: false, ..Tolerance::default() };
-        let raw = RawFrame { body: Bytes::from_static(body), decimal_length: false };
+        let strict = Tolerance {
+            account_from_data: false,
+            ..Tolerance::default()
+        };
+        let raw = RawFrame {
+            body: Bytes::from_static(body),
+            decimal_length: false,
+        };
         assert_eq!(Frame::parse(&raw, &strict), Err(ParseError::MissingAccount));
     }
 }

@@ -90,7 +90,10 @@ impl Default for FrameDecoder {
 impl FrameDecoder {
     /// A decoder that rejects bodies longer than `max_body_len` (capped at 0x0FFF).
     pub fn new(max_body_len: usize) -> Self {
-        Self { max_body_len: max_body_len.min(MAX_BODY_LEN), tolerate_decimal_length: false }
+        Self {
+            max_body_len: max_body_len.min(MAX_BODY_LEN),
+            tolerate_decimal_length: false,
+        }
     }
 
     /// Also accept frames whose length field is written in decimal (a known panel quirk).
@@ -122,7 +125,10 @@ impl FrameDecoder {
         };
         if announced > self.max_body_len {
             buf.advance(1);
-            return Err(FramingError::TooLong { announced, max: self.max_body_len });
+            return Err(FramingError::TooLong {
+                announced,
+                max: self.max_body_len,
+            });
         }
         let body_len = match self.body_len(buf, announced) {
             BodyEnd::Complete(len) => len,
@@ -138,9 +144,15 @@ impl FrameDecoder {
         frame.truncate(body_len);
         let computed = crc16(&frame);
         if computed != crc {
-            return Err(FramingError::BadCrc { announced: crc, computed });
+            return Err(FramingError::BadCrc {
+                announced: crc,
+                computed,
+            });
         }
-        Ok(Some(RawFrame { body: frame.freeze(), decimal_length }))
+        Ok(Some(RawFrame {
+            body: frame.freeze(),
+            decimal_length,
+        }))
     }
 
     /// Where the body ends: at `announced`, or (tolerantly) at the decimal reading of the field.
@@ -243,7 +255,10 @@ mod tests {
     fn one_frame() {
         let frames = decode_all(&FrameDecoder::default(), BA5);
         assert_eq!(frames.len(), 1);
-        assert_eq!(&frames[0].as_ref().unwrap().body[..], &BA5[9..BA5.len() - 1]);
+        assert_eq!(
+            &frames[0].as_ref().unwrap().body[..],
+            &BA5[9..BA5.len() - 1]
+        );
     }
 
     #[test]
@@ -281,7 +296,13 @@ mod tests {
     fn bad_crc_is_consumed_whole() {
         let bytes = b"\n00000020\"SIA-DCS\"0001L0#1234[#1234|NBA5]\r";
         let frames = decode_all(&FrameDecoder::default(), bytes);
-        assert_eq!(frames, vec![Err(FramingError::BadCrc { announced: 0, computed: 0x8D57 })]);
+        assert_eq!(
+            frames,
+            vec![Err(FramingError::BadCrc {
+                announced: 0,
+                computed: 0x8D57
+            })]
+        );
     }
 
     #[test]
@@ -294,7 +315,13 @@ mod tests {
     fn too_long_is_rejected_before_the_body_arrives() {
         let dec = FrameDecoder::new(64);
         let mut buf = BytesMut::from(&b"\n12340FFF\"SIA-DCS\""[..]);
-        assert_eq!(dec.decode(&mut buf), Err(FramingError::TooLong { announced: 0xFFF, max: 64 }));
+        assert_eq!(
+            dec.decode(&mut buf),
+            Err(FramingError::TooLong {
+                announced: 0xFFF,
+                max: 64
+            })
+        );
     }
 
     #[test]
@@ -310,7 +337,10 @@ mod tests {
         let bytes = b"\n09A60032\"SIA-DCS\"0005L0#1234[#1234|NBA5]\r";
         let strict = decode_all(&FrameDecoder::default(), bytes);
         assert_eq!(strict[0], Err(FramingError::BadLength { announced: 0x32 }));
-        let tolerant = decode_all(&FrameDecoder::default().tolerate_decimal_length(true), bytes);
+        let tolerant = decode_all(
+            &FrameDecoder::default().tolerate_decimal_length(true),
+            bytes,
+        );
         assert!(tolerant[0].as_ref().unwrap().decimal_length);
     }
 

@@ -112,7 +112,9 @@ impl Sequence {
 
     /// The number, 0–9999.
     pub fn value(self) -> u16 {
-        self.0.iter().fold(0, |acc, d| acc * 10 + u16::from(d - b'0'))
+        self.0
+            .iter()
+            .fold(0, |acc, d| acc * 10 + u16::from(d - b'0'))
     }
 
     /// The four digits.
@@ -143,7 +145,11 @@ pub struct Tolerance {
 
 impl Default for Tolerance {
     fn default() -> Self {
-        Self { empty_line: true, missing_line: false, account_from_data: true }
+        Self {
+            empty_line: true,
+            missing_line: false,
+            account_from_data: true,
+        }
     }
 }
 
@@ -207,7 +213,14 @@ impl Header {
         if r.peek() != Some(b'[') {
             return Err(ParseError::MissingData);
         }
-        Ok(Self { token, encrypted, sequence, receiver, line, account })
+        Ok(Self {
+            token,
+            encrypted,
+            sequence,
+            receiver,
+            line,
+            account,
+        })
     }
 
     /// Appends the header in wire form.
@@ -266,13 +279,28 @@ mod tests {
 
     #[test]
     fn field_errors() {
-        assert_eq!(parse(b"\"SIA-DCS\"00X5L0#1234["), Err(ParseError::BadSequence));
-        assert_eq!(parse(b"\"SIA-DCS\"000AL0#1234["), Err(ParseError::BadSequence));
+        assert_eq!(
+            parse(b"\"SIA-DCS\"00X5L0#1234["),
+            Err(ParseError::BadSequence)
+        );
+        assert_eq!(
+            parse(b"\"SIA-DCS\"000AL0#1234["),
+            Err(ParseError::BadSequence)
+        );
         assert_eq!(parse(b"\"SIA-DCS\"0008L0#12["), Err(ParseError::BadAccount));
-        assert_eq!(parse(b"\"SIA-DCS\"0001#1234["), Err(ParseError::MissingLine));
-        assert_eq!(parse(b"\"SIA-DCS\"0001R1234567L0#1234["), Err(ParseError::BadReceiver));
+        assert_eq!(
+            parse(b"\"SIA-DCS\"0001#1234["),
+            Err(ParseError::MissingLine)
+        );
+        assert_eq!(
+            parse(b"\"SIA-DCS\"0001R1234567L0#1234["),
+            Err(ParseError::BadReceiver)
+        );
         assert_eq!(parse(b"\"\"0001L0#1234["), Err(ParseError::BadToken));
-        assert_eq!(parse(b"\"SIA-DCS\"0001L0#1234"), Err(ParseError::MissingData));
+        assert_eq!(
+            parse(b"\"SIA-DCS\"0001L0#1234"),
+            Err(ParseError::MissingData)
+        );
     }
 
     #[test]

@@ -130,14 +130,17 @@ impl Reason {
 pub struct Refusal {
     /// Why.
     pub reason: Reason,
-    /// The header, when the frame got that far.
-    pub header: Option<Header>,
+    /// The header, when the frame got that far (boxed: refusals are the rare path).
+    pub header: Option<Box<Header>>,
 }
 
 impl Refusal {
     /// A refusal for a malformed body (no header to echo).
     pub fn parse(e: ParseError) -> Self {
-        Self { reason: Reason::Parse(e), header: None }
+        Self {
+            reason: Reason::Parse(e),
+            header: None,
+        }
     }
 }
 
@@ -149,7 +152,10 @@ impl Frame {
         policy: &Policy,
         now: Timestamp,
     ) -> Result<Message, Refusal> {
-        let refuse = |reason| Refusal { reason, header: Some(self.header.clone()) };
+        let refuse = |reason| Refusal {
+            reason,
+            header: Some(Box::new(self.header.clone())),
+        };
         if self.header.token.is_response() {
             return Err(refuse(Reason::ResponseToken(self.header.token.clone())));
         }
@@ -163,7 +169,8 @@ impl Frame {
             (Payload::Clear(_), AccountKey::Encrypted(_)) => return Err(refuse(Reason::Downgrade)),
             (Payload::Clear(c), _) => (c.clone(), None, None),
             (Payload::Encrypted(_), AccountKey::Encrypted(k)) => {
-                let (content, plain) = self.decrypt(k).map_err(|_| refuse(Reason::DecryptFailed))?;
+                let (content, plain) =
+                    self.decrypt(k).map_err(|_| refuse(Reason::DecryptFailed))?;
                 (content, Some(plain), Some(k.clone()))
             }
             (Payload::Encrypted(_), _) => return Err(refuse(Reason::NoKey)),
@@ -172,11 +179,16 @@ impl Frame {
         match content.timestamp {
             None if self.header.encrypted => return Err(refuse(Reason::MissingTimestamp)),
             Some(ts) if check_window && !policy.window.contains(ts, now) => {
-                return Err(refuse(Reason::TimeWindow { offset_secs: ts.unix() - now.unix() }));
+                return Err(refuse(Reason::TimeWindow {
+                    offset_secs: ts.unix() - now.unix(),
+                }));
             }
             _ => {}
         }
-        if !matches!(self.header.token, Token::SiaDcs | Token::AdmCid | Token::Null) {
+        if !matches!(
+            self.header.token,
+            Token::SiaDcs | Token::AdmCid | Token::Null
+        ) {
             return Err(refuse(Reason::UnsupportedToken(self.header.token.clone())));
         }
         let account = self

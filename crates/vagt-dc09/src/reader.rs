@@ -45,7 +45,11 @@ impl<'a> Reader<'a> {
 
     /// Consumes the longest prefix whose bytes satisfy `pred`.
     pub(crate) fn take_while(&mut self, pred: impl Fn(&u8) -> bool) -> &'a [u8] {
-        let n = self.rest.iter().position(|b| !pred(b)).unwrap_or(self.rest.len());
+        let n = self
+            .rest
+            .iter()
+            .position(|b| !pred(b))
+            .unwrap_or(self.rest.len());
         self.take(n).unwrap_or_default()
     }
 

@@ -54,20 +54,30 @@ impl Response {
     ) -> Result<Option<Vec<u8>>, EncodeError> {
         let (header, key, timestamp) = match self {
             Self::Silent => return Ok(None),
-            Self::Ack { header, key } => {
-                (answer_header(Token::Ack, header, key.is_some()), key.as_ref(), key.as_ref().map(|_| now))
-            }
+            Self::Ack { header, key } => (
+                answer_header(Token::Ack, header, key.is_some()),
+                key.as_ref(),
+                key.as_ref().map(|_| now),
+            ),
             Self::Duh { header } => (answer_header(Token::Duh, header, false), None, None),
             Self::Nak => (nak_header(), None, Some(now)),
         };
-        let content = Content { data: Bytes::new(), xdata: Vec::new(), timestamp };
+        let content = Content {
+            data: Bytes::new(),
+            xdata: Vec::new(),
+            timestamp,
+        };
         encode_frame(&header, &content, key, rng).map(Some)
     }
 }
 
 /// The answer header: the request's sequence, receiver, line and account, byte for byte.
 fn answer_header(token: Token, request: &Header, encrypted: bool) -> Header {
-    Header { token, encrypted, ..request.clone() }
+    Header {
+        token,
+        encrypted,
+        ..request.clone()
+    }
 }
 
 fn nak_header() -> Header {
@@ -83,6 +93,10 @@ fn nak_header() -> Header {
 
 /// Everything the receiver can make of some received bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "Accepted is the common case; boxing it would allocate for every frame"
+)]
 pub enum Decoded {
     /// Bytes discarded by the framer (bad CRC, bad length, garbage…).
     Framing(FramingError),
@@ -104,13 +118,16 @@ pub enum Decoded {
 pub fn respond(decoded: &Decoded) -> Response {
     match decoded {
         Decoded::Framing(_) => Response::Silent,
-        Decoded::Accepted(m) => Response::Ack { header: m.header.clone(), key: m.key.clone() },
+        Decoded::Accepted(m) => Response::Ack {
+            header: m.header.clone(),
+            key: m.key.clone(),
+        },
         Decoded::Refused(Refusal { reason, header }) => match (reason, header) {
             (Reason::ResponseToken(_), _) => Response::Silent,
             (Reason::UnknownAccount(UnknownAccount::Duh), Some(h))
-            | (Reason::UnsupportedToken(_) | Reason::NotUnderstood(_), Some(h)) => {
-                Response::Duh { header: h.clone() }
-            }
+            | (Reason::UnsupportedToken(_) | Reason::NotUnderstood(_), Some(h)) => Response::Duh {
+                header: (**h).clone(),
+            },
             _ => Response::Nak,
         },
     }

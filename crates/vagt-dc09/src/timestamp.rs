@@ -35,8 +35,27 @@ impl Timestamp {
 
     /// Parses the wire form `HH:MM:SS,MM-DD-YYYY` (exactly 19 bytes, no leading `_`).
     pub fn parse(wire: &[u8]) -> Option<Self> {
-        let [h1, h2, b':', m1, m2, b':', s1, s2, b',', mo1, mo2, b'-', d1, d2, b'-', y1, y2, y3, y4] =
-            *wire
+        let [
+            h1,
+            h2,
+            b':',
+            m1,
+            m2,
+            b':',
+            s1,
+            s2,
+            b',',
+            mo1,
+            mo2,
+            b'-',
+            d1,
+            d2,
+            b'-',
+            y1,
+            y2,
+            y3,
+            y4,
+        ] = *wire
         else {
             return None;
         };
@@ -114,7 +133,10 @@ pub struct Window {
 
 impl Default for Window {
     fn default() -> Self {
-        Self { max_age_secs: 40, max_ahead_secs: 20 }
+        Self {
+            max_age_secs: 40,
+            max_ahead_secs: 20,
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! Property tests: encode → decode round trips, and no panic on arbitrary input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -41,13 +43,26 @@ fn content(with_ts: bool) -> impl Strategy<Value = Content> {
     // Data and x-data values: printable, without the bytes DC-09 reserves (`[`, `]`, CR, LF).
     let data = proptest::string::string_regex("[ -Z\\\\^-~]{0,60}").unwrap();
     let xdata = proptest::collection::vec(
-        (b'A'..=b'Z', proptest::string::string_regex("[ -Z\\\\^-~]{0,20}").unwrap()),
+        (
+            b'A'..=b'Z',
+            proptest::string::string_regex("[ -Z\\\\^-~]{0,20}").unwrap(),
+        ),
         0..3,
     );
-    let ts = if with_ts { timestamp().prop_map(Some).boxed() } else { proptest::option::of(timestamp()).boxed() };
+    let ts = if with_ts {
+        timestamp().prop_map(Some).boxed()
+    } else {
+        proptest::option::of(timestamp()).boxed()
+    };
     (data, xdata, ts).prop_map(|(data, xdata, timestamp)| Content {
         data: Bytes::from(data),
-        xdata: xdata.into_iter().map(|(id, v)| XData { id, value: Bytes::from(v) }).collect(),
+        xdata: xdata
+            .into_iter()
+            .map(|(id, v)| XData {
+                id,
+                value: Bytes::from(v),
+            })
+            .collect(),
         timestamp,
     })
 }
@@ -76,7 +91,7 @@ proptest! {
         let wire = encode_frame(&h, &c, None, &mut rng).unwrap();
         let frame = decode_one(&wire);
         prop_assert_eq!(&frame.header, &h);
-        let now = c.timestamp.unwrap_or(Timestamp::from_unix(1_714_564_800).unwrap());
+        let now = c.timestamp.unwrap_or_else(|| Timestamp::from_unix(1_714_564_800).unwrap());
         let m = frame.open(AccountKey::Clear, &Policy::default(), now).unwrap();
         prop_assert_eq!(m.content, c);
     }

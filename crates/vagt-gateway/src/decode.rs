@@ -27,7 +27,10 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
     let settings = Settings {
         tolerance: Default::default(),
         policy: Policy {
-            window: Window { max_age_secs: args.max_age, max_ahead_secs: args.max_ahead },
+            window: Window {
+                max_age_secs: args.max_age,
+                max_ahead_secs: args.max_ahead,
+            },
             window_for_clear_text: args.window_for_clear_text,
             ..Policy::default()
         },
@@ -55,7 +58,10 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
                             _ => AccountKey::Clear,
                         }
                     });
-                    let bytes = p.response.encode(now, &mut rng).context("encoding response")?;
+                    let bytes = p
+                        .response
+                        .encode(now, &mut rng)
+                        .context("encoding response")?;
                     json::processed(&p, bytes.as_deref())
                 }
             };
@@ -76,6 +82,12 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
 }
 
 fn system_now() -> anyhow::Result<Timestamp> {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).context("system clock")?.as_secs();
-    i64::try_from(secs).ok().and_then(Timestamp::from_unix).context("system clock out of range")
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("system clock")?
+        .as_secs();
+    i64::try_from(secs)
+        .ok()
+        .and_then(Timestamp::from_unix)
+        .context("system clock out of range")
 }

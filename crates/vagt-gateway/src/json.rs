@@ -9,7 +9,10 @@ pub fn processed(p: &Processed, response: Option<&[u8]>) -> Value {
     let mut obj = Map::new();
     let (header, error) = match &p.decoded {
         Decoded::Accepted(m) => (Some(&m.header), None),
-        Decoded::Refused(r) => (r.header.as_ref(), Some((r.reason.kind(), r.reason.to_string()))),
+        Decoded::Refused(r) => (
+            r.header.as_deref(),
+            Some((r.reason.kind(), r.reason.to_string())),
+        ),
         Decoded::Framing(e) => (None, Some((e.kind(), e.to_string()))),
     };
     obj.insert("ok".into(), json!(error.is_none()));
@@ -19,7 +22,12 @@ pub fn processed(p: &Processed, response: Option<&[u8]>) -> Value {
         _ => None,
     };
     message_fields(&mut obj, message);
-    let events: Vec<Value> = p.payload.iter().flat_map(Payload::events).map(|e| event(&e)).collect();
+    let events: Vec<Value> = p
+        .payload
+        .iter()
+        .flat_map(Payload::events)
+        .map(|e| event(&e))
+        .collect();
     obj.insert("events".into(), Value::Array(events));
     if let Some(Payload::Sia(s)) = &p.payload {
         obj.insert("texts".into(), json!(s.texts));
@@ -27,7 +35,10 @@ pub fn processed(p: &Processed, response: Option<&[u8]>) -> Value {
     obj.insert("error".into(), json!(error.as_ref().map(|(_, text)| text)));
     obj.insert("error_kind".into(), json!(error.map(|(kind, _)| kind)));
     obj.insert("response_class".into(), json!(p.response.class()));
-    obj.insert("response".into(), json!(response.map(|r| String::from_utf8_lossy(r))));
+    obj.insert(
+        "response".into(),
+        json!(response.map(|r| String::from_utf8_lossy(r))),
+    );
     Value::Object(obj)
 }
 
@@ -50,9 +61,18 @@ fn header_fields(obj: &mut Map<String, Value>, h: Option<&Header>) {
     obj.insert("type".into(), json!(ty));
     obj.insert("encrypted".into(), json!(h.map(|h| h.encrypted)));
     obj.insert("sequence".into(), json!(h.map(|h| h.sequence.as_str())));
-    obj.insert("receiver".into(), json!(h.and_then(|h| h.receiver.as_ref()).map(|r| r.as_str())));
-    obj.insert("line".into(), json!(h.and_then(|h| h.line.as_ref()).map(|l| l.as_str())));
-    obj.insert("account".into(), json!(h.and_then(|h| h.account.as_ref()).map(|a| a.as_str())));
+    obj.insert(
+        "receiver".into(),
+        json!(h.and_then(|h| h.receiver.as_ref()).map(|r| r.as_str())),
+    );
+    obj.insert(
+        "line".into(),
+        json!(h.and_then(|h| h.line.as_ref()).map(|l| l.as_str())),
+    );
+    obj.insert(
+        "account".into(),
+        json!(h.and_then(|h| h.account.as_ref()).map(|a| a.as_str())),
+    );
 }
 
 fn message_fields(obj: &mut Map<String, Value>, m: Option<&Message>) {
@@ -60,7 +80,10 @@ fn message_fields(obj: &mut Map<String, Value>, m: Option<&Message>) {
         // The header may lack `#acct` (tolerated): the account then comes from the data.
         obj.insert("account".into(), json!(m.account));
     }
-    obj.insert("unknown_account".into(), json!(m.map(|m| m.unknown_account)));
+    obj.insert(
+        "unknown_account".into(),
+        json!(m.map(|m| m.unknown_account)),
+    );
     let ts = m.and_then(|m| m.content.timestamp).map(|t| t.rfc3339());
     obj.insert("timestamp".into(), json!(ts));
     let data = m.map(|m| display_bytes(&m.content.data));
@@ -73,7 +96,9 @@ fn message_fields(obj: &mut Map<String, Value>, m: Option<&Message>) {
             .collect()
     });
     obj.insert("xdata".into(), json!(xdata));
-    let plain = m.and_then(|m| m.plaintext.as_ref()).map(|p| display_bytes(p));
+    let plain = m
+        .and_then(|m| m.plaintext.as_ref())
+        .map(|p| display_bytes(p));
     obj.insert("plaintext".into(), json!(plain));
 }
 

@@ -9,7 +9,7 @@
 //! Unknown event codes are *not* a reason to refuse: they parse, are acknowledged and stored, and
 //! the core shows them as unclassified (DESIGN.md §5).
 
-#![warn(clippy::indexing_slicing)]
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod event;
 
@@ -75,21 +75,32 @@ pub fn process<'k>(
         Decoded::Accepted(m) => match parse_payload(&m.header.token, &m.content.data) {
             Ok(p) => (Decoded::Accepted(m), Some(p)),
             Err(why) => {
-                let refusal = Refusal { reason: Reason::NotUnderstood(why), header: Some(m.header) };
+                let refusal = Refusal {
+                    reason: Reason::NotUnderstood(why),
+                    header: Some(Box::new(m.header)),
+                };
                 (Decoded::Refused(refusal), None)
             }
         },
         other => (other, None),
     };
     let response = respond(&decoded);
-    Processed { decoded, payload, response }
+    Processed {
+        decoded,
+        payload,
+        response,
+    }
 }
 
 /// Parses the data block for its token.
 pub fn parse_payload(token: &Token, data: &[u8]) -> Result<Payload, String> {
     match token {
-        Token::SiaDcs => vagt_sia::parse(data).map(Payload::Sia).map_err(|e| e.to_string()),
-        Token::AdmCid => vagt_cid::parse_adm_cid(data).map(Payload::Cid).map_err(|e| e.to_string()),
+        Token::SiaDcs => vagt_sia::parse(data)
+            .map(Payload::Sia)
+            .map_err(|e| e.to_string()),
+        Token::AdmCid => vagt_cid::parse_adm_cid(data)
+            .map(Payload::Cid)
+            .map_err(|e| e.to_string()),
         Token::Null => Ok(Payload::Null),
         other => Err(format!("no payload parser for {other}")),
     }

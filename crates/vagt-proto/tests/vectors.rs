@@ -5,6 +5,8 @@
 //! Where `spec_response_class` is a judgement ("NAK or discard", "receiver policy: …"), or where
 //! we disagree, [`our_answer`] states the class we send and why, citing REFERENCE.md.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
 use bytes::BytesMut;
 use rand::SeedableRng;
 use serde_json::Value;
@@ -126,7 +128,11 @@ impl<'v> Receiver<'v> {
     }
 
     fn lookup(&self, frame: &Frame) -> AccountKey<'_> {
-        match self.keys.iter().find(|(id, _)| Some(id.as_str()) == frame.account()) {
+        match self
+            .keys
+            .iter()
+            .find(|(id, _)| Some(id.as_str()) == frame.account())
+        {
             Some((_, Some(k))) => AccountKey::Encrypted(k),
             Some((_, None)) => AccountKey::Clear,
             None => AccountKey::Unknown,
@@ -152,14 +158,22 @@ impl<'v> Receiver<'v> {
 }
 
 fn classes(results: &[Processed]) -> Vec<&'static str> {
-    results.iter().map(|p| p.response.class()).filter(|c| *c != "none").collect()
+    results
+        .iter()
+        .map(|p| p.response.class())
+        .filter(|c| *c != "none")
+        .collect()
 }
 
 #[test]
 fn every_dc09_vector() {
     let all = vectors();
     let frames: Vec<&Vector> = all.iter().filter(|v| v.kind == "dc09_frame").collect();
-    assert_eq!(frames.len(), 89, "the vector file changed; review this test");
+    assert_eq!(
+        frames.len(),
+        89,
+        "the vector file changed; review this test"
+    );
     let mut checked = 0;
     for v in frames {
         let rx = Receiver::new(v);
@@ -169,13 +183,21 @@ fn every_dc09_vector() {
         let want: Vec<&str> = match our_answer(&v.name) {
             Some(ours) => ours.to_vec(),
             None if matches!(spec, "ACK" | "*ACK" | "NAK" | "DUH") => vec![spec],
-            None => panic!("{}: spec answer {spec:?} needs a decision in our_answer()", v.name),
+            None => panic!(
+                "{}: spec answer {spec:?} needs a decision in our_answer()",
+                v.name
+            ),
         };
         assert_eq!(classes(&results), want, "{}: answer", v.name);
         for p in &results {
             check_response_frame(v, p, now);
         }
-        if let Some(Processed { decoded: Decoded::Accepted(m), payload, .. }) = results.first() {
+        if let Some(Processed {
+            decoded: Decoded::Accepted(m),
+            payload,
+            ..
+        }) = results.first()
+        {
             check_fields(v, m, payload.as_ref());
         }
         checked += 1;
@@ -189,7 +211,10 @@ fn check_response_frame(v: &Vector, p: &Processed, now: Timestamp) {
     let Some(bytes) = p.response.encode(now, &mut rng).unwrap() else {
         return;
     };
-    let raw = FrameDecoder::default().decode(&mut BytesMut::from(&bytes[..])).unwrap().unwrap();
+    let raw = FrameDecoder::default()
+        .decode(&mut BytesMut::from(&bytes[..]))
+        .unwrap()
+        .unwrap();
     let answer = Frame::parse(&raw, &Tolerance::default()).unwrap();
     match &p.response {
         Response::Ack { header, key } => {
@@ -203,16 +228,19 @@ fn check_response_frame(v: &Vector, p: &Processed, now: Timestamp) {
                     let (content, plain) = answer.decrypt(k).unwrap();
                     assert_eq!(content.timestamp, Some(now), "{}: *ACK time", v.name);
                     assert!(content.data.is_empty(), "{}: *ACK data", v.name);
-                    assert!(!plain.windows(2).any(|w| w == b"[K"), "{}: key echoed", v.name);
+                    assert!(
+                        !plain.windows(2).any(|w| w == b"[K"),
+                        "{}: key echoed",
+                        v.name
+                    );
                 }
                 None => assert_eq!(answer.payload, Dc09Payload::Clear(Default::default())),
             }
         }
         Response::Nak => {
-            let exact = vagt_dc09::wrap_body(
-                format!("\"NAK\"0000R0L0A0[]_{}", now.wire()).as_bytes(),
-            )
-            .unwrap();
+            let exact =
+                vagt_dc09::wrap_body(format!("\"NAK\"0000R0L0A0[]_{}", now.wire()).as_bytes())
+                    .unwrap();
             assert_eq!(bytes, exact, "{}: NAK bytes", v.name);
         }
         Response::Duh { header } => {
@@ -233,7 +261,11 @@ fn check_fields(v: &Vector, m: &vagt_dc09::Message, payload: Option<&Payload>) {
     let first = events.first();
     let str_of = |key: &str| e.get(key).and_then(Value::as_str);
     if let Some(ty) = str_of("type") {
-        let ours = format!("{}{}", if m.header.encrypted { "*" } else { "" }, m.header.token);
+        let ours = format!(
+            "{}{}",
+            if m.header.encrypted { "*" } else { "" },
+            m.header.token
+        );
         assert_eq!(ours, ty, "{name}: type");
     }
     if let Some(enc) = e.get("encrypted").and_then(Value::as_bool) {
@@ -278,10 +310,17 @@ fn check_fields(v: &Vector, m: &vagt_dc09::Message, payload: Option<&Payload>) {
     }
     if str_of("user").is_some() && str_of("zone").is_none() {
         // A user-addressed code (OP, CL, CID 401…) carries no zone.
-        assert_eq!(first.and_then(|e| e.zone.as_deref()), None, "{name}: zone of a user code");
+        assert_eq!(
+            first.and_then(|e| e.zone.as_deref()),
+            None,
+            "{name}: zone of a user code"
+        );
     }
     if let Some(want) = str_of("area") {
-        assert!(events.iter().all(|e| e.area.as_deref() == Some(want)), "{name}: area");
+        assert!(
+            events.iter().all(|e| e.area.as_deref() == Some(want)),
+            "{name}: area"
+        );
     }
     if let Some(zones) = e.get("zones").and_then(Value::as_array) {
         let ours: Vec<Option<&str>> = events.iter().map(|e| e.zone.as_deref()).collect();
@@ -301,7 +340,11 @@ fn check_fields(v: &Vector, m: &vagt_dc09::Message, payload: Option<&Payload>) {
     }
     match e.get("timestamp") {
         Some(Value::String(t)) => {
-            assert_eq!(m.content.timestamp, Timestamp::parse_rfc3339(t), "{name}: timestamp");
+            assert_eq!(
+                m.content.timestamp,
+                Timestamp::parse_rfc3339(t),
+                "{name}: timestamp"
+            );
         }
         Some(Value::Null) => assert_eq!(m.content.timestamp, None, "{name}: timestamp"),
         _ => {}
@@ -309,8 +352,15 @@ fn check_fields(v: &Vector, m: &vagt_dc09::Message, payload: Option<&Payload>) {
     if let Some(x) = e.get("xdata").and_then(Value::as_object) {
         for (id, want) in x {
             let want = want.as_str().unwrap().trim_end_matches(" (as emitted)");
-            let ours = m.content.xdata(id.as_bytes()[0]).map(|b| String::from_utf8_lossy(b));
-            assert_eq!(ours.map(|s| s.to_ascii_uppercase()), Some(want.to_ascii_uppercase()), "{name}: xdata {id}");
+            let ours = m
+                .content
+                .xdata(id.as_bytes()[0])
+                .map(|b| String::from_utf8_lossy(b));
+            assert_eq!(
+                ours.map(|s| s.to_ascii_uppercase()),
+                Some(want.to_ascii_uppercase()),
+                "{name}: xdata {id}"
+            );
         }
     }
     if let Some(want) = str_of("plaintext") {
@@ -320,7 +370,12 @@ fn check_fields(v: &Vector, m: &vagt_dc09::Message, payload: Option<&Payload>) {
 }
 
 /// Runs one vector with non-default settings; returns the answer classes.
-fn answer_with(name: &str, settings: Settings, decoder: FrameDecoder, now: Option<&str>) -> Vec<&'static str> {
+fn answer_with(
+    name: &str,
+    settings: Settings,
+    decoder: FrameDecoder,
+    now: Option<&str>,
+) -> Vec<&'static str> {
     let all = vectors();
     let v = all.iter().find(|v| v.name == name).unwrap();
     let rx = Receiver::new(v);
@@ -331,34 +386,98 @@ fn answer_with(name: &str, settings: Settings, decoder: FrameDecoder, now: Optio
 #[test]
 fn policy_switches_change_the_answers_the_vectors_leave_to_policy() {
     let tolerant = Settings {
-        tolerance: Tolerance { missing_line: true, ..Tolerance::default() },
+        tolerance: Tolerance {
+            missing_line: true,
+            ..Tolerance::default()
+        },
         ..Settings::default()
     };
-    assert_eq!(answer_with("no_line_prefix_field", tolerant, FrameDecoder::default(), None), ["ACK"]);
+    assert_eq!(
+        answer_with(
+            "no_line_prefix_field",
+            tolerant,
+            FrameDecoder::default(),
+            None
+        ),
+        ["ACK"]
+    );
     let nak_unknown = Settings {
-        policy: Policy { unknown_account: UnknownAccount::Nak, ..Policy::default() },
+        policy: Policy {
+            unknown_account: UnknownAccount::Nak,
+            ..Policy::default()
+        },
         ..Settings::default()
     };
-    assert_eq!(answer_with("unknown_account_plain", nak_unknown, FrameDecoder::default(), None), ["NAK"]);
+    assert_eq!(
+        answer_with(
+            "unknown_account_plain",
+            nak_unknown,
+            FrameDecoder::default(),
+            None
+        ),
+        ["NAK"]
+    );
     let duh_unknown = Settings {
-        policy: Policy { unknown_account: UnknownAccount::Duh, ..Policy::default() },
+        policy: Policy {
+            unknown_account: UnknownAccount::Duh,
+            ..Policy::default()
+        },
         ..Settings::default()
     };
-    assert_eq!(answer_with("unknown_account_plain", duh_unknown, FrameDecoder::default(), None), ["DUH"]);
+    assert_eq!(
+        answer_with(
+            "unknown_account_plain",
+            duh_unknown,
+            FrameDecoder::default(),
+            None
+        ),
+        ["DUH"]
+    );
     let windowed = Settings {
-        policy: Policy { window_for_clear_text: true, ..Policy::default() },
+        policy: Policy {
+            window_for_clear_text: true,
+            ..Policy::default()
+        },
         ..Settings::default()
     };
-    assert_eq!(answer_with("plain_with_old_timestamp", windowed, FrameDecoder::default(), None), ["NAK"]);
-    assert_eq!(answer_with("plain_with_timestamp_in_window", windowed, FrameDecoder::default(), None), ["ACK"]);
+    assert_eq!(
+        answer_with(
+            "plain_with_old_timestamp",
+            windowed,
+            FrameDecoder::default(),
+            None
+        ),
+        ["NAK"]
+    );
+    assert_eq!(
+        answer_with(
+            "plain_with_timestamp_in_window",
+            windowed,
+            FrameDecoder::default(),
+            None
+        ),
+        ["ACK"]
+    );
     let decimal = FrameDecoder::default().tolerate_decimal_length(true);
-    for name in ["length_in_decimal", "pysiaalarm_fixture_admcid_decimal_length"] {
-        assert_eq!(answer_with(name, Settings::default(), decimal.clone(), None), ["ACK"], "{name}");
+    for name in [
+        "length_in_decimal",
+        "pysiaalarm_fixture_admcid_decimal_length",
+    ] {
+        assert_eq!(
+            answer_with(name, Settings::default(), decimal.clone(), None),
+            ["ACK"],
+            "{name}"
+        );
     }
     // The binary-key vector decrypts and is acknowledged at its own time.
     let at_frame_time = Some("2026-09-22T03:07:43Z");
     assert_eq!(
-        answer_with("siadc09_docstring_encrypted_null_binary_key", Settings::default(), FrameDecoder::default(), at_frame_time),
+        answer_with(
+            "siadc09_docstring_encrypted_null_binary_key",
+            Settings::default(),
+            FrameDecoder::default(),
+            at_frame_time
+        ),
         ["*ACK"]
     );
 }
@@ -366,24 +485,42 @@ fn policy_switches_change_the_answers_the_vectors_leave_to_policy() {
 #[test]
 fn unknown_accounts_are_flagged() {
     let all = vectors();
-    let v = all.iter().find(|v| v.name == "unknown_account_plain").unwrap();
+    let v = all
+        .iter()
+        .find(|v| v.name == "unknown_account_plain")
+        .unwrap();
     let rx = Receiver::new(v);
     let results = rx.run(&Settings::default(), &FrameDecoder::default(), rx.now());
-    let Decoded::Accepted(m) = &results[0].decoded else { panic!("accepted") };
+    let Decoded::Accepted(m) = &results[0].decoded else {
+        panic!("accepted")
+    };
     assert!(m.unknown_account);
 }
 
 #[test]
 fn receiver_to_sender_frames_parse() {
     let all = vectors();
-    for name in ["nak_frame_powerlink_sample", "siadc09_ack_plain", "siadc09_ack_encrypted", "siadc09_nak", "siadc09_duh"] {
+    for name in [
+        "nak_frame_powerlink_sample",
+        "siadc09_ack_plain",
+        "siadc09_ack_encrypted",
+        "siadc09_nak",
+        "siadc09_duh",
+    ] {
         let v = all.iter().find(|v| v.name == name).unwrap();
-        let raw: RawFrame = FrameDecoder::default().decode(&mut BytesMut::from(&v.frame()[..])).unwrap().unwrap();
+        let raw: RawFrame = FrameDecoder::default()
+            .decode(&mut BytesMut::from(&v.frame()[..]))
+            .unwrap()
+            .unwrap();
         let frame = Frame::parse(&raw, &Tolerance::default()).unwrap();
         assert!(frame.header.token.is_response(), "{name}");
         if let Some(key) = v.key() {
             let (content, _) = frame.decrypt(&Key::from_bytes(&key).unwrap()).unwrap();
-            assert_eq!(content.timestamp, Timestamp::parse_rfc3339("2024-05-01T12:00:00Z"), "{name}");
+            assert_eq!(
+                content.timestamp,
+                Timestamp::parse_rfc3339("2024-05-01T12:00:00Z"),
+                "{name}"
+            );
         }
     }
 }
@@ -404,7 +541,12 @@ fn every_contact_id_vector() {
                 let acct = field("acct");
                 assert_eq!(m.account, acct, "{}", v.name);
                 assert_eq!(m.message_type, field("mt"), "{}", v.name);
-                assert_eq!(m.event.qualifier.digit().to_string(), field("q"), "{}", v.name);
+                assert_eq!(
+                    m.event.qualifier.digit().to_string(),
+                    field("q"),
+                    "{}",
+                    v.name
+                );
                 assert_eq!(m.event.code, field("xyz"), "{}", v.name);
                 assert_eq!(m.event.group, field("gg"), "{}", v.name);
                 assert_eq!(m.event.zone_or_user, field("ccc"), "{}", v.name);
@@ -421,7 +563,10 @@ fn every_contact_id_vector() {
                 // Not encodable: qualifier 7 does not exist and hex `A` has no DTMF key.
                 let f = &v.fields;
                 let field = |k: &str| f.get(k).and_then(Value::as_str).unwrap().to_owned();
-                assert_eq!(vagt_cid::Qualifier::from_digit(field("q").as_bytes()[0]), None);
+                assert_eq!(
+                    vagt_cid::Qualifier::from_digit(field("q").as_bytes()[0]),
+                    None
+                );
                 let m = DtmfMessage {
                     account: field("acct"),
                     message_type: field("mt"),
@@ -432,7 +577,12 @@ fn every_contact_id_vector() {
                         zone_or_user: field("ccc"),
                     },
                 };
-                assert_eq!(m.encode(), Err(vagt_cid::CidError::BadDigit('A')), "{}", v.name);
+                assert_eq!(
+                    m.encode(),
+                    Err(vagt_cid::CidError::BadDigit('A')),
+                    "{}",
+                    v.name
+                );
             }
         }
     }

@@ -42,7 +42,10 @@ pub fn all() -> &'static [CodeInfo] {
 }
 
 fn find(table: &'static [CodeInfo], code: &str) -> Option<&'static CodeInfo> {
-    table.binary_search_by(|c| c.code.cmp(code)).ok().and_then(|i| table.get(i))
+    table
+        .binary_search_by(|c| c.code.cmp(code))
+        .ok()
+        .and_then(|i| table.get(i))
 }
 
 /// What the address after an event code numbers.
@@ -105,7 +108,11 @@ mod tests {
     #[test]
     fn table_is_sorted_and_complete() {
         assert!(EVENT_CODES.windows(2).all(|w| w[0].code < w[1].code));
-        assert!(ENVIRONMENTAL_CODES.windows(2).all(|w| w[0].code < w[1].code));
+        assert!(
+            ENVIRONMENTAL_CODES
+                .windows(2)
+                .all(|w| w[0].code < w[1].code)
+        );
         // 305 DC-03 codes + 20 vendor codes (EVENT_CODES.md).
         assert_eq!(EVENT_CODES.len(), 325);
         assert_eq!(ENVIRONMENTAL_CODES.len(), 4);
@@ -117,7 +124,10 @@ mod tests {
         assert_eq!(lookup("BA").unwrap().name, "Burglary Alarm");
         assert_eq!(lookup("NP").unwrap().origin, Origin::Vendor);
         assert_eq!(lookup("ZX"), None);
-        assert_eq!(lookup_environmental("DA").unwrap().category, "environmental report");
+        assert_eq!(
+            lookup_environmental("DA").unwrap().category,
+            "environmental report"
+        );
     }
 
     #[test]

@@ -59,7 +59,11 @@ impl SiaEvent {
 
     /// The value of the last modifier called `name` (`b"ri"`, …).
     pub fn modifier(&self, name: &[u8; 2]) -> Option<&str> {
-        self.modifiers.iter().rev().find(|m| &m.name == name).map(|m| m.value.as_str())
+        self.modifiers
+            .iter()
+            .rev()
+            .find(|m| &m.name == name)
+            .map(|m| m.value.as_str())
     }
 
     /// The zone, for zone-addressed codes.
@@ -69,12 +73,14 @@ impl SiaEvent {
 
     /// The user: the address of user-addressed codes, else the `id` modifier.
     pub fn user(&self) -> Option<&str> {
-        self.address_as(AddressKind::User).or_else(|| self.modifier(b"id"))
+        self.address_as(AddressKind::User)
+            .or_else(|| self.modifier(b"id"))
     }
 
     /// The area: the address of area-addressed codes, else the `ri` modifier.
     pub fn area(&self) -> Option<&str> {
-        self.address_as(AddressKind::Area).or_else(|| self.modifier(b"ri"))
+        self.address_as(AddressKind::Area)
+            .or_else(|| self.modifier(b"ri"))
     }
 
     /// The door, for door-addressed codes.
@@ -88,7 +94,9 @@ impl SiaEvent {
     }
 
     fn address_as(&self, kind: AddressKind) -> Option<&str> {
-        (self.address_kind() == kind).then_some(self.address.as_deref()).flatten()
+        (self.address_kind() == kind)
+            .then_some(self.address.as_deref())
+            .flatten()
     }
 }
 

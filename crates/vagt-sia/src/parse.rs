@@ -35,7 +35,8 @@ pub fn parse(data: &[u8]) -> Result<SiaData, SiaError> {
         };
         match function {
             b'#' if i == 0 => {
-                let ok = (3..=16).contains(&rest.len()) && rest.iter().all(u8::is_ascii_alphanumeric);
+                let ok =
+                    (3..=16).contains(&rest.len()) && rest.iter().all(u8::is_ascii_alphanumeric);
                 if !ok {
                     return Err(SiaError::BadAccount);
                 }
@@ -50,7 +51,10 @@ pub fn parse(data: &[u8]) -> Result<SiaData, SiaError> {
                 }
                 out.texts.push(t);
             }
-            _ => out.other.push(OtherBlock { function: char::from(function), content: text(rest) }),
+            _ => out.other.push(OtherBlock {
+                function: char::from(function),
+                content: text(rest),
+            }),
         }
     }
     if out.events.is_empty() && out.texts.is_empty() {
@@ -62,7 +66,10 @@ pub fn parse(data: &[u8]) -> Result<SiaData, SiaError> {
 /// Parses the packets of one `N`/`O` block into events.
 fn parse_events(kind: BlockKind, block: &[u8], events: &mut Vec<SiaEvent>) -> Result<(), SiaError> {
     let mut modifiers: Vec<Modifier> = Vec::new();
-    let mut s = Scanner { bytes: block, pos: 0 };
+    let mut s = Scanner {
+        bytes: block,
+        pos: 0,
+    };
     while let Some(b) = s.peek() {
         let next = s.peek_at(1);
         if b == b'/' {
@@ -70,11 +77,16 @@ fn parse_events(kind: BlockKind, block: &[u8], events: &mut Vec<SiaEvent>) -> Re
         } else if b.is_ascii_lowercase() && next.is_some_and(|n| n.is_ascii_lowercase()) {
             let name = [b, next.unwrap_or_default()];
             s.pos += 2;
-            let value = text(s.take_while(|c| c.is_ascii_digit() || matches!(c, b':' | b'-' | b'.')));
+            let value =
+                text(s.take_while(|c| c.is_ascii_digit() || matches!(c, b':' | b'-' | b'.')));
             let note = s.caret_text()?;
             // A later modifier of the same name replaces the earlier one for following events.
             modifiers.retain(|m| m.name != name);
-            modifiers.push(Modifier { name, value, text: note });
+            modifiers.push(Modifier {
+                name,
+                value,
+                text: note,
+            });
         } else if b.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_uppercase()) {
             let code = text(s.bytes.get(s.pos..s.pos + 2).unwrap_or_default());
             s.pos += 2;
@@ -94,7 +106,10 @@ fn parse_events(kind: BlockKind, block: &[u8], events: &mut Vec<SiaEvent>) -> Re
                 unit,
             });
         } else {
-            return Err(SiaError::BadPacket { offset: s.pos, byte: b });
+            return Err(SiaError::BadPacket {
+                offset: s.pos,
+                byte: b,
+            });
         }
     }
     Ok(())
@@ -126,7 +141,10 @@ impl<'a> Scanner<'a> {
     /// Consumes bytes up to and including the closing `close`; returns what lies between.
     fn delimited(&mut self, close: u8) -> Result<&'a [u8], SiaError> {
         let rest = self.bytes.get(self.pos..).unwrap_or_default();
-        let end = rest.iter().position(|&b| b == close).ok_or(SiaError::UnterminatedText)?;
+        let end = rest
+            .iter()
+            .position(|&b| b == close)
+            .ok_or(SiaError::UnterminatedText)?;
         self.pos += end + 1;
         Ok(rest.get(..end).unwrap_or_default())
     }
@@ -154,7 +172,9 @@ impl<'a> Scanner<'a> {
             self.take_while(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+'));
         }
         self.take_while(|c| c.is_ascii_uppercase());
-        Ok(Some(text(self.bytes.get(start + 1..self.pos).unwrap_or_default())))
+        Ok(Some(text(
+            self.bytes.get(start + 1..self.pos).unwrap_or_default(),
+        )))
     }
 }
 
@@ -230,7 +250,13 @@ mod tests {
         assert_eq!(parse(b""), Err(SiaError::NoEvents));
         assert_eq!(parse(b"#1234"), Err(SiaError::NoEvents));
         assert_eq!(parse(b"#12|NBA5"), Err(SiaError::BadAccount));
-        assert_eq!(parse(b"NBA5!"), Err(SiaError::BadPacket { offset: 3, byte: b'!' }));
+        assert_eq!(
+            parse(b"NBA5!"),
+            Err(SiaError::BadPacket {
+                offset: 3,
+                byte: b'!'
+            })
+        );
         assert_eq!(parse(b"NBA5^open"), Err(SiaError::UnterminatedText));
     }
 

@@ -1,11 +1,16 @@
 //! Property tests: generated DC-03 event blocks parse back to the events they were built from,
 //! and arbitrary bytes never panic the parser.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
 use proptest::prelude::*;
 
 /// (modifiers, code, address) for one event packet.
 fn packet() -> impl Strategy<Value = (Vec<(String, String)>, String, Option<String>)> {
-    let modifier = (prop_oneof![Just("ri"), Just("id"), Just("ti"), Just("pi")], "[0-9]{1,3}")
+    let modifier = (
+        prop_oneof![Just("ri"), Just("id"), Just("ti"), Just("pi")],
+        "[0-9]{1,3}",
+    )
         .prop_map(|(n, v)| (n.to_owned(), v));
     (
         proptest::collection::vec(modifier, 0..3),

@@ -89,7 +89,10 @@ struct File {
 pub fn vectors() -> Vec<Vector> {
     let path = shared_dir().join("protocol/vectors/dc09_vectors.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {}: {e} (clone the repository beside ../shared or set VAGT_SHARED)", path.display())
+        panic!(
+            "cannot read {}: {e} (clone the repository beside ../shared or set VAGT_SHARED)",
+            path.display()
+        )
     });
     let file: File = serde_json::from_str(&text).expect("dc09_vectors.json parses");
     file.vectors
