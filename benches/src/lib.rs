@@ -1,1 +1,1 @@
-
+//! Criterion benchmarks for Vagt live in `benches/`; this library is empty.
