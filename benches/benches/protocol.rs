@@ -46,10 +46,26 @@ fn receive_path(c: &mut Criterion) {
     let aes128 = Key::parse("0123456789ABCDEF").unwrap();
     let aes256 = Key::parse("text:0123456789ABCDEF0123456789ABCDEF").unwrap();
     let cases = [
-        ("sia_dcs_clear", stream(Token::SiaDcs, b"#1234|Nri1/BA5", None), None),
-        ("adm_cid_clear", stream(Token::AdmCid, b"#1234|1101 00 002", None), None),
-        ("sia_dcs_aes128", stream(Token::SiaDcs, b"#1234|Nri1/BA5", Some(&aes128)), Some(&aes128)),
-        ("sia_dcs_aes256", stream(Token::SiaDcs, b"#1234|Nri1/BA5", Some(&aes256)), Some(&aes256)),
+        (
+            "sia_dcs_clear",
+            stream(Token::SiaDcs, b"#1234|Nri1/BA5", None),
+            None,
+        ),
+        (
+            "adm_cid_clear",
+            stream(Token::AdmCid, b"#1234|1101 00 002", None),
+            None,
+        ),
+        (
+            "sia_dcs_aes128",
+            stream(Token::SiaDcs, b"#1234|Nri1/BA5", Some(&aes128)),
+            Some(&aes128),
+        ),
+        (
+            "sia_dcs_aes256",
+            stream(Token::SiaDcs, b"#1234|Nri1/BA5", Some(&aes256)),
+            Some(&aes256),
+        ),
         ("null_clear", stream(Token::Null, b"", None), None),
     ];
     let mut group = c.benchmark_group("receive_path");
@@ -84,7 +100,9 @@ fn pieces(c: &mut Criterion) {
     let mut group = c.benchmark_group("pieces");
     let body = br#""SIA-DCS"0001L0#1234[#1234|Nri1/BA5]"#;
     group.throughput(Throughput::Bytes(body.len() as u64));
-    group.bench_function("crc16_body", |b| b.iter(|| vagt_dc09::crc16(std::hint::black_box(body))));
+    group.bench_function("crc16_body", |b| {
+        b.iter(|| vagt_dc09::crc16(std::hint::black_box(body)))
+    });
     group.throughput(Throughput::Elements(1));
     group.bench_function("sia_parse_two_events", |b| {
         b.iter(|| vagt_sia::parse(std::hint::black_box(b"#1234|Nri1ti12:34:56/BA5/BA6")).unwrap())
