@@ -1,0 +1,204 @@
+//! Journal tests on real files with fsync.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+
+fn append_all(j: &Journal, payloads: &[Vec<u8>]) -> Vec<Offset> {
+    let (tx, rx) = mpsc::channel();
+    let appender = j.appender().unwrap();
+    for (i, p) in payloads.iter().enumerate() {
+        let tx = tx.clone();
+        appender
+            .append(p.clone(), move |r| tx.send((i, r.unwrap())).unwrap())
+            .unwrap();
+    }
+    drop(tx);
+    let mut out: Vec<(usize, Offset)> = rx.iter().collect();
+    out.sort();
+    out.into_iter().map(|(_, o)| o).collect()
+}
+
+fn read_all(dir: &std::path::Path) -> Vec<Record> {
+    Reader::open(dir, Offset(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn appends_are_read_back_in_order_with_their_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let payloads: Vec<Vec<u8>> = (0..500)
+        .map(|i| format!("record {i}").into_bytes())
+        .collect();
+    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let offsets = append_all(&j, &payloads);
+    j.close();
+    let records = read_all(dir.path());
+    assert_eq!(records.len(), 500);
+    for ((r, p), o) in records.iter().zip(&payloads).zip(&offsets) {
+        assert_eq!(&r.payload, p);
+        assert_eq!(r.offset, *o);
+    }
+    // Reading from an offset skips what is before it.
+    let from = Reader::open(dir.path(), offsets[250])
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>();
+    assert_eq!(from.len(), 250);
+    assert_eq!(from[0].payload, payloads[250]);
+}
+
+#[test]
+fn concurrent_appenders_share_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&batches);
+    let j = Journal::open(Config::new(dir.path()), move |s| {
+        seen.lock().unwrap().push(s.records)
+    })
+    .unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let a = j.appender().unwrap();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    let (tx, rx) = mpsc::channel();
+                    a.append(format!("{t}/{i}").into_bytes(), move |r| {
+                        tx.send(r).unwrap()
+                    })
+                    .unwrap();
+                    rx.recv().unwrap().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    j.close();
+    let batches = batches.lock().unwrap();
+    assert_eq!(batches.iter().sum::<usize>(), 1600);
+    // Eight appenders each waiting for their commit: batches must hold more than one record.
+    assert!(
+        batches.len() < 1600,
+        "no group commit: {} batches",
+        batches.len()
+    );
+    assert_eq!(verify(dir.path()).unwrap(), 1600);
+}
+
+#[test]
+fn torn_tail_is_truncated_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    append_all(&j, &[b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
+    j.close();
+    let seg = segment::segment_path(dir.path(), 0);
+    let full = std::fs::metadata(&seg).unwrap().len();
+    // Cut the last record in the middle of its payload, as a crash mid-write would.
+    OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(full - 2)
+        .unwrap();
+    assert!(verify(dir.path()).is_err(), "reading does not repair");
+    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    assert_eq!(j.recovery().records, 2);
+    assert_eq!(j.recovery().truncated_bytes, (RECORD_HEADER_LEN + 5 - 2));
+    // Appending after recovery continues cleanly where the valid data ended.
+    append_all(&j, &[b"four".to_vec()]);
+    j.close();
+    let payloads: Vec<Vec<u8>> = read_all(dir.path())
+        .into_iter()
+        .map(|r| r.payload)
+        .collect();
+    assert_eq!(
+        payloads,
+        [b"one".to_vec(), b"two".to_vec(), b"four".to_vec()]
+    );
+}
+
+#[test]
+fn garbage_after_the_last_record_is_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    append_all(&j, &[b"one".to_vec()]);
+    j.close();
+    let seg = segment::segment_path(dir.path(), 0);
+    OpenOptions::new()
+        .append(true)
+        .open(&seg)
+        .unwrap()
+        .write_all(&[0xFF; 5])
+        .unwrap();
+    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    assert_eq!((j.recovery().records, j.recovery().truncated_bytes), (1, 5));
+}
+
+#[test]
+fn damage_before_the_tail_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::new(dir.path());
+    cfg.segment_bytes = 64;
+    let j = Journal::open(cfg.clone(), |_| {}).unwrap();
+    for i in 0..20 {
+        append_all(&j, &[format!("payload number {i}").into_bytes()]);
+    }
+    j.close();
+    let segments = segment::list(dir.path()).unwrap();
+    assert!(segments.len() > 3, "rotation happened: {segments:?}");
+    assert_eq!(read_all(dir.path()).len(), 20);
+    // Flip a payload byte in the first segment: that record was acknowledged once.
+    let first = &segments[0].path;
+    let mut bytes = std::fs::read(first).unwrap();
+    bytes[10] ^= 0x55;
+    std::fs::write(first, bytes).unwrap();
+    assert!(matches!(
+        Journal::open(cfg, |_| {}),
+        Err(JournalError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn reopen_continues_offsets_across_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::new(dir.path());
+    cfg.segment_bytes = 100;
+    let j = Journal::open(cfg.clone(), |_| {}).unwrap();
+    let first = append_all(&j, &(0..10).map(|i| vec![i; 30]).collect::<Vec<_>>());
+    j.close();
+    let j = Journal::open(cfg, |_| {}).unwrap();
+    assert_eq!(j.recovery().records, 10);
+    let second = append_all(&j, &[vec![99; 30]]);
+    j.close();
+    assert!(second[0] > *first.last().unwrap());
+    let all = read_all(dir.path());
+    assert_eq!(all.len(), 11);
+    assert_eq!(all.last().unwrap().offset, second[0]);
+}
+
+#[test]
+fn oversized_records_are_refused_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let a = j.appender().unwrap();
+    let tx2 = tx.clone();
+    a.append(vec![0; MAX_RECORD_LEN as usize + 1], move |r| {
+        tx.send(r.is_ok()).unwrap()
+    })
+    .unwrap();
+    a.append(b"fine".to_vec(), move |r| tx2.send(r.is_ok()).unwrap())
+        .unwrap();
+    drop(a);
+    let results: Vec<bool> = rx.iter().take(2).collect();
+    assert_eq!(results, [false, true]);
+    j.close();
+    assert_eq!(read_all(dir.path()).len(), 1);
+}
