@@ -14,6 +14,9 @@ pub struct Timestamp(PrimitiveDateTime);
 pub(crate) const WIRE_LEN: usize = 19;
 
 impl Timestamp {
+    /// 1970-01-01 00:00:00 UTC.
+    pub const EPOCH: Self = Self(time::macros::datetime!(1970-01-01 0:00));
+
     /// Builds a timestamp from seconds since the Unix epoch; `None` if out of range.
     pub fn from_unix(secs: i64) -> Option<Self> {
         let t = OffsetDateTime::from_unix_timestamp(secs).ok()?;

@@ -1,5 +1,8 @@
 //! Command-line interface (clap).
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 /// Vagt: alarm-receiving-centre engine for SIA DC-09 (SIA-DCS, Contact ID).
@@ -17,6 +20,54 @@ pub enum Command {
     /// Decode a raw byte stream of DC-09 frames from stdin: one JSON object per frame on stdout,
     /// with the fields, events and the exact response Vagt would send.
     Decode(DecodeArgs),
+    /// Run the gateway: DC-09 over TCP and UDP, journal, metrics. Without --config it runs on
+    /// the embedded default (config/vagt.toml).
+    Serve(ServeArgs),
+    /// Validate a configuration (and its accounts file) and exit.
+    CheckConfig(ServeArgs),
+    /// Read the journal.
+    #[command(subcommand)]
+    Journal(JournalCommand),
+}
+
+/// Arguments of `vagt serve` (and `vagt check-config`); flags override the config file.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file (default: the embedded config/vagt.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// DC-09 address, served on TCP and UDP (e.g. 0.0.0.0:7050; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Prometheus /metrics address.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+    /// Data directory (journal in <DIR>/journal).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Accounts file.
+    #[arg(long, value_name = "FILE")]
+    pub accounts: Option<PathBuf>,
+}
+
+/// `vagt journal …`.
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Print journaled frames as JSON lines.
+    Export(JournalArgs),
+    /// Check every record's checksum.
+    Verify(JournalArgs),
+}
+
+/// Arguments of `vagt journal`.
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// Data directory (the journal is <DIR>/journal).
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    pub data: PathBuf,
+    /// Start at this journal offset (export only).
+    #[arg(long, value_name = "OFFSET", default_value_t = 0)]
+    pub from: u64,
 }
 
 /// Arguments of `vagt decode`.

@@ -22,7 +22,7 @@ mod writer;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use read::{Reader, Record, verify};
+pub use read::{Reader, Record, SegmentInfo, segments, verify};
 pub use segment::RecoveryReport;
 pub use writer::{Appender, CommitStats, Journal};
 

@@ -114,3 +114,27 @@ pub fn verify(dir: &Path) -> Result<u64, JournalError> {
     }
     Ok(n)
 }
+
+/// A segment file of the journal.
+#[derive(Clone, Debug)]
+pub struct SegmentInfo {
+    /// Offset of its first record.
+    pub base: Offset,
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// When it was last written.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+/// The journal's segments in offset order (e.g. to start reading at the first one written
+/// after some time).
+pub fn segments(dir: &Path) -> Result<Vec<SegmentInfo>, JournalError> {
+    Ok(segment::list(dir)?
+        .into_iter()
+        .map(|s| SegmentInfo {
+            base: Offset(s.base),
+            modified: fs::metadata(&s.path).and_then(|m| m.modified()).ok(),
+            path: s.path,
+        })
+        .collect())
+}

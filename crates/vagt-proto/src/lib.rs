@@ -63,26 +63,53 @@ pub struct Processed {
     pub response: Response,
 }
 
-/// Processes one raw frame: decode, open with the key `lookup` gives, parse the payload, answer.
+/// Processes one raw frame: parse, open with the key `lookup` gives, parse the payload, answer.
 pub fn process<'k>(
     raw: &RawFrame,
     settings: &Settings,
     now: Timestamp,
     lookup: impl FnOnce(&Frame) -> AccountKey<'k>,
 ) -> Processed {
-    let decoded = vagt_dc09::decode(raw, &settings.tolerance, &settings.policy, now, lookup);
-    let (decoded, payload) = match decoded {
-        Decoded::Accepted(m) => match parse_payload(&m.header.token, &m.content.data) {
+    match Frame::parse(raw, &settings.tolerance) {
+        Ok(frame) => {
+            let key = lookup(&frame);
+            process_frame(&frame, settings, now, key)
+        }
+        Err(e) => {
+            let decoded = Decoded::Refused(Refusal::parse(e));
+            let response = respond(&decoded);
+            Processed {
+                decoded,
+                payload: None,
+                response,
+            }
+        }
+    }
+}
+
+/// Processes a parsed frame for an account whose key policy the caller has looked up (so it
+/// can also choose per-account settings, such as the timestamp window).
+pub fn process_frame(
+    frame: &Frame,
+    settings: &Settings,
+    now: Timestamp,
+    key: AccountKey<'_>,
+) -> Processed {
+    let (decoded, payload) = match frame.open(key, &settings.policy, now) {
+        Ok(m) => match parse_payload(&m.header.token, &m.content.data) {
             Ok(p) => (Decoded::Accepted(m), Some(p)),
             Err(why) => {
-                let refusal = Refusal {
-                    reason: Reason::NotUnderstood(why),
-                    header: Some(Box::new(m.header)),
-                };
-                (Decoded::Refused(refusal), None)
+                let header = Some(Box::new(m.header));
+                (
+                    Decoded::Refused(Refusal {
+                        reason: Reason::NotUnderstood(why),
+                        header,
+                    }),
+                    None,
+                )
             }
         },
-        other => (other, None),
+        Err(r) => (Decoded::Refused(r), None),
     };
     let response = respond(&decoded);
     Processed {

@@ -1,0 +1,226 @@
+//! The accounts file (TOML): which devices the centre serves, their keys and social-alarm data.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use vagt_dc09::{AccountKey, Frame, Key};
+
+/// One `[[accounts]]` entry as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    /// The account as the device sends it (`#acct`), hex digits.
+    pub account: String,
+    /// Only frames with this `L` value match (any line if absent).
+    pub line: Option<String>,
+    /// Only frames with this `R` value match (any receiver if absent).
+    pub receiver: Option<String>,
+    /// AES key (`hex:…`, `text:…`, or bare; see README). With a key, clear text is refused.
+    pub key: Option<String>,
+    /// Per-account timestamp window: seconds old.
+    pub window_max_age_secs: Option<u32>,
+    /// Per-account timestamp window: seconds ahead.
+    pub window_max_ahead_secs: Option<u32>,
+    /// Pseudonymous citizen reference (never a CPR number).
+    pub citizen: Option<String>,
+    /// `nodkald`, `sygeplejekald`, `intrusion`, `fire` or `other`.
+    #[serde(default)]
+    pub call_type: CallType,
+    /// Home-care provider (for *nødkald*).
+    pub provider: Option<String>,
+    /// Home-nurse district (for *sygeplejekald*).
+    pub district: Option<String>,
+    /// Municipality (for reports).
+    pub municipality: Option<String>,
+    /// The device must be heard at least this often (seconds).
+    pub supervision_interval_secs: Option<u64>,
+    /// Electronic door-lock id.
+    pub door_lock: Option<String>,
+}
+
+/// What kind of service an account is.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CallType {
+    /// Personal emergency pendant: forwarded to the citizen's home-care provider.
+    Nodkald,
+    /// Nurse call: forwarded to the home-nurse district.
+    Sygeplejekald,
+    /// Intrusion panel.
+    Intrusion,
+    /// Fire panel.
+    Fire,
+    /// Anything else.
+    #[default]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    accounts: Vec<AccountEntry>,
+}
+
+/// A loaded account: the entry plus its parsed key.
+#[derive(Clone, Debug)]
+pub struct Account {
+    /// As configured.
+    pub entry: AccountEntry,
+    /// The parsed key.
+    pub key: Option<Key>,
+}
+
+/// All accounts, indexed by account number (upper case).
+#[derive(Clone, Debug, Default)]
+pub struct Accounts {
+    by_account: HashMap<String, Vec<Account>>,
+}
+
+impl Accounts {
+    /// Loads and validates an accounts file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading accounts file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("accounts file {}", path.display()))
+    }
+
+    /// Parses accounts TOML.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let file: File = toml::from_str(text)?;
+        let mut by_account: HashMap<String, Vec<Account>> = HashMap::new();
+        for (i, entry) in file.accounts.into_iter().enumerate() {
+            let acct = &entry.account;
+            if !(3..=16).contains(&acct.len()) || !acct.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!("accounts[{i}].account {acct:?} must be 3-16 hex digits");
+            }
+            let key = match &entry.key {
+                Some(k) => {
+                    Some(Key::parse(k).with_context(|| format!("accounts[{i}] ({acct}).key"))?)
+                }
+                None => None,
+            };
+            let slot = by_account.entry(acct.to_ascii_uppercase()).or_default();
+            if slot
+                .iter()
+                .any(|a| a.entry.line == entry.line && a.entry.receiver == entry.receiver)
+            {
+                bail!(
+                    "accounts[{i}]: account {acct} with the same line and receiver is listed twice"
+                );
+            }
+            slot.push(Account { entry, key });
+        }
+        Ok(Self { by_account })
+    }
+
+    /// Number of accounts.
+    pub fn len(&self) -> usize {
+        self.by_account.values().map(Vec::len).sum()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_account.is_empty()
+    }
+
+    /// The account a frame belongs to: same account number, and line / receiver where the entry
+    /// names them; the most specific entry wins.
+    pub fn find(&self, frame: &Frame) -> Option<&Account> {
+        let acct = frame.account()?.to_ascii_uppercase();
+        let line = frame.header.line.as_ref().map(|l| l.as_str());
+        let receiver = frame.header.receiver.as_ref().map(|r| r.as_str());
+        let matches = |want: &Option<String>, got: Option<&str>| {
+            want.as_deref()
+                .is_none_or(|w| got.is_some_and(|g| g.eq_ignore_ascii_case(w)))
+        };
+        self.by_account
+            .get(&acct)?
+            .iter()
+            .filter(|a| matches(&a.entry.line, line) && matches(&a.entry.receiver, receiver))
+            .max_by_key(|a| {
+                usize::from(a.entry.line.is_some()) + usize::from(a.entry.receiver.is_some())
+            })
+    }
+
+    /// The key policy for a frame.
+    pub fn key_for(&self, frame: &Frame) -> AccountKey<'_> {
+        match self.find(frame) {
+            Some(Account { key: Some(k), .. }) => AccountKey::Encrypted(k),
+            Some(_) => AccountKey::Clear,
+            None => AccountKey::Unknown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use vagt_dc09::{FrameDecoder, Tolerance};
+
+    use super::*;
+
+    fn frame(body: &str) -> Frame {
+        let wire = vagt_dc09::wrap_body(body.as_bytes()).unwrap();
+        let raw = FrameDecoder::default()
+            .decode(&mut BytesMut::from(&wire[..]))
+            .unwrap()
+            .unwrap();
+        Frame::parse(&raw, &Tolerance::default()).unwrap()
+    }
+
+    #[test]
+    fn example_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/accounts.example.toml");
+        let a = Accounts::load(&path).unwrap();
+        assert!(a.len() >= 3);
+    }
+
+    #[test]
+    fn most_specific_entry_wins() {
+        let a = Accounts::parse(
+            r#"
+            [[accounts]]
+            account = "1234"
+            citizen = "any-line"
+            [[accounts]]
+            account = "1234"
+            line = "3"
+            key = "text:0123456789ABCDEF"
+            citizen = "line-3"
+            "#,
+        )
+        .unwrap();
+        let f = frame(r#""SIA-DCS"0001L3#1234[#1234|NBA5]"#);
+        assert_eq!(a.find(&f).unwrap().entry.citizen.as_deref(), Some("line-3"));
+        assert!(matches!(a.key_for(&f), AccountKey::Encrypted(_)));
+        let f = frame(r#""SIA-DCS"0001L0#1234[#1234|NBA5]"#);
+        assert_eq!(
+            a.find(&f).unwrap().entry.citizen.as_deref(),
+            Some("any-line")
+        );
+        let f = frame(r#""SIA-DCS"0001L0#9999[#9999|NBA5]"#);
+        assert!(matches!(a.key_for(&f), AccountKey::Unknown));
+    }
+
+    #[test]
+    fn bad_entries_are_named() {
+        let e = format!(
+            "{:#}",
+            Accounts::parse("[[accounts]]\naccount = \"12\"").unwrap_err()
+        );
+        assert!(e.contains("accounts[0].account"), "{e}");
+        let e = format!(
+            "{:#}",
+            Accounts::parse("[[accounts]]\naccount = \"1234\"\nkey = \"short\"").unwrap_err()
+        );
+        assert!(e.contains("accounts[0] (1234).key"), "{e}");
+        let e = format!(
+            "{:#}",
+            Accounts::parse("[[accounts]]\naccount = \"1234\"\ncolour = \"red\"").unwrap_err()
+        );
+        assert!(e.contains("colour"), "{e}");
+    }
+}

@@ -1,0 +1,72 @@
+//! `vagt journal export` and `vagt journal verify`.
+
+use std::io::{BufWriter, Write};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use vagt_dc09::{Timestamp, display_bytes};
+use vagt_journal::{Offset, Reader};
+
+use crate::cli::JournalArgs;
+use crate::record::FrameRecord;
+
+/// Prints one JSON object per journaled frame.
+pub fn export(args: &JournalArgs) -> anyhow::Result<()> {
+    let dir = args.data.join("journal");
+    if !dir.is_dir() {
+        bail!("no journal at {}", dir.display());
+    }
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    for record in Reader::open(&dir, Offset(args.from))? {
+        let record = record.with_context(|| format!("reading {}", dir.display()))?;
+        let Some(f) = FrameRecord::decode(&record.payload)
+            .with_context(|| format!("record at offset {}", record.offset))?
+        else {
+            continue;
+        };
+        let m = &f.meta;
+        let secs = m.received_at_ms.div_euclid(1000);
+        let received = Timestamp::from_unix(secs).map(|t| {
+            let rfc = t.rfc3339();
+            format!(
+                "{}.{:03}Z",
+                rfc.trim_end_matches('Z'),
+                m.received_at_ms.rem_euclid(1000)
+            )
+        });
+        let wire = f.wire();
+        let line = json!({
+            "offset": record.offset.0,
+            "received_at": received,
+            "received_at_ms": m.received_at_ms,
+            "peer": m.peer.to_string(),
+            "transport": m.transport.as_str(),
+            "account": m.account,
+            "sequence": m.sequence,
+            "type": m.token,
+            "receiver": m.receiver,
+            "line": m.line,
+            "unknown_account": m.unknown_account,
+            "frame": display_bytes(&wire),
+            "frame_hex": wire.iter().map(|b| format!("{b:02X}")).collect::<String>(),
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Checks every record; fails on the first damaged one.
+pub fn verify(args: &JournalArgs) -> anyhow::Result<()> {
+    let dir = args.data.join("journal");
+    if !dir.is_dir() {
+        bail!("no journal at {}", dir.display());
+    }
+    let n = vagt_journal::verify(&dir).with_context(|| format!("journal {}", dir.display()))?;
+    println!(
+        "journal {}: {n} records, all checksums valid",
+        dir.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! The ACK path, shared by TCP and UDP: decode → dedup → journal commit → answer.
+//!
+//! [`Receiver::submit`] does everything that does not wait for the disk and hands back a
+//! [`Pending`]; [`Pending::resolve`] waits for the commit. A connection submits every frame of
+//! a read before resolving any, so pipelined frames share one group commit, and answers still
+//! go out in order.
+
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use metrics::counter;
+use tokio::sync::oneshot;
+use vagt_dc09::{
+    AccountKey, Decoded, Frame, FramingError, RawFrame, Refusal, Response, Timestamp, Window,
+    respond,
+};
+use vagt_journal::{Appender, JournalError, Offset};
+use vagt_proto::{Processed, Settings};
+
+use crate::accounts::Accounts;
+use crate::dedup::{Claim, Dedup, DedupKey, Duplicate, NewClaim};
+use crate::metrics as m;
+use crate::record::{FrameRecord, Transport};
+
+/// Everything the ACK path needs; shared by all connection tasks.
+pub struct Receiver {
+    settings: Settings,
+    accounts: Accounts,
+    dedup: Dedup,
+    appender: Appender,
+}
+
+/// A frame on its way to an answer.
+pub enum Pending {
+    /// The answer is known (NAK, DUH or silence).
+    Now(Option<Vec<u8>>),
+    /// A new message: answered once its record is durable.
+    Commit {
+        /// The writer's reply.
+        done: oneshot::Receiver<Result<Offset, JournalError>>,
+        /// Our dedup claim, settled with the outcome.
+        claim: NewClaim,
+        /// The ACK to send after the commit.
+        ack: Vec<u8>,
+        /// Frame type, for metrics.
+        token: String,
+    },
+    /// A retransmission: answered once the original is durable.
+    Duplicate {
+        /// The original's state.
+        dup: Duplicate,
+        /// The ACK to send.
+        ack: Vec<u8>,
+        /// Frame type, for metrics.
+        token: String,
+    },
+}
+
+/// The answer to send, and whether it acknowledges a stored alarm (for the latency metric).
+pub struct Answer {
+    /// Bytes to send, if any.
+    pub bytes: Option<Vec<u8>>,
+    /// An ACK of a journaled (or already journaled) message.
+    pub acknowledged: bool,
+}
+
+impl Receiver {
+    /// A receiver appending through `appender`.
+    pub fn new(settings: Settings, accounts: Accounts, dedup: Dedup, appender: Appender) -> Self {
+        Self {
+            settings,
+            accounts,
+            dedup,
+            appender,
+        }
+    }
+
+    /// Counts bytes the framer discarded (never answered).
+    pub fn framing_error(&self, e: &FramingError) {
+        counter!(m::DECODE_ERRORS, "kind" => e.kind()).increment(1);
+        counter!(m::FRAMES, "type" => "none", "outcome" => "silent").increment(1);
+    }
+
+    /// Decodes and checks one frame, claims it in the dedup window and hands a new message to the
+    /// journal. Waits only when the journal queue is full and `push_back` is set (TCP: the
+    /// connection stops reading meanwhile); without `push_back` (UDP) a full queue means no
+    /// answer, and the device retransmits.
+    pub async fn submit(
+        &self,
+        raw: &RawFrame,
+        peer: SocketAddr,
+        transport: Transport,
+        push_back: bool,
+    ) -> Pending {
+        let (now, now_ms) = clock();
+        let processed = match Frame::parse(raw, &self.settings.tolerance) {
+            Ok(frame) => {
+                let account = self.accounts.find(&frame);
+                let mut settings = self.settings;
+                if let Some(a) = account {
+                    let w = &mut settings.policy.window;
+                    *w = Window {
+                        max_age_secs: a.entry.window_max_age_secs.unwrap_or(w.max_age_secs),
+                        max_ahead_secs: a.entry.window_max_ahead_secs.unwrap_or(w.max_ahead_secs),
+                    };
+                }
+                let key = match account {
+                    Some(a) => a
+                        .key
+                        .as_ref()
+                        .map_or(AccountKey::Clear, AccountKey::Encrypted),
+                    None => AccountKey::Unknown,
+                };
+                vagt_proto::process_frame(&frame, &settings, now, key)
+            }
+            Err(e) => {
+                let decoded = Decoded::Refused(Refusal::parse(e));
+                Processed {
+                    response: respond(&decoded),
+                    decoded,
+                    payload: None,
+                }
+            }
+        };
+        let bytes = processed
+            .response
+            .encode(now, &mut rand::rng())
+            .ok()
+            .flatten();
+        let Decoded::Accepted(message) = &processed.decoded else {
+            let (token, kind) = match &processed.decoded {
+                Decoded::Refused(r) => (
+                    r.header.as_deref().map_or("none".into(), token_of),
+                    r.reason.kind(),
+                ),
+                _ => ("none".into(), "other"),
+            };
+            counter!(m::DECODE_ERRORS, "kind" => kind).increment(1);
+            counter!(m::FRAMES, "type" => token, "outcome" => outcome(&processed.response))
+                .increment(1);
+            return Pending::Now(bytes);
+        };
+        let token = token_of(&message.header);
+        let Some(ack) = bytes else {
+            return Pending::Now(None);
+        };
+        if message.unknown_account {
+            counter!(m::UNKNOWN_ACCOUNT).increment(1);
+        }
+        let key = DedupKey::of(message);
+        let claim = match self.dedup.claim(key.clone()) {
+            Claim::Duplicate(dup) => return Pending::Duplicate { dup, ack, token },
+            Claim::New(c) => c,
+        };
+        let record = match FrameRecord::new(message, &key, peer, transport, now_ms).encode() {
+            Ok(r) => r,
+            Err(_) => return Pending::Now(None),
+        };
+        let (tx, rx) = oneshot::channel();
+        let mut item = Some((
+            record,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }) as Box<dyn FnOnce(Result<Offset, JournalError>) + Send>,
+        ));
+        while let Some((payload, done)) = item.take() {
+            match self.appender.try_append(payload, done) {
+                Ok(()) => {}
+                Err(Some(back)) if push_back => {
+                    item = Some(back);
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+                Err(Some(_)) => {
+                    counter!(m::UDP_SHED).increment(1);
+                    return Pending::Now(None);
+                }
+                Err(None) => return Pending::Now(None),
+            }
+        }
+        Pending::Commit {
+            done: rx,
+            claim,
+            ack,
+            token,
+        }
+    }
+}
+
+impl Pending {
+    /// Waits for whatever the answer depends on.
+    pub async fn resolve(self) -> Answer {
+        match self {
+            Self::Now(bytes) => Answer {
+                bytes,
+                acknowledged: false,
+            },
+            Self::Commit {
+                done,
+                claim,
+                ack,
+                token,
+            } => match done.await {
+                Ok(Ok(offset)) => {
+                    claim.committed(offset);
+                    counter!(m::FRAMES, "type" => token, "outcome" => "ack").increment(1);
+                    Answer {
+                        bytes: Some(ack),
+                        acknowledged: true,
+                    }
+                }
+                _ => {
+                    // Not durable: no ACK. The device retransmits; the claim is released.
+                    claim.failed();
+                    counter!(m::FRAMES, "type" => token, "outcome" => "failed").increment(1);
+                    Answer {
+                        bytes: None,
+                        acknowledged: false,
+                    }
+                }
+            },
+            Self::Duplicate { dup, ack, token } => match dup.wait().await {
+                Some(_) => {
+                    counter!(m::DEDUP_HITS).increment(1);
+                    counter!(m::FRAMES, "type" => token, "outcome" => "duplicate").increment(1);
+                    Answer {
+                        bytes: Some(ack),
+                        acknowledged: true,
+                    }
+                }
+                None => Answer {
+                    bytes: None,
+                    acknowledged: false,
+                },
+            },
+        }
+    }
+}
+
+fn token_of(h: &vagt_dc09::Header) -> String {
+    format!("{}{}", if h.encrypted { "*" } else { "" }, h.token)
+}
+
+fn outcome(r: &Response) -> &'static str {
+    match r {
+        Response::Ack { .. } => "ack",
+        Response::Duh { .. } => "duh",
+        Response::Nak => "nak",
+        Response::Silent => "silent",
+    }
+}
+
+/// The receiver clock: as a DC-09 timestamp and in milliseconds.
+pub fn clock() -> (Timestamp, i64) {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+    let ms = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
+    (Timestamp::from_unix(secs).unwrap_or(Timestamp::EPOCH), ms)
+}
+
+/// Time since `started`, for the ACK-latency histogram.
+pub fn since(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64()
+}

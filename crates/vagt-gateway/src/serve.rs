@@ -1,0 +1,193 @@
+//! `vagt serve`: start-up, the listeners, signals and ordered shutdown.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, bail};
+use metrics::{counter, histogram};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+use vagt_dc09::FrameDecoder;
+use vagt_journal::{Journal, Reader};
+
+use crate::accounts::Accounts;
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use crate::dedup::Dedup;
+use crate::metrics as m;
+use crate::receiver::Receiver;
+use crate::record::FrameRecord;
+use crate::{tcp, udp};
+
+/// Loads the configuration with the command line's overrides applied.
+pub fn load_config(args: &ServeArgs) -> anyhow::Result<(Config, Accounts)> {
+    let mut config = Config::load(args.config.as_deref())?;
+    let g = &mut config.gateway;
+    if let Some(a) = args.listen {
+        g.listen = a;
+    }
+    if let Some(a) = args.metrics {
+        g.metrics = a;
+    }
+    if let Some(d) = &args.data {
+        g.data.clone_from(d);
+    }
+    if let Some(a) = &args.accounts {
+        g.accounts = Some(a.clone());
+    }
+    let accounts = match &g.accounts {
+        Some(p) => Accounts::load(p)?,
+        None => Accounts::default(),
+    };
+    Ok((config, accounts))
+}
+
+/// Runs the gateway until SIGTERM or SIGINT.
+pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
+    let handle = m::install()?;
+    let g = config.gateway.clone();
+    let journal_dir = g.data.join("journal");
+    if !config.journal.fsync {
+        warn!(
+            "!!! journal.fsync = false: acknowledged alarms can be LOST on a crash. Benchmarks only. !!!"
+        );
+        eprintln!(
+            "vagt: WARNING: journal.fsync = false — acknowledged alarms can be lost on a crash (benchmarks only)"
+        );
+    }
+    let journal_config = vagt_journal::Config {
+        segment_bytes: config.journal.segment_mib << 20,
+        fsync: config.journal.fsync,
+        max_batch: config.journal.max_batch,
+        queue_capacity: config.journal.queue_capacity,
+        ..vagt_journal::Config::new(&journal_dir)
+    };
+    let journal = Journal::open(journal_config, |s| {
+        histogram!(m::JOURNAL_COMMIT).record(s.write_and_sync.as_secs_f64());
+        histogram!(m::JOURNAL_BATCH).record(s.records as f64);
+        counter!(m::JOURNAL_BYTES).increment(s.bytes as u64);
+        counter!(m::JOURNAL_RECORDS).increment(s.records as u64);
+    })
+    .with_context(|| format!("opening journal {}", journal_dir.display()))?;
+    let rec = journal.recovery();
+    info!(
+        records = rec.records,
+        segments = rec.segments,
+        truncated_bytes = rec.truncated_bytes,
+        "journal recovered"
+    );
+    let window = Duration::from_secs(config.dedup.window_secs);
+    let dedup = Dedup::new(window);
+    let rebuilt = rebuild_dedup(&dedup, &journal_dir, window)?;
+    info!(keys = rebuilt, "dedup window rebuilt from the journal tail");
+
+    let tcp = TcpListener::bind(g.listen)
+        .await
+        .with_context(|| format!("binding TCP {}", g.listen))?;
+    let addr = tcp.local_addr()?;
+    let udp = UdpSocket::bind(addr)
+        .await
+        .with_context(|| format!("binding UDP {addr}"))?;
+    let metrics_listener = TcpListener::bind(g.metrics)
+        .await
+        .with_context(|| format!("binding metrics address {}", g.metrics))?;
+    let metrics_addr = metrics_listener.local_addr()?;
+    // One parseable line for operators and tests: the bound addresses.
+    println!(
+        "vagt: listening on {addr} (tcp+udp), metrics on http://{metrics_addr}/metrics, journal {}",
+        journal_dir.display()
+    );
+
+    let decoder = FrameDecoder::new(g.max_frame_len)
+        .tolerate_decimal_length(config.protocol.tolerate_decimal_length);
+    let receiver = Arc::new(Receiver::new(
+        config.protocol.settings(),
+        accounts,
+        dedup,
+        journal.appender()?,
+    ));
+    let limits = tcp::Limits {
+        max_connections: g.max_connections,
+        max_per_ip: g.max_connections_per_ip,
+        first_frame: Duration::from_secs(g.first_frame_timeout_secs),
+        idle: Duration::from_secs(g.idle_timeout_secs),
+        max_frames_per_read: g.max_frames_per_read,
+        garbage_limit: g.garbage_limit_bytes,
+    };
+
+    let stop = CancellationToken::new();
+    let metrics_stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let metrics_task = tokio::spawn(m::serve_on(metrics_listener, handle, metrics_stop.clone()));
+    tracker.spawn(tcp::accept_loop(
+        tcp,
+        Arc::clone(&receiver),
+        decoder.clone(),
+        limits,
+        stop.clone(),
+        tracker.clone(),
+    ));
+    tracker.spawn(udp::recv_loop(
+        Arc::new(udp),
+        Arc::clone(&receiver),
+        decoder,
+        stop.clone(),
+        tracker.clone(),
+    ));
+    drop(receiver);
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let grace = tokio::select! {
+        _ = term.recv() => { info!("SIGTERM: stopping gracefully"); Duration::from_secs(g.shutdown_grace_secs) }
+        _ = int.recv() => { info!("SIGINT: stopping"); Duration::from_secs(1).min(Duration::from_secs(g.shutdown_grace_secs)) }
+    };
+    // Stop accepting and reading; in-flight frames finish their commit and ACK.
+    stop.cancel();
+    tracker.close();
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        error!("in-flight work did not finish within {grace:?}; exiting anyway");
+        bail!("shutdown grace period of {grace:?} exceeded");
+    }
+    // Every appender is gone with the tasks: closing waits for the last commit.
+    tokio::task::spawn_blocking(move || journal.close()).await?;
+    metrics_stop.cancel();
+    let _ = metrics_task.await;
+    info!("stopped cleanly");
+    Ok(())
+}
+
+/// Re-inserts the keys of frames received within `window` (from the segments written within it).
+fn rebuild_dedup(dedup: &Dedup, dir: &Path, window: Duration) -> anyhow::Result<usize> {
+    let cutoff = SystemTime::now() - window;
+    let cutoff_ms = i64::try_from(
+        cutoff
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(0);
+    // Segments last written before the cutoff hold only older records: skip them.
+    let first_recent = vagt_journal::segments(dir)?
+        .into_iter()
+        .find(|s| s.modified.is_none_or(|t| t >= cutoff));
+    let Some(first_recent) = first_recent else {
+        return Ok(0);
+    };
+    let from = first_recent.base;
+    let mut n = 0;
+    for r in Reader::open(dir, from)? {
+        let r = r?;
+        if let Some(rec) = FrameRecord::decode(&r.payload)?
+            && rec.meta.received_at_ms >= cutoff_ms
+        {
+            dedup.insert_committed(rec.dedup_key(), r.offset);
+            n += 1;
+        }
+    }
+    Ok(n)
+}
