@@ -229,7 +229,7 @@ impl Config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("reading config {}", p.display()))?;
-                let base = p.parent().unwrap_or(Path::new("."));
+                let base = p.parent().unwrap_or_else(|| Path::new("."));
                 Self::parse(&text, base).with_context(|| format!("config {}", p.display()))
             }
             None => Self::parse(DEFAULT_CONFIG, Path::new(".")).context("embedded default config"),

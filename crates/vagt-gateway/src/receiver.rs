@@ -130,7 +130,7 @@ impl Receiver {
         let Decoded::Accepted(message) = &processed.decoded else {
             let (token, kind) = match &processed.decoded {
                 Decoded::Refused(r) => (
-                    r.header.as_deref().map_or("none".into(), token_of),
+                    r.header.as_deref().map_or_else(|| "none".into(), token_of),
                     r.reason.kind(),
                 ),
                 _ => ("none".into(), "other"),
@@ -152,9 +152,8 @@ impl Receiver {
             Claim::Duplicate(dup) => return Pending::Duplicate { dup, ack, token },
             Claim::New(c) => c,
         };
-        let record = match FrameRecord::new(message, &key, peer, transport, now_ms).encode() {
-            Ok(r) => r,
-            Err(_) => return Pending::Now(None),
+        let Ok(record) = FrameRecord::new(message, &key, peer, transport, now_ms).encode() else {
+            return Pending::Now(None);
         };
         let (tx, rx) = oneshot::channel();
         let mut item = Some((

@@ -48,6 +48,9 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<(Config, Accounts)> {
 
 /// Runs the gateway until SIGTERM or SIGINT.
 pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
+    // Signal handlers first: a SIGTERM during start-up must stop us gracefully, not kill us.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let handle = m::install()?;
     let g = config.gateway.clone();
     let journal_dir = g.data.join("journal");
@@ -140,8 +143,6 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
     ));
     drop(receiver);
 
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
     let grace = tokio::select! {
         _ = term.recv() => { info!("SIGTERM: stopping gracefully"); Duration::from_secs(g.shutdown_grace_secs) }
         _ = int.recv() => { info!("SIGINT: stopping"); Duration::from_secs(1).min(Duration::from_secs(g.shutdown_grace_secs)) }

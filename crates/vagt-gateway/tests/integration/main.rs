@@ -1,5 +1,13 @@
-//! Integration tests of the `vagt` binary (one test binary, modules per command).
+//! Integration tests of the `vagt` binary (one test binary, modules per area).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)] // test code
 
+mod crash;
 mod decode;
+mod gateway;
+mod serve;

@@ -1,0 +1,201 @@
+//! Test harness: the real `vagt serve` as a child process on loopback ports, with a temp data dir.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A running gateway.
+pub struct Gateway {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub metrics: SocketAddr,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub const ACCOUNTS: &str = r#"
+[[accounts]]
+account = "1234"
+citizen = "borger-1"
+call_type = "nodkald"
+
+[[accounts]]
+account = "5678"
+key = "text:0123456789ABCDEF"
+call_type = "sygeplejekald"
+"#;
+
+impl Gateway {
+    /// Starts a gateway with a fresh data dir and the test accounts.
+    pub fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut g = Self::start_on(dir.path(), extra);
+        g._dir = Some(dir);
+        g
+    }
+
+    /// Starts a gateway on an existing data dir (restarts).
+    pub fn start_on(data: &Path, extra: &[&str]) -> Self {
+        let accounts = data.join("accounts.toml");
+        std::fs::write(&accounts, ACCOUNTS).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics",
+                "127.0.0.1:0",
+            ])
+            .arg("--data")
+            .arg(data)
+            .arg("--accounts")
+            .arg(&accounts)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = between(&line, "listening on ", " (tcp+udp)")
+            .parse()
+            .unwrap_or_else(|_| panic!("no address in {line:?}"));
+        let metrics = between(&line, "metrics on http://", "/metrics")
+            .parse()
+            .unwrap();
+        Self {
+            child,
+            addr,
+            metrics,
+            _dir: None,
+        }
+    }
+
+    /// Sends SIGTERM and returns the exit code.
+    pub fn stop(mut self) -> Option<i32> {
+        signal(&self.child, "TERM");
+        self.child.wait().unwrap().code()
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn tcp(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_nodelay(true).unwrap();
+        s
+    }
+
+    /// Sends bytes on a new connection and reads `n` answer frames.
+    pub fn exchange(&self, bytes: &[u8], n: usize) -> Vec<Vec<u8>> {
+        let mut s = self.tcp();
+        s.write_all(bytes).unwrap();
+        read_frames(&mut s, n)
+    }
+
+    pub fn udp(&self, bytes: &[u8]) -> Vec<u8> {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        u.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        u.send_to(bytes, self.addr).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, from) = u.recv_from(&mut buf).unwrap();
+        assert_eq!(from, self.addr);
+        buf[..n].to_vec()
+    }
+
+    pub fn scrape(&self) -> String {
+        let mut s = TcpStream::connect(self.metrics).unwrap();
+        write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        body
+    }
+
+    /// A metric's value (sum over label sets matching `labels`).
+    pub fn metric(&self, name: &str, labels: &str) -> f64 {
+        self.scrape()
+            .lines()
+            .filter(|l| l.starts_with(name) && l.contains(labels))
+            .filter(|l| l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
+    let from = s.find(start).map(|i| i + start.len()).unwrap_or(0);
+    let to = s[from..].find(end).map(|i| from + i).unwrap_or(s.len());
+    &s[from..to]
+}
+
+/// Reads `n` complete frames (LF … CR) from a stream.
+pub fn read_frames(s: &mut TcpStream, n: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    let mut byte = [0u8; 1];
+    while out.len() < n {
+        let got = s.read(&mut byte).unwrap();
+        assert_eq!(
+            got,
+            1,
+            "connection closed after {} of {n} answers",
+            out.len()
+        );
+        cur.push(byte[0]);
+        if byte[0] == b'\r' {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    out
+}
+
+/// `vagt journal export` of a data dir, parsed.
+pub fn export(data: &Path) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["journal", "export", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A clear SIA-DCS frame for `account` / `seq` reporting `code` in `zone`.
+pub fn sia(account: &str, seq: u16, code: &str) -> Vec<u8> {
+    let body = format!("\"SIA-DCS\"{seq:04}L0#{account}[#{account}|N{code}]");
+    vagt_dc09::wrap_body(body.as_bytes()).unwrap()
+}
