@@ -42,7 +42,7 @@ pub struct ServeArgs {
     /// Prometheus /metrics address.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
-    /// Data directory (journal in <DIR>/journal).
+    /// Data directory (journal in `DIR/journal`).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Accounts file.
@@ -62,7 +62,7 @@ pub enum JournalCommand {
 /// Arguments of `vagt journal`.
 #[derive(Debug, Args)]
 pub struct JournalArgs {
-    /// Data directory (the journal is <DIR>/journal).
+    /// Data directory (the journal is `DIR/journal`).
     #[arg(long, value_name = "DIR", default_value = "./data")]
     pub data: PathBuf,
     /// Start at this journal offset (export only).
