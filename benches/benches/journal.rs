@@ -26,7 +26,9 @@ fn burst(c: &mut Criterion) {
                 let (tx, rx) = mpsc::channel();
                 for _ in 0..b {
                     let tx = tx.clone();
-                    appender.append(payload.clone(), move |r| tx.send(r.is_ok()).unwrap()).unwrap();
+                    appender
+                        .append(payload.clone(), move |r| tx.send(r.is_ok()).unwrap())
+                        .unwrap();
                 }
                 drop(tx);
                 assert!(rx.iter().take(b).all(|ok| ok));

@@ -10,4 +10,5 @@
 mod crash;
 mod decode;
 mod gateway;
+mod ordering;
 mod serve;

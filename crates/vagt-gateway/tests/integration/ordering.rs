@@ -1,0 +1,103 @@
+//! DESIGN.md promise 1, observed in the process: the ACK for a frame is sent only after an
+//! `fdatasync` of the journal completed.
+//!
+//! A SIGKILL test cannot show this (written-but-unsynced data survives a process kill). Here a
+//! small probe (`fsync_probe.c`, compiled with the system C compiler and loaded with
+//! `LD_PRELOAD`) makes every `fdatasync` 30 ms slower and logs, in order, each completed
+//! `fdatasync` and each ACK about to be sent. One client sends frames one at a time; before each
+//! ACK there must be a completed fdatasync that the previous ACK did not already use.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::gateway::{read_frames, sia};
+
+#[test]
+fn every_ack_is_sent_after_an_fdatasync() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = dir.path().join("fsync_probe.so");
+    let source = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/integration/fsync_probe.c"
+    );
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&probe)
+        .arg(source)
+        .arg("-ldl")
+        .status();
+    assert!(
+        cc.is_ok_and(|s| s.success()),
+        "building the probe needs a C compiler (cc)"
+    );
+    let log = dir.path().join("probe.log");
+    let mut gateway = Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(dir.path())
+        .env("LD_PRELOAD", &probe)
+        .env("VAGT_PROBE_LOG", &log)
+        .env("VAGT_PROBE_DELAY_US", "30000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(gateway.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    const FRAMES: u16 = 10;
+    for seq in 1..=FRAMES {
+        s.write_all(&sia("1234", seq, "QA1")).unwrap();
+        read_frames(&mut s, 1);
+    }
+    drop(s);
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &gateway.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(gateway.wait().unwrap().code(), Some(0));
+
+    let events = std::fs::read_to_string(&log).unwrap();
+    let mut synced = false;
+    let mut acks = 0;
+    for (i, e) in events.lines().enumerate() {
+        match e {
+            "S" => synced = true,
+            "A" => {
+                assert!(
+                    synced,
+                    "ACK {} sent before an fdatasync completed (event {i}): {events:?}",
+                    acks + 1
+                );
+                synced = false;
+                acks += 1;
+            }
+            other => panic!("unexpected probe line {other:?}"),
+        }
+    }
+    assert_eq!(
+        acks,
+        usize::from(FRAMES),
+        "the probe saw every ACK: {events:?}"
+    );
+}
