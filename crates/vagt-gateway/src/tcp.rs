@@ -81,21 +81,21 @@ pub async fn accept_loop(
         );
         tracker.spawn(async move {
             gauge!(m::CONNECTIONS_OPEN).increment(1.0);
-            let reason = Connection {
+            let mut conn = Connection {
                 stream,
                 peer,
                 receiver,
                 decoder,
                 limits,
-            }
-            .run(&stop)
-            .await;
+            };
+            let reason = conn.run(&stop).await;
+            // Count before closing, so whoever sees the close also sees the metric.
             gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
             if let Some(reason) = reason {
                 counter!(m::DISCONNECTS, "reason" => reason).increment(1);
             }
             debug!(%peer, reason = reason.unwrap_or("closed by peer"), "connection ended");
-            drop((permit, ip_guard));
+            drop((conn, permit, ip_guard));
         });
     }
 }
@@ -139,7 +139,7 @@ struct Connection {
 
 impl Connection {
     /// Serves the connection; returns why we closed it (`None`: the peer closed).
-    async fn run(mut self, stop: &CancellationToken) -> Option<&'static str> {
+    async fn run(&mut self, stop: &CancellationToken) -> Option<&'static str> {
         let opened = Instant::now();
         let mut buf = BytesMut::with_capacity(4096);
         let mut seen_frame = false;

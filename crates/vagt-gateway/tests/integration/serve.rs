@@ -278,3 +278,87 @@ fn bad_config_is_named_and_refused() {
     assert!(ok.status.success());
     assert!(String::from_utf8_lossy(&ok.stdout).starts_with("config OK"));
 }
+
+/// Writes a variant of the embedded default config and returns its path.
+fn config_with(dir: &std::path::Path, replacements: &[(&str, &str)]) -> String {
+    let mut text = vagt_gateway::config::DEFAULT_CONFIG.to_owned();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{from} not in the default config");
+        text = text.replace(from, to);
+    }
+    let path = dir.join("vagt.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn connection_caps_refuse_extra_connections_and_serve_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(
+        dir.path(),
+        &[(
+            "max_connections_per_ip = 1000",
+            "max_connections_per_ip = 2",
+        )],
+    );
+    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let mut held: Vec<_> = (0..2).map(|_| g.tcp()).collect();
+    // Both held connections are served.
+    for (i, c) in held.iter_mut().enumerate() {
+        c.write_all(&sia("1234", 100 + i as u16, "BA1")).unwrap();
+        read_frames(c, 1);
+    }
+    // A third from the same address is closed without a word.
+    let mut third = g.tcp();
+    let _ = third.write_all(&sia("1234", 102, "BA1"));
+    let mut buf = Vec::new();
+    let _ = third.read_to_end(&mut buf);
+    assert!(buf.is_empty());
+    assert_eq!(g.metric("vagt_disconnects_total", "reason=\"per_ip\""), 1.0);
+    // Once one closes, a new connection is accepted again.
+    drop(held);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(g.exchange(&sia("1234", 103, "BA1"), 1).len(), 1);
+    drop(g);
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(
+        dir.path(),
+        &[("max_connections = 10000", "max_connections = 1")],
+    );
+    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let mut first = g.tcp();
+    first.write_all(&sia("1234", 1, "BA1")).unwrap();
+    read_frames(&mut first, 1);
+    let mut second = g.tcp();
+    let mut buf = Vec::new();
+    let _ = second.read_to_end(&mut buf);
+    assert!(buf.is_empty());
+    assert_eq!(
+        g.metric("vagt_disconnects_total", "reason=\"max_connections\""),
+        1.0
+    );
+}
+
+#[test]
+fn unknown_accounts_can_be_refused_by_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(
+        dir.path(),
+        &[("unknown_account = \"accept\"", "unknown_account = \"nak\"")],
+    );
+    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let answer = g.exchange(&sia("9999", 1, "BA1"), 1).remove(0);
+    assert!(answer.windows(5).any(|w| w == b"\"NAK\""));
+    // A configured account is still acknowledged.
+    assert_eq!(
+        parse(&g.exchange(&sia("1234", 1, "BA1"), 1)[0])
+            .header
+            .token,
+        Token::Ack
+    );
+    assert_eq!(g.stop(), Some(0));
+    let records = export(dir.path());
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["account"], "1234");
+}
