@@ -1,6 +1,7 @@
 //! `vagt serve`: start-up, the listeners, signals and ordered shutdown.
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -46,11 +47,44 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<(Config, Accounts)> {
     Ok((config, accounts))
 }
 
+/// A started gateway: its bound addresses and what is needed to stop it in order.
+pub struct Running {
+    /// DC-09 address (TCP and UDP).
+    pub addr: SocketAddr,
+    /// `/metrics` address.
+    pub metrics_addr: SocketAddr,
+    /// The journal directory.
+    pub journal_dir: PathBuf,
+    stop: CancellationToken,
+    metrics_stop: CancellationToken,
+    tracker: TaskTracker,
+    journal: Journal,
+    metrics_task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
 /// Runs the gateway until SIGTERM or SIGINT.
 pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
     // Signal handlers first: a SIGTERM during start-up must stop us gracefully, not kill us.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let grace_term = Duration::from_secs(config.gateway.shutdown_grace_secs);
+    let running = start(config, accounts).await?;
+    // One parseable line for operators and tests: the bound addresses.
+    println!(
+        "vagt: listening on {} (tcp+udp), metrics on http://{}/metrics, journal {}",
+        running.addr,
+        running.metrics_addr,
+        running.journal_dir.display()
+    );
+    let grace = tokio::select! {
+        _ = term.recv() => { info!("SIGTERM: stopping gracefully"); grace_term }
+        _ = int.recv() => { info!("SIGINT: stopping"); Duration::from_secs(1).min(grace_term) }
+    };
+    running.shutdown(grace).await
+}
+
+/// Recovers the journal, rebuilds the dedup window, binds the listeners and starts serving.
+pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running> {
     let handle = m::install()?;
     let g = config.gateway.clone();
     let journal_dir = g.data.join("journal");
@@ -99,11 +133,6 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding metrics address {}", g.metrics))?;
     let metrics_addr = metrics_listener.local_addr()?;
-    // One parseable line for operators and tests: the bound addresses.
-    println!(
-        "vagt: listening on {addr} (tcp+udp), metrics on http://{metrics_addr}/metrics, journal {}",
-        journal_dir.display()
-    );
 
     let decoder = FrameDecoder::new(g.max_frame_len)
         .tolerate_decimal_length(config.protocol.tolerate_decimal_length);
@@ -121,7 +150,6 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
         max_frames_per_read: g.max_frames_per_read,
         garbage_limit: g.garbage_limit_bytes,
     };
-
     let stop = CancellationToken::new();
     let metrics_stop = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -136,30 +164,44 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
     ));
     tracker.spawn(udp::recv_loop(
         Arc::new(udp),
-        Arc::clone(&receiver),
+        receiver,
         decoder,
         stop.clone(),
         tracker.clone(),
     ));
-    drop(receiver);
+    Ok(Running {
+        addr,
+        metrics_addr,
+        journal_dir,
+        stop,
+        metrics_stop,
+        tracker,
+        journal,
+        metrics_task,
+    })
+}
 
-    let grace = tokio::select! {
-        _ = term.recv() => { info!("SIGTERM: stopping gracefully"); Duration::from_secs(g.shutdown_grace_secs) }
-        _ = int.recv() => { info!("SIGINT: stopping"); Duration::from_secs(1).min(Duration::from_secs(g.shutdown_grace_secs)) }
-    };
-    // Stop accepting and reading; in-flight frames finish their commit and ACK.
-    stop.cancel();
-    tracker.close();
-    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-        error!("in-flight work did not finish within {grace:?}; exiting anyway");
-        bail!("shutdown grace period of {grace:?} exceeded");
+impl Running {
+    /// Ordered shutdown: stop accepting and reading, let in-flight frames finish their commit
+    /// and ACK (up to `grace`), close the journal (its last commit), then stop `/metrics`.
+    pub async fn shutdown(self, grace: Duration) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            error!("in-flight work did not finish within {grace:?}; exiting anyway");
+            bail!("shutdown grace period of {grace:?} exceeded");
+        }
+        // Every appender is gone with the tasks: closing waits for the last commit.
+        let journal = self.journal;
+        tokio::task::spawn_blocking(move || journal.close()).await?;
+        self.metrics_stop.cancel();
+        let _ = self.metrics_task.await;
+        info!("stopped cleanly");
+        Ok(())
     }
-    // Every appender is gone with the tasks: closing waits for the last commit.
-    tokio::task::spawn_blocking(move || journal.close()).await?;
-    metrics_stop.cancel();
-    let _ = metrics_task.await;
-    info!("stopped cleanly");
-    Ok(())
 }
 
 /// Re-inserts the keys of frames received within `window` (from the segments written within it).
