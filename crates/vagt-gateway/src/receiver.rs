@@ -148,7 +148,7 @@ impl Receiver {
             counter!(m::UNKNOWN_ACCOUNT).increment(1);
         }
         let key = DedupKey::of(message);
-        let claim = match self.dedup.claim(key.clone()) {
+        let claim = match self.dedup.claim(key) {
             Claim::Duplicate(dup) => return Pending::Duplicate { dup, ack, token },
             Claim::New(c) => c,
         };

@@ -133,12 +133,13 @@ impl FrameRecord {
 
     /// The dedup key this record was stored under.
     pub fn dedup_key(&self) -> DedupKey {
-        DedupKey {
-            receiver: self.meta.receiver.clone(),
-            line: self.meta.line.clone(),
-            account: self.meta.account.clone(),
-            sequence: self.meta.sequence.clone(),
-            content: self.meta.content,
-        }
+        let m = &self.meta;
+        DedupKey::new(
+            m.receiver.as_deref(),
+            m.line.as_deref(),
+            &m.account,
+            &m.sequence,
+            m.content,
+        )
     }
 }
