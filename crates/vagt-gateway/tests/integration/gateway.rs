@@ -39,6 +39,11 @@ impl Gateway {
 
     /// Starts a gateway on an existing data dir (restarts).
     pub fn start_on(data: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(data, extra, &[])
+    }
+
+    /// Starts a gateway with extra environment variables (e.g. `LD_PRELOAD`).
+    pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Self {
         let accounts = data.join("accounts.toml");
         std::fs::write(&accounts, ACCOUNTS).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_vagt"))
@@ -54,6 +59,7 @@ impl Gateway {
             .arg("--accounts")
             .arg(&accounts)
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

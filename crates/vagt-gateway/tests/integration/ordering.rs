@@ -7,11 +7,10 @@
 //! `fdatasync` and each ACK about to be sent. One client sends frames one at a time; before each
 //! ACK there must be a completed fdatasync that the previous ACK did not already use.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::io::Write;
+use std::process::Command;
 
-use crate::gateway::{read_frames, sia};
+use crate::gateway::{Gateway, read_frames, sia};
 
 #[test]
 fn every_ack_is_sent_after_an_fdatasync() {
@@ -32,50 +31,20 @@ fn every_ack_is_sent_after_an_fdatasync() {
         "building the probe needs a C compiler (cc)"
     );
     let log = dir.path().join("probe.log");
-    let mut gateway = Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(dir.path())
-        .env("LD_PRELOAD", &probe)
-        .env("VAGT_PROBE_LOG", &log)
-        .env("VAGT_PROBE_DELAY_US", "30000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(gateway.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: std::net::SocketAddr = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let env = [
+        ("LD_PRELOAD", probe.as_os_str()),
+        ("VAGT_PROBE_LOG", log.as_os_str()),
+        ("VAGT_PROBE_DELAY_US", std::ffi::OsStr::new("30000")),
+    ];
+    let g = Gateway::start_with_env(dir.path(), &[], &env);
+    let mut s = g.tcp();
     const FRAMES: u16 = 10;
     for seq in 1..=FRAMES {
         s.write_all(&sia("1234", seq, "QA1")).unwrap();
         read_frames(&mut s, 1);
     }
     drop(s);
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &gateway.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert_eq!(gateway.wait().unwrap().code(), Some(0));
+    assert_eq!(g.stop(), Some(0));
 
     let events = std::fs::read_to_string(&log).unwrap();
     let mut synced = false;
