@@ -1,0 +1,509 @@
+//! One shard of the core: a single-writer state machine over the alarms of its accounts.
+//!
+//! Everything takes `now` (seconds since the Unix epoch) from the caller, so every rule runs the
+//! same in production and in virtual-time tests. Every method returns the [`Change`]s it made,
+//! which the caller journals (event sourcing) and publishes.
+
+use std::collections::{HashMap, VecDeque};
+
+use vagt_proto::Event;
+
+use crate::model::{Actor, Alarm, AlarmId, Change, ChangeKind, Classification, Deadline, State};
+use crate::policy::Policy;
+use crate::wheel::Wheel;
+
+/// Why a command was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// Someone else owns the alarm.
+    #[error("already claimed by {by}")]
+    AlreadyClaimed {
+        /// The owner.
+        by: String,
+    },
+    /// The command does not apply in the alarm's state.
+    #[error("cannot {action} an alarm that is {state:?}")]
+    InvalidTransition {
+        /// What was asked.
+        action: &'static str,
+        /// Where the alarm is.
+        state: State,
+    },
+    /// Only the owner may do this.
+    #[error("only the owner ({owner}) may do this")]
+    NotOwner {
+        /// The owner.
+        owner: String,
+    },
+    /// No such alarm.
+    #[error("no alarm {0}")]
+    NotFound(AlarmId),
+}
+
+/// The shard.
+pub struct Shard {
+    alarms: HashMap<AlarmId, Alarm>,
+    open_by_account: HashMap<String, AlarmId>,
+    wheel: Wheel<(AlarmId, Deadline)>,
+    normal: Policy,
+    emergency: Policy,
+    emergency_mode: bool,
+    recent: HashMap<String, VecDeque<u64>>,
+    next_id: u64,
+    id_stride: u64,
+}
+
+impl Shard {
+    /// Shard `index` of `count` (ids are `index + k·count`, unique across shards), clock at `now`.
+    pub fn new(index: u64, count: u64, normal: Policy, emergency: Policy, now: u64) -> Self {
+        Self {
+            alarms: HashMap::new(),
+            open_by_account: HashMap::new(),
+            wheel: Wheel::new(now),
+            normal,
+            emergency,
+            emergency_mode: false,
+            recent: HashMap::new(),
+            next_id: index + count.max(1),
+            id_stride: count.max(1),
+        }
+    }
+
+    fn policy(&self) -> &Policy {
+        if self.emergency_mode {
+            &self.emergency
+        } else {
+            &self.normal
+        }
+    }
+
+    /// An alarm by id.
+    pub fn alarm(&self, id: AlarmId) -> Option<&Alarm> {
+        self.alarms.get(&id)
+    }
+
+    /// All alarms still open.
+    pub fn open_alarms(&self) -> impl Iterator<Item = &Alarm> {
+        self.alarms.values().filter(|a| a.state.is_open())
+    }
+
+    /// The open alarm of an account, if any.
+    pub fn open_alarm_of(&self, account: &str) -> Option<&Alarm> {
+        self.open_by_account
+            .get(account)
+            .and_then(|id| self.alarms.get(id))
+    }
+
+    /// Timers pending.
+    pub fn pending_timers(&self) -> usize {
+        self.wheel.len()
+    }
+
+    /// Events from a journaled frame of `account`. Alarm events open an alarm or attach to the
+    /// account's open one; restores may cancel an unclaimed alarm; informational events (tests,
+    /// open/close) open nothing. Unknown codes open an *unclassified* alarm: never dropped.
+    pub fn on_events(&mut self, account: &str, events: &[Event], now: u64) -> Vec<Change> {
+        let mut out = Vec::new();
+        for e in events {
+            if e.restore {
+                self.on_restore(account, now, &mut out);
+                continue;
+            }
+            let priority = match e.priority {
+                Some(p @ 1..=3) => p,
+                Some(_) => continue, // informational: stored in the journal, no alarm
+                None => 3,           // unclassified: shown, never dropped
+            };
+            self.count_for_runaway(account, now, &mut out);
+            match self.open_by_account.get(account).copied() {
+                Some(id) => self.attach(id, &e.code, priority, now, &mut out),
+                None => self.open(account, &e.code, priority, now, &mut out),
+            }
+        }
+        out
+    }
+
+    fn open(&mut self, account: &str, code: &str, priority: u8, now: u64, out: &mut Vec<Change>) {
+        let id = AlarmId(self.next_id);
+        self.next_id += self.id_stride;
+        let mut alarm = Alarm {
+            id,
+            account: account.to_owned(),
+            opened_at: now,
+            code: code.to_owned(),
+            priority,
+            state: State::Queued,
+            owner: None,
+            team: None,
+            forwarded_at: None,
+            classification: None,
+            escalation_level: 0,
+            repeats: 0,
+            notes: Vec::new(),
+            timer: None,
+        };
+        let due = now + self.policy().claim_within(priority);
+        alarm.timer = Some((
+            self.wheel.insert(due, (id, Deadline::Claim)),
+            Deadline::Claim,
+        ));
+        self.alarms.insert(id, alarm);
+        self.open_by_account.insert(account.to_owned(), id);
+        let kind = ChangeKind::Opened {
+            alarm: id,
+            account: account.to_owned(),
+            code: code.to_owned(),
+            priority,
+        };
+        out.push(Change {
+            at: now,
+            actor: Actor::system(),
+            kind,
+        });
+    }
+
+    fn attach(&mut self, id: AlarmId, code: &str, priority: u8, now: u64, out: &mut Vec<Change>) {
+        let Some(a) = self.alarms.get_mut(&id) else {
+            return;
+        };
+        a.repeats += 1;
+        a.priority = a.priority.min(priority);
+        let kind = ChangeKind::Attached {
+            alarm: id,
+            code: code.to_owned(),
+            repeats: a.repeats,
+        };
+        out.push(Change {
+            at: now,
+            actor: Actor::system(),
+            kind,
+        });
+    }
+
+    fn on_restore(&mut self, account: &str, now: u64, out: &mut Vec<Change>) {
+        let Some(&id) = self.open_by_account.get(account) else {
+            return;
+        };
+        let cancel = self.policy().cancel_unclaimed_on_restore
+            && self
+                .alarms
+                .get(&id)
+                .is_some_and(|a| a.state == State::Queued);
+        if cancel {
+            self.finish(id, State::Cancelled, None);
+            out.push(Change {
+                at: now,
+                actor: Actor::system(),
+                kind: ChangeKind::Cancelled(id),
+            });
+        }
+    }
+
+    fn count_for_runaway(&mut self, account: &str, now: u64, out: &mut Vec<Change>) {
+        let (limit, window) = (
+            self.policy().runaway_events,
+            self.policy().runaway_window_secs,
+        );
+        let times = self.recent.entry(account.to_owned()).or_default();
+        times.push_back(now);
+        while times.front().is_some_and(|&t| t + window <= now) {
+            times.pop_front();
+        }
+        // Flag when the count first exceeds the limit within the window.
+        if times.len() == limit + 1 {
+            let kind = ChangeKind::Runaway {
+                account: account.to_owned(),
+                events: times.len(),
+            };
+            out.push(Change {
+                at: now,
+                actor: Actor::system(),
+                kind,
+            });
+        }
+    }
+
+    /// Claims an alarm: exactly one operator wins; the others learn who.
+    pub fn claim(
+        &mut self,
+        id: AlarmId,
+        actor: &Actor,
+        now: u64,
+    ) -> Result<Vec<Change>, CommandError> {
+        let a = self.alarms.get(&id).ok_or(CommandError::NotFound(id))?;
+        match (a.state, &a.owner) {
+            (State::Queued, _) => {}
+            (State::Claimed, Some(owner)) => {
+                return Err(CommandError::AlreadyClaimed { by: owner.clone() });
+            }
+            (state, _) => {
+                return Err(CommandError::InvalidTransition {
+                    action: "claim",
+                    state,
+                });
+            }
+        }
+        let due = now + self.policy().handle_within_secs;
+        self.rearm(id, Deadline::Handle, due);
+        if let Some(a) = self.alarms.get_mut(&id) {
+            a.state = State::Claimed;
+            a.owner = Some(actor.name.clone());
+        }
+        Ok(vec![Change {
+            at: now,
+            actor: actor.clone(),
+            kind: ChangeKind::Claimed(id),
+        }])
+    }
+
+    /// The owner gives the alarm back to the queue.
+    pub fn release(
+        &mut self,
+        id: AlarmId,
+        actor: &Actor,
+        now: u64,
+    ) -> Result<Vec<Change>, CommandError> {
+        self.owned_in(id, actor, State::Claimed, "release")?;
+        let due = now + self.policy().claim_within(self.priority(id));
+        self.rearm(id, Deadline::Claim, due);
+        if let Some(a) = self.alarms.get_mut(&id) {
+            a.state = State::Queued;
+            a.owner = None;
+        }
+        Ok(vec![Change {
+            at: now,
+            actor: actor.clone(),
+            kind: ChangeKind::Released(id),
+        }])
+    }
+
+    /// Adds a note (or a call-back record) to an open alarm.
+    pub fn note(
+        &mut self,
+        id: AlarmId,
+        actor: &Actor,
+        text: &str,
+        now: u64,
+    ) -> Result<Vec<Change>, CommandError> {
+        let a = self.alarms.get_mut(&id).ok_or(CommandError::NotFound(id))?;
+        if !a.state.is_open() {
+            return Err(CommandError::InvalidTransition {
+                action: "note",
+                state: a.state,
+            });
+        }
+        a.notes.push(text.to_owned());
+        Ok(vec![Change {
+            at: now,
+            actor: actor.clone(),
+            kind: ChangeKind::Noted(id, text.to_owned()),
+        }])
+    }
+
+    /// The owner forwards the alarm to a responder team.
+    pub fn forward(
+        &mut self,
+        id: AlarmId,
+        actor: &Actor,
+        team: &str,
+        now: u64,
+    ) -> Result<Vec<Change>, CommandError> {
+        self.owned_in(id, actor, State::Claimed, "forward")?;
+        let due = now + self.policy().accept_within_secs;
+        self.rearm(id, Deadline::Accept, due);
+        if let Some(a) = self.alarms.get_mut(&id) {
+            a.state = State::Forwarded;
+            a.team = Some(team.to_owned());
+            a.forwarded_at = Some(now);
+        }
+        Ok(vec![Change {
+            at: now,
+            actor: actor.clone(),
+            kind: ChangeKind::Forwarded(id, team.to_owned()),
+        }])
+    }
+
+    /// The responder accepts the visit; the on-site promise runs from the forwarding time.
+    pub fn accept(
+        &mut self,
+        id: AlarmId,
+        actor: &Actor,
+        now: u64,
+    ) -> Result<Vec<Change>, CommandError> {
+        let a = self.alarms.get(&id).ok_or(CommandError::NotFound(id))?;
+        if a.state != State::Forwarded {
+            return Err(CommandError::InvalidTransition {
+                action: "accept",
+                state: a.state,
+            });
+        }
+        let since = a.forwarded_at.unwrap_or(now);
+        let due = since + self.policy().on_site_within(since);
+        self.rearm(id, Deadline::OnSite, due);
+        if let Some(a) = self.alarms.get_mut(&id) {
+            a.state = State::Accepted;
+        }
+        Ok(vec![Change {
+            at: now,
+            actor: actor.clone(),
+            kind: ChangeKind::Accepted(id),
+        }])
+    }
+
+    /// The responder is with the citizen.
+    pub fn arrive(
+        &mut self,
+        id: AlarmId,
+        actor: &Actor,
+        now: u64,
+    ) -> Result<Vec<Change>, CommandError> {
+        let a = self.alarms.get(&id).ok_or(CommandError::NotFound(id))?;
+        if a.state != State::Accepted {
+            return Err(CommandError::InvalidTransition {
+                action: "arrive",
+                state: a.state,
+            });
+        }
+        let due = now + self.policy().close_within_secs;
+        self.rearm(id, Deadline::Close, due);
+        if let Some(a) = self.alarms.get_mut(&id) {
+            a.state = State::OnSite;
+        }
+        Ok(vec![Change {
+            at: now,
+            actor: actor.clone(),
+            kind: ChangeKind::Arrived(id),
+        }])
+    }
+
+    /// Closes an alarm: resolved at the centre by its owner, or after the visit.
+    pub fn close(
+        &mut self,
+        id: AlarmId,
+        actor: &Actor,
+        classification: Classification,
+        now: u64,
+    ) -> Result<Vec<Change>, CommandError> {
+        let a = self.alarms.get(&id).ok_or(CommandError::NotFound(id))?;
+        match a.state {
+            State::Claimed => {
+                self.owned_in(id, actor, State::Claimed, "close")?;
+            }
+            State::OnSite => {}
+            state => {
+                return Err(CommandError::InvalidTransition {
+                    action: "close",
+                    state,
+                });
+            }
+        }
+        self.finish(id, State::Closed, Some(classification));
+        Ok(vec![Change {
+            at: now,
+            actor: actor.clone(),
+            kind: ChangeKind::Closed(id, classification),
+        }])
+    }
+
+    /// Switches emergency staffing mode (the other policy set applies to new deadlines).
+    pub fn set_emergency_mode(&mut self, on: bool, actor: &Actor, now: u64) -> Vec<Change> {
+        self.emergency_mode = on;
+        vec![Change {
+            at: now,
+            actor: actor.clone(),
+            kind: ChangeKind::EmergencyMode(on),
+        }]
+    }
+
+    /// Advances the clock: every missed deadline escalates its alarm one level (priority up by
+    /// one) and re-arms the same deadline, so an alarm is never forgotten.
+    pub fn tick(&mut self, now: u64) -> Vec<Change> {
+        let mut out = Vec::new();
+        for (_, (id, deadline)) in self.wheel.advance(now) {
+            let interval = match deadline {
+                Deadline::Claim => self
+                    .policy()
+                    .claim_within(self.priority(id).saturating_sub(1).max(1)),
+                Deadline::Handle => self.policy().handle_within_secs,
+                Deadline::Accept => self.policy().accept_within_secs,
+                Deadline::OnSite => self.policy().on_site_within(now),
+                Deadline::Close => self.policy().close_within_secs,
+            };
+            if !self.alarms.contains_key(&id) {
+                continue;
+            }
+            let timer = self.wheel.insert(now + interval, (id, deadline));
+            let Some(a) = self.alarms.get_mut(&id) else {
+                continue;
+            };
+            a.escalation_level = a.escalation_level.saturating_add(1);
+            a.priority = a.priority.saturating_sub(1).max(1);
+            a.timer = Some((timer, deadline));
+            let kind = ChangeKind::Escalated {
+                alarm: id,
+                deadline,
+                level: a.escalation_level,
+                priority: a.priority,
+            };
+            out.push(Change {
+                at: now,
+                actor: Actor::system(),
+                kind,
+            });
+        }
+        out
+    }
+
+    fn priority(&self, id: AlarmId) -> u8 {
+        self.alarms.get(&id).map_or(3, |a| a.priority)
+    }
+
+    fn owned_in(
+        &self,
+        id: AlarmId,
+        actor: &Actor,
+        state: State,
+        action: &'static str,
+    ) -> Result<(), CommandError> {
+        let a = self.alarms.get(&id).ok_or(CommandError::NotFound(id))?;
+        if a.state != state {
+            return Err(CommandError::InvalidTransition {
+                action,
+                state: a.state,
+            });
+        }
+        match &a.owner {
+            Some(owner) if owner != &actor.name => Err(CommandError::NotOwner {
+                owner: owner.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Replaces the alarm's pending deadline.
+    fn rearm(&mut self, id: AlarmId, deadline: Deadline, due: u64) {
+        let old = self.alarms.get(&id).and_then(|a| a.timer);
+        if let Some((t, _)) = old {
+            self.wheel.cancel(t);
+        }
+        let timer = self.wheel.insert(due, (id, deadline));
+        if let Some(a) = self.alarms.get_mut(&id) {
+            a.timer = Some((timer, deadline));
+        }
+    }
+
+    fn finish(&mut self, id: AlarmId, state: State, classification: Option<Classification>) {
+        let Some(a) = self.alarms.get_mut(&id) else {
+            return;
+        };
+        if let Some((t, _)) = a.timer.take() {
+            self.wheel.cancel(t);
+        }
+        a.state = state;
+        a.classification = classification;
+        if self.open_by_account.get(&a.account) == Some(&id) {
+            self.open_by_account.remove(&a.account);
+        }
+    }
+}
