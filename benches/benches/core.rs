@@ -74,9 +74,12 @@ fn shard(c: &mut Criterion) {
             let op = Actor::operator("ole");
             for a in &accounts {
                 let ch = s.on_events(a, &events, now);
-                let ChangeKind::Opened { alarm, .. } = ch[0].kind else { unreachable!() };
+                let ChangeKind::Opened { alarm, .. } = ch[0].kind else {
+                    unreachable!()
+                };
                 s.claim(alarm, &op, now + 1).unwrap();
-                s.close(alarm, &op, Classification::FalseCall, now + 2).unwrap();
+                s.close(alarm, &op, Classification::FalseCall, now + 2)
+                    .unwrap();
             }
             s
         })

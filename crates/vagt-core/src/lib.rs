@@ -7,9 +7,9 @@
 //! it returns. Deadlines live on a hashed timing [`wheel`] (O(1) insert and cancel).
 //!
 //! Status: the lifecycle, claims, repeat calls, runaway flagging, escalation by shift and the
-//! emergency policy set are here and tested in virtual time. Not yet: wiring into `vagt serve`
+//! emergency policy set and supervision are here and tested in virtual time. Not yet: wiring into `vagt serve`
 //! (shard threads fed from the journal), rebuilding state from journaled changes and snapshots,
-//! supervision timers, per-account priority overrides, door-access grants, metrics.
+//! per-account priority overrides, door-access grants, metrics.
 
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
@@ -20,4 +20,4 @@ pub mod wheel;
 
 pub use model::{Actor, Alarm, AlarmId, Change, ChangeKind, Classification, Deadline, Role, State};
 pub use policy::{Policy, Shift};
-pub use shard::{CommandError, Shard};
+pub use shard::{CommandError, SUPERVISION_LOST, Shard};

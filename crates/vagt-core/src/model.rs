@@ -214,6 +214,10 @@ pub enum ChangeKind {
     },
     /// The owner let it go back to the queue.
     Released(AlarmId),
+    /// A supervised device was silent past its interval plus grace.
+    SupervisionLost(String),
+    /// The device was heard again and its unclaimed supervision alarm was cleared.
+    SupervisionRestored(AlarmId),
     /// An account sent more than the runaway limit: flagged, supervisors notified.
     Runaway {
         /// The account.

@@ -28,6 +28,8 @@ pub struct Policy {
     pub close_within_secs: u64,
     /// A restore cancels an alarm nobody has claimed yet.
     pub cancel_unclaimed_on_restore: bool,
+    /// Seconds of grace after a supervision interval before the device counts as silent.
+    pub supervision_grace_secs: u64,
     /// More than this many alarm events …
     pub runaway_events: usize,
     /// … within this many seconds flags the account.
@@ -47,6 +49,7 @@ impl Default for Policy {
             on_site_night_secs: 60 * 60,
             close_within_secs: 2 * 3600,
             cancel_unclaimed_on_restore: true,
+            supervision_grace_secs: 60,
             runaway_events: 20,
             runaway_window_secs: 3600,
             utc_offset_secs: 3600,

@@ -41,11 +41,25 @@ pub enum CommandError {
     NotFound(AlarmId),
 }
 
+/// What a timer on the wheel is for.
+#[derive(Clone, Debug)]
+enum Timer {
+    /// An alarm's deadline.
+    Alarm(AlarmId, Deadline),
+    /// An account's supervision interval (plus grace) ran out.
+    Supervision(String),
+}
+
+/// The event code of the alarm opened when a device falls silent.
+pub const SUPERVISION_LOST: &str = "supervision_lost";
+
 /// The shard.
 pub struct Shard {
     alarms: HashMap<AlarmId, Alarm>,
     open_by_account: HashMap<String, AlarmId>,
-    wheel: Wheel<(AlarmId, Deadline)>,
+    wheel: Wheel<Timer>,
+    /// Supervised accounts: interval (seconds) and the pending silence timer.
+    supervised: HashMap<String, (u64, crate::wheel::TimerId)>,
     normal: Policy,
     emergency: Policy,
     emergency_mode: bool,
@@ -61,6 +75,7 @@ impl Shard {
             alarms: HashMap::new(),
             open_by_account: HashMap::new(),
             wheel: Wheel::new(now),
+            supervised: HashMap::new(),
             normal,
             emergency,
             emergency_mode: false,
@@ -100,11 +115,13 @@ impl Shard {
         self.wheel.len()
     }
 
-    /// Events from a journaled frame of `account`. Alarm events open an alarm or attach to the
+    /// A journaled frame of `account` with its events (none for a `NULL` link test). Any frame
+    /// proves the device alive (supervision). Alarm events open an alarm or attach to the
     /// account's open one; restores may cancel an unclaimed alarm; informational events (tests,
     /// open/close) open nothing. Unknown codes open an *unclassified* alarm: never dropped.
     pub fn on_events(&mut self, account: &str, events: &[Event], now: u64) -> Vec<Change> {
         let mut out = Vec::new();
+        self.heard(account, now, &mut out);
         for e in events {
             if e.restore {
                 self.on_restore(account, now, &mut out);
@@ -145,7 +162,7 @@ impl Shard {
         };
         let due = now + self.policy().claim_within(priority);
         alarm.timer = Some((
-            self.wheel.insert(due, (id, Deadline::Claim)),
+            self.wheel.insert(due, Timer::Alarm(id, Deadline::Claim)),
             Deadline::Claim,
         ));
         self.alarms.insert(id, alarm);
@@ -420,7 +437,14 @@ impl Shard {
     /// one) and re-arms the same deadline, so an alarm is never forgotten.
     pub fn tick(&mut self, now: u64) -> Vec<Change> {
         let mut out = Vec::new();
-        for (_, (id, deadline)) in self.wheel.advance(now) {
+        for (_, timer) in self.wheel.advance(now) {
+            let (id, deadline) = match timer {
+                Timer::Alarm(id, deadline) => (id, deadline),
+                Timer::Supervision(account) => {
+                    self.silent(&account, now, &mut out);
+                    continue;
+                }
+            };
             let interval = match deadline {
                 Deadline::Claim => self
                     .policy()
@@ -433,7 +457,9 @@ impl Shard {
             if !self.alarms.contains_key(&id) {
                 continue;
             }
-            let timer = self.wheel.insert(now + interval, (id, deadline));
+            let timer = self
+                .wheel
+                .insert(now + interval, Timer::Alarm(id, deadline));
             let Some(a) = self.alarms.get_mut(&id) else {
                 continue;
             };
@@ -453,6 +479,88 @@ impl Shard {
             });
         }
         out
+    }
+
+    /// Supervises `account`: it must be heard (any frame) at least every `interval_secs`, plus
+    /// the policy's grace, or a [`SUPERVISION_LOST`] alarm opens. Calling again changes the
+    /// interval and restarts the clock.
+    pub fn supervise(&mut self, account: &str, interval_secs: u64, now: u64) {
+        if let Some((_, t)) = self.supervised.remove(account) {
+            self.wheel.cancel(t);
+        }
+        let due = now + interval_secs + self.policy().supervision_grace_secs;
+        let t = self
+            .wheel
+            .insert(due, Timer::Supervision(account.to_owned()));
+        self.supervised
+            .insert(account.to_owned(), (interval_secs, t));
+    }
+
+    /// Accounts under supervision.
+    pub fn supervised_accounts(&self) -> usize {
+        self.supervised.len()
+    }
+
+    /// A frame from `account`: restart its supervision clock; restore a lost supervision.
+    fn heard(&mut self, account: &str, now: u64, out: &mut Vec<Change>) {
+        if let Some(&(interval, _)) = self.supervised.get(account) {
+            self.supervise(account, interval, now);
+        }
+        let Some(&id) = self.open_by_account.get(account) else {
+            return;
+        };
+        let Some(a) = self.alarms.get(&id) else {
+            return;
+        };
+        if a.code != SUPERVISION_LOST {
+            return;
+        }
+        if a.state == State::Queued {
+            self.finish(id, State::Cancelled, None);
+            out.push(Change {
+                at: now,
+                actor: Actor::system(),
+                kind: ChangeKind::SupervisionRestored(id),
+            });
+        } else if let Some(a) = self.alarms.get_mut(&id) {
+            // Someone is already on it: tell them, leave the decision to them.
+            let note = "device heard again (supervision restored)".to_owned();
+            a.notes.push(note.clone());
+            out.push(Change {
+                at: now,
+                actor: Actor::system(),
+                kind: ChangeKind::Noted(id, note),
+            });
+        }
+    }
+
+    /// The supervision timer of `account` ran out: the device is silent.
+    fn silent(&mut self, account: &str, now: u64, out: &mut Vec<Change>) {
+        let Some(&(interval, _)) = self.supervised.get(account) else {
+            return;
+        };
+        // Keep watching: the next loss is reported one interval later if it stays silent.
+        let t = self
+            .wheel
+            .insert(now + interval, Timer::Supervision(account.to_owned()));
+        self.supervised.insert(account.to_owned(), (interval, t));
+        out.push(Change {
+            at: now,
+            actor: Actor::system(),
+            kind: ChangeKind::SupervisionLost(account.to_owned()),
+        });
+        match self.open_by_account.get(account).copied() {
+            Some(id) => {
+                let already = self
+                    .alarms
+                    .get(&id)
+                    .is_some_and(|a| a.code == SUPERVISION_LOST);
+                if !already {
+                    self.attach(id, SUPERVISION_LOST, 3, now, out);
+                }
+            }
+            None => self.open(account, SUPERVISION_LOST, 3, now, out),
+        }
     }
 
     fn priority(&self, id: AlarmId) -> u8 {
@@ -487,7 +595,7 @@ impl Shard {
         if let Some((t, _)) = old {
             self.wheel.cancel(t);
         }
-        let timer = self.wheel.insert(due, (id, deadline));
+        let timer = self.wheel.insert(due, Timer::Alarm(id, deadline));
         if let Some(a) = self.alarms.get_mut(&id) {
             a.timer = Some((timer, deadline));
         }

@@ -5,7 +5,8 @@
 
 use proptest::prelude::*;
 use vagt_core::{
-    Actor, AlarmId, ChangeKind, Classification, CommandError, Deadline, Policy, Role, Shard, State,
+    Actor, AlarmId, ChangeKind, Classification, CommandError, Deadline, Policy, Role,
+    SUPERVISION_LOST, Shard, State,
 };
 use vagt_proto::{Event, Scheme};
 
@@ -255,9 +256,52 @@ fn invalid_transitions_are_typed() {
     );
 }
 
+#[test]
+fn silent_device_raises_supervision_lost_at_interval_plus_grace_and_a_frame_restores_it() {
+    let t0 = local(9, 0);
+    let mut s = shard(t0);
+    s.supervise("1234", 3600, t0);
+    // Heard at t0 + 1000 (a NULL poll: no events): the clock restarts.
+    assert!(s.on_events("1234", &[], t0 + 1_000).is_empty());
+    assert!(s.tick(t0 + 1_000 + 3_600 + 59).is_empty(), "grace is 60 s");
+    let lost = s.tick(t0 + 1_000 + 3_660);
+    assert!(
+        lost.iter()
+            .any(|c| c.kind == ChangeKind::SupervisionLost("1234".into()))
+    );
+    let id = opened(&lost);
+    assert_eq!(s.alarm(id).unwrap().code, SUPERVISION_LOST);
+    // Still silent an interval later: reported again, but no second alarm.
+    let again = s.tick(t0 + 1_000 + 3_660 + 3_600);
+    assert!(
+        again
+            .iter()
+            .any(|c| matches!(c.kind, ChangeKind::SupervisionLost(_)))
+    );
+    assert_eq!(s.open_alarms().filter(|a| a.account == "1234").count(), 1);
+    // The next frame restores it: the unclaimed supervision alarm is cleared.
+    let back = s.on_events("1234", &[], t0 + 9_000);
+    assert_eq!(back[0].kind, ChangeKind::SupervisionRestored(id));
+    assert_eq!(s.alarm(id).unwrap().state, State::Cancelled);
+    assert_eq!(s.pending_timers(), 1, "only the supervision clock is left");
+}
+
+#[test]
+fn a_claimed_supervision_alarm_is_left_to_its_operator_when_the_device_returns() {
+    let t0 = local(9, 0);
+    let mut s = shard(t0);
+    s.supervise("1234", 600, t0);
+    let id = opened(&s.tick(t0 + 660));
+    s.claim(id, &Actor::operator("ole"), t0 + 700).unwrap();
+    let back = s.on_events("1234", &[], t0 + 800);
+    assert!(matches!(&back[0].kind, ChangeKind::Noted(a, _) if *a == id));
+    assert_eq!(s.alarm(id).unwrap().state, State::Claimed);
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Event(u8, bool),
+    Null(u8),
     Claim(u8, u8),
     Release(u8, u8),
     Forward(u8, u8),
@@ -270,6 +314,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0u8..4, any::<bool>()).prop_map(|(a, r)| Op::Event(a, r)),
+        (0u8..4).prop_map(Op::Null),
         (0u8..8, 0u8..2).prop_map(|(i, o)| Op::Claim(i, o)),
         (0u8..8, 0u8..2).prop_map(|(i, o)| Op::Release(i, o)),
         (0u8..8, 0u8..2).prop_map(|(i, o)| Op::Forward(i, o)),
@@ -288,16 +333,23 @@ proptest! {
         let ops_actors = [Actor::operator("ole"), Actor::operator("mette")];
         let nurse = Actor { name: "team".into(), role: Role::Responder };
         let mut ids: Vec<AlarmId> = Vec::new();
+        // Two of the four devices are supervised (10 min).
+        s.supervise("A0", 600, now);
+        s.supervise("A1", 600, now);
+        let track = |changes: Vec<vagt_core::Change>, ids: &mut Vec<AlarmId>| {
+            for c in changes {
+                if let ChangeKind::Opened { alarm, .. } = c.kind { ids.push(alarm); }
+            }
+        };
         for op in ops {
             now += 1;
             let pick = |i: u8| ids.get(usize::from(i) % ids.len().max(1)).copied().unwrap_or(AlarmId(0));
             match op {
                 Op::Event(a, restore) => {
                     let e = if restore { event("BH", Some(4), true) } else { pendant() };
-                    for c in s.on_events(&format!("A{a}"), &[e], now) {
-                        if let ChangeKind::Opened { alarm, .. } = c.kind { ids.push(alarm); }
-                    }
+                    track(s.on_events(&format!("A{a}"), &[e], now), &mut ids);
                 }
+                Op::Null(a) => track(s.on_events(&format!("A{a}"), &[], now), &mut ids),
                 Op::Claim(i, o) => {
                     let id = pick(i);
                     let before = s.alarm(id).and_then(|a| a.owner.clone());
@@ -313,11 +365,15 @@ proptest! {
                     let actor = if o == 0 { &ops_actors[0] } else { &nurse };
                     let _ = s.close(pick(i), actor, Classification::FalseCall, now);
                 }
-                Op::Tick(d) => { now += u64::from(d); s.tick(now); }
+                Op::Tick(d) => { now += u64::from(d); track(s.tick(now), &mut ids); }
             }
             // Invariants after every step.
             let open: Vec<_> = s.open_alarms().collect();
-            prop_assert_eq!(s.pending_timers(), open.len(), "exactly one pending deadline per open alarm");
+            prop_assert_eq!(
+                s.pending_timers(),
+                open.len() + s.supervised_accounts(),
+                "exactly one pending deadline per open alarm, one clock per supervised device"
+            );
             for a in &open {
                 prop_assert!(a.deadline().is_some(), "open alarm {} has no deadline", a.id);
                 match a.state {
