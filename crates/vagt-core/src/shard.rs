@@ -262,16 +262,11 @@ impl Shard {
             }
         }
         let due = now + self.policy().handle_within_secs;
-        self.rearm(id, Deadline::Handle, due);
+        self.move_to(id, State::Claimed, Deadline::Handle, due);
         if let Some(a) = self.alarms.get_mut(&id) {
-            a.state = State::Claimed;
             a.owner = Some(actor.name.clone());
         }
-        Ok(vec![Change {
-            at: now,
-            actor: actor.clone(),
-            kind: ChangeKind::Claimed(id),
-        }])
+        Ok(change(now, actor, ChangeKind::Claimed(id)))
     }
 
     /// The owner gives the alarm back to the queue.
@@ -283,16 +278,11 @@ impl Shard {
     ) -> Result<Vec<Change>, CommandError> {
         self.owned_in(id, actor, State::Claimed, "release")?;
         let due = now + self.policy().claim_within(self.priority(id));
-        self.rearm(id, Deadline::Claim, due);
+        self.move_to(id, State::Queued, Deadline::Claim, due);
         if let Some(a) = self.alarms.get_mut(&id) {
-            a.state = State::Queued;
             a.owner = None;
         }
-        Ok(vec![Change {
-            at: now,
-            actor: actor.clone(),
-            kind: ChangeKind::Released(id),
-        }])
+        Ok(change(now, actor, ChangeKind::Released(id)))
     }
 
     /// Adds a note (or a call-back record) to an open alarm.
@@ -311,11 +301,7 @@ impl Shard {
             });
         }
         a.notes.push(text.to_owned());
-        Ok(vec![Change {
-            at: now,
-            actor: actor.clone(),
-            kind: ChangeKind::Noted(id, text.to_owned()),
-        }])
+        Ok(change(now, actor, ChangeKind::Noted(id, text.to_owned())))
     }
 
     /// The owner forwards the alarm to a responder team.
@@ -328,17 +314,16 @@ impl Shard {
     ) -> Result<Vec<Change>, CommandError> {
         self.owned_in(id, actor, State::Claimed, "forward")?;
         let due = now + self.policy().accept_within_secs;
-        self.rearm(id, Deadline::Accept, due);
+        self.move_to(id, State::Forwarded, Deadline::Accept, due);
         if let Some(a) = self.alarms.get_mut(&id) {
-            a.state = State::Forwarded;
             a.team = Some(team.to_owned());
             a.forwarded_at = Some(now);
         }
-        Ok(vec![Change {
-            at: now,
-            actor: actor.clone(),
-            kind: ChangeKind::Forwarded(id, team.to_owned()),
-        }])
+        Ok(change(
+            now,
+            actor,
+            ChangeKind::Forwarded(id, team.to_owned()),
+        ))
     }
 
     /// The responder accepts the visit; the on-site promise runs from the forwarding time.
@@ -348,24 +333,13 @@ impl Shard {
         actor: &Actor,
         now: u64,
     ) -> Result<Vec<Change>, CommandError> {
-        let a = self.alarms.get(&id).ok_or(CommandError::NotFound(id))?;
-        if a.state != State::Forwarded {
-            return Err(CommandError::InvalidTransition {
-                action: "accept",
-                state: a.state,
-            });
-        }
-        let since = a.forwarded_at.unwrap_or(now);
+        let since = self
+            .in_state(id, State::Forwarded, "accept")?
+            .forwarded_at
+            .unwrap_or(now);
         let due = since + self.policy().on_site_within(since);
-        self.rearm(id, Deadline::OnSite, due);
-        if let Some(a) = self.alarms.get_mut(&id) {
-            a.state = State::Accepted;
-        }
-        Ok(vec![Change {
-            at: now,
-            actor: actor.clone(),
-            kind: ChangeKind::Accepted(id),
-        }])
+        self.move_to(id, State::Accepted, Deadline::OnSite, due);
+        Ok(change(now, actor, ChangeKind::Accepted(id)))
     }
 
     /// The responder is with the citizen.
@@ -375,23 +349,10 @@ impl Shard {
         actor: &Actor,
         now: u64,
     ) -> Result<Vec<Change>, CommandError> {
-        let a = self.alarms.get(&id).ok_or(CommandError::NotFound(id))?;
-        if a.state != State::Accepted {
-            return Err(CommandError::InvalidTransition {
-                action: "arrive",
-                state: a.state,
-            });
-        }
+        self.in_state(id, State::Accepted, "arrive")?;
         let due = now + self.policy().close_within_secs;
-        self.rearm(id, Deadline::Close, due);
-        if let Some(a) = self.alarms.get_mut(&id) {
-            a.state = State::OnSite;
-        }
-        Ok(vec![Change {
-            at: now,
-            actor: actor.clone(),
-            kind: ChangeKind::Arrived(id),
-        }])
+        self.move_to(id, State::OnSite, Deadline::Close, due);
+        Ok(change(now, actor, ChangeKind::Arrived(id)))
     }
 
     /// Closes an alarm: resolved at the centre by its owner, or after the visit.
@@ -416,21 +377,13 @@ impl Shard {
             }
         }
         self.finish(id, State::Closed, Some(classification));
-        Ok(vec![Change {
-            at: now,
-            actor: actor.clone(),
-            kind: ChangeKind::Closed(id, classification),
-        }])
+        Ok(change(now, actor, ChangeKind::Closed(id, classification)))
     }
 
     /// Switches emergency staffing mode (the other policy set applies to new deadlines).
     pub fn set_emergency_mode(&mut self, on: bool, actor: &Actor, now: u64) -> Vec<Change> {
         self.emergency_mode = on;
-        vec![Change {
-            at: now,
-            actor: actor.clone(),
-            kind: ChangeKind::EmergencyMode(on),
-        }]
+        change(now, actor, ChangeKind::EmergencyMode(on))
     }
 
     /// Advances the clock: every missed deadline escalates its alarm one level (priority up by
@@ -574,6 +527,21 @@ impl Shard {
         state: State,
         action: &'static str,
     ) -> Result<(), CommandError> {
+        match &self.in_state(id, state, action)?.owner {
+            Some(owner) if owner != &actor.name => Err(CommandError::NotOwner {
+                owner: owner.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The alarm, if it is in `state`; otherwise why `action` does not apply.
+    fn in_state(
+        &self,
+        id: AlarmId,
+        state: State,
+        action: &'static str,
+    ) -> Result<&Alarm, CommandError> {
         let a = self.alarms.get(&id).ok_or(CommandError::NotFound(id))?;
         if a.state != state {
             return Err(CommandError::InvalidTransition {
@@ -581,11 +549,14 @@ impl Shard {
                 state: a.state,
             });
         }
-        match &a.owner {
-            Some(owner) if owner != &actor.name => Err(CommandError::NotOwner {
-                owner: owner.clone(),
-            }),
-            _ => Ok(()),
+        Ok(a)
+    }
+
+    /// Moves the alarm to `state` with `deadline` armed at `due`.
+    fn move_to(&mut self, id: AlarmId, state: State, deadline: Deadline, due: u64) {
+        self.rearm(id, deadline, due);
+        if let Some(a) = self.alarms.get_mut(&id) {
+            a.state = state;
         }
     }
 
@@ -614,4 +585,13 @@ impl Shard {
             self.open_by_account.remove(&a.account);
         }
     }
+}
+
+/// One change by `actor` at `now`, as a command's result.
+fn change(now: u64, actor: &Actor, kind: ChangeKind) -> Vec<Change> {
+    vec![Change {
+        at: now,
+        actor: actor.clone(),
+        kind,
+    }]
 }
