@@ -171,6 +171,12 @@ pub struct Header {
 }
 
 impl Header {
+    /// The frame type as reports and the test vectors show it: the ID token, with `*` first when
+    /// encrypted (`*SIA-DCS`).
+    pub fn type_label(&self) -> String {
+        format!("{}{}", if self.encrypted { "*" } else { "" }, self.token)
+    }
+
     /// Parses the header and leaves `r` at the `[` that opens the data.
     pub(crate) fn parse(r: &mut Reader<'_>, tol: &Tolerance) -> Result<Self, ParseError> {
         r.expect(b'"').ok_or(ParseError::BadToken)?;

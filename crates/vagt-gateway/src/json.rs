@@ -57,7 +57,7 @@ pub fn framing_error(e: &FramingError) -> Value {
 }
 
 fn header_fields(obj: &mut Map<String, Value>, h: Option<&Header>) {
-    let ty = h.map(|h| format!("{}{}", if h.encrypted { "*" } else { "" }, h.token));
+    let ty = h.map(Header::type_label);
     obj.insert("type".into(), json!(ty));
     obj.insert("encrypted".into(), json!(h.map(|h| h.encrypted)));
     obj.insert("sequence".into(), json!(h.map(|h| h.sequence.as_str())));

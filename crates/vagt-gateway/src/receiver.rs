@@ -130,7 +130,9 @@ impl Receiver {
         let Decoded::Accepted(message) = &processed.decoded else {
             let (token, kind) = match &processed.decoded {
                 Decoded::Refused(r) => (
-                    r.header.as_deref().map_or_else(|| "none".into(), token_of),
+                    r.header
+                        .as_deref()
+                        .map_or_else(|| "none".into(), vagt_dc09::Header::type_label),
                     r.reason.kind(),
                 ),
                 _ => ("none".into(), "other"),
@@ -140,7 +142,7 @@ impl Receiver {
                 .increment(1);
             return Pending::Now(bytes);
         };
-        let token = token_of(&message.header);
+        let token = message.header.type_label();
         let Some(ack) = bytes else {
             return Pending::Now(None);
         };
@@ -233,10 +235,6 @@ impl Pending {
             },
         }
     }
-}
-
-fn token_of(h: &vagt_dc09::Header) -> String {
-    format!("{}{}", if h.encrypted { "*" } else { "" }, h.token)
 }
 
 fn outcome(r: &Response) -> &'static str {

@@ -83,7 +83,7 @@ impl FrameRecord {
                 received_at_ms,
                 peer,
                 transport,
-                token: format!("{}{}", if h.encrypted { "*" } else { "" }, h.token),
+                token: h.type_label(),
                 sequence: h.sequence.as_str().to_owned(),
                 receiver: h.receiver.as_ref().map(|r| r.as_str().to_owned()),
                 line: h.line.as_ref().map(|l| l.as_str().to_owned()),

@@ -261,12 +261,7 @@ fn check_fields(v: &Vector, m: &vagt_dc09::Message, payload: Option<&Payload>) {
     let first = events.first();
     let str_of = |key: &str| e.get(key).and_then(Value::as_str);
     if let Some(ty) = str_of("type") {
-        let ours = format!(
-            "{}{}",
-            if m.header.encrypted { "*" } else { "" },
-            m.header.token
-        );
-        assert_eq!(ours, ty, "{name}: type");
+        assert_eq!(m.header.type_label(), ty, "{name}: type");
     }
     if let Some(enc) = e.get("encrypted").and_then(Value::as_bool) {
         assert_eq!(m.header.encrypted, enc, "{name}: encrypted");
