@@ -4,7 +4,7 @@ use std::io::{BufWriter, Write};
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use vagt_dc09::{Timestamp, display_bytes};
+use vagt_dc09::{Timestamp, display_bytes, encode_hex_upper};
 use vagt_journal::{Offset, Reader};
 
 use crate::cli::JournalArgs;
@@ -36,6 +36,8 @@ pub fn export(args: &JournalArgs) -> anyhow::Result<()> {
             )
         });
         let wire = f.wire();
+        let mut frame_hex = Vec::with_capacity(wire.len() * 2);
+        encode_hex_upper(&wire, &mut frame_hex);
         let line = json!({
             "offset": record.offset.0,
             "received_at": received,
@@ -49,7 +51,7 @@ pub fn export(args: &JournalArgs) -> anyhow::Result<()> {
             "line": m.line,
             "unknown_account": m.unknown_account,
             "frame": display_bytes(&wire),
-            "frame_hex": wire.iter().map(|b| format!("{b:02X}")).collect::<String>(),
+            "frame_hex": String::from_utf8_lossy(&frame_hex),
         });
         writeln!(out, "{line}")?;
     }

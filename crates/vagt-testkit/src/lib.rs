@@ -100,8 +100,5 @@ pub fn vectors() -> Vec<Vector> {
 
 /// Decodes hex text; panics on bad input (test data only).
 pub fn hex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
+    vagt_dc09::decode_hex(text.as_bytes()).expect("hex")
 }
