@@ -7,23 +7,10 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use vagt_core::wheel::Wheel;
 use vagt_core::{Actor, ChangeKind, Classification, Policy, Shard};
-use vagt_proto::{Event, Scheme};
+use vagt_proto::Event;
 
 fn pendant() -> Event {
-    Event {
-        scheme: Scheme::Sia,
-        code: "QA".into(),
-        qualifier: None,
-        zone: Some("1".into()),
-        user: None,
-        area: None,
-        time: None,
-        text: None,
-        name: None,
-        category: None,
-        priority: Some(1),
-        restore: false,
-    }
+    vagt_testkit::sia_event("QA", Some(1), false)
 }
 
 fn wheel(c: &mut Criterion) {

@@ -8,7 +8,7 @@ use vagt_core::{
     Actor, AlarmId, ChangeKind, Classification, CommandError, Deadline, Policy, Role,
     SUPERVISION_LOST, Shard, State,
 };
-use vagt_proto::{Event, Scheme};
+use vagt_proto::Event;
 
 /// 2024-05-01 00:00:00 UTC.
 const MIDNIGHT_UTC: u64 = 1_714_521_600;
@@ -18,20 +18,7 @@ fn local(h: u64, m: u64) -> u64 {
 }
 
 fn event(code: &str, priority: Option<u8>, restore: bool) -> Event {
-    Event {
-        scheme: Scheme::Sia,
-        code: code.into(),
-        qualifier: None,
-        zone: Some("1".into()),
-        user: None,
-        area: None,
-        time: None,
-        text: None,
-        name: None,
-        category: None,
-        priority,
-        restore,
-    }
+    vagt_testkit::sia_event(code, priority, restore)
 }
 
 fn pendant() -> Event {

@@ -102,3 +102,22 @@ pub fn vectors() -> Vec<Vector> {
 pub fn hex(text: &str) -> Vec<u8> {
     vagt_dc09::decode_hex(text.as_bytes()).expect("hex")
 }
+
+/// A SIA event for core tests and benches: `code` in zone 1 with the given priority hint
+/// (`None`: a code the table does not know) and restore flag.
+pub fn sia_event(code: &str, priority: Option<u8>, restore: bool) -> vagt_proto::Event {
+    vagt_proto::Event {
+        scheme: vagt_proto::Scheme::Sia,
+        code: code.into(),
+        qualifier: None,
+        zone: Some("1".into()),
+        user: None,
+        area: None,
+        time: None,
+        text: None,
+        name: None,
+        category: None,
+        priority,
+        restore,
+    }
+}
