@@ -72,10 +72,8 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
         }
     }
     if !buf.is_empty() {
-        let mut obj = json::framing_error(&vagt_dc09::FramingError::Garbage { skipped: buf.len() });
-        obj["error"] = format!("incomplete frame at end of input ({} bytes)", buf.len()).into();
-        obj["error_kind"] = "incomplete".into();
-        writeln!(out, "{obj}")?;
+        let message = format!("incomplete frame at end of input ({} bytes)", buf.len());
+        writeln!(out, "{}", json::discarded("incomplete", &message))?;
     }
     out.flush()?;
     Ok(())

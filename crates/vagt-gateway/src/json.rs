@@ -44,13 +44,18 @@ pub fn processed(p: &Processed, response: Option<&[u8]>) -> Value {
 
 /// The JSON object for bytes the framer discarded (never answered).
 pub fn framing_error(e: &FramingError) -> Value {
+    discarded(e.kind(), &e.to_string())
+}
+
+/// The JSON object for bytes that never became a frame: `kind` and a human message.
+pub fn discarded(kind: &str, error: &str) -> Value {
     let mut obj = Map::new();
     obj.insert("ok".into(), json!(false));
     header_fields(&mut obj, None);
     message_fields(&mut obj, None);
     obj.insert("events".into(), json!([]));
-    obj.insert("error".into(), json!(e.to_string()));
-    obj.insert("error_kind".into(), json!(e.kind()));
+    obj.insert("error".into(), json!(error));
+    obj.insert("error_kind".into(), json!(kind));
     obj.insert("response_class".into(), json!("none"));
     obj.insert("response".into(), Value::Null);
     Value::Object(obj)
