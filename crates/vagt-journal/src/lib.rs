@@ -17,6 +17,7 @@
 
 mod read;
 mod segment;
+mod tail;
 mod writer;
 
 use std::fmt;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 
 pub use read::{Reader, Record, SegmentInfo, segments, verify};
 pub use segment::RecoveryReport;
+pub use tail::{Committed, Tail};
 pub use writer::{Appender, CommitStats, Journal};
 
 /// A record's position: its byte offset in the whole journal.

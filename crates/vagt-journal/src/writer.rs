@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::segment::{self, RecoveryReport};
+use crate::tail::Committed;
 use crate::{Config, JournalError, Offset};
 
 /// Called with the outcome of one append, after the batch holding it was synced (or failed).
@@ -36,6 +37,7 @@ pub struct Journal {
     tx: Option<Sender<Append>>,
     thread: Option<JoinHandle<()>>,
     recovery: RecoveryReport,
+    committed: Committed,
 }
 
 /// A cheap, clonable handle for appending from many tasks.
@@ -53,7 +55,9 @@ impl Journal {
     ) -> Result<Self, JournalError> {
         let (recovery, segment, file) = segment::recover(&config.dir)?;
         let (tx, rx) = bounded(config.queue_capacity.max(1));
+        let committed = Committed::new(recovery.end);
         let state = Writer {
+            committed: committed.clone(),
             dir: config.dir.clone(),
             segment_path: segment.path,
             segment_start: segment.base,
@@ -73,12 +77,18 @@ impl Journal {
             tx: Some(tx),
             thread: Some(thread),
             recovery,
+            committed,
         })
     }
 
     /// What recovery found when the journal was opened.
     pub fn recovery(&self) -> &RecoveryReport {
         &self.recovery
+    }
+
+    /// The durable end, for followers ([`crate::Tail`]).
+    pub fn committed(&self) -> Committed {
+        self.committed.clone()
     }
 
     /// A handle for appending from other threads or tasks.
@@ -165,6 +175,7 @@ struct Writer {
     end: u64,
     failed: Option<String>,
     config: Config,
+    committed: Committed,
 }
 
 impl Writer {
@@ -182,6 +193,7 @@ impl Writer {
             }
             self.commit(&mut batch, &mut buf, on_commit);
         }
+        self.committed.close();
     }
 
     fn commit(
@@ -218,6 +230,8 @@ impl Writer {
                 for (a, offset) in batch.drain(..).zip(offsets) {
                     (a.done)(offset);
                 }
+                // After the callbacks: a follower never sees a record before its appender does.
+                self.committed.publish(self.end);
                 on_commit(&stats);
             }
             Err(e) => {
