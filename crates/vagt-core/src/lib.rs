@@ -3,21 +3,25 @@
 //!
 //! Sans-I/O like the protocol crates: no async runtime, no clock, no sockets. A [`Shard`] is a
 //! single-writer state machine over the alarms of its accounts; the caller feeds it events from
-//! the journal, operator commands and clock ticks, each with `now`, and journals the [`Change`]s
-//! it returns. Deadlines live on a hashed timing [`wheel`] (O(1) insert and cancel).
+//! the journal, operator [`Command`]s and clock ticks, each with `now`, and publishes the
+//! [`Change`]s it returns. Deadlines live on a hashed timing [`wheel`] (O(1) insert and cancel).
 //!
-//! Status: the lifecycle, claims, repeat calls, runaway flagging, escalation by shift and the
-//! emergency policy set and supervision are here and tested in virtual time. Not yet: wiring into `vagt serve`
-//! (shard threads fed from the journal), rebuilding state from journaled changes and snapshots,
-//! per-account priority overrides, door-access grants, metrics.
+//! A shard is deterministic: the same inputs in the same order give the same changes and the
+//! same [`ShardSnapshot`]. `vagt serve` relies on that to rebuild it from the journal.
 
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+mod command;
 mod model;
 mod policy;
 mod shard;
+mod snapshot;
 pub mod wheel;
 
-pub use model::{Actor, Alarm, AlarmId, Change, ChangeKind, Classification, Deadline, Role, State};
+pub use command::{Command, CommandError};
+pub use model::{
+    Actor, Alarm, AlarmId, Change, ChangeKind, Classification, Deadline, DoorGrant, Role, State,
+};
 pub use policy::{Policy, Shift};
-pub use shard::{CommandError, SUPERVISION_LOST, Shard};
+pub use shard::{AccountSetup, SUPERVISION_LOST, Shard};
+pub use snapshot::ShardSnapshot;

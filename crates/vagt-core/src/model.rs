@@ -2,10 +2,13 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::wheel::TimerId;
 
 /// An alarm's id, unique within the centre.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct AlarmId(pub u64);
 
 impl fmt::Display for AlarmId {
@@ -15,7 +18,8 @@ impl fmt::Display for AlarmId {
 }
 
 /// Where an alarm is in its life (DESIGN.md §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum State {
     /// An operator owns it (calling back, deciding).
     Claimed,
@@ -41,7 +45,8 @@ impl State {
 }
 
 /// How a call is classified when closed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Classification {
     /// A real emergency.
     Emergency,
@@ -56,7 +61,7 @@ pub enum Classification {
 }
 
 /// Who acts.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Actor {
     /// The user name (or `system`).
     pub name: String,
@@ -83,7 +88,8 @@ impl Actor {
 }
 
 /// Roles (the console enforces them; the core records them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Centre operator.
     Operator,
@@ -96,7 +102,8 @@ pub enum Role {
 }
 
 /// Which deadline a timer guards.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Deadline {
     /// Not claimed in time.
     Claim,
@@ -111,7 +118,7 @@ pub enum Deadline {
 }
 
 /// An alarm.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alarm {
     /// Id.
     pub id: AlarmId,
@@ -127,31 +134,47 @@ pub struct Alarm {
     pub state: State,
     /// The operator who owns it.
     pub owner: Option<String>,
+    /// The classification chosen so far (set by classify, fixed by close).
+    pub classification: Option<Classification>,
     /// The responder team it was forwarded to.
     pub team: Option<String>,
     /// When it was forwarded.
     pub forwarded_at: Option<u64>,
-    /// Set when closed.
-    pub classification: Option<Classification>,
     /// How many times it escalated.
     pub escalation_level: u8,
     /// Further alarm events from the same account while this one was open.
     pub repeats: u32,
     /// Notes and call-back records, in order.
     pub notes: Vec<String>,
-    /// The pending deadline timer (every open alarm has one).
-    pub(crate) timer: Option<(TimerId, Deadline)>,
+    /// The door-access grant given to the responder, while it lasts.
+    pub door: Option<DoorGrant>,
+    /// The pending deadline and when it falls due (every open alarm has one).
+    pub armed: Option<(Deadline, u64)>,
+    /// The wheel entry behind `armed` (not part of the state: re-created on restore).
+    #[serde(skip)]
+    pub(crate) timer: Option<TimerId>,
 }
 
 impl Alarm {
     /// The deadline currently armed, if any.
     pub fn deadline(&self) -> Option<Deadline> {
-        self.timer.map(|(_, d)| d)
+        self.armed.map(|(d, _)| d)
     }
 }
 
-/// A change the core made; each is journaled with its actor and time (event sourcing).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A personal, time-limited access grant to the citizen's electronic door lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorGrant {
+    /// The lock's id (from the accounts file).
+    pub lock: String,
+    /// Who may open it: the responder team the alarm was forwarded to.
+    pub to: String,
+    /// Valid until (seconds since the Unix epoch); revoked earlier when the alarm closes.
+    pub until: u64,
+}
+
+/// A change the core made, with its actor and time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     /// When (seconds since the Unix epoch).
     pub at: u64,
@@ -162,13 +185,20 @@ pub struct Change {
 }
 
 /// What changed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ChangeKind {
     /// A responder accepted.
-    Accepted(AlarmId),
+    Accepted {
+        /// The alarm.
+        alarm: AlarmId,
+    },
     /// The responder arrived.
-    Arrived(AlarmId),
+    Arrived {
+        /// The alarm.
+        alarm: AlarmId,
+    },
     /// A further event from the same account attached to an open alarm.
     Attached {
         /// The open alarm.
@@ -179,13 +209,48 @@ pub enum ChangeKind {
         repeats: u32,
     },
     /// A restore cleared an unclaimed alarm.
-    Cancelled(AlarmId),
+    Cancelled {
+        /// The alarm.
+        alarm: AlarmId,
+    },
     /// An operator claimed it.
-    Claimed(AlarmId),
+    Claimed {
+        /// The alarm.
+        alarm: AlarmId,
+    },
+    /// Classified (before closing).
+    Classified {
+        /// The alarm.
+        alarm: AlarmId,
+        /// How.
+        classification: Classification,
+    },
     /// Closed with a classification.
-    Closed(AlarmId, Classification),
+    Closed {
+        /// The alarm.
+        alarm: AlarmId,
+        /// How.
+        classification: Classification,
+    },
+    /// A door-access grant was given to the responder.
+    DoorGranted {
+        /// The alarm.
+        alarm: AlarmId,
+        /// The grant.
+        grant: DoorGrant,
+    },
+    /// The grant was revoked (the alarm closed).
+    DoorRevoked {
+        /// The alarm.
+        alarm: AlarmId,
+        /// The lock.
+        lock: String,
+    },
     /// Emergency staffing mode switched.
-    EmergencyMode(bool),
+    EmergencyMode {
+        /// On or off.
+        on: bool,
+    },
     /// A deadline passed: escalated one level.
     Escalated {
         /// The alarm.
@@ -198,9 +263,19 @@ pub enum ChangeKind {
         priority: u8,
     },
     /// Forwarded to a responder team.
-    Forwarded(AlarmId, String),
+    Forwarded {
+        /// The alarm.
+        alarm: AlarmId,
+        /// The team.
+        team: String,
+    },
     /// A note or call-back record.
-    Noted(AlarmId, String),
+    Noted {
+        /// The alarm.
+        alarm: AlarmId,
+        /// The text.
+        text: String,
+    },
     /// A new alarm.
     Opened {
         /// Its id.
@@ -212,12 +287,28 @@ pub enum ChangeKind {
         /// Its priority.
         priority: u8,
     },
+    /// A supervisor gave it to another operator.
+    Reassigned {
+        /// The alarm.
+        alarm: AlarmId,
+        /// The new owner.
+        to: String,
+    },
     /// The owner let it go back to the queue.
-    Released(AlarmId),
+    Released {
+        /// The alarm.
+        alarm: AlarmId,
+    },
     /// A supervised device was silent past its interval plus grace.
-    SupervisionLost(String),
+    SupervisionLost {
+        /// The account.
+        account: String,
+    },
     /// The device was heard again and its unclaimed supervision alarm was cleared.
-    SupervisionRestored(AlarmId),
+    SupervisionRestored {
+        /// The alarm.
+        alarm: AlarmId,
+    },
     /// An account sent more than the runaway limit: flagged, supervisors notified.
     Runaway {
         /// The account.

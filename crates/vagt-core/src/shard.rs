@@ -1,8 +1,10 @@
 //! One shard of the core: a single-writer state machine over the alarms of its accounts.
 //!
 //! Everything takes `now` (seconds since the Unix epoch) from the caller, so every rule runs the
-//! same in production and in virtual-time tests. Every method returns the [`Change`]s it made,
-//! which the caller journals (event sourcing) and publishes.
+//! same in production and in virtual-time tests. The shard's clock never runs backwards: an
+//! input stamped earlier than one already seen counts as "now". Every method returns the
+//! [`Change`]s it made, for the caller to publish. Given the same inputs in the same order, a
+//! shard makes the same changes: that is what lets the runtime rebuild it from the journal.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -10,62 +12,62 @@ use vagt_proto::Event;
 
 use crate::model::{Actor, Alarm, AlarmId, Change, ChangeKind, Classification, Deadline, State};
 use crate::policy::Policy;
-use crate::wheel::Wheel;
-
-/// Why a command was refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CommandError {
-    /// Someone else owns the alarm.
-    #[error("already claimed by {by}")]
-    AlreadyClaimed {
-        /// The owner.
-        by: String,
-    },
-    /// The command does not apply in the alarm's state.
-    #[error("cannot {action} an alarm that is {state:?}")]
-    InvalidTransition {
-        /// What was asked.
-        action: &'static str,
-        /// Where the alarm is.
-        state: State,
-    },
-    /// Only the owner may do this.
-    #[error("only the owner ({owner}) may do this")]
-    NotOwner {
-        /// The owner.
-        owner: String,
-    },
-    /// No such alarm.
-    #[error("no alarm {0}")]
-    NotFound(AlarmId),
-}
+use crate::wheel::{TimerId, Wheel};
 
 /// What a timer on the wheel is for.
 #[derive(Clone, Debug)]
-enum Timer {
+pub(crate) enum Timer {
     /// An alarm's deadline.
     Alarm(AlarmId, Deadline),
     /// An account's supervision interval (plus grace) ran out.
-    Supervision(String),
+    Supervision(Box<str>),
 }
 
 /// The event code of the alarm opened when a device falls silent.
 pub const SUPERVISION_LOST: &str = "supervision_lost";
 
+/// How many closed or cancelled alarms a shard keeps for look-ups after they finish.
+const FINISHED_KEPT: usize = 4096;
+
+/// Per-account settings the core needs (from the accounts file).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountSetup {
+    /// The device must be heard at least this often (seconds), plus the policy's grace.
+    pub supervision_secs: Option<u64>,
+    /// The team a plain "forward" sends the alarm to: the provider for a *nødkald*, the
+    /// home-nurse district for a *sygeplejekald*.
+    pub team: Option<String>,
+    /// The citizen's electronic door lock, if any: forwarding grants the responder access.
+    pub lock: Option<String>,
+    /// Priority by event code, overriding the code table for this account.
+    pub priorities: HashMap<String, u8>,
+}
+
+/// A supervised account: its interval, and its pending silence timer and due second.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Watch {
+    pub(crate) interval: u64,
+    pub(crate) timer: TimerId,
+    pub(crate) due: u64,
+}
+
 /// The shard.
 pub struct Shard {
-    alarms: HashMap<AlarmId, Alarm>,
-    open_by_account: HashMap<String, AlarmId>,
-    wheel: Wheel<Timer>,
-    /// Supervised accounts: interval (seconds) and the pending silence timer.
-    supervised: HashMap<String, (u64, crate::wheel::TimerId)>,
-    normal: Policy,
-    emergency: Policy,
-    emergency_mode: bool,
-    recent: HashMap<String, VecDeque<u64>>,
-    next_id: u64,
-    id_stride: u64,
+    pub(crate) alarms: HashMap<AlarmId, Alarm>,
+    pub(crate) finished: VecDeque<AlarmId>,
+    pub(crate) open_by_account: HashMap<String, AlarmId>,
+    pub(crate) wheel: Wheel<Timer>,
+    pub(crate) supervised: HashMap<Box<str>, Watch>,
+    pub(crate) setups: HashMap<String, AccountSetup>,
+    pub(crate) normal: Policy,
+    pub(crate) emergency: Policy,
+    pub(crate) emergency_mode: bool,
+    pub(crate) recent: HashMap<String, VecDeque<u64>>,
+    pub(crate) next_id: u64,
+    pub(crate) id_stride: u64,
+    pub(crate) clock: u64,
+    /// When the runaway windows were last swept.
+    pub(crate) swept: u64,
 }
 
 impl Shard {
@@ -73,19 +75,23 @@ impl Shard {
     pub fn new(index: u64, count: u64, normal: Policy, emergency: Policy, now: u64) -> Self {
         Self {
             alarms: HashMap::new(),
+            finished: VecDeque::new(),
             open_by_account: HashMap::new(),
             wheel: Wheel::new(now),
             supervised: HashMap::new(),
+            setups: HashMap::new(),
             normal,
             emergency,
             emergency_mode: false,
             recent: HashMap::new(),
             next_id: index + count.max(1),
             id_stride: count.max(1),
+            clock: now,
+            swept: now,
         }
     }
 
-    fn policy(&self) -> &Policy {
+    pub(crate) fn policy(&self) -> &Policy {
         if self.emergency_mode {
             &self.emergency
         } else {
@@ -93,7 +99,23 @@ impl Shard {
         }
     }
 
-    /// An alarm by id.
+    /// Moves the shard's clock to `at` unless it is already later; returns the clock.
+    pub(crate) fn observe(&mut self, at: u64) -> u64 {
+        self.clock = self.clock.max(at);
+        self.clock
+    }
+
+    /// The shard's clock: the latest time it has seen.
+    pub fn clock(&self) -> u64 {
+        self.clock
+    }
+
+    /// Whether emergency staffing mode is on.
+    pub fn emergency_mode(&self) -> bool {
+        self.emergency_mode
+    }
+
+    /// An alarm by id (open, or among the recently finished).
     pub fn alarm(&self, id: AlarmId) -> Option<&Alarm> {
         self.alarms.get(&id)
     }
@@ -115,11 +137,35 @@ impl Shard {
         self.wheel.len()
     }
 
+    /// Sets an account's core settings; starts (or re-times) its supervision. An account already
+    /// supervised at the same interval keeps its running clock.
+    pub fn configure(&mut self, account: &str, setup: AccountSetup, now: u64) {
+        let now = self.observe(now);
+        match setup.supervision_secs {
+            Some(secs) => {
+                let same = self
+                    .supervised
+                    .get(account)
+                    .is_some_and(|w| w.interval == secs);
+                if !same {
+                    self.supervise(account, secs, now);
+                }
+            }
+            None => {
+                if let Some(w) = self.supervised.remove(account) {
+                    self.wheel.cancel(w.timer);
+                }
+            }
+        }
+        self.setups.insert(account.to_owned(), setup);
+    }
+
     /// A journaled frame of `account` with its events (none for a `NULL` link test). Any frame
     /// proves the device alive (supervision). Alarm events open an alarm or attach to the
     /// account's open one; restores may cancel an unclaimed alarm; informational events (tests,
     /// open/close) open nothing. Unknown codes open an *unclassified* alarm: never dropped.
     pub fn on_events(&mut self, account: &str, events: &[Event], now: u64) -> Vec<Change> {
+        let now = self.observe(now);
         let mut out = Vec::new();
         self.heard(account, now, &mut out);
         for e in events {
@@ -127,7 +173,11 @@ impl Shard {
                 self.on_restore(account, now, &mut out);
                 continue;
             }
-            let priority = match e.priority {
+            let overridden = self
+                .setups
+                .get(account)
+                .and_then(|s| s.priorities.get(&e.code).copied());
+            let priority = match overridden.or(e.priority) {
                 Some(p @ 1..=3) => p,
                 Some(_) => continue, // informational: stored in the journal, no alarm
                 None => 3,           // unclassified: shown, never dropped
@@ -144,7 +194,7 @@ impl Shard {
     fn open(&mut self, account: &str, code: &str, priority: u8, now: u64, out: &mut Vec<Change>) {
         let id = AlarmId(self.next_id);
         self.next_id += self.id_stride;
-        let mut alarm = Alarm {
+        let alarm = Alarm {
             id,
             account: account.to_owned(),
             opened_at: now,
@@ -152,20 +202,19 @@ impl Shard {
             priority,
             state: State::Queued,
             owner: None,
+            classification: None,
             team: None,
             forwarded_at: None,
-            classification: None,
             escalation_level: 0,
             repeats: 0,
             notes: Vec::new(),
+            door: None,
+            armed: None,
             timer: None,
         };
-        let due = now + self.policy().claim_within(priority);
-        alarm.timer = Some((
-            self.wheel.insert(due, Timer::Alarm(id, Deadline::Claim)),
-            Deadline::Claim,
-        ));
         self.alarms.insert(id, alarm);
+        let due = now + self.policy().claim_within(priority);
+        self.rearm(id, Deadline::Claim, due);
         self.open_by_account.insert(account.to_owned(), id);
         let kind = ChangeKind::Opened {
             alarm: id,
@@ -173,14 +222,17 @@ impl Shard {
             code: code.to_owned(),
             priority,
         };
-        out.push(Change {
-            at: now,
-            actor: Actor::system(),
-            kind,
-        });
+        out.push(system(now, kind));
     }
 
-    fn attach(&mut self, id: AlarmId, code: &str, priority: u8, now: u64, out: &mut Vec<Change>) {
+    pub(crate) fn attach(
+        &mut self,
+        id: AlarmId,
+        code: &str,
+        priority: u8,
+        now: u64,
+        out: &mut Vec<Change>,
+    ) {
         let Some(a) = self.alarms.get_mut(&id) else {
             return;
         };
@@ -191,11 +243,7 @@ impl Shard {
             code: code.to_owned(),
             repeats: a.repeats,
         };
-        out.push(Change {
-            at: now,
-            actor: Actor::system(),
-            kind,
-        });
+        out.push(system(now, kind));
     }
 
     fn on_restore(&mut self, account: &str, now: u64, out: &mut Vec<Change>) {
@@ -208,12 +256,8 @@ impl Shard {
                 .get(&id)
                 .is_some_and(|a| a.state == State::Queued);
         if cancel {
-            self.finish(id, State::Cancelled, None);
-            out.push(Change {
-                at: now,
-                actor: Actor::system(),
-                kind: ChangeKind::Cancelled(id),
-            });
+            self.finish(id, State::Cancelled, None, now, out);
+            out.push(system(now, ChangeKind::Cancelled { alarm: id }));
         }
     }
 
@@ -233,164 +277,37 @@ impl Shard {
                 account: account.to_owned(),
                 events: times.len(),
             };
-            out.push(Change {
-                at: now,
-                actor: Actor::system(),
-                kind,
-            });
+            out.push(system(now, kind));
         }
-    }
-
-    /// Claims an alarm: exactly one operator wins; the others learn who.
-    pub fn claim(
-        &mut self,
-        id: AlarmId,
-        actor: &Actor,
-        now: u64,
-    ) -> Result<Vec<Change>, CommandError> {
-        let a = self.alarms.get(&id).ok_or(CommandError::NotFound(id))?;
-        match (a.state, &a.owner) {
-            (State::Queued, _) => {}
-            (State::Claimed, Some(owner)) => {
-                return Err(CommandError::AlreadyClaimed { by: owner.clone() });
-            }
-            (state, _) => {
-                return Err(CommandError::InvalidTransition {
-                    action: "claim",
-                    state,
-                });
-            }
-        }
-        let due = now + self.policy().handle_within_secs;
-        self.move_to(id, State::Claimed, Deadline::Handle, due);
-        if let Some(a) = self.alarms.get_mut(&id) {
-            a.owner = Some(actor.name.clone());
-        }
-        Ok(change(now, actor, ChangeKind::Claimed(id)))
-    }
-
-    /// The owner gives the alarm back to the queue.
-    pub fn release(
-        &mut self,
-        id: AlarmId,
-        actor: &Actor,
-        now: u64,
-    ) -> Result<Vec<Change>, CommandError> {
-        self.owned_in(id, actor, State::Claimed, "release")?;
-        let due = now + self.policy().claim_within(self.priority(id));
-        self.move_to(id, State::Queued, Deadline::Claim, due);
-        if let Some(a) = self.alarms.get_mut(&id) {
-            a.owner = None;
-        }
-        Ok(change(now, actor, ChangeKind::Released(id)))
-    }
-
-    /// Adds a note (or a call-back record) to an open alarm.
-    pub fn note(
-        &mut self,
-        id: AlarmId,
-        actor: &Actor,
-        text: &str,
-        now: u64,
-    ) -> Result<Vec<Change>, CommandError> {
-        let a = self.alarms.get_mut(&id).ok_or(CommandError::NotFound(id))?;
-        if !a.state.is_open() {
-            return Err(CommandError::InvalidTransition {
-                action: "note",
-                state: a.state,
-            });
-        }
-        a.notes.push(text.to_owned());
-        Ok(change(now, actor, ChangeKind::Noted(id, text.to_owned())))
-    }
-
-    /// The owner forwards the alarm to a responder team.
-    pub fn forward(
-        &mut self,
-        id: AlarmId,
-        actor: &Actor,
-        team: &str,
-        now: u64,
-    ) -> Result<Vec<Change>, CommandError> {
-        self.owned_in(id, actor, State::Claimed, "forward")?;
-        let due = now + self.policy().accept_within_secs;
-        self.move_to(id, State::Forwarded, Deadline::Accept, due);
-        if let Some(a) = self.alarms.get_mut(&id) {
-            a.team = Some(team.to_owned());
-            a.forwarded_at = Some(now);
-        }
-        Ok(change(
-            now,
-            actor,
-            ChangeKind::Forwarded(id, team.to_owned()),
-        ))
-    }
-
-    /// The responder accepts the visit; the on-site promise runs from the forwarding time.
-    pub fn accept(
-        &mut self,
-        id: AlarmId,
-        actor: &Actor,
-        now: u64,
-    ) -> Result<Vec<Change>, CommandError> {
-        let since = self
-            .in_state(id, State::Forwarded, "accept")?
-            .forwarded_at
-            .unwrap_or(now);
-        let due = since + self.policy().on_site_within(since);
-        self.move_to(id, State::Accepted, Deadline::OnSite, due);
-        Ok(change(now, actor, ChangeKind::Accepted(id)))
-    }
-
-    /// The responder is with the citizen.
-    pub fn arrive(
-        &mut self,
-        id: AlarmId,
-        actor: &Actor,
-        now: u64,
-    ) -> Result<Vec<Change>, CommandError> {
-        self.in_state(id, State::Accepted, "arrive")?;
-        let due = now + self.policy().close_within_secs;
-        self.move_to(id, State::OnSite, Deadline::Close, due);
-        Ok(change(now, actor, ChangeKind::Arrived(id)))
-    }
-
-    /// Closes an alarm: resolved at the centre by its owner, or after the visit.
-    pub fn close(
-        &mut self,
-        id: AlarmId,
-        actor: &Actor,
-        classification: Classification,
-        now: u64,
-    ) -> Result<Vec<Change>, CommandError> {
-        let a = self.alarms.get(&id).ok_or(CommandError::NotFound(id))?;
-        match a.state {
-            State::Claimed => {
-                self.owned_in(id, actor, State::Claimed, "close")?;
-            }
-            State::OnSite => {}
-            state => {
-                return Err(CommandError::InvalidTransition {
-                    action: "close",
-                    state,
-                });
-            }
-        }
-        self.finish(id, State::Closed, Some(classification));
-        Ok(change(now, actor, ChangeKind::Closed(id, classification)))
-    }
-
-    /// Switches emergency staffing mode (the other policy set applies to new deadlines).
-    pub fn set_emergency_mode(&mut self, on: bool, actor: &Actor, now: u64) -> Vec<Change> {
-        self.emergency_mode = on;
-        change(now, actor, ChangeKind::EmergencyMode(on))
     }
 
     /// Advances the clock: every missed deadline escalates its alarm one level (priority up by
     /// one) and re-arms the same deadline, so an alarm is never forgotten.
     pub fn tick(&mut self, now: u64) -> Vec<Change> {
+        let now = self.observe(now);
         let mut out = Vec::new();
-        for (_, timer) in self.wheel.advance(now) {
+        // Runaway windows of quiet accounts are forgotten (bounded memory).
+        if now >= self.swept + 600 {
+            self.swept = now;
+            let window = self.policy().runaway_window_secs;
+            self.recent
+                .retain(|_, t| t.back().is_some_and(|&last| last + window > now));
+        }
+        // Everything due fires "now"; a fixed order (not insertion order) keeps a shard rebuilt
+        // from a snapshot making exactly the changes the live one made.
+        let mut fired: Vec<Timer> = self
+            .wheel
+            .advance(now)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        fired.sort_by(|a, b| match (a, b) {
+            (Timer::Alarm(x, _), Timer::Alarm(y, _)) => x.cmp(y),
+            (Timer::Alarm(..), Timer::Supervision(_)) => std::cmp::Ordering::Less,
+            (Timer::Supervision(_), Timer::Alarm(..)) => std::cmp::Ordering::Greater,
+            (Timer::Supervision(x), Timer::Supervision(y)) => x.cmp(y),
+        });
+        for timer in fired {
             let (id, deadline) = match timer {
                 Timer::Alarm(id, deadline) => (id, deadline),
                 Timer::Supervision(account) => {
@@ -410,26 +327,19 @@ impl Shard {
             if !self.alarms.contains_key(&id) {
                 continue;
             }
-            let timer = self
-                .wheel
-                .insert(now + interval, Timer::Alarm(id, deadline));
+            self.rearm(id, deadline, now + interval);
             let Some(a) = self.alarms.get_mut(&id) else {
                 continue;
             };
             a.escalation_level = a.escalation_level.saturating_add(1);
             a.priority = a.priority.saturating_sub(1).max(1);
-            a.timer = Some((timer, deadline));
             let kind = ChangeKind::Escalated {
                 alarm: id,
                 deadline,
                 level: a.escalation_level,
                 priority: a.priority,
             };
-            out.push(Change {
-                at: now,
-                actor: Actor::system(),
-                kind,
-            });
+            out.push(system(now, kind));
         }
         out
     }
@@ -438,15 +348,32 @@ impl Shard {
     /// the policy's grace, or a [`SUPERVISION_LOST`] alarm opens. Calling again changes the
     /// interval and restarts the clock.
     pub fn supervise(&mut self, account: &str, interval_secs: u64, now: u64) {
-        if let Some((_, t)) = self.supervised.remove(account) {
-            self.wheel.cancel(t);
-        }
+        let now = self.observe(now);
         let due = now + interval_secs + self.policy().supervision_grace_secs;
-        let t = self
-            .wheel
-            .insert(due, Timer::Supervision(account.to_owned()));
-        self.supervised
-            .insert(account.to_owned(), (interval_secs, t));
+        self.watch(account, interval_secs, due);
+    }
+
+    /// (Re-)arms `account`'s silence timer for `due`.
+    pub(crate) fn watch(&mut self, account: &str, interval: u64, due: u64) {
+        match self.supervised.get_mut(account) {
+            Some(w) => {
+                self.wheel.cancel(w.timer);
+                w.timer = self.wheel.insert(due, Timer::Supervision(account.into()));
+                w.interval = interval;
+                w.due = due;
+            }
+            None => {
+                let timer = self.wheel.insert(due, Timer::Supervision(account.into()));
+                self.supervised.insert(
+                    account.into(),
+                    Watch {
+                        interval,
+                        timer,
+                        due,
+                    },
+                );
+            }
+        }
     }
 
     /// Accounts under supervision.
@@ -456,8 +383,9 @@ impl Shard {
 
     /// A frame from `account`: restart its supervision clock; restore a lost supervision.
     fn heard(&mut self, account: &str, now: u64, out: &mut Vec<Change>) {
-        if let Some(&(interval, _)) = self.supervised.get(account) {
-            self.supervise(account, interval, now);
+        if let Some(w) = self.supervised.get(account) {
+            let due = now + w.interval + self.policy().supervision_grace_secs;
+            self.watch(account, w.interval, due);
         }
         let Some(&id) = self.open_by_account.get(account) else {
             return;
@@ -469,39 +397,28 @@ impl Shard {
             return;
         }
         if a.state == State::Queued {
-            self.finish(id, State::Cancelled, None);
-            out.push(Change {
-                at: now,
-                actor: Actor::system(),
-                kind: ChangeKind::SupervisionRestored(id),
-            });
+            self.finish(id, State::Cancelled, None, now, out);
+            out.push(system(now, ChangeKind::SupervisionRestored { alarm: id }));
         } else if let Some(a) = self.alarms.get_mut(&id) {
             // Someone is already on it: tell them, leave the decision to them.
-            let note = "device heard again (supervision restored)".to_owned();
-            a.notes.push(note.clone());
-            out.push(Change {
-                at: now,
-                actor: Actor::system(),
-                kind: ChangeKind::Noted(id, note),
-            });
+            let text = "device heard again (supervision restored)".to_owned();
+            a.notes.push(text.clone());
+            out.push(system(now, ChangeKind::Noted { alarm: id, text }));
         }
     }
 
     /// The supervision timer of `account` ran out: the device is silent.
     fn silent(&mut self, account: &str, now: u64, out: &mut Vec<Change>) {
-        let Some(&(interval, _)) = self.supervised.get(account) else {
+        let Some(w) = self.supervised.get(account) else {
             return;
         };
         // Keep watching: the next loss is reported one interval later if it stays silent.
-        let t = self
-            .wheel
-            .insert(now + interval, Timer::Supervision(account.to_owned()));
-        self.supervised.insert(account.to_owned(), (interval, t));
-        out.push(Change {
-            at: now,
-            actor: Actor::system(),
-            kind: ChangeKind::SupervisionLost(account.to_owned()),
-        });
+        let interval = w.interval;
+        self.watch(account, interval, now + interval);
+        let kind = ChangeKind::SupervisionLost {
+            account: account.to_owned(),
+        };
+        out.push(system(now, kind));
         match self.open_by_account.get(account).copied() {
             Some(id) => {
                 let already = self
@@ -516,82 +433,67 @@ impl Shard {
         }
     }
 
-    fn priority(&self, id: AlarmId) -> u8 {
+    pub(crate) fn priority(&self, id: AlarmId) -> u8 {
         self.alarms.get(&id).map_or(3, |a| a.priority)
     }
 
-    fn owned_in(
-        &self,
-        id: AlarmId,
-        actor: &Actor,
-        state: State,
-        action: &'static str,
-    ) -> Result<(), CommandError> {
-        match &self.in_state(id, state, action)?.owner {
-            Some(owner) if owner != &actor.name => Err(CommandError::NotOwner {
-                owner: owner.clone(),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// The alarm, if it is in `state`; otherwise why `action` does not apply.
-    fn in_state(
-        &self,
-        id: AlarmId,
-        state: State,
-        action: &'static str,
-    ) -> Result<&Alarm, CommandError> {
-        let a = self.alarms.get(&id).ok_or(CommandError::NotFound(id))?;
-        if a.state != state {
-            return Err(CommandError::InvalidTransition {
-                action,
-                state: a.state,
-            });
-        }
-        Ok(a)
-    }
-
-    /// Moves the alarm to `state` with `deadline` armed at `due`.
-    fn move_to(&mut self, id: AlarmId, state: State, deadline: Deadline, due: u64) {
-        self.rearm(id, deadline, due);
-        if let Some(a) = self.alarms.get_mut(&id) {
-            a.state = state;
-        }
-    }
-
     /// Replaces the alarm's pending deadline.
-    fn rearm(&mut self, id: AlarmId, deadline: Deadline, due: u64) {
+    pub(crate) fn rearm(&mut self, id: AlarmId, deadline: Deadline, due: u64) {
         let old = self.alarms.get(&id).and_then(|a| a.timer);
-        if let Some((t, _)) = old {
+        if let Some(t) = old {
             self.wheel.cancel(t);
         }
         let timer = self.wheel.insert(due, Timer::Alarm(id, deadline));
         if let Some(a) = self.alarms.get_mut(&id) {
-            a.timer = Some((timer, deadline));
+            a.timer = Some(timer);
+            a.armed = Some((deadline, due));
         }
     }
 
-    fn finish(&mut self, id: AlarmId, state: State, classification: Option<Classification>) {
+    /// Ends an alarm: no more deadline, revoke its door grant, keep it among the finished.
+    pub(crate) fn finish(
+        &mut self,
+        id: AlarmId,
+        state: State,
+        classification: Option<Classification>,
+        now: u64,
+        out: &mut Vec<Change>,
+    ) {
         let Some(a) = self.alarms.get_mut(&id) else {
             return;
         };
-        if let Some((t, _)) = a.timer.take() {
+        if let Some(t) = a.timer.take() {
             self.wheel.cancel(t);
         }
+        a.armed = None;
         a.state = state;
-        a.classification = classification;
+        if classification.is_some() {
+            a.classification = classification;
+        }
+        if let Some(grant) = a.door.take() {
+            let kind = ChangeKind::DoorRevoked {
+                alarm: id,
+                lock: grant.lock,
+            };
+            out.push(system(now, kind));
+        }
         if self.open_by_account.get(&a.account) == Some(&id) {
             self.open_by_account.remove(&a.account);
+        }
+        self.finished.push_back(id);
+        while self.finished.len() > FINISHED_KEPT {
+            if let Some(old) = self.finished.pop_front() {
+                self.alarms.remove(&old);
+            }
         }
     }
 }
 
-/// One change by `actor` at `now`, as a command's result.
-fn change(now: u64, actor: &Actor, kind: ChangeKind) -> Vec<Change> {
-    vec![Change {
+/// A change made by the engine itself.
+pub(crate) fn system(now: u64, kind: ChangeKind) -> Change {
+    Change {
         at: now,
-        actor: actor.clone(),
+        actor: Actor::system(),
         kind,
-    }]
+    }
 }

@@ -44,6 +44,11 @@ impl<T> Wheel<T> {
         }
     }
 
+    /// The last second advanced to.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
     /// Timers pending.
     pub fn len(&self) -> usize {
         self.live

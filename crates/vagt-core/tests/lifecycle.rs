@@ -5,8 +5,8 @@
 
 use proptest::prelude::*;
 use vagt_core::{
-    Actor, AlarmId, ChangeKind, Classification, CommandError, Deadline, Policy, Role,
-    SUPERVISION_LOST, Shard, State,
+    AccountSetup, Actor, AlarmId, Change, ChangeKind, Classification, Command, CommandError,
+    Deadline, DoorGrant, Policy, Role, SUPERVISION_LOST, Shard, State,
 };
 use vagt_proto::Event;
 
@@ -25,15 +25,18 @@ fn pendant() -> Event {
     event("QA", Some(1), false)
 }
 
-fn shard(now: u64) -> Shard {
-    let emergency = Policy {
+fn emergency_policy() -> Policy {
+    Policy {
         claim_within_secs: [30, 60, 120, 300, 600],
         ..Policy::default()
-    };
-    Shard::new(0, 1, Policy::default(), emergency, now)
+    }
 }
 
-fn opened(changes: &[vagt_core::Change]) -> AlarmId {
+fn shard(now: u64) -> Shard {
+    Shard::new(0, 1, Policy::default(), emergency_policy(), now)
+}
+
+fn opened(changes: &[Change]) -> AlarmId {
     changes
         .iter()
         .find_map(|c| match c.kind {
@@ -43,7 +46,7 @@ fn opened(changes: &[vagt_core::Change]) -> AlarmId {
         .expect("an alarm opened")
 }
 
-fn escalations(changes: &[vagt_core::Change]) -> Vec<(Deadline, u8)> {
+fn escalations(changes: &[Change]) -> Vec<(Deadline, u8)> {
     changes
         .iter()
         .filter_map(|c| match c.kind {
@@ -211,7 +214,7 @@ fn emergency_mode_switches_the_policy_and_is_attributed() {
     };
     let changes = s.set_emergency_mode(true, &sup, t0);
     assert_eq!(changes[0].actor, sup);
-    assert_eq!(changes[0].kind, ChangeKind::EmergencyMode(true));
+    assert_eq!(changes[0].kind, ChangeKind::EmergencyMode { on: true });
     // Priority 1 claims within 30 s under the emergency policy (60 s normally).
     opened(&s.on_events("1234", &[pendant()], t0));
     assert_eq!(escalations(&s.tick(t0 + 30)), [(Deadline::Claim, 1)]);
@@ -226,20 +229,22 @@ fn invalid_transitions_are_typed() {
     assert_eq!(
         s.accept(id, &op, t0),
         Err(CommandError::InvalidTransition {
-            action: "accept",
+            action: "accept".into(),
             state: State::Queued
         })
     );
     assert_eq!(
         s.close(id, &op, Classification::FalseCall, t0),
         Err(CommandError::InvalidTransition {
-            action: "close",
+            action: "close".into(),
             state: State::Queued
         })
     );
     assert_eq!(
         s.claim(AlarmId(999), &op, t0),
-        Err(CommandError::NotFound(AlarmId(999)))
+        Err(CommandError::NotFound {
+            alarm: AlarmId(999)
+        })
     );
 }
 
@@ -252,10 +257,10 @@ fn silent_device_raises_supervision_lost_at_interval_plus_grace_and_a_frame_rest
     assert!(s.on_events("1234", &[], t0 + 1_000).is_empty());
     assert!(s.tick(t0 + 1_000 + 3_600 + 59).is_empty(), "grace is 60 s");
     let lost = s.tick(t0 + 1_000 + 3_660);
-    assert!(
-        lost.iter()
-            .any(|c| c.kind == ChangeKind::SupervisionLost("1234".into()))
-    );
+    assert!(lost.iter().any(|c| c.kind
+        == ChangeKind::SupervisionLost {
+            account: "1234".into()
+        }));
     let id = opened(&lost);
     assert_eq!(s.alarm(id).unwrap().code, SUPERVISION_LOST);
     // Still silent an interval later: reported again, but no second alarm.
@@ -263,12 +268,12 @@ fn silent_device_raises_supervision_lost_at_interval_plus_grace_and_a_frame_rest
     assert!(
         again
             .iter()
-            .any(|c| matches!(c.kind, ChangeKind::SupervisionLost(_)))
+            .any(|c| matches!(c.kind, ChangeKind::SupervisionLost { .. }))
     );
     assert_eq!(s.open_alarms().filter(|a| a.account == "1234").count(), 1);
     // The next frame restores it: the unclaimed supervision alarm is cleared.
     let back = s.on_events("1234", &[], t0 + 9_000);
-    assert_eq!(back[0].kind, ChangeKind::SupervisionRestored(id));
+    assert_eq!(back[0].kind, ChangeKind::SupervisionRestored { alarm: id });
     assert_eq!(s.alarm(id).unwrap().state, State::Cancelled);
     assert_eq!(s.pending_timers(), 1, "only the supervision clock is left");
 }
@@ -281,7 +286,7 @@ fn a_claimed_supervision_alarm_is_left_to_its_operator_when_the_device_returns()
     let id = opened(&s.tick(t0 + 660));
     s.claim(id, &Actor::operator("ole"), t0 + 700).unwrap();
     let back = s.on_events("1234", &[], t0 + 800);
-    assert!(matches!(&back[0].kind, ChangeKind::Noted(a, _) if *a == id));
+    assert!(matches!(&back[0].kind, ChangeKind::Noted { alarm, .. } if *alarm == id));
     assert_eq!(s.alarm(id).unwrap().state, State::Claimed);
 }
 
@@ -296,6 +301,7 @@ enum Op {
     Arrive(u8),
     Close(u8, u8),
     Tick(u16),
+    Emergency(bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -309,50 +315,119 @@ fn op() -> impl Strategy<Value = Op> {
         (0u8..8).prop_map(Op::Arrive),
         (0u8..8, 0u8..2).prop_map(|(i, o)| Op::Close(i, o)),
         (1u16..4000).prop_map(Op::Tick),
+        any::<bool>().prop_map(Op::Emergency),
     ]
+}
+
+/// A scenario driver: four devices (two supervised, one with a door lock), two operators, a
+/// nurse team; applies one op through the public command API and remembers opened ids.
+struct Scenario {
+    now: u64,
+    ids: Vec<AlarmId>,
+}
+
+impl Scenario {
+    fn start(s: &mut Shard) -> Self {
+        let now = local(12, 0);
+        for (account, secs) in [
+            ("A0", Some(600)),
+            ("A1", Some(600)),
+            ("A2", None),
+            ("A3", None),
+        ] {
+            let setup = AccountSetup {
+                supervision_secs: secs,
+                team: Some("nurses-north".into()),
+                lock: (account == "A2").then(|| "lock-17".into()),
+                ..AccountSetup::default()
+            };
+            s.configure(account, setup, now);
+        }
+        Self {
+            now,
+            ids: Vec::new(),
+        }
+    }
+
+    fn apply(&mut self, s: &mut Shard, op: &Op) -> Result<Vec<Change>, CommandError> {
+        let ops = [Actor::operator("ole"), Actor::operator("mette")];
+        let nurse = Actor {
+            name: "nurses-north".into(),
+            role: Role::Responder,
+        };
+        self.now += 1;
+        let now = self.now;
+        let pick = |i: u8| {
+            self.ids
+                .get(usize::from(i) % self.ids.len().max(1))
+                .copied()
+                .unwrap_or(AlarmId(0))
+        };
+        let result = match *op {
+            Op::Event(a, restore) => {
+                let e = if restore {
+                    event("BH", Some(4), true)
+                } else {
+                    pendant()
+                };
+                Ok(s.on_events(&format!("A{a}"), &[e], now))
+            }
+            Op::Null(a) => Ok(s.on_events(&format!("A{a}"), &[], now)),
+            Op::Claim(i, o) => s.command(
+                &ops[usize::from(o)],
+                &Command::Claim { alarm: pick(i) },
+                now,
+            ),
+            Op::Release(i, o) => s.command(
+                &ops[usize::from(o)],
+                &Command::Release { alarm: pick(i) },
+                now,
+            ),
+            Op::Forward(i, o) => s.command(
+                &ops[usize::from(o)],
+                &Command::Forward {
+                    alarm: pick(i),
+                    team: None,
+                },
+                now,
+            ),
+            Op::Accept(i) => s.command(&nurse, &Command::Accept { alarm: pick(i) }, now),
+            Op::Arrive(i) => s.command(&nurse, &Command::Arrive { alarm: pick(i) }, now),
+            Op::Close(i, o) => {
+                let actor = if o == 0 { &ops[0] } else { &nurse };
+                let close = Command::Close {
+                    alarm: pick(i),
+                    classification: Classification::FalseCall,
+                };
+                s.command(actor, &close, now)
+            }
+            Op::Tick(d) => {
+                self.now += u64::from(d);
+                Ok(s.tick(self.now))
+            }
+            Op::Emergency(on) => s.command(&ops[0], &Command::EmergencyMode { on }, now),
+        };
+        for c in result.iter().flatten() {
+            if let ChangeKind::Opened { alarm, .. } = c.kind {
+                self.ids.push(alarm);
+            }
+        }
+        result
+    }
 }
 
 proptest! {
     #[test]
     fn no_two_owners_no_lost_alarm_no_open_alarm_without_a_timer(ops in proptest::collection::vec(op(), 1..200)) {
-        let mut now = local(12, 0);
-        let mut s = shard(now);
-        let ops_actors = [Actor::operator("ole"), Actor::operator("mette")];
-        let nurse = Actor { name: "team".into(), role: Role::Responder };
-        let mut ids: Vec<AlarmId> = Vec::new();
-        // Two of the four devices are supervised (10 min).
-        s.supervise("A0", 600, now);
-        s.supervise("A1", 600, now);
-        let track = |changes: Vec<vagt_core::Change>, ids: &mut Vec<AlarmId>| {
-            for c in changes {
-                if let ChangeKind::Opened { alarm, .. } = c.kind { ids.push(alarm); }
-            }
-        };
-        for op in ops {
-            now += 1;
-            let pick = |i: u8| ids.get(usize::from(i) % ids.len().max(1)).copied().unwrap_or(AlarmId(0));
-            match op {
-                Op::Event(a, restore) => {
-                    let e = if restore { event("BH", Some(4), true) } else { pendant() };
-                    track(s.on_events(&format!("A{a}"), &[e], now), &mut ids);
-                }
-                Op::Null(a) => track(s.on_events(&format!("A{a}"), &[], now), &mut ids),
-                Op::Claim(i, o) => {
-                    let id = pick(i);
-                    let before = s.alarm(id).and_then(|a| a.owner.clone());
-                    if let Err(CommandError::AlreadyClaimed { by }) = s.claim(id, &ops_actors[usize::from(o)], now) {
-                        prop_assert_eq!(Some(by), before, "the loser learns the real owner");
-                    }
-                }
-                Op::Release(i, o) => { let _ = s.release(pick(i), &ops_actors[usize::from(o)], now); }
-                Op::Forward(i, o) => { let _ = s.forward(pick(i), &ops_actors[usize::from(o)], "team", now); }
-                Op::Accept(i) => { let _ = s.accept(pick(i), &nurse, now); }
-                Op::Arrive(i) => { let _ = s.arrive(pick(i), &nurse, now); }
-                Op::Close(i, o) => {
-                    let actor = if o == 0 { &ops_actors[0] } else { &nurse };
-                    let _ = s.close(pick(i), actor, Classification::FalseCall, now);
-                }
-                Op::Tick(d) => { now += u64::from(d); track(s.tick(now), &mut ids); }
+        let mut s = shard(0);
+        let mut run = Scenario::start(&mut s);
+        for op in &ops {
+            let before = match op {
+                Op::Claim(i, _) => run.ids.get(usize::from(*i) % run.ids.len().max(1)).and_then(|id| s.alarm(*id)).and_then(|a| a.owner.clone()),
+                _ => None,
+            };
+            if let Err(CommandError::AlreadyClaimed { by }) = run.apply(&mut s, op) {
+                prop_assert_eq!(Some(by), before, "the loser learns the real owner");
             }
             // Invariants after every step.
             let open: Vec<_> = s.open_alarms().collect();
@@ -369,11 +444,233 @@ proptest! {
                     _ => {}
                 }
                 prop_assert_eq!(s.open_alarm_of(&a.account).map(|x| x.id), Some(a.id), "one open alarm per account");
+                // A door grant lasts exactly as long as the visit is open.
+                prop_assert_eq!(a.door.is_some(), a.account == "A2" && a.team.is_some());
             }
             // No alarm is lost: every id ever opened is still known.
-            for id in &ids {
+            for id in &run.ids {
                 prop_assert!(s.alarm(*id).is_some());
             }
         }
     }
+
+    /// A shard restored from a snapshot (through JSON, as on disk) behaves exactly like the live
+    /// one: the same changes for the same inputs, the same state after them.
+    #[test]
+    fn a_shard_rebuilt_from_a_snapshot_makes_the_same_changes(
+        ops in proptest::collection::vec(op(), 1..150),
+        split in any::<prop::sample::Index>(),
+    ) {
+        let mut live = shard(0);
+        let mut run = Scenario::start(&mut live);
+        let split = split.index(ops.len());
+        for op in &ops[..split] {
+            let _ = run.apply(&mut live, op);
+        }
+        let json = serde_json::to_string(&live.snapshot()).unwrap();
+        let mut rebuilt = Shard::restore(serde_json::from_str(&json).unwrap(), Policy::default(), emergency_policy());
+        let mut run2 = Scenario { now: run.now, ids: run.ids.clone() };
+        Scenario::start(&mut rebuilt); // accounts are configured again after a restore
+        run2.now = run.now;
+        prop_assert_eq!(rebuilt.snapshot(), live.snapshot());
+        for op in &ops[split..] {
+            let a = run.apply(&mut live, op);
+            let b = run2.apply(&mut rebuilt, op);
+            prop_assert_eq!(a, b);
+        }
+        prop_assert_eq!(rebuilt.snapshot(), live.snapshot());
+    }
+}
+
+#[test]
+fn forward_uses_the_accounts_team_and_grants_the_door_until_close() {
+    let t0 = local(14, 0);
+    let mut s = shard(t0);
+    let setup = AccountSetup {
+        team: Some("hjemmepleje-syd".into()),
+        lock: Some("lock-9".into()),
+        ..AccountSetup::default()
+    };
+    s.configure("1234", setup, t0);
+    s.configure("5678", AccountSetup::default(), t0);
+    let op = Actor::operator("ole");
+    let nurse = Actor {
+        name: "hjemmepleje-syd".into(),
+        role: Role::Responder,
+    };
+    let id = opened(&s.on_events("1234", &[pendant()], t0));
+    s.claim(id, &op, t0 + 5).unwrap();
+    let fwd = s
+        .command(
+            &op,
+            &Command::Forward {
+                alarm: id,
+                team: None,
+            },
+            t0 + 60,
+        )
+        .unwrap();
+    assert_eq!(
+        fwd[0].kind,
+        ChangeKind::Forwarded {
+            alarm: id,
+            team: "hjemmepleje-syd".into()
+        }
+    );
+    // Valid for the on-site promise (30 min by day) plus the visit (2 h).
+    let grant = DoorGrant {
+        lock: "lock-9".into(),
+        to: "hjemmepleje-syd".into(),
+        until: t0 + 60 + 1800 + 7200,
+    };
+    assert_eq!(
+        fwd[1].kind,
+        ChangeKind::DoorGranted {
+            alarm: id,
+            grant: grant.clone()
+        }
+    );
+    assert_eq!(s.alarm(id).unwrap().door, Some(grant));
+    s.accept(id, &nurse, t0 + 120).unwrap();
+    s.arrive(id, &nurse, t0 + 900).unwrap();
+    let closed = s
+        .command(
+            &nurse,
+            &Command::Close {
+                alarm: id,
+                classification: Classification::Emergency,
+            },
+            t0 + 1500,
+        )
+        .unwrap();
+    assert_eq!(
+        closed[1].kind,
+        ChangeKind::DoorRevoked {
+            alarm: id,
+            lock: "lock-9".into()
+        }
+    );
+    assert_eq!(s.alarm(id).unwrap().door, None);
+    // No default team, none named: a typed refusal.
+    let other = opened(&s.on_events("5678", &[pendant()], t0));
+    s.claim(other, &op, t0).unwrap();
+    assert_eq!(
+        s.command(
+            &op,
+            &Command::Forward {
+                alarm: other,
+                team: None
+            },
+            t0
+        ),
+        Err(CommandError::NoTeam)
+    );
+}
+
+#[test]
+fn per_account_priorities_override_the_code_table() {
+    let t0 = local(10, 0);
+    let mut s = shard(t0);
+    // This citizen's "QA" is routine (priority 3), and a test code ("RP", informational) must
+    // open an alarm for them.
+    let setup = AccountSetup {
+        priorities: [("QA".to_owned(), 3), ("RP".to_owned(), 2)].into(),
+        ..AccountSetup::default()
+    };
+    s.configure("1234", setup, t0);
+    let id = opened(&s.on_events("1234", &[pendant()], t0));
+    assert_eq!(s.alarm(id).unwrap().priority, 3);
+    let other = opened(&s.on_events("9999", &[pendant()], t0));
+    assert_eq!(
+        s.alarm(other).unwrap().priority,
+        1,
+        "other accounts keep the table"
+    );
+    assert!(
+        s.on_events("9999", &[event("RP", Some(5), false)], t0)
+            .is_empty()
+    );
+    s.close(other, &Actor::operator("x"), Classification::FalseCall, t0)
+        .unwrap_err();
+}
+
+#[test]
+fn classify_then_close_and_only_a_supervisor_reassigns() {
+    let t0 = local(10, 0);
+    let mut s = shard(t0);
+    let ole = Actor::operator("ole");
+    let boss = Actor {
+        name: "birgit".into(),
+        role: Role::Supervisor,
+    };
+    let id = opened(&s.on_events("1234", &[pendant()], t0));
+    s.claim(id, &ole, t0).unwrap();
+    s.command(
+        &ole,
+        &Command::Classify {
+            alarm: id,
+            classification: Classification::ReassuranceCall,
+        },
+        t0,
+    )
+    .unwrap();
+    assert_eq!(
+        s.alarm(id).unwrap().classification,
+        Some(Classification::ReassuranceCall)
+    );
+    assert_eq!(
+        s.command(
+            &ole,
+            &Command::Reassign {
+                alarm: id,
+                to: "mette".into()
+            },
+            t0
+        ),
+        Err(CommandError::Forbidden {
+            role: Role::Operator,
+            action: "reassign".into()
+        })
+    );
+    s.command(
+        &boss,
+        &Command::Reassign {
+            alarm: id,
+            to: "mette".into(),
+        },
+        t0,
+    )
+    .unwrap();
+    assert_eq!(s.alarm(id).unwrap().owner.as_deref(), Some("mette"));
+    assert_eq!(
+        s.close(id, &ole, Classification::FalseCall, t0),
+        Err(CommandError::NotOwner {
+            owner: "mette".into()
+        })
+    );
+    let cb = s
+        .command(
+            &Actor::operator("mette"),
+            &Command::Callback {
+                alarm: id,
+                text: "all well".into(),
+            },
+            t0,
+        )
+        .unwrap();
+    assert_eq!(
+        cb[0].kind,
+        ChangeKind::Noted {
+            alarm: id,
+            text: "callback: all well".into()
+        }
+    );
+    s.close(
+        id,
+        &Actor::operator("mette"),
+        Classification::ReassuranceCall,
+        t0,
+    )
+    .unwrap();
+    assert_eq!(s.alarm(id).unwrap().state, State::Closed);
 }
