@@ -118,7 +118,10 @@ pub enum Deadline {
 }
 
 /// An alarm.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Two alarms are equal when their state is: the wheel entry behind `armed` is not compared
+/// (a restored shard re-creates it in another slot).
+#[derive(Clone, Debug, Eq, Serialize, Deserialize)]
 pub struct Alarm {
     /// Id.
     pub id: AlarmId,
@@ -153,6 +156,45 @@ pub struct Alarm {
     /// The wheel entry behind `armed` (not part of the state: re-created on restore).
     #[serde(skip)]
     pub(crate) timer: Option<TimerId>,
+}
+
+impl PartialEq for Alarm {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured so that a new field cannot be forgotten here.
+        let Self {
+            id,
+            account,
+            opened_at,
+            code,
+            priority,
+            state,
+            owner,
+            classification,
+            team,
+            forwarded_at,
+            escalation_level,
+            repeats,
+            notes,
+            door,
+            armed,
+            timer: _,
+        } = self;
+        *id == other.id
+            && *account == other.account
+            && *opened_at == other.opened_at
+            && *code == other.code
+            && *priority == other.priority
+            && *state == other.state
+            && *owner == other.owner
+            && *classification == other.classification
+            && *team == other.team
+            && *forwarded_at == other.forwarded_at
+            && *escalation_level == other.escalation_level
+            && *repeats == other.repeats
+            && *notes == other.notes
+            && *door == other.door
+            && *armed == other.armed
+    }
 }
 
 impl Alarm {
@@ -316,4 +358,31 @@ pub enum ChangeKind {
         /// Events in the window.
         events: usize,
     },
+}
+
+impl ChangeKind {
+    /// The alarm the change is about, if it is about one.
+    pub fn alarm(&self) -> Option<AlarmId> {
+        match self {
+            Self::Accepted { alarm }
+            | Self::Arrived { alarm }
+            | Self::Attached { alarm, .. }
+            | Self::Cancelled { alarm }
+            | Self::Claimed { alarm }
+            | Self::Classified { alarm, .. }
+            | Self::Closed { alarm, .. }
+            | Self::DoorGranted { alarm, .. }
+            | Self::DoorRevoked { alarm, .. }
+            | Self::Escalated { alarm, .. }
+            | Self::Forwarded { alarm, .. }
+            | Self::Noted { alarm, .. }
+            | Self::Opened { alarm, .. }
+            | Self::Reassigned { alarm, .. }
+            | Self::Released { alarm }
+            | Self::SupervisionRestored { alarm } => Some(*alarm),
+            Self::EmergencyMode { .. } | Self::Runaway { .. } | Self::SupervisionLost { .. } => {
+                None
+            }
+        }
+    }
 }

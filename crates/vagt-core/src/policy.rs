@@ -1,5 +1,7 @@
 //! Escalation policy: deadlines per priority and per shift, in local time.
 
+use serde::{Deserialize, Serialize};
+
 /// A part of the day with its own staffing and promises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Shift {
@@ -11,8 +13,10 @@ pub enum Shift {
     Night,
 }
 
-/// Deadlines and limits (one set for normal staffing, one for emergency staffing).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Deadlines and limits (one set for normal staffing, one for emergency staffing). In a
+/// configuration file every key is optional (the default applies) and unknown keys are errors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// Seconds an alarm may wait unclaimed, by priority 1…5.
     pub claim_within_secs: [u64; 5],
@@ -58,6 +62,31 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// Checks the values make sense; names the first that does not.
+    pub fn validate(&self) -> Result<(), String> {
+        let checks = [
+            (
+                "claim_within_secs",
+                self.claim_within_secs.iter().all(|s| *s > 0),
+            ),
+            ("handle_within_secs", self.handle_within_secs > 0),
+            ("accept_within_secs", self.accept_within_secs > 0),
+            (
+                "on_site_day_evening_secs",
+                self.on_site_day_evening_secs > 0,
+            ),
+            ("on_site_night_secs", self.on_site_night_secs > 0),
+            ("close_within_secs", self.close_within_secs > 0),
+            ("runaway_events", self.runaway_events > 0),
+            ("runaway_window_secs", self.runaway_window_secs > 0),
+            ("utc_offset_secs", self.utc_offset_secs.abs() <= 14 * 3600),
+        ];
+        match checks.iter().find(|(_, ok)| !ok) {
+            Some((name, _)) => Err(format!("{name} is out of range")),
+            None => Ok(()),
+        }
+    }
+
     /// The shift at `now` (seconds since the Unix epoch, UTC).
     pub fn shift_at(&self, now: u64) -> Shift {
         let local = i64::try_from(now)

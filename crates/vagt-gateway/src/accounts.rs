@@ -38,6 +38,9 @@ pub struct AccountEntry {
     pub supervision_interval_secs: Option<u64>,
     /// Electronic door-lock id.
     pub door_lock: Option<String>,
+    /// Priority (1 = life safety … 5) by event code, overriding the code table.
+    #[serde(default)]
+    pub priorities: HashMap<String, u8>,
 }
 
 /// What kind of service an account is.
@@ -102,6 +105,9 @@ impl Accounts {
                 }
                 None => None,
             };
+            if let Some((code, p)) = entry.priorities.iter().find(|(_, p)| !(1..=5).contains(*p)) {
+                bail!("accounts[{i}] ({acct}).priorities.{code} = {p}: must be 1..=5");
+            }
             let slot = by_account.entry(acct.to_ascii_uppercase()).or_default();
             if slot
                 .iter()
@@ -119,6 +125,11 @@ impl Accounts {
     /// Number of accounts.
     pub fn len(&self) -> usize {
         self.by_account.values().map(Vec::len).sum()
+    }
+
+    /// Every entry.
+    pub fn entries(&self) -> impl Iterator<Item = &AccountEntry> {
+        self.by_account.values().flatten().map(|a| &a.entry)
     }
 
     /// Whether there are none.

@@ -28,6 +28,37 @@ pub struct Config {
     /// Retransmission suppression.
     #[serde(default)]
     pub dedup: Dedup,
+    /// The alarm core: shards, snapshots, escalation policies.
+    #[serde(default)]
+    pub core: CoreConfig,
+}
+
+/// `[core]`, with `[core.normal]` and `[core.emergency]` escalation policies.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoreConfig {
+    /// Shard threads (accounts are spread over them by hash).
+    pub shards: usize,
+    /// Seconds between snapshots (a restart replays the journal after the newest).
+    pub snapshot_every_secs: u64,
+    /// Seconds between clock ticks journaled for the core's timers.
+    pub tick_secs: u64,
+    /// The policy set for normal staffing.
+    pub normal: vagt_core::Policy,
+    /// The policy set for emergency staffing (switched at runtime, journaled with who did it).
+    pub emergency: vagt_core::Policy,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        Self {
+            shards: 2,
+            snapshot_every_secs: 300,
+            tick_secs: 1,
+            normal: vagt_core::Policy::default(),
+            emergency: vagt_core::Policy::default(),
+        }
+    }
 }
 
 /// `[gateway]`.
@@ -292,6 +323,16 @@ impl Config {
         }
         if self.journal.queue_capacity < 1 {
             bail!("journal.queue_capacity must be at least 1");
+        }
+        let c = &self.core;
+        if !(1..=64).contains(&c.shards) {
+            bail!("core.shards must be 1..=64");
+        }
+        if c.snapshot_every_secs < 1 || c.tick_secs < 1 {
+            bail!("core.snapshot_every_secs and core.tick_secs must be at least 1");
+        }
+        for (name, p) in [("core.normal", &c.normal), ("core.emergency", &c.emergency)] {
+            p.validate().map_err(|e| anyhow::anyhow!("{name}.{e}"))?;
         }
         Ok(())
     }

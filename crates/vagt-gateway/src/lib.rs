@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod dedup;
+pub mod engine;
 pub mod journal_cmd;
 pub mod json;
 pub mod metrics;

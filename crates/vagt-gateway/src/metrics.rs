@@ -1,15 +1,16 @@
 //! Metric names (one place), their descriptions, and the `/metrics` HTTP endpoint.
 
-use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use axum::routing::get;
+use axum::{Json, Router};
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
+
+use crate::engine::Engine;
 
 /// Frames by `type` (ID token, `*` when encrypted, `none` if unparsed) and `outcome`
 /// (`ack`, `nak`, `duh`, `silent`, `duplicate`, `failed`).
@@ -40,6 +41,35 @@ pub const UNKNOWN_ACCOUNT: &str = "vagt_unknown_account_frames_total";
 /// UDP datagrams not answered because the journal queue was full (the device retransmits).
 pub const UDP_SHED: &str = "vagt_udp_shed_total";
 
+/// Open alarms by `state` and `priority` (set at scrape time).
+pub const CORE_OPEN: &str = "vagt_core_alarms_open";
+/// Seconds the oldest unclaimed alarm has waited (the key SLO; 0 when none waits).
+pub const CORE_OLDEST_UNCLAIMED: &str = "vagt_core_oldest_unclaimed_seconds";
+/// Journal bytes durable but not yet applied by the core.
+pub const CORE_LAG: &str = "vagt_core_lag_bytes";
+/// Alarms opened, by `priority`.
+pub const CORE_OPENED: &str = "vagt_core_alarms_opened_total";
+/// Further alarm events attached to an open alarm (repeat calls).
+pub const CORE_REPEATS: &str = "vagt_core_repeat_events_total";
+/// Escalations by missed `deadline` and new `level`.
+pub const CORE_ESCALATIONS: &str = "vagt_core_escalations_total";
+/// Opened → claimed, seconds.
+pub const CORE_TIME_TO_CLAIM: &str = "vagt_core_time_to_claim_seconds";
+/// Forwarded → responder on site, seconds.
+pub const CORE_TIME_TO_ON_SITE: &str = "vagt_core_time_to_on_site_seconds";
+/// Supervised devices found silent.
+pub const CORE_SUPERVISION_LOST: &str = "vagt_core_supervision_lost_total";
+/// Accounts flagged as runaway.
+pub const CORE_RUNAWAY: &str = "vagt_core_runaway_total";
+/// Door-access grants given to responders.
+pub const CORE_DOOR_GRANTS: &str = "vagt_core_door_grants_total";
+/// Journal records the core could not read or decode, and failed snapshots.
+pub const CORE_FEED_ERRORS: &str = "vagt_core_feed_errors_total";
+
+const SLA_BUCKETS: &[f64] = &[
+    5.0, 15.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0,
+];
+
 const LATENCY_BUCKETS: &[f64] = &[
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
@@ -58,6 +88,8 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .set_buckets_for_metric(Matcher::Full(ACK_LATENCY.into()), LATENCY_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(JOURNAL_COMMIT.into()), LATENCY_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(JOURNAL_BATCH.into()), BATCH_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(CORE_TIME_TO_CLAIM.into()), SLA_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(CORE_TIME_TO_ON_SITE.into()), SLA_BUCKETS)?
         .install_recorder()
         .context("installing the metrics recorder")?;
     describe_counter!(FRAMES, "DC-09 frames by type and outcome");
@@ -89,25 +121,43 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         UDP_SHED,
         "UDP datagrams left unanswered because the journal queue was full"
     );
+    describe_gauge!(CORE_OPEN, "open alarms by state and priority");
+    describe_gauge!(
+        CORE_OLDEST_UNCLAIMED,
+        Unit::Seconds,
+        "age of the oldest alarm nobody has claimed"
+    );
+    describe_gauge!(
+        CORE_LAG,
+        Unit::Bytes,
+        "journal bytes not yet applied by the core"
+    );
+    describe_counter!(CORE_OPENED, "alarms opened, by priority");
+    describe_counter!(CORE_REPEATS, "alarm events attached to an open alarm");
+    describe_counter!(CORE_ESCALATIONS, "escalations by missed deadline and level");
+    describe_histogram!(CORE_TIME_TO_CLAIM, Unit::Seconds, "opened to claimed");
+    describe_histogram!(
+        CORE_TIME_TO_ON_SITE,
+        Unit::Seconds,
+        "forwarded to responder on site"
+    );
+    describe_counter!(CORE_SUPERVISION_LOST, "supervised devices found silent");
+    describe_counter!(CORE_RUNAWAY, "accounts flagged as runaway");
+    describe_counter!(CORE_DOOR_GRANTS, "door-access grants given to responders");
+    describe_counter!(
+        CORE_FEED_ERRORS,
+        "journal records the core could not read or decode; failed snapshots"
+    );
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
-/// Serves `GET /metrics` on `addr` until `stop` is cancelled; runs the exporter's upkeep.
-pub async fn serve(
-    addr: SocketAddr,
-    handle: PrometheusHandle,
-    stop: CancellationToken,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding metrics address {addr}"))?;
-    serve_on(listener, handle, stop).await
-}
-
-/// Serves `/metrics` on a bound listener.
+/// Serves the operations endpoints on a bound listener until `stop` is cancelled:
+/// `GET /metrics` (Prometheus), and with the core running `GET /alarms` (open alarms, most urgent
+/// first, JSON) and `GET /core` (how far the core has applied the journal, JSON).
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     handle: PrometheusHandle,
+    engine: Option<Arc<Engine>>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let upkeep = handle.clone();
@@ -121,7 +171,28 @@ pub async fn serve_on(
             }
         }
     });
-    let app = Router::new().route("/metrics", get(move || std::future::ready(handle.render())));
+    let for_metrics = engine.clone();
+    let mut app = Router::new().route(
+        "/metrics",
+        get(move || {
+            if let Some(e) = &for_metrics {
+                e.refresh_gauges(crate::engine::secs(crate::receiver::clock().1));
+            }
+            std::future::ready(handle.render())
+        }),
+    );
+    if let Some(engine) = engine {
+        let e = Arc::clone(&engine);
+        app = app
+            .route(
+                "/alarms",
+                get(move || std::future::ready(Json(e.open_alarms()))),
+            )
+            .route(
+                "/core",
+                get(move || std::future::ready(Json(engine.status()))),
+            );
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await?;

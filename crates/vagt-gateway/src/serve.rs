@@ -13,14 +13,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 use vagt_dc09::FrameDecoder;
-use vagt_journal::{Journal, Reader};
+use vagt_journal::{Appender, Journal, Reader};
 
 use crate::accounts::Accounts;
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use crate::dedup::Dedup;
+use crate::engine::{Engine, records};
 use crate::metrics as m;
-use crate::receiver::Receiver;
+use crate::receiver::{Receiver, clock};
 use crate::record::FrameRecord;
 use crate::{tcp, udp};
 
@@ -55,10 +56,13 @@ pub struct Running {
     pub metrics_addr: SocketAddr,
     /// The journal directory.
     pub journal_dir: PathBuf,
+    /// Data directory.
+    pub data_dir: PathBuf,
     stop: CancellationToken,
     metrics_stop: CancellationToken,
     tracker: TaskTracker,
     journal: Journal,
+    engine: Arc<Engine>,
     metrics_task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -134,6 +138,21 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         .with_context(|| format!("binding metrics address {}", g.metrics))?;
     let metrics_addr = metrics_listener.local_addr()?;
 
+    // The core follows the journal; from this record on, this accounts file applies.
+    let appender = journal.appender()?;
+    let (now_secs, _) = clock_secs();
+    appender
+        .append(records::encode_setup(now_secs), |_| {})
+        .context("journaling the accounts set-up")?;
+    let engine = Arc::new(Engine::start(
+        &config.core,
+        &accounts,
+        config.protocol.settings(),
+        &g.data,
+        journal.committed(),
+        appender.clone(),
+    )?);
+
     let decoder = FrameDecoder::new(g.max_frame_len)
         .tolerate_decimal_length(config.protocol.tolerate_decimal_length);
     let receiver = Arc::new(Receiver::new(
@@ -153,7 +172,17 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
     let stop = CancellationToken::new();
     let metrics_stop = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let metrics_task = tokio::spawn(m::serve_on(metrics_listener, handle, metrics_stop.clone()));
+    let metrics_task = tokio::spawn(m::serve_on(
+        metrics_listener,
+        handle,
+        Some(Arc::clone(&engine)),
+        metrics_stop.clone(),
+    ));
+    tracker.spawn(ticker(
+        appender,
+        Duration::from_secs(config.core.tick_secs),
+        stop.clone(),
+    ));
     tracker.spawn(tcp::accept_loop(
         tcp,
         Arc::clone(&receiver),
@@ -173,10 +202,12 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         addr,
         metrics_addr,
         journal_dir,
+        data_dir: g.data.clone(),
         stop,
         metrics_stop,
         tracker,
         journal,
+        engine,
         metrics_task,
     })
 }
@@ -194,14 +225,47 @@ impl Running {
             error!("in-flight work did not finish within {grace:?}; exiting anyway");
             bail!("shutdown grace period of {grace:?} exceeded");
         }
-        // Every appender is gone with the tasks: closing waits for the last commit.
+        // Every appender is gone with the tasks (the engine's is dropped here): closing waits for
+        // the last commit; then the core applies the rest and writes its snapshot.
+        self.engine.stop_appending();
         let journal = self.journal;
         tokio::task::spawn_blocking(move || journal.close()).await?;
         self.metrics_stop.cancel();
         let _ = self.metrics_task.await;
+        if let Ok(engine) = Arc::try_unwrap(self.engine) {
+            tokio::task::spawn_blocking(move || engine.join()).await?;
+        }
         info!("stopped cleanly");
         Ok(())
     }
+}
+
+impl Running {
+    /// The core: commands and the read side.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+}
+
+/// Journals a clock tick every `every` for the core's timers (escalation, supervision).
+async fn ticker(appender: Appender, every: Duration, stop: CancellationToken) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = interval.tick() => {
+                let (now, _) = clock_secs();
+                // A full queue skips this tick; the next one carries a later time.
+                let _ = appender.try_append(records::encode_tick(now), |_| {});
+            }
+        }
+    }
+}
+
+fn clock_secs() -> (u64, i64) {
+    let (_, ms) = clock();
+    (crate::engine::secs(ms), ms)
 }
 
 /// Re-inserts the keys of frames received within `window` (from the segments written within it).

@@ -26,6 +26,14 @@ call_type = "nodkald"
 account = "5678"
 key = "text:0123456789ABCDEF"
 call_type = "sygeplejekald"
+
+[[accounts]]
+account = "4321"
+citizen = "borger-3"
+call_type = "sygeplejekald"
+district = "sygepleje-vest"
+door_lock = "lock-3"
+supervision_interval_secs = 3600
 "#;
 
 impl Gateway {
@@ -120,11 +128,35 @@ impl Gateway {
     }
 
     pub fn scrape(&self) -> String {
+        self.get("/metrics")
+    }
+
+    /// `GET path` on the operations port; the whole response (headers included).
+    pub fn get(&self, path: &str) -> String {
         let mut s = TcpStream::connect(self.metrics).unwrap();
-        write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
         let mut body = String::new();
         s.read_to_string(&mut body).unwrap();
         body
+    }
+
+    /// `GET path` as JSON (the body after the headers).
+    pub fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path);
+        let body = r.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {r}"))
+    }
+
+    /// Waits until the core has applied everything journaled so far; returns `/alarms`.
+    pub fn settled_alarms(&self) -> Value {
+        for _ in 0..500 {
+            let st = self.get_json("/core");
+            if st["applied"] == st["journal_end"] {
+                return self.get_json("/alarms");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the core did not catch up: {}", self.get_json("/core"));
     }
 
     /// A metric's value (sum over label sets matching `labels`).

@@ -7,6 +7,7 @@
     unreachable_pub
 )] // test code
 
+mod core;
 mod crash;
 mod decode;
 mod gateway;

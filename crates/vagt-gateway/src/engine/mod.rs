@@ -1,0 +1,376 @@
+//! The core at work inside `vagt serve`: shard threads fed from the journal.
+//!
+//! ```text
+//!  ACK path ──append──▶ journal ──(durable end)──▶ feed thread ──hash(account)──▶ shard threads
+//!  commands ──append──▶    ▲                       (Tail: reads               │ read side (views),
+//!  ticker (1/s) ─append────┘                        durable records)          ▼ metrics, answers
+//! ```
+//!
+//! * **Never on the ACK path.** The feed follows the journal's durable end from the segment
+//!   files; if the core lags, it reads more per round. Nothing the ACK path does waits for it.
+//! * **Event-sourced.** Every input — frames, people's commands (with actor, time and client),
+//!   clock ticks, "accounts loaded" — is a journal record, and shards are deterministic, so the
+//!   journal alone rebuilds the core. Snapshots (`<data>/core/`) bound the replay at start-up.
+//! * **Sharded single writers.** Shard = CRC-32C(account) mod N; alarm ids are
+//!   `shard + k·N`, so a command goes straight to its shard. Each shard thread owns its state;
+//!   readers see a concurrent map of open alarms, never a lock on a shard.
+
+mod feed;
+pub mod records;
+mod snapshot;
+mod worker;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use anyhow::Context;
+use dashmap::DashMap;
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+use vagt_core::{AccountSetup, Actor, Alarm, AlarmId, Change, Command, CommandError, Shard};
+use vagt_journal::{Appender, Committed, JournalError, Offset};
+use vagt_proto::Settings;
+
+use crate::accounts::{Accounts, CallType};
+use crate::config::CoreConfig;
+pub use records::{CommandRecord, Input};
+pub use snapshot::CoreSnapshot;
+
+type Answer = Result<Result<Vec<Change>, CommandError>, String>;
+
+/// State shared by the feed, the shard threads and the handle.
+pub(crate) struct Shared {
+    /// Open alarms by id: the read side.
+    views: DashMap<AlarmId, Alarm>,
+    /// Commands waiting for their shard's answer, by journal offset.
+    waiters: DashMap<u64, oneshot::Sender<Answer>>,
+    /// Per shard: every record before this offset is applied.
+    applied: Vec<AtomicU64>,
+    /// Inputs at or after this offset are live (metrics); earlier ones are the start-up replay.
+    live_from: u64,
+    /// Emergency staffing mode, as last applied.
+    emergency: AtomicBool,
+}
+
+/// Why a command got no answer from the core.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The core refused it (the alarm's state, owner, role…).
+    #[error(transparent)]
+    Refused(#[from] CommandError),
+    /// It could not be journaled or the core is stopping.
+    #[error("core unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The running core: the handle for commands and the read side.
+pub struct Engine {
+    shared: Arc<Shared>,
+    appender: Mutex<Option<Appender>>,
+    committed: Committed,
+    threads: Vec<JoinHandle<()>>,
+    shards: usize,
+}
+
+/// Where the core is, for `/core` and tests.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Status {
+    /// Every record before this offset is applied by every shard.
+    pub applied: u64,
+    /// The journal's durable end.
+    pub journal_end: u64,
+    /// Open alarms.
+    pub open_alarms: usize,
+    /// Shards.
+    pub shards: usize,
+    /// Emergency staffing mode.
+    pub emergency_mode: bool,
+}
+
+/// The shard an account belongs to (stable across restarts: snapshots depend on it).
+pub fn shard_of(account: &str, shards: usize) -> usize {
+    const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+    CRC32C.checksum(account.to_ascii_uppercase().as_bytes()) as usize % shards.max(1)
+}
+
+/// Seconds since the Unix epoch from milliseconds.
+pub(crate) fn secs(ms: i64) -> u64 {
+    u64::try_from(ms.div_euclid(1000)).unwrap_or(0)
+}
+
+impl Engine {
+    /// Starts the core on the journal in `journal_dir`: restores the newest snapshot under
+    /// `<data>/core`, then replays the journal after it and keeps following it.
+    pub fn start(
+        config: &CoreConfig,
+        accounts: &Accounts,
+        settings: Settings,
+        data: &Path,
+        committed: Committed,
+        appender: Appender,
+    ) -> anyhow::Result<Self> {
+        let n = config.shards.max(1);
+        let snap_dir = data.join("core");
+        let journal_dir = data.join("journal");
+        let mut per_shard: Vec<Vec<(String, AccountSetup)>> = vec![Vec::new(); n];
+        for (account, setup) in setups(accounts) {
+            if let Some(v) = per_shard.get_mut(shard_of(&account, n)) {
+                v.push((account, setup));
+            }
+        }
+        let (mut shards, from) = match snapshot::load_latest(&snap_dir)? {
+            Some(s) if s.offset > committed.end().0 => {
+                warn!(
+                    offset = s.offset,
+                    journal_end = committed.end().0,
+                    "snapshot is ahead of the journal (journal cut back?); replaying the whole journal"
+                );
+                fresh(config, n)
+            }
+            Some(s) if s.shards.len() == n => {
+                info!(
+                    offset = s.offset,
+                    "core restored from snapshot; replaying the journal after it"
+                );
+                let from = s.offset;
+                let shards: Vec<Shard> = s
+                    .shards
+                    .into_iter()
+                    .map(|snap| {
+                        Shard::restore(snap, config.normal.clone(), config.emergency.clone())
+                    })
+                    .collect();
+                (shards, from)
+            }
+            other => {
+                if other.is_some() {
+                    info!("snapshot is for another shard count; replaying the whole journal");
+                }
+                fresh(config, n)
+            }
+        };
+        // Restored shards had these settings live; re-apply them without moving any clock.
+        if from > 0 {
+            for (shard, list) in shards.iter_mut().zip(&per_shard) {
+                let at = shard.clock();
+                for (account, setup) in list {
+                    shard.configure(account, setup.clone(), at);
+                }
+            }
+        }
+        let shared = Arc::new(Shared {
+            views: DashMap::new(),
+            waiters: DashMap::new(),
+            applied: (0..n).map(|_| AtomicU64::new(from)).collect(),
+            live_from: committed.end().0,
+            emergency: AtomicBool::new(shards.first().is_some_and(Shard::emergency_mode)),
+        });
+        for shard in &shards {
+            for a in shard.open_alarms() {
+                shared.views.insert(a.id, a.clone());
+            }
+        }
+        let mut threads = Vec::new();
+        let mut senders = Vec::new();
+        for (i, (shard, setups)) in shards.into_iter().zip(per_shard).enumerate() {
+            let (tx, rx) = crossbeam_channel::bounded(64);
+            senders.push(tx);
+            let shared = Arc::clone(&shared);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("vagt-core-{i}"))
+                    .spawn(move || worker::run(i, shard, &rx, &setups, &shared))
+                    .context("starting a core shard thread")?,
+            );
+        }
+        let feed = feed::Feed {
+            tail: vagt_journal::Tail::new(&journal_dir, Offset(from)),
+            committed: committed.clone(),
+            shards: senders,
+            accounts: accounts.clone(),
+            settings,
+            snap_dir,
+            snapshot_every: std::time::Duration::from_secs(config.snapshot_every_secs),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name("vagt-core-feed".into())
+                .spawn(move || feed.run())
+                .context("starting the core feed thread")?,
+        );
+        Ok(Self {
+            shared,
+            appender: Mutex::new(Some(appender)),
+            committed,
+            threads,
+            shards: n,
+        })
+    }
+
+    /// Journals a person's command and waits for its shard's answer.
+    pub async fn command(
+        &self,
+        actor: Actor,
+        command: Command,
+        client: Option<SocketAddr>,
+    ) -> Result<Vec<Change>, EngineError> {
+        let record = records::encode_command(&CommandRecord {
+            at_ms: crate::receiver::clock().1,
+            actor,
+            client,
+            command,
+        })
+        .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        let shared = Arc::clone(&self.shared);
+        // The waiter is registered on the writer thread before the durable end moves past the
+        // record, so the shard always finds it.
+        let done = move |r: Result<Offset, JournalError>| match r {
+            Ok(offset) => {
+                shared.waiters.insert(offset.0, tx);
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e.to_string()));
+            }
+        };
+        let appender = self
+            .appender
+            .lock()
+            .ok()
+            .and_then(|a| a.clone())
+            .ok_or_else(|| EngineError::Unavailable("stopping".into()))?;
+        tokio::task::spawn_blocking(move || appender.append(record, done))
+            .await
+            .map_err(|e| EngineError::Unavailable(e.to_string()))?
+            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+        match rx.await {
+            Ok(Ok(result)) => Ok(result?),
+            Ok(Err(e)) => Err(EngineError::Unavailable(e)),
+            Err(_) => Err(EngineError::Unavailable("core stopped".into())),
+        }
+    }
+
+    /// Open alarms, most urgent first (priority, then age).
+    pub fn open_alarms(&self) -> Vec<Alarm> {
+        let mut v: Vec<Alarm> = self
+            .shared
+            .views
+            .iter()
+            .map(|e| e.value().clone())
+            .collect();
+        v.sort_by_key(|a| (a.priority, a.opened_at, a.id));
+        v
+    }
+
+    /// Where the core is.
+    pub fn status(&self) -> Status {
+        Status {
+            applied: self
+                .shared
+                .applied
+                .iter()
+                .map(|a| a.load(Ordering::Acquire))
+                .min()
+                .unwrap_or(0),
+            journal_end: self.committed.end().0,
+            open_alarms: self.shared.views.len(),
+            shards: self.shards,
+            emergency_mode: self.shared.emergency.load(Ordering::Acquire),
+        }
+    }
+
+    /// Sets the gauges that are cheaper to compute at scrape time than to keep up to date.
+    pub fn refresh_gauges(&self, now: u64) {
+        use metrics::gauge;
+        let mut counts = [[0u64; 5]; 5];
+        let mut oldest_queued: Option<u64> = None;
+        for e in &self.shared.views {
+            let a = e.value();
+            let s = state_index(a.state);
+            let p = usize::from(a.priority.clamp(1, 5) - 1);
+            if let Some(c) = counts.get_mut(s).and_then(|r| r.get_mut(p)) {
+                *c += 1;
+            }
+            if a.state == vagt_core::State::Queued {
+                oldest_queued = Some(oldest_queued.map_or(a.opened_at, |o| o.min(a.opened_at)));
+            }
+        }
+        for (s, row) in counts.iter().enumerate() {
+            for (p, n) in row.iter().enumerate() {
+                gauge!(crate::metrics::CORE_OPEN, "state" => STATE_NAMES[s], "priority" => (p + 1).to_string())
+                    .set(*n as f64);
+            }
+        }
+        let age = oldest_queued.map_or(0, |t| now.saturating_sub(t));
+        gauge!(crate::metrics::CORE_OLDEST_UNCLAIMED).set(age as f64);
+        let st = self.status();
+        gauge!(crate::metrics::CORE_LAG).set(st.journal_end.saturating_sub(st.applied) as f64);
+    }
+
+    /// Stops journaling commands (before the journal closes).
+    pub fn stop_appending(&self) {
+        if let Ok(mut a) = self.appender.lock() {
+            *a = None;
+        }
+    }
+
+    /// Waits for the core to apply everything journaled and write its last snapshot; call after
+    /// the journal is closed.
+    pub fn join(mut self) {
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// New, empty shards that will replay the journal from its start.
+fn fresh(config: &CoreConfig, n: usize) -> (Vec<Shard>, u64) {
+    let shards = (0..n as u64)
+        .map(|i| {
+            Shard::new(
+                i,
+                n as u64,
+                config.normal.clone(),
+                config.emergency.clone(),
+                0,
+            )
+        })
+        .collect();
+    (shards, 0)
+}
+
+const STATE_NAMES: [&str; 5] = ["queued", "claimed", "forwarded", "accepted", "on_site"];
+
+fn state_index(s: vagt_core::State) -> usize {
+    use vagt_core::State;
+    match s {
+        State::Queued => 0,
+        State::Claimed => 1,
+        State::Forwarded => 2,
+        State::Accepted => 3,
+        State::OnSite | State::Closed | State::Cancelled => 4,
+    }
+}
+
+/// The core settings of every account in the accounts file.
+fn setups(accounts: &Accounts) -> Vec<(String, AccountSetup)> {
+    accounts
+        .entries()
+        .map(|e| {
+            let team = match e.call_type {
+                CallType::Sygeplejekald => e.district.clone().or_else(|| e.provider.clone()),
+                _ => e.provider.clone().or_else(|| e.district.clone()),
+            };
+            let setup = AccountSetup {
+                supervision_secs: e.supervision_interval_secs,
+                team,
+                lock: e.door_lock.clone(),
+                priorities: e.priorities.clone(),
+            };
+            (e.account.to_ascii_uppercase(), setup)
+        })
+        .collect()
+}

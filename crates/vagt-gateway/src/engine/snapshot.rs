@@ -1,0 +1,83 @@
+//! Snapshot files: the whole core's state at a journal offset, so a restart replays only what
+//! came after it.
+//!
+//! `<data>/core/snapshot-<offset, 20 digits>.json`, written to a temporary file, fsynced and
+//! renamed into place (a crash leaves the previous snapshot, never half of one). The newest
+//! two are kept.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use vagt_core::ShardSnapshot;
+
+const PREFIX: &str = "snapshot-";
+const SUFFIX: &str = ".json";
+const KEEP: usize = 2;
+
+/// The core's state after every record before `offset`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CoreSnapshot {
+    /// Journal offset: the first record not included.
+    pub offset: u64,
+    /// One per shard, in shard order.
+    pub shards: Vec<ShardSnapshot>,
+}
+
+fn snapshots(dir: &Path) -> anyhow::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let offset = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|n| n.strip_suffix(SUFFIX))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(o) = offset {
+            out.push((o, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The newest readable snapshot in `dir`, if any. An unreadable one is reported and skipped
+/// (the journal still has everything: the core replays further back).
+pub(super) fn load_latest(dir: &Path) -> anyhow::Result<Option<CoreSnapshot>> {
+    for (_, path) in snapshots(dir)?.into_iter().rev() {
+        let parsed = fs::read(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|b| serde_json::from_slice::<CoreSnapshot>(&b).map_err(Into::into));
+        match parsed {
+            Ok(s) => return Ok(Some(s)),
+            Err(e) => tracing::warn!(path = %path.display(), "skipping unreadable snapshot: {e:#}"),
+        }
+    }
+    Ok(None)
+}
+
+/// Writes a snapshot durably and removes all but the newest two.
+pub(super) fn write(dir: &Path, snap: &CoreSnapshot) -> anyhow::Result<PathBuf> {
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{PREFIX}{:020}{SUFFIX}", snap.offset));
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::new(&mut f);
+    serde_json::to_writer(&mut w, snap)?;
+    w.flush()?;
+    drop(w);
+    f.sync_all()?;
+    fs::rename(&tmp, &path)?;
+    fs::File::open(dir)?.sync_all()?;
+    let all = snapshots(dir)?;
+    for (_, old) in all.iter().take(all.len().saturating_sub(KEEP)) {
+        let _ = fs::remove_file(old);
+    }
+    Ok(path)
+}
