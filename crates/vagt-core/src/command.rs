@@ -283,8 +283,8 @@ impl Shard {
         let lock = self
             .alarms
             .get(&id)
-            .and_then(|a| self.setups.get(&a.account))
-            .and_then(|s| s.lock.clone());
+            .and_then(|a| self.accounts.by_name(&a.account))
+            .and_then(|s| s.lock.as_deref().map(str::to_owned));
         if let Some(a) = self.alarms.get_mut(&id) {
             a.team = Some(team.to_owned());
             a.forwarded_at = Some(now);
@@ -395,9 +395,9 @@ impl Shard {
 
     fn default_team(&self, id: AlarmId) -> Result<String, CommandError> {
         let a = self.get(id)?;
-        self.setups
-            .get(&a.account)
-            .and_then(|s| s.team.clone())
+        self.accounts
+            .by_name(&a.account)
+            .and_then(|s| s.team.as_deref().map(str::to_owned))
             .ok_or(CommandError::NoTeam)
     }
 

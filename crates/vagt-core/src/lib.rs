@@ -11,6 +11,7 @@
 
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+mod accounts;
 mod command;
 mod model;
 mod policy;

@@ -10,9 +10,10 @@ use std::collections::{HashMap, VecDeque};
 
 use vagt_proto::Event;
 
+use crate::accounts::{AccountIx, AccountTable};
 use crate::model::{Actor, Alarm, AlarmId, Change, ChangeKind, Classification, Deadline, State};
 use crate::policy::Policy;
-use crate::wheel::{TimerId, Wheel};
+use crate::wheel::Wheel;
 
 /// What a timer on the wheel is for.
 #[derive(Clone, Debug)]
@@ -20,7 +21,7 @@ pub(crate) enum Timer {
     /// An alarm's deadline.
     Alarm(AlarmId, Deadline),
     /// An account's supervision interval (plus grace) ran out.
-    Supervision(Box<str>),
+    Supervision(AccountIx),
 }
 
 /// The event code of the alarm opened when a device falls silent.
@@ -43,22 +44,13 @@ pub struct AccountSetup {
     pub priorities: HashMap<String, u8>,
 }
 
-/// A supervised account: its interval, and its pending silence timer and due second.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Watch {
-    pub(crate) interval: u64,
-    pub(crate) timer: TimerId,
-    pub(crate) due: u64,
-}
-
 /// The shard.
 pub struct Shard {
     pub(crate) alarms: HashMap<AlarmId, Alarm>,
     pub(crate) finished: VecDeque<AlarmId>,
     pub(crate) open_by_account: HashMap<String, AlarmId>,
     pub(crate) wheel: Wheel<Timer>,
-    pub(crate) supervised: HashMap<Box<str>, Watch>,
-    pub(crate) setups: HashMap<String, AccountSetup>,
+    pub(crate) accounts: AccountTable,
     pub(crate) normal: Policy,
     pub(crate) emergency: Policy,
     pub(crate) emergency_mode: bool,
@@ -78,8 +70,7 @@ impl Shard {
             finished: VecDeque::new(),
             open_by_account: HashMap::new(),
             wheel: Wheel::new(now),
-            supervised: HashMap::new(),
-            setups: HashMap::new(),
+            accounts: AccountTable::default(),
             normal,
             emergency,
             emergency_mode: false,
@@ -141,23 +132,31 @@ impl Shard {
     /// supervised at the same interval keeps its running clock.
     pub fn configure(&mut self, account: &str, setup: AccountSetup, now: u64) {
         let now = self.observe(now);
-        match setup.supervision_secs {
-            Some(secs) => {
-                let same = self
-                    .supervised
-                    .get(account)
-                    .is_some_and(|w| w.interval == secs);
-                if !same {
-                    self.supervise(account, secs, now);
-                }
-            }
-            None => {
-                if let Some(w) = self.supervised.remove(account) {
-                    self.wheel.cancel(w.timer);
-                }
-            }
+        let ix = self.accounts.find_or_add(account);
+        self.accounts.set_team(ix, setup.team.as_deref());
+        if let Some(a) = self.accounts.get_mut(ix) {
+            a.lock = setup.lock.map(String::into_boxed_str);
+            let mut overrides: Vec<(Box<str>, u8)> = setup
+                .priorities
+                .into_iter()
+                .map(|(code, p)| (code.into_boxed_str(), p))
+                .collect();
+            overrides.sort();
+            a.priorities = (!overrides.is_empty()).then(|| overrides.into_boxed_slice());
         }
-        self.setups.insert(account.to_owned(), setup);
+        let interval = setup
+            .supervision_secs
+            .map_or(0, |s| u32::try_from(s).unwrap_or(u32::MAX));
+        let current = self.accounts.get(ix).map_or(0, |a| a.interval);
+        if interval == 0 {
+            if let Some(a) = self.accounts.get(ix) {
+                self.wheel.cancel(a.timer);
+            }
+            self.accounts.set_interval(ix, 0);
+        } else if interval != current {
+            let due = now + u64::from(interval) + self.policy().supervision_grace_secs;
+            self.watch(ix, interval, due);
+        }
     }
 
     /// A journaled frame of `account` with its events (none for a `NULL` link test). Any frame
@@ -174,9 +173,9 @@ impl Shard {
                 continue;
             }
             let overridden = self
-                .setups
-                .get(account)
-                .and_then(|s| s.priorities.get(&e.code).copied());
+                .accounts
+                .by_name(account)
+                .and_then(|a| a.priority_of(&e.code));
             let priority = match overridden.or(e.priority) {
                 Some(p @ 1..=3) => p,
                 Some(_) => continue, // informational: stored in the journal, no alarm
@@ -305,13 +304,16 @@ impl Shard {
             (Timer::Alarm(x, _), Timer::Alarm(y, _)) => x.cmp(y),
             (Timer::Alarm(..), Timer::Supervision(_)) => std::cmp::Ordering::Less,
             (Timer::Supervision(_), Timer::Alarm(..)) => std::cmp::Ordering::Greater,
-            (Timer::Supervision(x), Timer::Supervision(y)) => x.cmp(y),
+            // By name, not by table index: a restored shard numbers its accounts differently.
+            (Timer::Supervision(x), Timer::Supervision(y)) => {
+                self.accounts.name(*x).cmp(self.accounts.name(*y))
+            }
         });
         for timer in fired {
             let (id, deadline) = match timer {
                 Timer::Alarm(id, deadline) => (id, deadline),
-                Timer::Supervision(account) => {
-                    self.silent(&account, now, &mut out);
+                Timer::Supervision(ix) => {
+                    self.silent(ix, now, &mut out);
                     continue;
                 }
             };
@@ -349,43 +351,41 @@ impl Shard {
     /// interval and restarts the clock.
     pub fn supervise(&mut self, account: &str, interval_secs: u64, now: u64) {
         let now = self.observe(now);
-        let due = now + interval_secs + self.policy().supervision_grace_secs;
-        self.watch(account, interval_secs, due);
+        let ix = self.accounts.find_or_add(account);
+        let interval = u32::try_from(interval_secs).unwrap_or(u32::MAX).max(1);
+        let due = now + u64::from(interval) + self.policy().supervision_grace_secs;
+        self.watch(ix, interval, due);
     }
 
-    /// (Re-)arms `account`'s silence timer for `due`.
-    pub(crate) fn watch(&mut self, account: &str, interval: u64, due: u64) {
-        match self.supervised.get_mut(account) {
-            Some(w) => {
-                self.wheel.cancel(w.timer);
-                w.timer = self.wheel.insert(due, Timer::Supervision(account.into()));
-                w.interval = interval;
-                w.due = due;
-            }
-            None => {
-                let timer = self.wheel.insert(due, Timer::Supervision(account.into()));
-                self.supervised.insert(
-                    account.into(),
-                    Watch {
-                        interval,
-                        timer,
-                        due,
-                    },
-                );
-            }
+    /// (Re-)arms the silence timer of account `ix` for `due`.
+    pub(crate) fn watch(&mut self, ix: AccountIx, interval: u32, due: u64) {
+        let Some(a) = self.accounts.get(ix) else {
+            return;
+        };
+        if a.interval > 0 {
+            self.wheel.cancel(a.timer);
+        }
+        let timer = self.wheel.insert(due, Timer::Supervision(ix));
+        self.accounts.set_interval(ix, interval);
+        if let Some(a) = self.accounts.get_mut(ix) {
+            a.timer = timer;
+            a.due = due;
         }
     }
 
     /// Accounts under supervision.
     pub fn supervised_accounts(&self) -> usize {
-        self.supervised.len()
+        self.accounts.supervised()
     }
 
     /// A frame from `account`: restart its supervision clock; restore a lost supervision.
     fn heard(&mut self, account: &str, now: u64, out: &mut Vec<Change>) {
-        if let Some(w) = self.supervised.get(account) {
-            let due = now + w.interval + self.policy().supervision_grace_secs;
-            self.watch(account, w.interval, due);
+        if let Some(ix) = self.accounts.find(account) {
+            let interval = self.accounts.get(ix).map_or(0, |a| a.interval);
+            if interval > 0 {
+                let due = now + u64::from(interval) + self.policy().supervision_grace_secs;
+                self.watch(ix, interval, due);
+            }
         }
         let Some(&id) = self.open_by_account.get(account) else {
             return;
@@ -408,13 +408,14 @@ impl Shard {
     }
 
     /// The supervision timer of `account` ran out: the device is silent.
-    fn silent(&mut self, account: &str, now: u64, out: &mut Vec<Change>) {
-        let Some(w) = self.supervised.get(account) else {
+    fn silent(&mut self, ix: AccountIx, now: u64, out: &mut Vec<Change>) {
+        let Some(a) = self.accounts.get(ix) else {
             return;
         };
+        let (account, interval) = (a.name.to_string(), a.interval);
+        let account = account.as_str();
         // Keep watching: the next loss is reported one interval later if it stays silent.
-        let interval = w.interval;
-        self.watch(account, interval, now + interval);
+        self.watch(ix, interval, now + u64::from(interval));
         let kind = ChangeKind::SupervisionLost {
             account: account.to_owned(),
         };

@@ -48,9 +48,10 @@ impl Shard {
             .collect();
         alarms.sort_by_key(|a| a.id);
         let mut supervised: Vec<(String, u64, u64)> = self
-            .supervised
+            .accounts
             .iter()
-            .map(|(a, w)| (a.to_string(), w.interval, w.due))
+            .filter(|a| a.interval > 0)
+            .map(|a| (a.name.to_string(), u64::from(a.interval), a.due))
             .collect();
         supervised.sort();
         let mut recent: Vec<(String, Vec<u64>)> = self
@@ -92,7 +93,9 @@ impl Shard {
             shard.alarms.insert(a.id, a);
         }
         for (account, interval, due) in snap.supervised {
-            shard.watch(&account, interval, due);
+            let ix = shard.accounts.find_or_add(&account);
+            let interval = u32::try_from(interval).unwrap_or(u32::MAX).max(1);
+            shard.watch(ix, interval, due);
         }
         shard.recent = snap
             .recent

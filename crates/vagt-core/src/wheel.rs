@@ -15,6 +15,14 @@ pub struct TimerId {
     generation: u32,
 }
 
+impl TimerId {
+    /// A handle that names no timer (cancelling it does nothing).
+    pub const NONE: Self = Self {
+        index: u32::MAX,
+        generation: u32::MAX,
+    };
+}
+
 struct Entry<T> {
     id: TimerId,
     due: u64,
