@@ -139,7 +139,9 @@ const T0: u64 = 1_714_521_600;
 /// through a whole interval (every heartbeat left a cancelled entry behind to drop).
 fn supervision(c: &mut Criterion) {
     const N: usize = 1_000_000;
-    let accounts: Vec<String> = (0..N).map(|i| format!("{:010}", 4_000_000_000 + i)).collect();
+    let accounts: Vec<String> = (0..N)
+        .map(|i| format!("{:010}", 4_000_000_000 + i))
+        .collect();
     let setup = AccountSetup {
         supervision_secs: Some(3600),
         team: Some("hjemmepleje-nord".into()),
@@ -239,5 +241,12 @@ fn resident_bytes() -> usize {
     pages * 4096
 }
 
-criterion_group!(benches, supervision, wheel, wheel_expire, shard, shard_events);
+criterion_group!(
+    benches,
+    supervision,
+    wheel,
+    wheel_expire,
+    shard,
+    shard_events
+);
 criterion_main!(benches);

@@ -178,7 +178,10 @@ mod tests {
         assert_eq!(t.name(a), "1234");
         t.set_team(a, Some("nord"));
         t.set_team(b, Some("nord"));
-        let (ta, tb) = (t.get(a).unwrap().team.clone(), t.get(b).unwrap().team.clone());
+        let (ta, tb) = (
+            t.get(a).unwrap().team.clone(),
+            t.get(b).unwrap().team.clone(),
+        );
         assert!(Arc::ptr_eq(&ta.unwrap(), &tb.unwrap()));
         t.set_interval(a, 60);
         t.set_interval(a, 120);

@@ -126,6 +126,27 @@ impl FrameRecord {
         }))
     }
 
+    /// The account of a frame record, reading only its metadata (`Ok(None)` for records of
+    /// other kinds): what the core's feed routes by.
+    pub fn account_of(payload: &[u8]) -> anyhow::Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct AccountOnly<'a> {
+            #[serde(borrow)]
+            account: std::borrow::Cow<'a, str>,
+        }
+        let Some((&tag, rest)) = payload.split_first() else {
+            bail!("empty record")
+        };
+        if tag != FRAME_TAG {
+            return Ok(None);
+        }
+        let (len, rest) = rest.split_at_checked(4).context("record cut short")?;
+        let len = u32::from_le_bytes(len.try_into().context("record cut short")?) as usize;
+        let meta = rest.get(..len).context("record metadata cut short")?;
+        let m: AccountOnly<'_> = serde_json::from_slice(meta)?;
+        Ok(Some(m.account.into_owned()))
+    }
+
     /// The complete frame as it was on the wire (LF, CRC, length, body, CR).
     pub fn wire(&self) -> Vec<u8> {
         wrap_body(&self.body).unwrap_or_default()

@@ -8,21 +8,17 @@ use crossbeam_channel::Sender;
 use metrics::counter;
 use tracing::{error, info, warn};
 use vagt_journal::{Committed, Record, Tail};
-use vagt_proto::Settings;
 
-use super::records::{self, Input};
+use super::records::{self, Input, Route};
 use super::shard_of;
 use super::snapshot::{self, CoreSnapshot};
-use super::worker::{Item, Msg};
-use crate::accounts::Accounts;
+use super::worker::{Item, Msg, Work};
 use crate::metrics as m;
 
 pub(super) struct Feed {
     pub(super) tail: Tail,
     pub(super) committed: Committed,
     pub(super) shards: Vec<Sender<Msg>>,
-    pub(super) accounts: Accounts,
-    pub(super) settings: Settings,
     pub(super) snap_dir: PathBuf,
     pub(super) snapshot_every: Duration,
 }
@@ -50,7 +46,7 @@ impl Feed {
                 continue;
             }
             since_snapshot += records.len() as u64;
-            self.route(&records);
+            self.route(records.drain(..));
             let caught_up = self.tail.position() >= self.committed.end();
             if closed && caught_up {
                 break;
@@ -66,12 +62,14 @@ impl Feed {
         }
     }
 
-    fn route(&self, records: &[Record]) {
+    fn route(&self, records: impl Iterator<Item = Record>) {
         let n = self.shards.len();
         let mut batches: Vec<Vec<Item>> = (0..n).map(|_| Vec::new()).collect();
         for r in records {
-            let input = match records::decode(&r.payload, &self.accounts, &self.settings) {
-                Ok(Some(i)) => i,
+            // Frames are decoded by their shard thread (in parallel); the feed reads only the
+            // account.
+            let route = match records::route(&r.payload) {
+                Ok(Some(route)) => route,
                 Ok(None) => continue,
                 Err(e) => {
                     warn!(
@@ -83,25 +81,30 @@ impl Feed {
                 }
             };
             let offset = r.offset.0;
-            let target = match &input {
-                Input::Frame { account, .. } => Some(shard_of(account, n)),
-                Input::Command(c) => c
-                    .command
-                    .alarm()
-                    .map(|id| usize::try_from(id.0 % n as u64).unwrap_or(0)),
-                Input::Tick(_) | Input::Setup(_) => None,
+            let (target, work) = match route {
+                Route::Frame(account) => (Some(shard_of(&account, n)), Work::Frame(r.payload)),
+                Route::Input(input) => {
+                    let target = match &input {
+                        Input::Command(c) => c
+                            .command
+                            .alarm()
+                            .map(|id| usize::try_from(id.0 % n as u64).unwrap_or(0)),
+                        _ => None,
+                    };
+                    (target, Work::Input(input))
+                }
             };
             match target {
                 Some(i) => {
                     if let Some(b) = batches.get_mut(i) {
-                        b.push(Item { offset, input });
+                        b.push(Item { offset, work });
                     }
                 }
                 None => {
                     for b in &mut batches {
                         b.push(Item {
                             offset,
-                            input: input.clone(),
+                            work: work.clone(),
                         });
                     }
                 }

@@ -175,14 +175,21 @@ impl Engine {
         }
         let mut threads = Vec::new();
         let mut senders = Vec::new();
-        for (i, (shard, setups)) in shards.into_iter().zip(per_shard).enumerate() {
+        let accounts = Arc::new(accounts.clone());
+        for (index, (shard, setups)) in shards.into_iter().zip(per_shard).enumerate() {
             let (tx, rx) = crossbeam_channel::bounded(64);
             senders.push(tx);
-            let shared = Arc::clone(&shared);
+            let cx = worker::Context {
+                index,
+                setups,
+                accounts: Arc::clone(&accounts),
+                settings,
+                shared: Arc::clone(&shared),
+            };
             threads.push(
                 std::thread::Builder::new()
-                    .name(format!("vagt-core-{i}"))
-                    .spawn(move || worker::run(i, shard, &rx, &setups, &shared))
+                    .name(format!("vagt-core-{index}"))
+                    .spawn(move || worker::run(shard, &rx, &cx))
                     .context("starting a core shard thread")?,
             );
         }
@@ -190,8 +197,6 @@ impl Engine {
             tail: vagt_journal::Tail::new(&journal_dir, Offset(from)),
             committed: committed.clone(),
             shards: senders,
-            accounts: accounts.clone(),
-            settings,
             snap_dir,
             snapshot_every: std::time::Duration::from_secs(config.snapshot_every_secs),
         };

@@ -80,6 +80,18 @@ pub fn decode(
     accounts: &Accounts,
     settings: &Settings,
 ) -> anyhow::Result<Option<Input>> {
+    if let Some(input) = decode_core_record(payload)? {
+        return Ok(Some(input));
+    }
+    Ok(FrameRecord::decode(payload)?.map(|f| Input::Frame {
+        events: events_of(&f, accounts, settings),
+        account: f.meta.account.to_ascii_uppercase(),
+        at: u64::try_from(f.meta.received_at_ms.div_euclid(1000)).unwrap_or(0),
+    }))
+}
+
+/// Decodes the core's own records (`C`, `T`, `S`); `Ok(None)` for any other kind.
+fn decode_core_record(payload: &[u8]) -> anyhow::Result<Option<Input>> {
     let Some((&tag, rest)) = payload.split_first() else {
         bail!("empty record")
     };
@@ -87,15 +99,26 @@ pub fn decode(
         COMMAND_TAG => Input::Command(serde_json::from_slice(rest).context("command record")?),
         TICK_TAG => Input::Tick(le_u64(rest)?),
         SETUP_TAG => Input::Setup(le_u64(rest)?),
-        _ => match FrameRecord::decode(payload)? {
-            Some(f) => Input::Frame {
-                events: events_of(&f, accounts, settings),
-                account: f.meta.account.to_ascii_uppercase(),
-                at: u64::try_from(f.meta.received_at_ms.div_euclid(1000)).unwrap_or(0),
-            },
-            None => return Ok(None),
-        },
+        _ => return Ok(None),
     }))
+}
+
+/// How the feed routes a record, decided without decoding a frame's body (the shard threads
+/// do that, in parallel).
+#[derive(Debug)]
+pub enum Route {
+    /// A frame of this account (upper-cased): its shard decodes it.
+    Frame(String),
+    /// Anything else, decoded.
+    Input(Input),
+}
+
+/// Reads just enough of a record to route it; `Ok(None)` for kinds the core ignores.
+pub fn route(payload: &[u8]) -> anyhow::Result<Option<Route>> {
+    if let Some(input) = decode_core_record(payload)? {
+        return Ok(Some(Route::Input(input)));
+    }
+    Ok(FrameRecord::account_of(payload)?.map(|a| Route::Frame(a.to_ascii_uppercase())))
 }
 
 fn le_u64(bytes: &[u8]) -> anyhow::Result<u64> {

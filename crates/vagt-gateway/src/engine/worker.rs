@@ -8,14 +8,36 @@ use crossbeam_channel::{Receiver, Sender};
 use metrics::{counter, histogram};
 use vagt_core::{AccountSetup, Change, ChangeKind, Shard, ShardSnapshot};
 
-use super::records::Input;
+use tracing::warn;
+use vagt_proto::Settings;
+
+use super::records::{self, Input};
 use super::{Shared, secs};
+use crate::accounts::Accounts;
 use crate::metrics as m;
 
-/// One input and where it is in the journal.
+/// One record for a shard and where it is in the journal.
 pub(super) struct Item {
     pub(super) offset: u64,
-    pub(super) input: Input,
+    pub(super) work: Work,
+}
+
+/// A record as the feed passes it on.
+#[derive(Clone)]
+pub(super) enum Work {
+    /// A frame record, still to be decoded (by the shard, so decoding runs in parallel).
+    Frame(Vec<u8>),
+    /// Any other record, decoded.
+    Input(Input),
+}
+
+/// What a shard thread needs besides its shard.
+pub(super) struct Context {
+    pub(super) index: usize,
+    pub(super) setups: Vec<(String, AccountSetup)>,
+    pub(super) accounts: Arc<Accounts>,
+    pub(super) settings: Settings,
+    pub(super) shared: Arc<Shared>,
 }
 
 /// What the feed sends a shard.
@@ -27,40 +49,46 @@ pub(super) enum Msg {
 }
 
 /// The shard thread's loop; ends when the feed hangs up.
-pub(super) fn run(
-    index: usize,
-    mut shard: Shard,
-    rx: &Receiver<Msg>,
-    setups: &[(String, AccountSetup)],
-    shared: &Arc<Shared>,
-) {
+pub(super) fn run(mut shard: Shard, rx: &Receiver<Msg>, cx: &Context) {
+    let shared = &*cx.shared;
     for msg in rx {
         match msg {
             Msg::Batch { items, upto } => {
                 for item in items {
                     let live = item.offset >= shared.live_from;
-                    let changes = apply(index, &mut shard, item, setups, shared);
+                    let input = match item.work {
+                        Work::Input(input) => input,
+                        Work::Frame(payload) => {
+                            match records::decode(&payload, &cx.accounts, &cx.settings) {
+                                Ok(Some(input)) => input,
+                                Ok(None) => continue,
+                                Err(e) => {
+                                    warn!(
+                                        offset = item.offset,
+                                        "core skips a record it cannot decode: {e:#}"
+                                    );
+                                    counter!(m::CORE_FEED_ERRORS).increment(1);
+                                    continue;
+                                }
+                            }
+                        }
+                    };
+                    let changes = apply(&mut shard, item.offset, input, cx);
                     publish(&shard, &changes, live, shared);
                 }
-                if let Some(a) = shared.applied.get(index) {
+                if let Some(a) = shared.applied.get(cx.index) {
                     a.store(upto, Ordering::Release);
                 }
             }
             Msg::Snapshot(tx) => {
-                let _ = tx.send((index, shard.snapshot()));
+                let _ = tx.send((cx.index, shard.snapshot()));
             }
         }
     }
 }
 
-fn apply(
-    index: usize,
-    shard: &mut Shard,
-    item: Item,
-    setups: &[(String, AccountSetup)],
-    shared: &Shared,
-) -> Vec<Change> {
-    match item.input {
+fn apply(shard: &mut Shard, offset: u64, input: Input, cx: &Context) -> Vec<Change> {
+    match input {
         Input::Frame {
             account,
             events,
@@ -68,7 +96,7 @@ fn apply(
         } => shard.on_events(&account, &events, at),
         Input::Tick(at) => shard.tick(at),
         Input::Setup(at) => {
-            for (account, setup) in setups {
+            for (account, setup) in &cx.setups {
                 shard.configure(account, setup.clone(), at);
             }
             Vec::new()
@@ -76,8 +104,8 @@ fn apply(
         Input::Command(c) => {
             let result = shard.command(&c.actor, &c.command, secs(c.at_ms));
             // A centre-wide command reaches every shard; one answers.
-            let answers = c.command.alarm().is_some() || index == 0;
-            if answers && let Some((_, tx)) = shared.waiters.remove(&item.offset) {
+            let answers = c.command.alarm().is_some() || cx.index == 0;
+            if answers && let Some((_, tx)) = cx.shared.waiters.remove(&offset) {
                 let _ = tx.send(Ok(result.clone()));
             }
             result.unwrap_or_default()
