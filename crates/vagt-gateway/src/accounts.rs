@@ -140,7 +140,13 @@ impl Accounts {
     /// The account a frame belongs to: same account number, and line / receiver where the entry
     /// names them; the most specific entry wins.
     pub fn find(&self, frame: &Frame) -> Option<&Account> {
-        let acct = frame.account()?.to_ascii_uppercase();
+        let acct = frame.account()?;
+        // Accounts are mostly digits: upper-case (allocate) only when needed.
+        let acct: std::borrow::Cow<'_, str> = if acct.bytes().any(|b| b.is_ascii_lowercase()) {
+            acct.to_ascii_uppercase().into()
+        } else {
+            acct.into()
+        };
         let line = frame.header.line.as_ref().map(|l| l.as_str());
         let receiver = frame.header.receiver.as_ref().map(|r| r.as_str());
         let matches = |want: &Option<String>, got: Option<&str>| {
@@ -148,7 +154,7 @@ impl Accounts {
                 .is_none_or(|w| got.is_some_and(|g| g.eq_ignore_ascii_case(w)))
         };
         self.by_account
-            .get(&acct)?
+            .get(acct.as_ref())?
             .iter()
             .filter(|a| matches(&a.entry.line, line) && matches(&a.entry.receiver, receiver))
             .max_by_key(|a| {

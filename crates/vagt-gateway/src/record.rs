@@ -59,6 +59,17 @@ pub struct FrameMeta {
     pub content: u64,
 }
 
+/// The parts of a journaled frame the core reads, borrowed from the record.
+#[derive(Clone, Debug)]
+pub struct FrameView<'a> {
+    /// The account, as received.
+    pub account: std::borrow::Cow<'a, str>,
+    /// When it was received (milliseconds since the Unix epoch).
+    pub received_at_ms: i64,
+    /// The frame body.
+    pub body: &'a [u8],
+}
+
 /// A journaled frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameRecord {
@@ -126,13 +137,14 @@ impl FrameRecord {
         }))
     }
 
-    /// The account of a frame record, reading only its metadata (`Ok(None)` for records of
-    /// other kinds): what the core's feed routes by.
-    pub fn account_of(payload: &[u8]) -> anyhow::Result<Option<String>> {
+    /// What the core needs of a frame record, borrowed from the payload without decoding the
+    /// rest of the metadata (`Ok(None)` for records of other kinds).
+    pub fn view(payload: &[u8]) -> anyhow::Result<Option<FrameView<'_>>> {
         #[derive(Deserialize)]
-        struct AccountOnly<'a> {
+        struct Lite<'a> {
             #[serde(borrow)]
             account: std::borrow::Cow<'a, str>,
+            received_at_ms: i64,
         }
         let Some((&tag, rest)) = payload.split_first() else {
             bail!("empty record")
@@ -142,9 +154,15 @@ impl FrameRecord {
         }
         let (len, rest) = rest.split_at_checked(4).context("record cut short")?;
         let len = u32::from_le_bytes(len.try_into().context("record cut short")?) as usize;
-        let meta = rest.get(..len).context("record metadata cut short")?;
-        let m: AccountOnly<'_> = serde_json::from_slice(meta)?;
-        Ok(Some(m.account.into_owned()))
+        let (meta, body) = rest
+            .split_at_checked(len)
+            .context("record metadata cut short")?;
+        let m: Lite<'_> = serde_json::from_slice(meta)?;
+        Ok(Some(FrameView {
+            account: m.account,
+            received_at_ms: m.received_at_ms,
+            body,
+        }))
     }
 
     /// The complete frame as it was on the wire (LF, CRC, length, body, CR).

@@ -247,3 +247,27 @@ fn a_tail_follows_appends_across_segments_and_sees_only_durable_records() {
     }
     assert!(segments(dir.path()).unwrap().len() > 10);
 }
+
+#[test]
+fn a_record_is_visible_to_followers_when_its_appender_hears_it_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let committed = j.committed();
+    let (tx, rx) = mpsc::channel();
+    let appender = j.appender().unwrap();
+    for i in 0..50u32 {
+        let (committed, tx) = (committed.clone(), tx.clone());
+        appender
+            .append(i.to_le_bytes().to_vec(), move |r| {
+                // An ACK sent from here must never precede the record's visibility.
+                let offset = r.unwrap();
+                tx.send(committed.end() > offset).unwrap();
+            })
+            .unwrap();
+    }
+    drop((tx, appender));
+    j.close();
+    let seen: Vec<bool> = rx.iter().collect();
+    assert_eq!(seen.len(), 50);
+    assert!(seen.iter().all(|v| *v), "{seen:?}");
+}

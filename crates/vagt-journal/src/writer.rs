@@ -227,11 +227,12 @@ impl Writer {
                     bytes: buf.len(),
                     write_and_sync: started.elapsed(),
                 };
+                // Before the callbacks: whoever is told "durable" (an ACK sent, a command
+                // answered) can already find the record through `Committed`.
+                self.committed.publish(self.end);
                 for (a, offset) in batch.drain(..).zip(offsets) {
                     (a.done)(offset);
                 }
-                // After the callbacks: a follower never sees a record before its appender does.
-                self.committed.publish(self.end);
                 on_commit(&stats);
             }
             Err(e) => {

@@ -45,8 +45,10 @@ type Answer = Result<Result<Vec<Change>, CommandError>, String>;
 pub(crate) struct Shared {
     /// Open alarms by id: the read side.
     views: DashMap<AlarmId, Alarm>,
-    /// Commands waiting for their shard's answer, by journal offset.
+    /// Commands waiting for their shard's answer, by request number.
     waiters: DashMap<u64, oneshot::Sender<Answer>>,
+    /// The last request number given out.
+    requests: AtomicU64,
     /// Per shard: every record before this offset is applied.
     applied: Vec<AtomicU64>,
     /// Inputs at or after this offset are live (metrics); earlier ones are the start-up replay.
@@ -164,6 +166,7 @@ impl Engine {
         let shared = Arc::new(Shared {
             views: DashMap::new(),
             waiters: DashMap::new(),
+            requests: AtomicU64::new(0),
             applied: (0..n).map(|_| AtomicU64::new(from)).collect(),
             live_from: committed.end().0,
             emergency: AtomicBool::new(shards.first().is_some_and(Shard::emergency_mode)),
@@ -222,7 +225,9 @@ impl Engine {
         command: Command,
         client: Option<SocketAddr>,
     ) -> Result<Vec<Change>, EngineError> {
+        let request = self.shared.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let record = records::encode_command(&CommandRecord {
+            request,
             at_ms: crate::receiver::clock().1,
             actor,
             client,
@@ -230,27 +235,27 @@ impl Engine {
         })
         .map_err(|e| EngineError::Unavailable(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
+        // Registered before the record exists, so its shard always finds the waiter.
+        self.shared.waiters.insert(request, tx);
         let shared = Arc::clone(&self.shared);
-        // The waiter is registered on the writer thread before the durable end moves past the
-        // record, so the shard always finds it.
-        let done = move |r: Result<Offset, JournalError>| match r {
-            Ok(offset) => {
-                shared.waiters.insert(offset.0, tx);
-            }
-            Err(e) => {
+        let done = move |r: Result<Offset, JournalError>| {
+            if let Err(e) = r
+                && let Some((_, tx)) = shared.waiters.remove(&request)
+            {
                 let _ = tx.send(Err(e.to_string()));
             }
         };
-        let appender = self
-            .appender
-            .lock()
-            .ok()
-            .and_then(|a| a.clone())
-            .ok_or_else(|| EngineError::Unavailable("stopping".into()))?;
-        tokio::task::spawn_blocking(move || appender.append(record, done))
-            .await
-            .map_err(|e| EngineError::Unavailable(e.to_string()))?
-            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+        let appended = match self.appender.lock().ok().and_then(|a| a.clone()) {
+            Some(appender) => tokio::task::spawn_blocking(move || appender.append(record, done))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string())),
+            None => Err("stopping".to_owned()),
+        };
+        if let Err(e) = appended {
+            self.shared.waiters.remove(&request);
+            return Err(EngineError::Unavailable(e));
+        }
         match rx.await {
             Ok(Ok(result)) => Ok(result?),
             Ok(Err(e)) => Err(EngineError::Unavailable(e)),

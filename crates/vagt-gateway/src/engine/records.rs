@@ -23,6 +23,10 @@ const SETUP_TAG: u8 = b'S';
 /// A person's command as journaled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandRecord {
+    /// The request number the waiting caller knows it by (unique within one process run; only
+    /// commands journaled by the running process are answered).
+    #[serde(default)]
+    pub request: u64,
     /// When it was given (milliseconds since the Unix epoch).
     pub at_ms: i64,
     /// Who gave it.
@@ -83,10 +87,10 @@ pub fn decode(
     if let Some(input) = decode_core_record(payload)? {
         return Ok(Some(input));
     }
-    Ok(FrameRecord::decode(payload)?.map(|f| Input::Frame {
-        events: events_of(&f, accounts, settings),
-        account: f.meta.account.to_ascii_uppercase(),
-        at: u64::try_from(f.meta.received_at_ms.div_euclid(1000)).unwrap_or(0),
+    Ok(FrameRecord::view(payload)?.map(|f| Input::Frame {
+        events: events_of(f.body, f.received_at_ms, accounts, settings),
+        account: f.account.to_ascii_uppercase(),
+        at: u64::try_from(f.received_at_ms.div_euclid(1000)).unwrap_or(0),
     }))
 }
 
@@ -118,7 +122,7 @@ pub fn route(payload: &[u8]) -> anyhow::Result<Option<Route>> {
     if let Some(input) = decode_core_record(payload)? {
         return Ok(Some(Route::Input(input)));
     }
-    Ok(FrameRecord::account_of(payload)?.map(|a| Route::Frame(a.to_ascii_uppercase())))
+    Ok(FrameRecord::view(payload)?.map(|f| Route::Frame(f.account.to_ascii_uppercase())))
 }
 
 fn le_u64(bytes: &[u8]) -> anyhow::Result<u64> {
@@ -128,9 +132,14 @@ fn le_u64(bytes: &[u8]) -> anyhow::Result<u64> {
 
 /// The events of a journaled frame, decoded again (decrypted with the account's key). The frame
 /// was accepted once: the window and unknown-account checks are not applied again.
-pub fn events_of(f: &FrameRecord, accounts: &Accounts, settings: &Settings) -> Vec<Event> {
+pub fn events_of(
+    body: &[u8],
+    received_at_ms: i64,
+    accounts: &Accounts,
+    settings: &Settings,
+) -> Vec<Event> {
     let raw = RawFrame {
-        body: Bytes::copy_from_slice(&f.body),
+        body: Bytes::copy_from_slice(body),
         decimal_length: false,
     };
     let Ok(frame) = Frame::parse(&raw, &settings.tolerance) else {
@@ -142,8 +151,7 @@ pub fn events_of(f: &FrameRecord, accounts: &Accounts, settings: &Settings) -> V
         max_ahead_secs: u32::MAX,
     };
     settings.policy.unknown_account = UnknownAccount::Accept;
-    let now =
-        Timestamp::from_unix(f.meta.received_at_ms.div_euclid(1000)).unwrap_or(Timestamp::EPOCH);
+    let now = Timestamp::from_unix(received_at_ms.div_euclid(1000)).unwrap_or(Timestamp::EPOCH);
     vagt_proto::process_frame(&frame, &settings, now, accounts.key_for(&frame))
         .payload
         .map(|p| p.events())

@@ -104,8 +104,10 @@ fn apply(shard: &mut Shard, offset: u64, input: Input, cx: &Context) -> Vec<Chan
         Input::Command(c) => {
             let result = shard.command(&c.actor, &c.command, secs(c.at_ms));
             // A centre-wide command reaches every shard; one answers.
-            let answers = c.command.alarm().is_some() || cx.index == 0;
-            if answers && let Some((_, tx)) = cx.shared.waiters.remove(&offset) {
+            // Only commands of this run have a waiter (a replayed one may reuse its number).
+            let answers =
+                offset >= cx.shared.live_from && (c.command.alarm().is_some() || cx.index == 0);
+            if answers && let Some((_, tx)) = cx.shared.waiters.remove(&c.request) {
                 let _ = tx.send(Ok(result.clone()));
             }
             result.unwrap_or_default()
