@@ -130,7 +130,7 @@ fn pipeline(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(frames));
     for shards in [1, 2, 4] {
-        let text = format!("{DEFAULT_CONFIG}\n[core]\nshards = {shards}\n");
+        let text = DEFAULT_CONFIG.replace("shards = 2", &format!("shards = {shards}"));
         let mut config = Config::parse(&text, Path::new(".")).unwrap();
         config.gateway.data = dir.path().to_owned();
         g.bench_with_input(

@@ -215,7 +215,7 @@ impl Shard {
     ) -> Result<Vec<Change>, CommandError> {
         let now = self.observe(now);
         self.owned_in(id, actor, State::Claimed, "release")?;
-        let due = now + self.policy().claim_within(self.priority(id));
+        let due = now + self.policy().claim_within(self.priority(id), now);
         self.move_to(id, State::Queued, Deadline::Claim, due);
         if let Some(a) = self.alarms.get_mut(&id) {
             a.owner = None;

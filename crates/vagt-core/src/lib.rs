@@ -23,6 +23,6 @@ pub use command::{Command, CommandError};
 pub use model::{
     Actor, Alarm, AlarmId, Change, ChangeKind, Classification, Deadline, DoorGrant, Role, State,
 };
-pub use policy::{Policy, Shift};
+pub use policy::{Policy, Shift, Zone};
 pub use shard::{AccountSetup, SUPERVISION_LOST, Shard};
 pub use snapshot::ShardSnapshot;

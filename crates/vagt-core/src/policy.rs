@@ -1,16 +1,85 @@
-//! Escalation policy: deadlines per priority and per shift, in local time.
+//! Escalation policy: deadlines per priority and per shift, in the centre's local time
+//! (an IANA time zone, daylight-saving changes included).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A part of the day with its own staffing and promises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Shift {
-    /// 07:00–15:00 local.
+    /// From `shift_starts[0]` (07:00 local by default).
     Day,
-    /// 15:00–23:00 local.
+    /// From `shift_starts[1]` (15:00).
     Evening,
-    /// 23:00–07:00 local.
+    /// From `shift_starts[2]` (23:00) to the next day's start.
     Night,
+}
+
+/// The centre's time zone, by IANA name (the database is built in, so a host without
+/// `/usr/share/zoneinfo` gives the same answers).
+#[derive(Clone, Debug)]
+pub struct Zone {
+    name: String,
+    tz: jiff::tz::TimeZone,
+}
+
+impl Zone {
+    /// The zone called `name` (e.g. `Europe/Copenhagen`).
+    pub fn named(name: &str) -> Result<Self, String> {
+        let tz = jiff::tz::TimeZone::get(name).map_err(|e| {
+            format!(
+                "unknown time zone {name:?} (use an IANA name such as \"Europe/Copenhagen\"): {e}"
+            )
+        })?;
+        Ok(Self {
+            name: name.to_owned(),
+            tz,
+        })
+    }
+
+    /// Its IANA name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Seconds since local midnight at `now` (seconds since the Unix epoch).
+    pub fn second_of_day(&self, now: u64) -> u64 {
+        let utc = i64::try_from(now).unwrap_or(i64::MAX);
+        let offset = jiff::Timestamp::from_second(utc)
+            .map(|t| i64::from(self.tz.to_offset(t).seconds()))
+            .unwrap_or(0);
+        utc.saturating_add(offset).rem_euclid(86_400).unsigned_abs()
+    }
+}
+
+impl Default for Zone {
+    fn default() -> Self {
+        Self::named("Europe/Copenhagen").unwrap_or_else(|_| Self {
+            name: "UTC".into(),
+            tz: jiff::tz::TimeZone::UTC,
+        })
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Zone {}
+
+impl Serialize for Zone {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Zone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Self::named(&name).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Deadlines and limits (one set for normal staffing, one for emergency staffing). In a
@@ -18,8 +87,13 @@ pub enum Shift {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
-    /// Seconds an alarm may wait unclaimed, by priority 1…5.
+    /// Seconds an alarm may wait unclaimed, by priority 1…5 (day shift, and any shift without
+    /// its own list).
     pub claim_within_secs: [u64; 5],
+    /// The same for alarms waiting in the evening shift, if different.
+    pub claim_within_secs_evening: Option<[u64; 5]>,
+    /// The same for alarms waiting in the night shift, if different.
+    pub claim_within_secs_night: Option<[u64; 5]>,
     /// Seconds an operator may hold an alarm before resolving or forwarding it.
     pub handle_within_secs: u64,
     /// Seconds a responder has to accept a forwarded alarm.
@@ -38,15 +112,18 @@ pub struct Policy {
     pub runaway_events: usize,
     /// … within this many seconds flags the account.
     pub runaway_window_secs: u64,
-    /// Local time = UTC + this offset (seconds). A fixed offset: daylight-saving changes are
-    /// not applied yet.
-    pub utc_offset_secs: i64,
+    /// The centre's time zone (IANA name): shifts follow local time, summer time included.
+    pub time_zone: Zone,
+    /// Local hours at which the day, evening and night shifts start.
+    pub shift_starts: [u8; 3],
 }
 
 impl Default for Policy {
     fn default() -> Self {
         Self {
             claim_within_secs: [60, 120, 300, 900, 1800],
+            claim_within_secs_evening: None,
+            claim_within_secs_night: None,
             handle_within_secs: 600,
             accept_within_secs: 300,
             on_site_day_evening_secs: 30 * 60,
@@ -56,7 +133,8 @@ impl Default for Policy {
             supervision_grace_secs: 60,
             runaway_events: 20,
             runaway_window_secs: 3600,
-            utc_offset_secs: 3600,
+            time_zone: Zone::default(),
+            shift_starts: [7, 15, 23],
         }
     }
 }
@@ -69,6 +147,22 @@ impl Policy {
                 "claim_within_secs",
                 self.claim_within_secs.iter().all(|s| *s > 0),
             ),
+            (
+                "claim_within_secs_evening",
+                self.claim_within_secs_evening
+                    .is_none_or(|v| v.iter().all(|s| *s > 0)),
+            ),
+            (
+                "claim_within_secs_night",
+                self.claim_within_secs_night
+                    .is_none_or(|v| v.iter().all(|s| *s > 0)),
+            ),
+            (
+                "shift_starts (hours, day < evening < night, each 0-23)",
+                self.shift_starts[0] < self.shift_starts[1]
+                    && self.shift_starts[1] < self.shift_starts[2]
+                    && self.shift_starts[2] < 24,
+            ),
             ("handle_within_secs", self.handle_within_secs > 0),
             ("accept_within_secs", self.accept_within_secs > 0),
             (
@@ -79,7 +173,6 @@ impl Policy {
             ("close_within_secs", self.close_within_secs > 0),
             ("runaway_events", self.runaway_events > 0),
             ("runaway_window_secs", self.runaway_window_secs > 0),
-            ("utc_offset_secs", self.utc_offset_secs.abs() <= 14 * 3600),
         ];
         match checks.iter().find(|(_, ok)| !ok) {
             Some((name, _)) => Err(format!("{name} is out of range")),
@@ -87,22 +180,29 @@ impl Policy {
         }
     }
 
-    /// The shift at `now` (seconds since the Unix epoch, UTC).
+    /// The shift at `now` (seconds since the Unix epoch, UTC), in the centre's local time.
     pub fn shift_at(&self, now: u64) -> Shift {
-        let local = i64::try_from(now)
-            .unwrap_or(i64::MAX)
-            .saturating_add(self.utc_offset_secs);
-        match local.rem_euclid(86_400) / 3_600 {
-            7..=14 => Shift::Day,
-            15..=22 => Shift::Evening,
-            _ => Shift::Night,
+        let hour = self.time_zone.second_of_day(now) / 3_600;
+        let [day, evening, night] = self.shift_starts.map(u64::from);
+        if hour >= night || hour < day {
+            Shift::Night
+        } else if hour >= evening {
+            Shift::Evening
+        } else {
+            Shift::Day
         }
     }
 
-    /// Seconds an alarm of `priority` may wait unclaimed.
-    pub fn claim_within(&self, priority: u8) -> u64 {
+    /// Seconds an alarm of `priority` may wait unclaimed, if it starts waiting at `now`.
+    pub fn claim_within(&self, priority: u8, now: u64) -> u64 {
+        let table = match self.shift_at(now) {
+            Shift::Day => None,
+            Shift::Evening => self.claim_within_secs_evening.as_ref(),
+            Shift::Night => self.claim_within_secs_night.as_ref(),
+        }
+        .unwrap_or(&self.claim_within_secs);
         let i = usize::from(priority.clamp(1, 5) - 1);
-        self.claim_within_secs.get(i).copied().unwrap_or(60)
+        table.get(i).copied().unwrap_or(60)
     }
 
     /// The promised time on site for a visit forwarded at `at`.

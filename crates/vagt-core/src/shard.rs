@@ -212,7 +212,7 @@ impl Shard {
             timer: None,
         };
         self.alarms.insert(id, alarm);
-        let due = now + self.policy().claim_within(priority);
+        let due = now + self.policy().claim_within(priority, now);
         self.rearm(id, Deadline::Claim, due);
         self.open_by_account.insert(account.to_owned(), id);
         let kind = ChangeKind::Opened {
@@ -320,7 +320,7 @@ impl Shard {
             let interval = match deadline {
                 Deadline::Claim => self
                     .policy()
-                    .claim_within(self.priority(id).saturating_sub(1).max(1)),
+                    .claim_within(self.priority(id).saturating_sub(1).max(1), now),
                 Deadline::Handle => self.policy().handle_within_secs,
                 Deadline::Accept => self.policy().accept_within_secs,
                 Deadline::OnSite => self.policy().on_site_within(now),

@@ -12,9 +12,9 @@ use vagt_proto::Event;
 
 /// 2024-05-01 00:00:00 UTC.
 const MIDNIGHT_UTC: u64 = 1_714_521_600;
-/// Local (UTC+1) clock time `h:m` on that day, as Unix seconds.
+/// Copenhagen clock time `h:m` on that day (summer time, UTC+2), as Unix seconds.
 fn local(h: u64, m: u64) -> u64 {
-    MIDNIGHT_UTC + h * 3600 + m * 60 - 3600
+    MIDNIGHT_UTC + h * 3600 + m * 60 - 7200
 }
 
 fn event(code: &str, priority: Option<u8>, restore: bool) -> Event {
@@ -74,6 +74,82 @@ fn unclaimed_alarm_escalates_at_the_exact_second_and_keeps_escalating() {
     // Now priority 1: the next step comes 60 s later.
     assert!(s.tick(t0 + 179).is_empty());
     assert_eq!(escalations(&s.tick(t0 + 180)), [(Deadline::Claim, 2)]);
+}
+
+/// 2024-01-15 05:30 UTC is 06:30 in Copenhagen (winter time, UTC+1): still night.
+const JANUARY_0530_UTC: u64 = 1_705_296_600;
+/// 2024-07-15 05:30 UTC is 07:30 in Copenhagen (summer time, UTC+2): already day.
+const JULY_0530_UTC: u64 = 1_721_021_400;
+
+/// The visit promised for an alarm forwarded at `at`, seen as the on-site escalation instant.
+fn on_site_deadline(policy: Policy, at: u64) -> u64 {
+    let mut s = Shard::new(0, 1, policy, Policy::default(), at - 100);
+    let id = opened(&s.on_events("1234", &[pendant()], at - 100));
+    let op = Actor::operator("ole");
+    let nurse = Actor {
+        name: "team-nord".into(),
+        role: Role::Responder,
+    };
+    s.claim(id, &op, at - 50).unwrap();
+    s.forward(id, &op, "team-nord", at).unwrap();
+    s.accept(id, &nurse, at + 60).unwrap();
+    (at + 61..at + 2 * 3600)
+        .find(|&t| !escalations(&s.tick(t)).is_empty())
+        .unwrap()
+}
+
+#[test]
+fn shifts_follow_the_local_clock_through_summer_time() {
+    let p = Policy::default();
+    assert_eq!(p.time_zone.name(), "Europe/Copenhagen");
+    // The same UTC time of day is night in January and day in July.
+    assert_eq!(p.shift_at(JANUARY_0530_UTC), vagt_core::Shift::Night);
+    assert_eq!(p.shift_at(JULY_0530_UTC), vagt_core::Shift::Day);
+    assert_eq!(
+        on_site_deadline(p.clone(), JANUARY_0530_UTC),
+        JANUARY_0530_UTC + 3600
+    );
+    assert_eq!(
+        on_site_deadline(p.clone(), JULY_0530_UTC),
+        JULY_0530_UTC + 1800
+    );
+    // Boundaries are local hours, and configurable.
+    assert_eq!(p.shift_at(local(6, 59)), vagt_core::Shift::Night);
+    assert_eq!(p.shift_at(local(7, 0)), vagt_core::Shift::Day);
+    assert_eq!(p.shift_at(local(15, 0)), vagt_core::Shift::Evening);
+    assert_eq!(p.shift_at(local(23, 0)), vagt_core::Shift::Night);
+    let late = Policy {
+        shift_starts: [8, 16, 22],
+        ..Policy::default()
+    };
+    assert_eq!(late.shift_at(local(7, 30)), vagt_core::Shift::Night);
+    assert_eq!(late.shift_at(local(22, 0)), vagt_core::Shift::Night);
+    // Another zone: UTC.
+    let utc = Policy {
+        time_zone: vagt_core::Zone::named("UTC").unwrap(),
+        ..Policy::default()
+    };
+    assert_eq!(utc.shift_at(JULY_0530_UTC), vagt_core::Shift::Night);
+    assert!(vagt_core::Zone::named("Europe/Nowhere").is_err());
+}
+
+#[test]
+fn the_claim_deadline_depends_on_the_shift_the_alarm_waits_in() {
+    let policy = Policy {
+        claim_within_secs: [60, 120, 300, 900, 1800],
+        claim_within_secs_night: Some([30, 60, 120, 300, 600]),
+        ..Policy::default()
+    };
+    for (at, within) in [(local(12, 0), 60), (local(19, 0), 60), (local(3, 0), 30)] {
+        let mut s = Shard::new(0, 1, policy.clone(), Policy::default(), at);
+        s.on_events("1234", &[pendant()], at);
+        assert!(s.tick(at + within - 1).is_empty(), "opened at {at}");
+        assert_eq!(
+            escalations(&s.tick(at + within)),
+            [(Deadline::Claim, 1)],
+            "opened at {at}"
+        );
+    }
 }
 
 #[test]

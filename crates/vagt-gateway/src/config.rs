@@ -33,9 +33,10 @@ pub struct Config {
     pub core: CoreConfig,
 }
 
-/// `[core]`, with `[core.normal]` and `[core.emergency]` escalation policies.
+/// `[core]`, with `[core.normal]` and `[core.emergency]` escalation policies. The emergency
+/// set starts as a copy of the normal one: `[core.emergency]` lists only what differs.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(try_from = "RawCore")]
 pub struct CoreConfig {
     /// Shard threads (accounts are spread over them by hash).
     pub shards: usize,
@@ -47,6 +48,53 @@ pub struct CoreConfig {
     pub normal: vagt_core::Policy,
     /// The policy set for emergency staffing (switched at runtime, journaled with who did it).
     pub emergency: vagt_core::Policy,
+    /// Where door grants and revocations are sent (`[core.door_webhook]`), if anywhere.
+    pub door_webhook: Option<crate::engine::door::DoorWebhook>,
+}
+
+/// `[core]` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawCore {
+    shards: usize,
+    snapshot_every_secs: u64,
+    tick_secs: u64,
+    normal: vagt_core::Policy,
+    emergency: toml::Table,
+    door_webhook: Option<crate::engine::door::DoorWebhook>,
+}
+
+impl Default for RawCore {
+    fn default() -> Self {
+        let d = CoreConfig::default();
+        Self {
+            shards: d.shards,
+            snapshot_every_secs: d.snapshot_every_secs,
+            tick_secs: d.tick_secs,
+            normal: d.normal,
+            emergency: toml::Table::new(),
+            door_webhook: None,
+        }
+    }
+}
+
+impl TryFrom<RawCore> for CoreConfig {
+    type Error = String;
+
+    fn try_from(raw: RawCore) -> Result<Self, String> {
+        let mut merged = toml::Table::try_from(&raw.normal).map_err(|e| e.to_string())?;
+        merged.extend(raw.emergency);
+        let emergency = vagt_core::Policy::deserialize(toml::Value::Table(merged))
+            .map_err(|e| format!("core.emergency: {e}"))?;
+        Ok(Self {
+            shards: raw.shards,
+            snapshot_every_secs: raw.snapshot_every_secs,
+            tick_secs: raw.tick_secs,
+            normal: raw.normal,
+            emergency,
+            door_webhook: raw.door_webhook,
+        })
+    }
 }
 
 impl Default for CoreConfig {
@@ -57,6 +105,7 @@ impl Default for CoreConfig {
             tick_secs: 1,
             normal: vagt_core::Policy::default(),
             emergency: vagt_core::Policy::default(),
+            door_webhook: None,
         }
     }
 }
@@ -334,6 +383,9 @@ impl Config {
         for (name, p) in [("core.normal", &c.normal), ("core.emergency", &c.emergency)] {
             p.validate().map_err(|e| anyhow::anyhow!("{name}.{e}"))?;
         }
+        if let Some(w) = &c.door_webhook {
+            w.validate()?;
+        }
         Ok(())
     }
 }
@@ -362,6 +414,45 @@ mod tests {
             }
         }
         assert!(n >= 1);
+    }
+
+    #[test]
+    fn emergency_staffing_inherits_what_it_does_not_change() {
+        let text = DEFAULT_CONFIG
+            .replace(
+                "time_zone = \"Europe/Copenhagen\"",
+                "time_zone = \"Europe/London\"",
+            )
+            .replace("accept_within_secs = 300", "accept_within_secs = 240");
+        let c = Config::parse(&text, Path::new(".")).unwrap();
+        assert_eq!(c.core.emergency.time_zone.name(), "Europe/London");
+        assert_eq!(c.core.emergency.accept_within_secs, 240);
+        assert_eq!(c.core.emergency.claim_within_secs, [30, 60, 120, 300, 600]);
+        assert_eq!(c.core.normal.claim_within_secs, [60, 120, 300, 900, 1800]);
+        for (from, to, named) in [
+            (
+                "time_zone = \"Europe/Copenhagen\"",
+                "time_zone = \"Europe/Atlantis\"",
+                "unknown time zone \"Europe/Atlantis\"",
+            ),
+            (
+                "[core.emergency]",
+                "[core.emergency]\nclaim_within = 5",
+                "claim_within",
+            ),
+            (
+                "shift_starts = [7, 15, 23]",
+                "shift_starts = [7, 23, 15]",
+                "core.normal.shift_starts",
+            ),
+        ] {
+            assert!(DEFAULT_CONFIG.contains(from), "{from}");
+            let e = format!(
+                "{:#}",
+                Config::parse(&DEFAULT_CONFIG.replace(from, to), Path::new(".")).unwrap_err()
+            );
+            assert!(e.contains(named), "{e}");
+        }
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub const CORE_SUPERVISION_LOST: &str = "vagt_core_supervision_lost_total";
 pub const CORE_RUNAWAY: &str = "vagt_core_runaway_total";
 /// Door-access grants given to responders.
 pub const CORE_DOOR_GRANTS: &str = "vagt_core_door_grants_total";
+/// Door webhook notices by `outcome` (delivered, retried, failed, dropped).
+pub const CORE_DOOR_WEBHOOK: &str = "vagt_core_door_webhook_total";
 /// Journal records the core could not read or decode, and failed snapshots.
 pub const CORE_FEED_ERRORS: &str = "vagt_core_feed_errors_total";
 
@@ -81,6 +83,11 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the Prometheus recorder once per process and describes every metric.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
+    // Two gateways starting at once in one process (tests) must not both try to install.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALLING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(h) = HANDLE.get() {
         return Ok(h.clone());
     }
@@ -144,6 +151,10 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     describe_counter!(CORE_SUPERVISION_LOST, "supervised devices found silent");
     describe_counter!(CORE_RUNAWAY, "accounts flagged as runaway");
     describe_counter!(CORE_DOOR_GRANTS, "door-access grants given to responders");
+    describe_counter!(
+        CORE_DOOR_WEBHOOK,
+        "door grant/revoke notices to the lock vendor's webhook, by outcome"
+    );
     describe_counter!(
         CORE_FEED_ERRORS,
         "journal records the core could not read or decode; failed snapshots"

@@ -15,6 +15,7 @@
 //!   `shard + k·N`, so a command goes straight to its shard. Each shard thread owns its state;
 //!   readers see a concurrent map of open alarms, never a lock on a shard.
 
+pub mod door;
 mod feed;
 pub mod records;
 mod snapshot;
@@ -179,6 +180,16 @@ impl Engine {
         let mut threads = Vec::new();
         let mut senders = Vec::new();
         let accounts = Arc::new(accounts.clone());
+        let mut door_thread = None;
+        let door = match config.door_webhook.clone() {
+            Some(hook) => {
+                info!(url = %hook.url, "door grants go to the lock vendor's webhook");
+                let (queue, thread) = door::start(hook)?;
+                door_thread = Some(thread);
+                Some(queue)
+            }
+            None => None,
+        };
         for (index, (shard, setups)) in shards.into_iter().zip(per_shard).enumerate() {
             let (tx, rx) = crossbeam_channel::bounded(64);
             senders.push(tx);
@@ -188,6 +199,7 @@ impl Engine {
                 accounts: Arc::clone(&accounts),
                 settings,
                 shared: Arc::clone(&shared),
+                door: door.clone(),
             };
             threads.push(
                 std::thread::Builder::new()
@@ -209,6 +221,9 @@ impl Engine {
                 .spawn(move || feed.run())
                 .context("starting the core feed thread")?,
         );
+        // Last: it drains once the shard threads (its senders) are gone.
+        drop(door);
+        threads.extend(door_thread);
         Ok(Self {
             shared,
             appender: Mutex::new(Some(appender)),

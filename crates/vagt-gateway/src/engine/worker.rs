@@ -11,6 +11,7 @@ use vagt_core::{AccountSetup, Change, ChangeKind, Shard, ShardSnapshot};
 use tracing::warn;
 use vagt_proto::Settings;
 
+use super::door::{DoorNotice, DoorQueue};
 use super::records::{self, Input};
 use super::{Shared, secs};
 use crate::accounts::Accounts;
@@ -38,6 +39,8 @@ pub(super) struct Context {
     pub(super) accounts: Arc<Accounts>,
     pub(super) settings: Settings,
     pub(super) shared: Arc<Shared>,
+    /// The lock vendor's webhook queue, if configured.
+    pub(super) door: Option<DoorQueue>,
 }
 
 /// What the feed sends a shard.
@@ -74,7 +77,7 @@ pub(super) fn run(mut shard: Shard, rx: &Receiver<Msg>, cx: &Context) {
                         }
                     };
                     let changes = apply(&mut shard, item.offset, input, cx);
-                    publish(&shard, &changes, live, shared);
+                    publish(&shard, &changes, live, cx);
                 }
                 if let Some(a) = shared.applied.get(cx.index) {
                     a.store(upto, Ordering::Release);
@@ -116,7 +119,8 @@ fn apply(shard: &mut Shard, offset: u64, input: Input, cx: &Context) -> Vec<Chan
 }
 
 /// Updates the read side and, for live inputs (not the replay at start-up), the metrics.
-fn publish(shard: &Shard, changes: &[Change], live: bool, shared: &Shared) {
+fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
+    let shared = &*cx.shared;
     for c in changes {
         if let Some(id) = c.kind.alarm() {
             match shard.alarm(id) {
@@ -133,6 +137,11 @@ fn publish(shard: &Shard, changes: &[Change], live: bool, shared: &Shared) {
         }
         if live {
             count(shard, c);
+            if let Some(door) = &cx.door
+                && let Some(notice) = DoorNotice::of(shard, &c.kind, c.at)
+            {
+                door.send(notice);
+            }
         }
     }
 }

@@ -40,11 +40,21 @@ struct InProcess {
 
 impl InProcess {
     fn start(data: &Path) -> Self {
+        Self::start_with(data, "")
+    }
+
+    /// Starts with `extra` appended to the configuration.
+    fn start_with(data: &Path, extra: &str) -> Self {
         let text = DEFAULT_CONFIG
             .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
             .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
             // Deadlines far enough away that no escalation fires while the test runs.
-            + "\n[core]\nshards = 3\n[core.normal]\nclaim_within_secs = [3600, 3600, 3600, 3600, 3600]\n";
+            .replace("shards = 2", "shards = 3")
+            .replace(
+                "claim_within_secs = [60, 120, 300, 900, 1800]",
+                "claim_within_secs = [3600, 3600, 3600, 3600, 3600]",
+            )
+            + extra;
         let mut config = Config::parse(&text, Path::new(".")).unwrap();
         config.gateway.data = data.to_owned();
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -239,4 +249,105 @@ fn open_alarms_survive_sigkill_and_are_served_on_the_ops_port() {
         "ids, deadlines and repeats rebuilt from the journal"
     );
     assert_eq!(g.stop(), Some(0));
+}
+
+/// A lock vendor's webhook on loopback: answers the first request 500, the rest 200, and hands
+/// over each request's `Authorization` header and JSON body.
+fn lock_vendor() -> (
+    String,
+    std::sync::mpsc::Receiver<(String, serde_json::Value)>,
+) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/door-grants", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let mut conn = conn.unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let (mut len, mut auth) = (0, String::new());
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                if lower.starts_with("authorization:") {
+                    auth = line["authorization:".len()..].trim().to_owned();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let status = if n == 0 {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            if n > 0 {
+                tx.send((auth, serde_json::from_slice(&body).unwrap()))
+                    .unwrap();
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn door_grants_and_revocations_reach_the_lock_vendor() {
+    let (url, vendor) = lock_vendor();
+    let dir = tempfile::tempdir().unwrap();
+    let extra =
+        format!("\n[core.door_webhook]\nurl = \"{url}\"\ntoken = \"s3cret\"\nretries = 2\n");
+    let g = InProcess::start_with(dir.path(), &extra);
+    send_alarms(g.running.as_ref().unwrap().addr);
+    let nurse_call = opened_alarm(&g.settled(), "4321");
+    let ole = Actor::operator("ole");
+    let nurse = Actor {
+        name: "sygepleje-vest".into(),
+        role: Role::Responder,
+    };
+    g.command(&ole, Command::Claim { alarm: nurse_call })
+        .unwrap();
+    let fwd = Command::Forward {
+        alarm: nurse_call,
+        team: None,
+    };
+    g.command(&ole, fwd).unwrap();
+    // The first attempt gets a 500; the retry is delivered.
+    let (auth, granted) = vendor.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(auth, "Bearer s3cret");
+    assert_eq!(granted["event"], "granted");
+    assert_eq!(granted["lock"], "lock-3");
+    assert_eq!(granted["account"], "4321");
+    assert_eq!(granted["to"], "sygepleje-vest");
+    assert_eq!(granted["alarm"], nurse_call.0);
+    for c in [
+        Command::Accept { alarm: nurse_call },
+        Command::Arrive { alarm: nurse_call },
+        Command::Close {
+            alarm: nurse_call,
+            classification: Classification::Emergency,
+        },
+    ] {
+        g.command(&nurse, c).unwrap();
+    }
+    let (_, revoked) = vendor.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(revoked["event"], "revoked");
+    assert_eq!(revoked["lock"], "lock-3");
+    assert!(revoked["to"].is_null());
+    g.stop();
+    // A restart replays the journal but does not send the grants again.
+    let g = InProcess::start_with(dir.path(), &extra);
+    g.settled();
+    g.stop();
+    assert!(vendor.recv_timeout(Duration::from_millis(500)).is_err());
 }
