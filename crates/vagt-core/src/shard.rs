@@ -159,6 +159,25 @@ impl Shard {
         }
     }
 
+    /// Applies a whole accounts file: every listed account is configured, and every account
+    /// the shard knows but the list no longer has loses its settings (and its supervision).
+    pub fn reconfigure(&mut self, list: &[(String, AccountSetup)], now: u64) {
+        let listed: std::collections::HashSet<&str> =
+            list.iter().map(|(a, _)| a.as_str()).collect();
+        let gone: Vec<String> = self
+            .accounts
+            .iter()
+            .filter(|a| !listed.contains(&*a.name))
+            .map(|a| a.name.to_string())
+            .collect();
+        for account in gone {
+            self.configure(&account, AccountSetup::default(), now);
+        }
+        for (account, setup) in list {
+            self.configure(account, setup.clone(), now);
+        }
+    }
+
     /// A journaled frame of `account` with its events (none for a `NULL` link test). Any frame
     /// proves the device alive (supervision). Alarm events open an alarm or attach to the
     /// account's open one; restores may cancel an unclaimed alarm; informational events (tests,

@@ -355,6 +355,40 @@ fn silent_device_raises_supervision_lost_at_interval_plus_grace_and_a_frame_rest
 }
 
 #[test]
+fn an_account_dropped_from_the_accounts_file_is_no_longer_supervised() {
+    let t0 = local(9, 0);
+    let mut s = shard(t0);
+    let watched = |secs| AccountSetup {
+        supervision_secs: Some(secs),
+        team: Some("nord".into()),
+        ..AccountSetup::default()
+    };
+    s.reconfigure(
+        &[
+            ("1234".into(), watched(3600)),
+            ("5678".into(), watched(600)),
+        ],
+        t0,
+    );
+    assert_eq!(s.supervised_accounts(), 2);
+    // The file is reloaded without 5678: its clock stops, 1234's keeps running.
+    s.reconfigure(&[("1234".into(), watched(3600))], t0 + 100);
+    assert_eq!(s.supervised_accounts(), 1);
+    assert_eq!(s.pending_timers(), 1);
+    let lost = s.tick(t0 + 3_660);
+    assert_eq!(
+        lost.iter()
+            .filter(
+                |c| matches!(&c.kind, ChangeKind::SupervisionLost { account } if account == "1234")
+            )
+            .count(),
+        1,
+        "{lost:?}"
+    );
+    assert!(s.open_alarm_of("5678").is_none());
+}
+
+#[test]
 fn a_claimed_supervision_alarm_is_left_to_its_operator_when_the_device_returns() {
     let t0 = local(9, 0);
     let mut s = shard(t0);

@@ -159,9 +159,7 @@ impl Engine {
         if from > 0 {
             for (shard, list) in shards.iter_mut().zip(&per_shard) {
                 let at = shard.clock();
-                for (account, setup) in list {
-                    shard.configure(account, setup.clone(), at);
-                }
+                shard.reconfigure(list, at);
             }
         }
         let shared = Arc::new(Shared {

@@ -99,9 +99,7 @@ fn apply(shard: &mut Shard, offset: u64, input: Input, cx: &Context) -> Vec<Chan
         } => shard.on_events(&account, &events, at),
         Input::Tick(at) => shard.tick(at),
         Input::Setup(at) => {
-            for (account, setup) in &cx.setups {
-                shard.configure(account, setup.clone(), at);
-            }
+            shard.reconfigure(&cx.setups, at);
             Vec::new()
         }
         Input::Command(c) => {
