@@ -27,6 +27,8 @@ pub(crate) struct Account {
     pub(crate) name: Box<str>,
     /// The team a plain "forward" goes to.
     pub(crate) team: Option<Arc<str>>,
+    /// The next responder when the team does not accept in time.
+    pub(crate) backup: Option<Arc<str>>,
     /// The citizen's electronic door lock.
     pub(crate) lock: Option<Box<str>>,
     /// Priority overrides by event code (few, and rare: a boxed slice searched in order).
@@ -84,6 +86,7 @@ impl AccountTable {
         self.accounts.push(Account {
             name: name.into(),
             team: None,
+            backup: None,
             lock: None,
             priorities: None,
             interval: 0,
@@ -119,18 +122,24 @@ impl AccountTable {
         self.get(ix).map_or("", |a| &a.name)
     }
 
-    /// Sets the account's team, sharing one copy of each team name.
-    pub(crate) fn set_team(&mut self, ix: AccountIx, team: Option<&str>) {
-        let team = team.map(|t| match self.teams.get(t) {
+    /// Sets the account's team and backup team, sharing one copy of each team name.
+    pub(crate) fn set_teams(&mut self, ix: AccountIx, team: Option<&str>, backup: Option<&str>) {
+        let team = team.map(|t| self.team_named(t));
+        let backup = backup.map(|t| self.team_named(t));
+        if let Some(a) = self.get_mut(ix) {
+            a.team = team;
+            a.backup = backup;
+        }
+    }
+
+    fn team_named(&mut self, name: &str) -> Arc<str> {
+        match self.teams.get(name) {
             Some(shared) => Arc::clone(shared),
             None => {
-                let shared: Arc<str> = t.into();
+                let shared: Arc<str> = name.into();
                 self.teams.insert(Arc::clone(&shared));
                 shared
             }
-        });
-        if let Some(a) = self.get_mut(ix) {
-            a.team = team;
         }
     }
 
@@ -176,8 +185,8 @@ mod tests {
         }
         assert_eq!(t.find("X9999").map(|ix| t.name(ix)), Some("X9999"));
         assert_eq!(t.name(a), "1234");
-        t.set_team(a, Some("nord"));
-        t.set_team(b, Some("nord"));
+        t.set_teams(a, Some("nord"), None);
+        t.set_teams(b, Some("nord"), Some("syd"));
         let (ta, tb) = (
             t.get(a).unwrap().team.clone(),
             t.get(b).unwrap().team.clone(),

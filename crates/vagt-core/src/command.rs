@@ -279,26 +279,42 @@ impl Shard {
                 team: team.to_owned(),
             },
         );
+        if let Some(a) = self.alarms.get_mut(&id) {
+            a.forwarded_at = Some(now);
+        }
+        self.send_to(id, team, now, &mut out);
+        Ok(out)
+    }
+
+    /// Makes `team` the alarm's responder; the door grant (if the account has a lock) moves to
+    /// it: the previous team's is revoked.
+    pub(crate) fn send_to(&mut self, id: AlarmId, team: &str, now: u64, out: &mut Vec<Change>) {
         let lasts = self.policy().on_site_within(now) + self.policy().close_within_secs;
         let lock = self
             .alarms
             .get(&id)
             .and_then(|a| self.accounts.by_name(&a.account))
             .and_then(|s| s.lock.as_deref().map(str::to_owned));
-        if let Some(a) = self.alarms.get_mut(&id) {
-            a.team = Some(team.to_owned());
-            a.forwarded_at = Some(now);
-            if let Some(lock) = lock {
-                let grant = DoorGrant {
-                    lock,
-                    to: team.to_owned(),
-                    until: now + lasts,
-                };
-                a.door = Some(grant.clone());
-                out.push(system(now, ChangeKind::DoorGranted { alarm: id, grant }));
-            }
+        let Some(a) = self.alarms.get_mut(&id) else {
+            return;
+        };
+        a.team = Some(team.to_owned());
+        if let Some(old) = a.door.take() {
+            let kind = ChangeKind::DoorRevoked {
+                alarm: id,
+                lock: old.lock,
+            };
+            out.push(system(now, kind));
         }
-        Ok(out)
+        if let Some(lock) = lock {
+            let grant = DoorGrant {
+                lock,
+                to: team.to_owned(),
+                until: now + lasts,
+            };
+            a.door = Some(grant.clone());
+            out.push(system(now, ChangeKind::DoorGranted { alarm: id, grant }));
+        }
     }
 
     /// The responder accepts the visit; the on-site promise runs from the forwarding time.

@@ -40,6 +40,8 @@ pub struct AccountSetup {
     pub team: Option<String>,
     /// The citizen's electronic door lock, if any: forwarding grants the responder access.
     pub lock: Option<String>,
+    /// The next responder: a forwarded alarm the team does not accept in time goes here.
+    pub backup_team: Option<String>,
     /// Priority by event code, overriding the code table for this account.
     pub priorities: HashMap<String, u8>,
 }
@@ -133,7 +135,8 @@ impl Shard {
     pub fn configure(&mut self, account: &str, setup: AccountSetup, now: u64) {
         let now = self.observe(now);
         let ix = self.accounts.find_or_add(account);
-        self.accounts.set_team(ix, setup.team.as_deref());
+        self.accounts
+            .set_teams(ix, setup.team.as_deref(), setup.backup_team.as_deref());
         if let Some(a) = self.accounts.get_mut(ix) {
             a.lock = setup.lock.map(String::into_boxed_str);
             let mut overrides: Vec<(Box<str>, u8)> = setup
@@ -361,6 +364,24 @@ impl Shard {
                 priority: a.priority,
             };
             out.push(system(now, kind));
+            // Not accepted in time: forward to the next responder, if the account has one.
+            let backup = match (deadline, a.team.as_deref()) {
+                (Deadline::Accept, team) => self
+                    .accounts
+                    .by_name(&a.account)
+                    .and_then(|acc| acc.backup.as_deref())
+                    .filter(|b| Some(*b) != team)
+                    .map(str::to_owned),
+                _ => None,
+            };
+            if let Some(team) = backup {
+                let kind = ChangeKind::Forwarded {
+                    alarm: id,
+                    team: team.clone(),
+                };
+                out.push(system(now, kind));
+                self.send_to(id, &team, now, &mut out);
+            }
         }
         out
     }

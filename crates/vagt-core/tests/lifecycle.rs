@@ -429,8 +429,8 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// A scenario driver: four devices (two supervised, one with a door lock), two operators, a
-/// nurse team; applies one op through the public command API and remembers opened ids.
+/// A scenario driver: four devices (two supervised, one with a door lock, three with a backup
+/// team), two operators, a nurse team; applies one op through the public command API and remembers opened ids.
 struct Scenario {
     now: u64,
     ids: Vec<AlarmId>,
@@ -449,6 +449,7 @@ impl Scenario {
                 supervision_secs: secs,
                 team: Some("nurses-north".into()),
                 lock: (account == "A2").then(|| "lock-17".into()),
+                backup_team: (account != "A3").then(|| "nurses-south".into()),
                 ..AccountSetup::default()
             };
             s.configure(account, setup, now);
@@ -590,6 +591,102 @@ proptest! {
         }
         prop_assert_eq!(rebuilt.snapshot(), live.snapshot());
     }
+}
+
+#[test]
+fn a_visit_not_accepted_in_time_goes_to_the_backup_team_and_the_door_grant_follows() {
+    let t0 = local(14, 0);
+    let mut s = shard(t0);
+    let setup = AccountSetup {
+        team: Some("nord".into()),
+        backup_team: Some("syd".into()),
+        lock: Some("lock-9".into()),
+        ..AccountSetup::default()
+    };
+    s.configure("1234", setup, t0);
+    let op = Actor::operator("ole");
+    let id = opened(&s.on_events("1234", &[pendant()], t0));
+    s.claim(id, &op, t0 + 5).unwrap();
+    s.command(
+        &op,
+        &Command::Forward {
+            alarm: id,
+            team: None,
+        },
+        t0 + 60,
+    )
+    .unwrap();
+    // accept_within_secs = 300: one second early nothing happens.
+    assert!(s.tick(t0 + 359).is_empty());
+    let changes = s.tick(t0 + 360);
+    let kinds: Vec<&ChangeKind> = changes.iter().map(|c| &c.kind).collect();
+    assert!(matches!(
+        kinds[0],
+        ChangeKind::Escalated {
+            deadline: Deadline::Accept,
+            level: 1,
+            ..
+        }
+    ));
+    assert_eq!(
+        *kinds[1],
+        ChangeKind::Forwarded {
+            alarm: id,
+            team: "syd".into()
+        }
+    );
+    assert_eq!(
+        *kinds[2],
+        ChangeKind::DoorRevoked {
+            alarm: id,
+            lock: "lock-9".into()
+        }
+    );
+    assert!(matches!(kinds[3], ChangeKind::DoorGranted { grant, .. } if grant.to == "syd"));
+    let a = s.alarm(id).unwrap();
+    assert_eq!(
+        (a.state, a.team.as_deref()),
+        (State::Forwarded, Some("syd"))
+    );
+    assert_eq!(
+        a.forwarded_at,
+        Some(t0 + 60),
+        "the promise still counts from the first forward"
+    );
+    // The backup does not accept either: it escalates again but stays with the backup.
+    let again = s.tick(t0 + 660);
+    assert_eq!(escalations(&again), [(Deadline::Accept, 2)]);
+    assert_eq!(again.len(), 1);
+    // Without a backup team nothing moves.
+    s.configure(
+        "5678",
+        AccountSetup {
+            team: Some("nord".into()),
+            ..AccountSetup::default()
+        },
+        t0 + 700,
+    );
+    let other = opened(&s.on_events("5678", &[pendant()], t0 + 700));
+    s.claim(other, &op, t0 + 701).unwrap();
+    s.command(
+        &op,
+        &Command::Forward {
+            alarm: other,
+            team: None,
+        },
+        t0 + 702,
+    )
+    .unwrap();
+    let late = s.tick(t0 + 1002);
+    assert!(late.iter().any(|c| matches!(c.kind,
+        ChangeKind::Escalated { alarm, deadline: Deadline::Accept, level: 1, .. } if alarm == other)));
+    assert!(
+        !late
+            .iter()
+            .any(|c| matches!(c.kind, ChangeKind::Forwarded { .. })),
+        "{late:?}"
+    );
+    assert_eq!(s.alarm(other).unwrap().team.as_deref(), Some("nord"));
 }
 
 #[test]

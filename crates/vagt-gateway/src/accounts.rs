@@ -38,6 +38,8 @@ pub struct AccountEntry {
     pub supervision_interval_secs: Option<u64>,
     /// Electronic door-lock id.
     pub door_lock: Option<String>,
+    /// The next responder team, when the first does not accept a forwarded alarm in time.
+    pub backup_team: Option<String>,
     /// Priority (1 = life safety … 5) by event code, overriding the code table.
     #[serde(default)]
     pub priorities: HashMap<String, u8>,

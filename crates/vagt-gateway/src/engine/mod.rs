@@ -391,6 +391,7 @@ fn setups(accounts: &Accounts) -> Vec<(String, AccountSetup)> {
                 supervision_secs: e.supervision_interval_secs,
                 team,
                 lock: e.door_lock.clone(),
+                backup_team: e.backup_team.clone(),
                 priorities: e.priorities.clone(),
             };
             (e.account.to_ascii_uppercase(), setup)
