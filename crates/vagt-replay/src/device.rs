@@ -1,0 +1,311 @@
+//! A simulated device: sends its plan, waits for each answer, retransmits the same frame when
+//! the answer is late, corrects its clock when NAKed, reconnects when the connection drops.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+use crate::message::{Answer, AnswerReader, Identity, Outgoing, build};
+use crate::scenario::{Connection, Kind, Planned, Scenario, Transport};
+
+/// Counts of what happened on the wire.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Messages sent (first transmissions).
+    pub sent: u64,
+    /// Messages ACKed.
+    pub acked: u64,
+    /// NAK answers (each is followed by a corrected retransmission).
+    pub nak: u64,
+    /// DUH answers (the message is given up).
+    pub duh: u64,
+    /// Retransmissions after a late answer.
+    pub retransmissions: u64,
+    /// Messages given up with no answer after every retry.
+    pub timeouts: u64,
+    /// ACKs for a sequence number no longer waited for (the answer to an earlier copy).
+    pub late_acks: u64,
+    /// Other answers (unparsable, wrong token).
+    pub odd_answers: u64,
+    /// Failed connection attempts and dropped connections.
+    pub connection_errors: u64,
+}
+
+impl Counts {
+    /// Adds `o` to these counts.
+    pub fn add(&mut self, o: &Self) {
+        self.sent += o.sent;
+        self.acked += o.acked;
+        self.nak += o.nak;
+        self.duh += o.duh;
+        self.retransmissions += o.retransmissions;
+        self.timeouts += o.timeouts;
+        self.late_acks += o.late_acks;
+        self.odd_answers += o.odd_answers;
+        self.connection_errors += o.connection_errors;
+    }
+}
+
+/// One ACKed message.
+#[derive(Clone, Debug)]
+pub struct Acked {
+    /// When its first copy was sent, since the run's start.
+    pub sent_at: Duration,
+    /// First send → ACK.
+    pub latency: Duration,
+    /// Account, sequence and data block: what the receiver's journal must hold once.
+    pub account: String,
+    /// Sequence number.
+    pub sequence: u16,
+    /// Data block.
+    pub data: String,
+    /// Frame type.
+    pub kind: Kind,
+}
+
+/// What one device did.
+#[derive(Debug, Default)]
+pub struct DeviceResult {
+    /// Counts.
+    pub counts: Counts,
+    /// ACKed messages.
+    pub acked: Vec<Acked>,
+}
+
+/// A device's connection to the receiver.
+enum Link {
+    None,
+    Tcp(TcpStream),
+    Udp(UdpSocket),
+}
+
+/// Runs device `index` of `scenario` against `target`, starting its plan at `start`.
+pub async fn run(
+    scenario: Arc<Scenario>,
+    index: usize,
+    target: SocketAddr,
+    start: tokio::time::Instant,
+) -> anyhow::Result<DeviceResult> {
+    let id = Identity {
+        account: scenario.account(index),
+        line: scenario.fleet.line.clone(),
+        receiver: scenario.fleet.receiver.clone(),
+        key: scenario.key(index)?,
+    };
+    let mut device = Device {
+        id,
+        target,
+        transport: scenario.transport,
+        connection: scenario.connection,
+        timeout: Duration::from_millis(scenario.device.ack_timeout_ms),
+        retries: scenario.device.retries,
+        extra_copies: scenario.device.extra_copies,
+        skew: scenario.fleet.clock_skew_secs,
+        link: Link::None,
+        reader: AnswerReader::default(),
+        rng: StdRng::seed_from_u64(scenario.seed ^ index as u64),
+        sequence: 0,
+        n: 0,
+        result: DeviceResult::default(),
+        start,
+    };
+    for planned in scenario.plan(index) {
+        tokio::time::sleep_until(start + planned.at).await;
+        device.send(planned).await?;
+    }
+    Ok(device.result)
+}
+
+struct Device {
+    id: Identity,
+    target: SocketAddr,
+    transport: Transport,
+    connection: Connection,
+    timeout: Duration,
+    retries: u32,
+    extra_copies: u32,
+    /// Device clock minus real clock, seconds.
+    skew: i64,
+    link: Link,
+    reader: AnswerReader,
+    rng: StdRng,
+    sequence: u16,
+    n: u64,
+    result: DeviceResult,
+    start: tokio::time::Instant,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Device {
+    async fn send(&mut self, planned: Planned) -> anyhow::Result<()> {
+        // Sequence numbers run 0001…9999 and wrap.
+        self.sequence = self.sequence % 9999 + 1;
+        self.n += 1;
+        let mut out = self.build(planned.kind)?;
+        let first = Instant::now();
+        let sent_at = self.start.elapsed();
+        self.result.counts.sent += 1;
+        let (mut tries, mut naks) = (0, 0);
+        loop {
+            match self.exchange(&out).await {
+                Some(Answer::Ack(seq)) if seq == out.sequence => {
+                    self.result.counts.acked += 1;
+                    self.result.acked.push(Acked {
+                        sent_at,
+                        latency: first.elapsed(),
+                        account: self.id.account.clone(),
+                        sequence: out.sequence,
+                        data: out.data,
+                        kind: planned.kind,
+                    });
+                    break;
+                }
+                Some(Answer::Nak(time)) => {
+                    self.result.counts.nak += 1;
+                    naks += 1;
+                    if let Some(receiver_time) = time {
+                        // Set the device clock to the receiver's, as a panel does.
+                        self.skew = receiver_time - unix_now();
+                    }
+                    if naks > self.retries {
+                        self.result.counts.timeouts += 1;
+                        break;
+                    }
+                    // A new frame with the corrected time, same sequence number.
+                    out = self.build(planned.kind)?;
+                }
+                Some(Answer::Duh(_)) => {
+                    self.result.counts.duh += 1;
+                    break;
+                }
+                Some(Answer::Ack(_) | Answer::Other(_)) | None => {
+                    if tries >= self.retries {
+                        self.result.counts.timeouts += 1;
+                        break;
+                    }
+                    tries += 1;
+                    self.result.counts.retransmissions += 1;
+                }
+            }
+        }
+        if self.connection == Connection::PerMessage {
+            self.link = Link::None;
+            self.reader = AnswerReader::default();
+        }
+        Ok(())
+    }
+
+    fn build(&mut self, kind: Kind) -> anyhow::Result<Outgoing> {
+        let device_time = unix_now() + self.skew;
+        build(
+            &self.id,
+            kind,
+            self.sequence,
+            self.n,
+            device_time,
+            &mut self.rng,
+        )
+    }
+
+    /// Sends `out` once and waits up to the timeout for its answer. `None`: no answer in time
+    /// (or the connection failed: it is re-opened on the next try).
+    async fn exchange(&mut self, out: &Outgoing) -> Option<Answer> {
+        if matches!(self.link, Link::None) && !self.connect().await {
+            tokio::time::sleep(self.timeout.min(Duration::from_millis(500))).await;
+            return None;
+        }
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut sent = true;
+        for _ in 0..=self.extra_copies {
+            sent &= match &mut self.link {
+                Link::Tcp(s) => s.write_all(&out.frame).await.is_ok(),
+                Link::Udp(s) => s.send(&out.frame).await.is_ok(),
+                Link::None => false,
+            };
+        }
+        self.result.counts.retransmissions += u64::from(self.extra_copies);
+        if !sent {
+            self.drop_link();
+            return None;
+        }
+        loop {
+            while let Some(answer) = self.reader.next_answer() {
+                match answer {
+                    Answer::Ack(seq) if seq != out.sequence => self.result.counts.late_acks += 1,
+                    Answer::Other(_) => self.result.counts.odd_answers += 1,
+                    a => return Some(a),
+                }
+            }
+            let read = async {
+                match &mut self.link {
+                    Link::Tcp(s) => s.read_buf(self.reader.buffer()).await.ok(),
+                    Link::Udp(s) => {
+                        let mut datagram = [0u8; 2048];
+                        let n = s.recv(&mut datagram).await.ok()?;
+                        self.reader.buffer().extend_from_slice(&datagram[..n]);
+                        Some(n)
+                    }
+                    Link::None => None,
+                }
+            };
+            match tokio::time::timeout_at(deadline, read).await {
+                Ok(Some(n)) if n > 0 => {}
+                Ok(_) => {
+                    // Closed or failed: the next try reconnects.
+                    self.drop_link();
+                    tokio::time::sleep_until(deadline).await;
+                    return None;
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    async fn connect(&mut self) -> bool {
+        let link = match self.transport {
+            Transport::Tcp => TcpStream::connect(self.target).await.map(|s| {
+                let _ = s.set_nodelay(true);
+                Link::Tcp(s)
+            }),
+            Transport::Udp => {
+                let bind = if self.target.is_ipv4() {
+                    "0.0.0.0:0"
+                } else {
+                    "[::]:0"
+                };
+                match UdpSocket::bind(bind).await {
+                    Ok(s) => s.connect(self.target).await.map(|()| Link::Udp(s)),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match link {
+            Ok(l) => {
+                self.link = l;
+                true
+            }
+            Err(_) => {
+                self.result.counts.connection_errors += 1;
+                false
+            }
+        }
+    }
+
+    fn drop_link(&mut self) {
+        if !matches!(self.link, Link::None) {
+            self.result.counts.connection_errors += 1;
+        }
+        self.link = Link::None;
+        self.reader = AnswerReader::default();
+    }
+}

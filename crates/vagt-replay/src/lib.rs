@@ -1,0 +1,15 @@
+//! `vagt-replay`: simulated DC-09 device fleets against any receiver, with ACK-latency reports
+//! and a cross-check of Vagt's journal.
+//!
+//! * [`scenario`] — the scenario file: fleet, transport, bursts, background traffic.
+//! * [`message`] — the device side of DC-09 (frames out, answers in), no I/O.
+//! * [`device`] — one simulated device on a real socket.
+//! * [`report`] — percentiles, per-second series, summary / JSON / HTML.
+//! * [`verify`] — every ACKed message in the journal exactly once.
+
+pub mod device;
+pub mod message;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod verify;
