@@ -12,12 +12,16 @@ use crate::record::FrameRecord;
 
 /// Prints one JSON object per journaled frame.
 pub fn export(args: &JournalArgs) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    export_to(args, &mut BufWriter::new(stdout.lock()))
+}
+
+/// Writes one JSON object per journaled frame to `out`.
+pub fn export_to(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let dir = args.data.join("journal");
     if !dir.is_dir() {
         bail!("no journal at {}", dir.display());
     }
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
     for record in Reader::open(&dir, Offset(args.from))? {
         let record = record.with_context(|| format!("reading {}", dir.display()))?;
         let Some(f) = FrameRecord::decode(&record.payload)

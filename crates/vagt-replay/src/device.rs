@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
@@ -11,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
 use crate::message::{Answer, AnswerReader, Identity, Outgoing, build};
-use crate::scenario::{Connection, Kind, Planned, Scenario, Transport};
+use crate::scenario::{Connection, Kind, Scenario, Transport};
 
 /// Counts of what happened on the wire.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -62,10 +63,8 @@ pub struct Acked {
     pub account: String,
     /// Sequence number.
     pub sequence: u16,
-    /// Data block.
+    /// Data block (empty for recorded frames, whose content is not decoded).
     pub data: String,
-    /// Frame type.
-    pub kind: Kind,
 }
 
 /// What one device did.
@@ -84,52 +83,98 @@ enum Link {
     Udp(UdpSocket),
 }
 
-/// Runs device `index` of `scenario` against `target`, starting its plan at `start`.
+/// How one device behaves (from a scenario, or for recorded traffic).
+#[derive(Clone, Debug)]
+pub struct DeviceConfig {
+    /// Who it is.
+    pub id: Identity,
+    /// The receiver.
+    pub target: SocketAddr,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// Keep the TCP connection or open one per message.
+    pub connection: Connection,
+    /// How long to wait for an answer.
+    pub timeout: Duration,
+    /// Retransmissions before giving up.
+    pub retries: u32,
+    /// Extra copies sent at once.
+    pub extra_copies: u32,
+    /// Device clock minus real clock, seconds.
+    pub skew: i64,
+    /// Seed for the encryption pads.
+    pub seed: u64,
+}
+
+impl DeviceConfig {
+    /// Device `index` of `scenario`.
+    pub fn of(scenario: &Scenario, index: usize, target: SocketAddr) -> anyhow::Result<Self> {
+        Ok(Self {
+            id: Identity {
+                account: scenario.account(index),
+                line: scenario.fleet.line.clone(),
+                receiver: scenario.fleet.receiver.clone(),
+                key: scenario.key(index)?,
+            },
+            target,
+            transport: scenario.transport,
+            connection: scenario.connection,
+            timeout: Duration::from_millis(scenario.device.ack_timeout_ms),
+            retries: scenario.device.retries,
+            extra_copies: scenario.device.extra_copies,
+            skew: scenario.fleet.clock_skew_secs,
+            seed: scenario.seed ^ index as u64,
+        })
+    }
+}
+
+/// One thing a device sends.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// A message it builds (sequence number, clock, encryption of its own).
+    Build(Kind),
+    /// A recorded frame, sent byte for byte.
+    Recorded(Outgoing),
+}
+
+/// Live totals for a progress line.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Messages sent.
+    pub sent: AtomicU64,
+    /// Messages ACKed.
+    pub acked: AtomicU64,
+}
+
+/// Runs one device: each step at `start + at`.
 pub async fn run(
-    scenario: Arc<Scenario>,
-    index: usize,
-    target: SocketAddr,
+    config: DeviceConfig,
+    plan: Vec<(Duration, Step)>,
     start: tokio::time::Instant,
+    progress: Arc<Progress>,
 ) -> anyhow::Result<DeviceResult> {
-    let id = Identity {
-        account: scenario.account(index),
-        line: scenario.fleet.line.clone(),
-        receiver: scenario.fleet.receiver.clone(),
-        key: scenario.key(index)?,
-    };
     let mut device = Device {
-        id,
-        target,
-        transport: scenario.transport,
-        connection: scenario.connection,
-        timeout: Duration::from_millis(scenario.device.ack_timeout_ms),
-        retries: scenario.device.retries,
-        extra_copies: scenario.device.extra_copies,
-        skew: scenario.fleet.clock_skew_secs,
+        rng: StdRng::seed_from_u64(config.seed),
+        skew: config.skew,
+        config,
         link: Link::None,
         reader: AnswerReader::default(),
-        rng: StdRng::seed_from_u64(scenario.seed ^ index as u64),
         sequence: 0,
         n: 0,
         result: DeviceResult::default(),
         start,
+        progress,
     };
-    for planned in scenario.plan(index) {
-        tokio::time::sleep_until(start + planned.at).await;
-        device.send(planned).await?;
+    for (at, step) in plan {
+        tokio::time::sleep_until(start + at).await;
+        device.send(step).await?;
     }
     Ok(device.result)
 }
 
 struct Device {
-    id: Identity,
-    target: SocketAddr,
-    transport: Transport,
-    connection: Connection,
-    timeout: Duration,
-    retries: u32,
-    extra_copies: u32,
-    /// Device clock minus real clock, seconds.
+    config: DeviceConfig,
+    /// Device clock minus real clock, seconds (corrected by NAKs).
     skew: i64,
     link: Link,
     reader: AnswerReader,
@@ -138,6 +183,7 @@ struct Device {
     n: u64,
     result: DeviceResult,
     start: tokio::time::Instant,
+    progress: Arc<Progress>,
 }
 
 fn unix_now() -> i64 {
@@ -147,26 +193,32 @@ fn unix_now() -> i64 {
 }
 
 impl Device {
-    async fn send(&mut self, planned: Planned) -> anyhow::Result<()> {
-        // Sequence numbers run 0001…9999 and wrap.
-        self.sequence = self.sequence % 9999 + 1;
-        self.n += 1;
-        let mut out = self.build(planned.kind)?;
+    async fn send(&mut self, step: Step) -> anyhow::Result<()> {
+        let mut out = match &step {
+            Step::Build(kind) => {
+                // Sequence numbers run 0001…9999 and wrap.
+                self.sequence = self.sequence % 9999 + 1;
+                self.n += 1;
+                self.build(*kind)?
+            }
+            Step::Recorded(out) => out.clone(),
+        };
         let first = Instant::now();
         let sent_at = self.start.elapsed();
         self.result.counts.sent += 1;
+        self.progress.sent.fetch_add(1, Ordering::Relaxed);
         let (mut tries, mut naks) = (0, 0);
         loop {
             match self.exchange(&out).await {
                 Some(Answer::Ack(seq)) if seq == out.sequence => {
                     self.result.counts.acked += 1;
+                    self.progress.acked.fetch_add(1, Ordering::Relaxed);
                     self.result.acked.push(Acked {
                         sent_at,
                         latency: first.elapsed(),
-                        account: self.id.account.clone(),
+                        account: self.config.id.account.clone(),
                         sequence: out.sequence,
                         data: out.data,
-                        kind: planned.kind,
                     });
                     break;
                 }
@@ -177,19 +229,22 @@ impl Device {
                         // Set the device clock to the receiver's, as a panel does.
                         self.skew = receiver_time - unix_now();
                     }
-                    if naks > self.retries {
+                    let Step::Build(kind) = step else {
+                        break; // a recorded frame cannot be re-timed
+                    };
+                    if naks > self.config.retries {
                         self.result.counts.timeouts += 1;
                         break;
                     }
                     // A new frame with the corrected time, same sequence number.
-                    out = self.build(planned.kind)?;
+                    out = self.build(kind)?;
                 }
                 Some(Answer::Duh(_)) => {
                     self.result.counts.duh += 1;
                     break;
                 }
                 Some(Answer::Ack(_) | Answer::Other(_)) | None => {
-                    if tries >= self.retries {
+                    if tries >= self.config.retries {
                         self.result.counts.timeouts += 1;
                         break;
                     }
@@ -198,7 +253,7 @@ impl Device {
                 }
             }
         }
-        if self.connection == Connection::PerMessage {
+        if self.config.connection == Connection::PerMessage {
             self.link = Link::None;
             self.reader = AnswerReader::default();
         }
@@ -208,7 +263,7 @@ impl Device {
     fn build(&mut self, kind: Kind) -> anyhow::Result<Outgoing> {
         let device_time = unix_now() + self.skew;
         build(
-            &self.id,
+            &self.config.id,
             kind,
             self.sequence,
             self.n,
@@ -221,19 +276,19 @@ impl Device {
     /// (or the connection failed: it is re-opened on the next try).
     async fn exchange(&mut self, out: &Outgoing) -> Option<Answer> {
         if matches!(self.link, Link::None) && !self.connect().await {
-            tokio::time::sleep(self.timeout.min(Duration::from_millis(500))).await;
+            tokio::time::sleep(self.config.timeout.min(Duration::from_millis(500))).await;
             return None;
         }
-        let deadline = tokio::time::Instant::now() + self.timeout;
+        let deadline = tokio::time::Instant::now() + self.config.timeout;
         let mut sent = true;
-        for _ in 0..=self.extra_copies {
+        for _ in 0..=self.config.extra_copies {
             sent &= match &mut self.link {
                 Link::Tcp(s) => s.write_all(&out.frame).await.is_ok(),
                 Link::Udp(s) => s.send(&out.frame).await.is_ok(),
                 Link::None => false,
             };
         }
-        self.result.counts.retransmissions += u64::from(self.extra_copies);
+        self.result.counts.retransmissions += u64::from(self.config.extra_copies);
         if !sent {
             self.drop_link();
             return None;
@@ -272,19 +327,20 @@ impl Device {
     }
 
     async fn connect(&mut self) -> bool {
-        let link = match self.transport {
-            Transport::Tcp => TcpStream::connect(self.target).await.map(|s| {
+        let target = self.config.target;
+        let link = match self.config.transport {
+            Transport::Tcp => TcpStream::connect(target).await.map(|s| {
                 let _ = s.set_nodelay(true);
                 Link::Tcp(s)
             }),
             Transport::Udp => {
-                let bind = if self.target.is_ipv4() {
+                let bind = if target.is_ipv4() {
                     "0.0.0.0:0"
                 } else {
                     "[::]:0"
                 };
                 match UdpSocket::bind(bind).await {
-                    Ok(s) => s.connect(self.target).await.map(|()| Link::Udp(s)),
+                    Ok(s) => s.connect(target).await.map(|()| Link::Udp(s)),
                     Err(e) => Err(e),
                 }
             }

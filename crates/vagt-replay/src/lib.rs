@@ -6,9 +6,13 @@
 //! * [`device`] — one simulated device on a real socket.
 //! * [`report`] — percentiles, per-second series, summary / JSON / HTML.
 //! * [`verify`] — every ACKed message in the journal exactly once.
+//! * [`recorded`] — recorded traffic (`vagt journal export`, raw frames) sent again.
+//! * [`bare`] — the floor: a receiver that only answers ACK.
 
+pub mod bare;
 pub mod device;
 pub mod message;
+pub mod recorded;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+use vagt_replay::report::Report;
 use vagt_replay::scenario::Scenario;
 
 /// Simulated DC-09 device fleets against any receiver: bursts, steady traffic, retransmission
@@ -26,22 +29,86 @@ enum Cmd {
         /// The receiver's address (overrides the scenario's `target`).
         #[arg(long)]
         target: Option<SocketAddr>,
-        /// Write the report as JSON to this file (`-` for stdout).
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// Write the report as a self-contained HTML page with charts.
-        #[arg(long)]
-        html: Option<PathBuf>,
+        #[command(flatten)]
+        out: Outputs,
         /// After the run, check that every ACKed message is in this Vagt data directory's
         /// journal exactly once (exit status 1 if not).
         #[arg(long)]
         verify_journal: Option<PathBuf>,
+    },
+    /// Sends recorded traffic again: `vagt journal export` output or a file of raw frames.
+    /// Each account is one device (one TCP connection) waiting for its ACKs.
+    Replay {
+        /// The recording.
+        file: PathBuf,
+        /// The receiver's address.
+        #[arg(long)]
+        target: SocketAddr,
+        /// 1 = the recorded pace, 10 = ten times faster, 0 = as fast as the receiver answers.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Milliseconds to wait for an answer before resending.
+        #[arg(long, default_value_t = 5000)]
+        ack_timeout_ms: u64,
+        /// Resends before a frame counts as lost.
+        #[arg(long, default_value_t = 3)]
+        retries: u32,
+        #[command(flatten)]
+        out: Outputs,
+    },
+    /// Runs the floor to compare receivers with: answers every frame with an ACK (sequence and
+    /// account echoed) and does nothing else.
+    Bare {
+        /// Address for TCP and UDP.
+        #[arg(long, default_value = "127.0.0.1:7060")]
+        listen: SocketAddr,
     },
     /// Prints the accounts file a Vagt gateway needs for a scenario's fleet (keys included).
     Accounts {
         /// The scenario.
         scenario: PathBuf,
     },
+}
+
+/// Where the report goes besides the terminal.
+#[derive(clap::Args)]
+struct Outputs {
+    /// Write the report as JSON to this file (`-` for stdout).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the report as a self-contained HTML page with charts.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Write the charts as SVG files (`<name>-latency.svg`, `<name>-throughput.svg`) here.
+    #[arg(long)]
+    svg_dir: Option<PathBuf>,
+}
+
+impl Outputs {
+    fn write(&self, report: &Report, value: &serde_json::Value) -> anyhow::Result<()> {
+        if let Some(path) = &self.json {
+            let text = serde_json::to_string_pretty(value)?;
+            if path.as_os_str() == "-" {
+                println!("{text}");
+            } else {
+                std::fs::write(path, text + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        if let Some(path) = &self.html {
+            std::fs::write(path, report.html())
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        if let Some(dir) = &self.svg_dir {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for (kind, svg) in report.svgs() {
+                let path = dir.join(format!("{}-{kind}.svg", report.scenario));
+                std::fs::write(&path, svg)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn main() -> ExitCode {
@@ -60,16 +127,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", Scenario::load(&scenario)?.accounts_file());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Bare { listen } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(vagt_replay::bare::serve(listen))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Replay {
+            file,
+            target,
+            speed,
+            ack_timeout_ms,
+            retries,
+            out,
+        } => {
+            anyhow::ensure!(
+                speed >= 0.0 && speed.is_finite(),
+                "--speed must be 0 or more"
+            );
+            let frames = vagt_replay::recorded::load(&file)?;
+            let plans = vagt_replay::recorded::plans(
+                &frames,
+                target,
+                speed,
+                Duration::from_millis(ack_timeout_ms.max(1)),
+                retries,
+            )?;
+            let name = file
+                .file_stem()
+                .map_or_else(|| "replay".into(), |s| s.to_string_lossy().into_owned());
+            let outcome = vagt_replay::run::run_plans(&name, target, "tcp, recorded", plans)?;
+            eprint!("{}", outcome.report.summary());
+            out.write(&outcome.report, &serde_json::to_value(&outcome.report)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Run {
             scenario,
             target,
-            json,
-            html,
+            out,
             verify_journal,
         } => {
             let scenario = Scenario::load(&scenario)?;
             let target = target.unwrap_or(scenario.target);
-            let outcome = vagt_replay::run::run(scenario.clone(), target)?;
+            let outcome = vagt_replay::run::run(&scenario, target)?;
             let report = &outcome.report;
             let mut value = serde_json::to_value(report)?;
             eprint!("{}", report.summary());
@@ -93,19 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     obj.insert("journal".into(), serde_json::to_value(&v)?);
                 }
             }
-            if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&value)?;
-                if path.as_os_str() == "-" {
-                    println!("{text}");
-                } else {
-                    std::fs::write(&path, text + "\n")
-                        .with_context(|| format!("writing {}", path.display()))?;
-                }
-            }
-            if let Some(path) = html {
-                std::fs::write(&path, report.html())
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
+            out.write(report, &value)?;
             Ok(code)
         }
     }

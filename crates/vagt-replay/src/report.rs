@@ -178,9 +178,13 @@ impl Report {
         s
     }
 
-    /// A self-contained HTML page: the summary, ACK latency percentiles per second and ACKs
-    /// per second as inline SVG.
-    pub fn html(&self) -> String {
+    /// The charts as SVG documents: (`latency`, …), (`throughput`, …).
+    pub fn svgs(&self) -> [(&'static str, String); 2] {
+        let [latency, throughput] = self.charts();
+        [("latency", latency), ("throughput", throughput)]
+    }
+
+    fn charts(&self) -> [String; 2] {
         let latency = chart(
             "ACK latency per second (ms): p50, p99, max",
             &self.per_second,
@@ -195,6 +199,13 @@ impl Report {
             &self.per_second,
             &[("ACKs", "#27ae60", |s: &Second| s.acked as f64)],
         );
+        [latency, throughput]
+    }
+
+    /// A self-contained HTML page: the summary, ACK latency percentiles per second and ACKs
+    /// per second as inline SVG.
+    pub fn html(&self) -> String {
+        let [latency, throughput] = self.charts();
         let summary = escape(&self.summary());
         format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>vagt-replay: {name}</title>\n\
@@ -219,10 +230,11 @@ fn chart(title: &str, seconds: &[Second], series: &[Series<'_>]) -> String {
     let x = |i: usize| pad + (w - 2.0 * pad) * i as f64 / n;
     let y = |v: f64| h - pad - (h - 2.0 * pad) * v / max_y;
     let mut svg = format!(
-        "<h2>{}</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
          <line x1=\"{pad}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#999\"/><line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{b}\" stroke=\"#999\"/>\n\
+         <text x=\"{pad}\" y=\"18\" font-size=\"14\" font-weight=\"bold\">{title}</text>\n\
          <text x=\"{pad}\" y=\"{t}\" font-size=\"12\">{max_y:.2}</text><text x=\"{r}\" y=\"{bl}\" font-size=\"12\" text-anchor=\"end\">{secs} s</text>\n",
-        escape(title),
+        title = escape(title),
         b = h - pad,
         r = w - pad,
         t = pad - 8.0,
@@ -259,7 +271,6 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Kind;
 
     fn acked(sent_ms: u64, latency_ms: u64) -> Acked {
         Acked {
@@ -268,7 +279,6 @@ mod tests {
             account: "1234".into(),
             sequence: 1,
             data: String::new(),
-            kind: Kind::Sia,
         }
     }
 
