@@ -126,9 +126,7 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
     let rebuilt = rebuild_dedup(&dedup, &journal_dir, window)?;
     info!(keys = rebuilt, "dedup window rebuilt from the journal tail");
 
-    let tcp = TcpListener::bind(g.listen)
-        .await
-        .with_context(|| format!("binding TCP {}", g.listen))?;
+    let tcp = tcp::bind_listener(g.listen).with_context(|| format!("binding TCP {}", g.listen))?;
     let addr = tcp.local_addr()?;
     let udp = UdpSocket::bind(addr)
         .await

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use dashmap::DashMap;
 use metrics::{counter, gauge, histogram};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -223,4 +223,21 @@ impl Connection {
             }
         }
     }
+}
+
+/// Connection requests the kernel may queue before `accept` (capped by `net.core.somaxconn`):
+/// thousands of devices reconnect at once after a network outage.
+const LISTEN_BACKLOG: u32 = 8192;
+
+/// A TCP listener on `addr` with a backlog deep enough for a reconnect storm (the default of
+/// 1 024 drops connection requests when 10 000 devices connect at once).
+pub fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }

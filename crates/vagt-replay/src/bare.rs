@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::UdpSocket;
 
 /// The `ACK` for one frame's bytes (`LF crc 0LLL "ID"SSSS…#acct[…] CR`), if it has a header.
 pub fn ack_for(frame: &[u8]) -> Option<Vec<u8>> {
@@ -27,9 +27,8 @@ pub fn ack_for(frame: &[u8]) -> Option<Vec<u8>> {
 
 /// Serves TCP and UDP on `addr` until the process ends.
 pub async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
-    let tcp = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding TCP {addr}"))?;
+    let tcp =
+        vagt_gateway::tcp::bind_listener(addr).with_context(|| format!("binding TCP {addr}"))?;
     let addr = tcp.local_addr()?;
     let udp = UdpSocket::bind(addr)
         .await

@@ -165,6 +165,10 @@ pub async fn run(
         start,
         progress,
     };
+    // An IP communicator is connected before anything happens; a dialler connects per message.
+    if device.config.connection == Connection::Persistent && !plan.is_empty() {
+        device.connect().await;
+    }
     for (at, step) in plan {
         tokio::time::sleep_until(start + at).await;
         device.send(step).await?;

@@ -1,4 +1,4 @@
-//! The run's report: ACK latency percentiles (HdrHistogram), throughput and latency per second,
+//! The run's report: ACK latency percentiles (HdrHistogram), throughput and latency over time,
 //! counts — as a terminal summary, JSON, and a self-contained HTML page with SVG charts.
 
 use std::fmt::Write as _;
@@ -26,12 +26,12 @@ pub struct Percentiles {
     pub mean: f64,
 }
 
-/// One second of the run (by the time the ACK arrived).
+/// One slice of the run (by the time the ACK arrived).
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Second {
-    /// Seconds since the start.
-    pub second: u64,
-    /// ACKs that arrived in this second.
+pub struct Bucket {
+    /// Milliseconds since the start.
+    pub start_ms: u64,
+    /// ACKs that arrived in this slice.
     pub acked: u64,
     /// Median latency of those, ms.
     pub p50_ms: f64,
@@ -60,8 +60,10 @@ pub struct Report {
     pub latency_ms: Percentiles,
     /// From the first message sent to the last ACK received, ms.
     pub first_send_to_last_ack_ms: f64,
-    /// ACKs per second and their latency.
-    pub per_second: Vec<Second>,
+    /// Width of the `series` slices: 100 ms for runs under 30 s, else 1 s.
+    pub bucket_ms: u64,
+    /// ACKs per slice and their latency.
+    pub series: Vec<Bucket>,
 }
 
 #[allow(clippy::expect_used)] // constant bounds that hdrhistogram accepts: cannot fail
@@ -98,13 +100,22 @@ impl Report {
         let mut all = histogram();
         let mut seconds: Vec<Histogram<u64>> = Vec::new();
         let mut first_send = None::<Duration>;
-        let mut last_ack = Duration::ZERO;
+        let last_ack = acked
+            .iter()
+            .map(|a| a.sent_at + a.latency)
+            .max()
+            .unwrap_or_default();
+        let bucket_ms: u64 = if last_ack < Duration::from_secs(30) {
+            100
+        } else {
+            1000
+        };
         for a in acked {
             let _ = all.record(us(a.latency));
             let at = a.sent_at + a.latency;
-            last_ack = last_ack.max(at);
             first_send = Some(first_send.map_or(a.sent_at, |f| f.min(a.sent_at)));
-            let s = usize::try_from(at.as_secs()).unwrap_or(usize::MAX);
+            let ms = u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
+            let s = usize::try_from(ms / bucket_ms).unwrap_or(usize::MAX);
             if s < 100_000 {
                 if seconds.len() <= s {
                     seconds.resize_with(s + 1, histogram);
@@ -114,13 +125,13 @@ impl Report {
                 }
             }
         }
-        let per_second = seconds
+        let series = seconds
             .iter()
             .enumerate()
             .map(|(i, h)| {
                 let p = percentiles(h);
-                Second {
-                    second: i as u64,
+                Bucket {
+                    start_ms: i as u64 * bucket_ms,
                     acked: h.len(),
                     p50_ms: p.p50,
                     p99_ms: p.p99,
@@ -138,7 +149,8 @@ impl Report {
             latency_ms: percentiles(&all),
             first_send_to_last_ack_ms: first_send
                 .map_or(0.0, |f| last_ack.saturating_sub(f).as_secs_f64() * 1000.0),
-            per_second,
+            bucket_ms,
+            series,
         }
     }
 
@@ -171,9 +183,9 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  first send → last ACK: {:.1} ms; peak {} ACKs in one second",
+            "  first send → last ACK: {:.1} ms; peak rate {} ACKs/s",
             self.first_send_to_last_ack_ms,
-            self.per_second.iter().map(|p| p.acked).max().unwrap_or(0)
+            self.series.iter().map(|p| p.acked).max().unwrap_or(0) * 1000 / self.bucket_ms.max(1)
         );
         s
     }
@@ -186,24 +198,26 @@ impl Report {
 
     fn charts(&self) -> [String; 2] {
         let latency = chart(
-            "ACK latency per second (ms): p50, p99, max",
-            &self.per_second,
+            &format!("ACK latency (ms) per {} ms: p50, p99, max", self.bucket_ms),
+            &self.series,
+            self.bucket_ms,
             &[
-                ("p50", "#2b7bb9", |s: &Second| s.p50_ms),
-                ("p99", "#e08a00", |s: &Second| s.p99_ms),
-                ("max", "#c0392b", |s: &Second| s.max_ms),
+                ("p50", "#2b7bb9", |s: &Bucket| s.p50_ms),
+                ("p99", "#e08a00", |s: &Bucket| s.p99_ms),
+                ("max", "#c0392b", |s: &Bucket| s.max_ms),
             ],
         );
         let throughput = chart(
-            "ACKs per second",
-            &self.per_second,
-            &[("ACKs", "#27ae60", |s: &Second| s.acked as f64)],
+            &format!("ACKs per {} ms", self.bucket_ms),
+            &self.series,
+            self.bucket_ms,
+            &[("ACKs", "#27ae60", |s: &Bucket| s.acked as f64)],
         );
         [latency, throughput]
     }
 
-    /// A self-contained HTML page: the summary, ACK latency percentiles per second and ACKs
-    /// per second as inline SVG.
+    /// A self-contained HTML page: the summary, ACK latency percentiles and ACK counts over
+    /// time as inline SVG.
     pub fn html(&self) -> String {
         let [latency, throughput] = self.charts();
         let summary = escape(&self.summary());
@@ -216,10 +230,10 @@ impl Report {
     }
 }
 
-type Series<'a> = (&'a str, &'a str, fn(&Second) -> f64);
+type Series<'a> = (&'a str, &'a str, fn(&Bucket) -> f64);
 
-/// A line chart of `series` over the run's seconds, as SVG.
-fn chart(title: &str, seconds: &[Second], series: &[Series<'_>]) -> String {
+/// A line chart of `series` over the run's slices, as SVG.
+fn chart(title: &str, seconds: &[Bucket], bucket_ms: u64, series: &[Series<'_>]) -> String {
     let (w, h, pad) = (900.0, 300.0, 50.0);
     let max_y = seconds
         .iter()
@@ -233,13 +247,13 @@ fn chart(title: &str, seconds: &[Second], series: &[Series<'_>]) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
          <line x1=\"{pad}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#999\"/><line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{b}\" stroke=\"#999\"/>\n\
          <text x=\"{pad}\" y=\"18\" font-size=\"14\" font-weight=\"bold\">{title}</text>\n\
-         <text x=\"{pad}\" y=\"{t}\" font-size=\"12\">{max_y:.2}</text><text x=\"{r}\" y=\"{bl}\" font-size=\"12\" text-anchor=\"end\">{secs} s</text>\n",
+         <text x=\"{pad}\" y=\"{t}\" font-size=\"12\">{max_y:.2}</text><text x=\"{r}\" y=\"{bl}\" font-size=\"12\" text-anchor=\"end\">{secs:.1} s</text>\n",
         title = escape(title),
         b = h - pad,
         r = w - pad,
         t = pad - 8.0,
         bl = h - pad + 20.0,
-        secs = seconds.len(),
+        secs = (seconds.len() as u64 * bucket_ms) as f64 / 1000.0,
     );
     for (k, (label, colour, f)) in series.iter().enumerate() {
         let points: Vec<String> = seconds
@@ -298,9 +312,12 @@ mod tests {
         );
         assert!((r.latency_ms.p50 - 50.0).abs() < 0.1, "{:?}", r.latency_ms);
         assert!((r.latency_ms.max - 100.0).abs() < 0.1);
-        // ACKs land at 11 ms … 1 100 ms: 1 s and 2nd second.
-        assert_eq!(r.per_second.len(), 2);
-        assert_eq!(r.per_second.iter().map(|s| s.acked).sum::<u64>(), 100);
+        // ACK i lands at 11·i ms (11 … 1 100 ms): twelve 100 ms slices; 500–599 ms holds
+        // i = 46…54.
+        assert_eq!(r.bucket_ms, 100);
+        assert_eq!(r.series.len(), 12);
+        assert_eq!(r.series.iter().map(|s| s.acked).sum::<u64>(), 100);
+        assert_eq!(r.series[5].acked, 9);
         assert!((r.first_send_to_last_ack_ms - 1090.0).abs() < 0.1);
         let html = r.html();
         assert!(html.contains("<svg") && html.contains("polyline"));
