@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -33,6 +33,8 @@ pub struct Counts {
     pub late_acks: u64,
     /// Other answers (unparsable, wrong token).
     pub odd_answers: u64,
+    /// Transmissions sent with a deliberately wrong CRC (misbehaving-peer scenarios).
+    pub corrupted: u64,
     /// Failed connection attempts and dropped connections.
     pub connection_errors: u64,
 }
@@ -48,6 +50,7 @@ impl Counts {
         self.timeouts += o.timeouts;
         self.late_acks += o.late_acks;
         self.odd_answers += o.odd_answers;
+        self.corrupted += o.corrupted;
         self.connection_errors += o.connection_errors;
     }
 }
@@ -100,6 +103,12 @@ pub struct DeviceConfig {
     pub retries: u32,
     /// Extra copies sent at once.
     pub extra_copies: u32,
+    /// Share of first transmissions sent with a wrong CRC.
+    pub corrupt_crc_share: f64,
+    /// Line noise before every frame.
+    pub garbage_bytes: usize,
+    /// Write TCP frames in 4 pieces this far apart.
+    pub trickle: Duration,
     /// Device clock minus real clock, seconds.
     pub skew: i64,
     /// Seed for the encryption pads.
@@ -122,6 +131,9 @@ impl DeviceConfig {
             timeout: Duration::from_millis(scenario.device.ack_timeout_ms),
             retries: scenario.device.retries,
             extra_copies: scenario.device.extra_copies,
+            corrupt_crc_share: scenario.device.corrupt_crc_share,
+            garbage_bytes: scenario.device.garbage_bytes,
+            trickle: Duration::from_millis(scenario.device.trickle_ms),
             skew: scenario.fleet.clock_skew_secs,
             seed: scenario.seed ^ index as u64,
         })
@@ -213,7 +225,7 @@ impl Device {
         self.progress.sent.fetch_add(1, Ordering::Relaxed);
         let (mut tries, mut naks) = (0, 0);
         loop {
-            match self.exchange(&out).await {
+            match self.exchange(&out, tries == 0 && naks == 0).await {
                 Some(Answer::Ack(seq)) if seq == out.sequence => {
                     self.result.counts.acked += 1;
                     self.progress.acked.fetch_add(1, Ordering::Relaxed);
@@ -278,19 +290,20 @@ impl Device {
 
     /// Sends `out` once and waits up to the timeout for its answer. `None`: no answer in time
     /// (or the connection failed: it is re-opened on the next try).
-    async fn exchange(&mut self, out: &Outgoing) -> Option<Answer> {
+    async fn exchange(&mut self, out: &Outgoing, first: bool) -> Option<Answer> {
         if matches!(self.link, Link::None) && !self.connect().await {
             tokio::time::sleep(self.config.timeout.min(Duration::from_millis(500))).await;
             return None;
         }
         let deadline = tokio::time::Instant::now() + self.config.timeout;
+        let corrupt = first && self.rng.random::<f64>() < self.config.corrupt_crc_share;
+        let wire = self.wire(&out.frame, corrupt);
+        if corrupt {
+            self.result.counts.corrupted += 1;
+        }
         let mut sent = true;
         for _ in 0..=self.config.extra_copies {
-            sent &= match &mut self.link {
-                Link::Tcp(s) => s.write_all(&out.frame).await.is_ok(),
-                Link::Udp(s) => s.send(&out.frame).await.is_ok(),
-                Link::None => false,
-            };
+            sent &= self.write(&wire).await;
         }
         self.result.counts.retransmissions += u64::from(self.config.extra_copies);
         if !sent {
@@ -327,6 +340,39 @@ impl Device {
                 }
                 Err(_) => return None,
             }
+        }
+    }
+
+    /// The bytes to send for `frame`: with line noise before it, and a wrong CRC if `corrupt`.
+    fn wire(&mut self, frame: &[u8], corrupt: bool) -> Vec<u8> {
+        let mut wire = Vec::with_capacity(self.config.garbage_bytes + frame.len());
+        for _ in 0..self.config.garbage_bytes {
+            wire.push(self.rng.random_range(b'!'..=b'~'));
+        }
+        let at = wire.len();
+        wire.extend_from_slice(frame);
+        if corrupt && let Some(digit) = wire.get_mut(at + 1) {
+            // The CRC's first hex digit, changed to another hex digit.
+            *digit = if *digit == b'0' { b'1' } else { b'0' };
+        }
+        wire
+    }
+
+    /// Writes `wire` (TCP: trickled in 4 pieces if configured).
+    async fn write(&mut self, wire: &[u8]) -> bool {
+        match &mut self.link {
+            Link::Tcp(s) if !self.config.trickle.is_zero() => {
+                for piece in wire.chunks(wire.len().div_ceil(4).max(1)) {
+                    if s.write_all(piece).await.is_err() {
+                        return false;
+                    }
+                    tokio::time::sleep(self.config.trickle).await;
+                }
+                true
+            }
+            Link::Tcp(s) => s.write_all(wire).await.is_ok(),
+            Link::Udp(s) => s.send(wire).await.is_ok(),
+            Link::None => false,
         }
     }
 

@@ -127,6 +127,9 @@ pub fn plans(
                 timeout,
                 retries,
                 extra_copies: 0,
+                corrupt_crc_share: 0.0,
+                garbage_bytes: 0,
+                trickle: Duration::ZERO,
                 skew: 0,
                 seed: i as u64,
             };

@@ -166,7 +166,7 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  sent {}  acked {}  nak {}  duh {}  timeouts {}  retransmissions {}  late acks {}  connection errors {}",
+            "  sent {}  acked {}  nak {}  duh {}  timeouts {}  retransmissions {}  late acks {}  connection errors {}  corrupted {}",
             c.sent,
             c.acked,
             c.nak,
@@ -174,7 +174,8 @@ impl Report {
             c.timeouts,
             c.retransmissions,
             c.late_acks,
-            c.connection_errors
+            c.connection_errors,
+            c.corrupted
         );
         let _ = writeln!(
             s,

@@ -120,6 +120,13 @@ pub struct DeviceBehaviour {
     /// Extra copies of every frame sent straight after it, without waiting (a device stuck
     /// resending): the receiver must ACK each and store one.
     pub extra_copies: u32,
+    /// Misbehaving peers: share of messages whose first transmission has a wrong CRC (the
+    /// receiver must stay silent; the device then retransmits a good copy), 0…1.
+    pub corrupt_crc_share: f64,
+    /// Misbehaving peers: bytes of line noise (printable, no LF) sent before every frame.
+    pub garbage_bytes: usize,
+    /// Misbehaving peers: every TCP frame is written in 4 pieces this many ms apart.
+    pub trickle_ms: u64,
 }
 
 impl Default for DeviceBehaviour {
@@ -128,6 +135,9 @@ impl Default for DeviceBehaviour {
             ack_timeout_ms: 5_000,
             retries: 3,
             extra_copies: 0,
+            corrupt_crc_share: 0.0,
+            garbage_bytes: 0,
+            trickle_ms: 0,
         }
     }
 }
@@ -203,6 +213,14 @@ impl Scenario {
         ensure!(
             self.device.ack_timeout_ms >= 1,
             "device.ack_timeout_ms must be at least 1"
+        );
+        ensure!(
+            (0.0..=1.0).contains(&self.device.corrupt_crc_share),
+            "device.corrupt_crc_share must be 0..=1"
+        );
+        ensure!(
+            self.device.garbage_bytes <= 4096,
+            "device.garbage_bytes must be at most 4096"
         );
         ensure!(
             hex_field(&f.line, 1, 6),
@@ -400,6 +418,18 @@ within_secs = 0.5
             );
             assert!(e.contains(named), "{e}");
         }
+    }
+
+    #[test]
+    fn every_shipped_scenario_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/replay");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            n += 1;
+        }
+        assert!(n >= 6, "{n} scenarios");
     }
 
     #[test]

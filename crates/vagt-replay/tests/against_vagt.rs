@@ -343,3 +343,37 @@ fn the_bare_floor_answers_every_frame() {
     assert_eq!(r["counts"]["acked"], 60);
     assert_eq!(r["counts"]["timeouts"], 0);
 }
+
+const MISBEHAVING: &str = r#"
+name = "misbehaving"
+seed = 11
+[fleet]
+devices = 20
+account_start = 740000
+key_bits = 128
+[burst]
+within_secs = 0.2
+[device]
+ack_timeout_ms = 300
+retries = 3
+corrupt_crc_share = 1.0
+garbage_bytes = 20
+trickle_ms = 20
+"#;
+
+#[test]
+fn misbehaving_peers_get_silence_then_their_good_copy_is_acked_once() {
+    let g = Gateway::start(&[MISBEHAVING]);
+    let bad_crc = g.metric("vagt_decode_errors_total", "kind=\"bad_crc\"");
+    let (code, r) = replay(MISBEHAVING, g.addr(), g.dir.path());
+    assert_eq!(code, 0, "{r:#}");
+    // Every first copy had a wrong CRC: silence, then the retransmitted good copy is ACKed.
+    assert_eq!(r["counts"]["corrupted"], 20);
+    assert_eq!(r["counts"]["acked"], 20);
+    assert!(r["counts"]["retransmissions"].as_u64().unwrap() >= 20);
+    assert_eq!(r["journal"]["once"], 20);
+    assert_eq!(
+        g.metric("vagt_decode_errors_total", "kind=\"bad_crc\"") - bad_crc,
+        20.0
+    );
+}
