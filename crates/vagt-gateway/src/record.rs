@@ -59,6 +59,22 @@ pub struct FrameMeta {
     pub content: u64,
 }
 
+/// A frame record's metadata (JSON) and body; `Ok(None)` for records of other kinds.
+fn split(payload: &[u8]) -> anyhow::Result<Option<(&[u8], &[u8])>> {
+    let Some((&tag, rest)) = payload.split_first() else {
+        bail!("empty record")
+    };
+    if tag != FRAME_TAG {
+        return Ok(None);
+    }
+    let (len, rest) = rest.split_at_checked(4).context("record cut short")?;
+    let len = u32::from_le_bytes(len.try_into().context("record cut short")?) as usize;
+    let parts = rest
+        .split_at_checked(len)
+        .context("record metadata cut short")?;
+    Ok(Some(parts))
+}
+
 /// The parts of a journaled frame the core reads, borrowed from the record.
 #[derive(Clone, Debug)]
 pub struct FrameView<'a> {
@@ -120,17 +136,9 @@ impl FrameRecord {
 
     /// Decodes a journal payload; `Ok(None)` for records of other kinds.
     pub fn decode(payload: &[u8]) -> anyhow::Result<Option<Self>> {
-        let Some((&tag, rest)) = payload.split_first() else {
-            bail!("empty record")
-        };
-        if tag != FRAME_TAG {
+        let Some((meta, body)) = split(payload)? else {
             return Ok(None);
-        }
-        let (len, rest) = rest.split_at_checked(4).context("record cut short")?;
-        let len = u32::from_le_bytes(len.try_into().context("record cut short")?) as usize;
-        let (meta, body) = rest
-            .split_at_checked(len)
-            .context("record metadata cut short")?;
+        };
         Ok(Some(Self {
             meta: serde_json::from_slice(meta)?,
             body: body.to_vec(),
@@ -146,17 +154,9 @@ impl FrameRecord {
             account: std::borrow::Cow<'a, str>,
             received_at_ms: i64,
         }
-        let Some((&tag, rest)) = payload.split_first() else {
-            bail!("empty record")
-        };
-        if tag != FRAME_TAG {
+        let Some((meta, body)) = split(payload)? else {
             return Ok(None);
-        }
-        let (len, rest) = rest.split_at_checked(4).context("record cut short")?;
-        let len = u32::from_le_bytes(len.try_into().context("record cut short")?) as usize;
-        let (meta, body) = rest
-            .split_at_checked(len)
-            .context("record metadata cut short")?;
+        };
         let m: Lite<'_> = serde_json::from_slice(meta)?;
         Ok(Some(FrameView {
             account: m.account,
