@@ -89,32 +89,26 @@ impl Drop for Gateway {
     }
 }
 
-/// Runs the tool; returns its exit status and JSON report.
+/// Runs `scenario` with the tool against `target`, verifying the journal in `data`, with an
+/// HTML report too; returns the exit status and the JSON report.
 fn replay(scenario: &str, target: SocketAddr, data: &Path) -> (i32, Value) {
     let dir = tempfile::tempdir().unwrap();
     let path: PathBuf = dir.path().join("scenario.toml");
     std::fs::write(&path, scenario).unwrap();
-    let json = dir.path().join("report.json");
     let html = dir.path().join("report.html");
-    let out = Command::new(env!("CARGO_BIN_EXE_vagt-replay"))
-        .arg("run")
-        .arg(&path)
-        .arg("--target")
-        .arg(target.to_string())
-        .arg("--verify-journal")
-        .arg(data)
-        .arg("--json")
-        .arg(&json)
-        .arg("--html")
-        .arg(&html)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, report, stderr) = tool(&[
+        "run",
+        path.to_str().unwrap(),
+        "--target",
+        &target.to_string(),
+        "--verify-journal",
+        data.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
     assert!(stderr.contains("ACK latency ms"), "{stderr}");
     assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
-    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap())
-        .unwrap_or_else(|e| panic!("{e}: {stderr}"));
-    (out.status.code().unwrap(), report)
+    (code, report)
 }
 
 const BURST: &str = r#"
@@ -262,8 +256,8 @@ fn nothing_listening_is_counted_not_hung() {
     assert!(r["counts"]["connection_errors"].as_u64().unwrap() >= 3);
 }
 
-/// Runs the tool with `args`; returns its exit status and JSON report.
-fn tool(args: &[&str]) -> (i32, Value) {
+/// Runs the tool with `args` and `--json`; returns its exit status, JSON report and stderr.
+fn tool(args: &[&str]) -> (i32, Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let out = Command::new(env!("CARGO_BIN_EXE_vagt-replay"))
@@ -272,10 +266,10 @@ fn tool(args: &[&str]) -> (i32, Value) {
         .arg(&json)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let report = serde_json::from_slice(&std::fs::read(&json).unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}: {stderr}"));
-    (out.status.code().unwrap(), report)
+    (out.status.code().unwrap(), report, stderr)
 }
 
 #[test]
@@ -296,7 +290,7 @@ fn a_journal_export_replays_byte_for_byte_into_another_gateway() {
     let second = Gateway::start(&[BURST]);
     let target = second.addr().to_string();
     let path = file.path().to_str().unwrap();
-    let (code, r) = tool(&["replay", path, "--target", &target, "--speed", "0"]);
+    let (code, r, _) = tool(&["replay", path, "--target", &target, "--speed", "0"]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["counts"]["sent"], 60);
     assert_eq!(r["counts"]["acked"], 60);
@@ -338,7 +332,7 @@ fn the_bare_floor_answers_every_frame() {
     let path = dir.path().join("s.toml");
     std::fs::write(&path, BURST).unwrap();
     let target = addr.to_string();
-    let (code, r) = tool(&["run", path.to_str().unwrap(), "--target", &target]);
+    let (code, r, _) = tool(&["run", path.to_str().unwrap(), "--target", &target]);
     assert_eq!(code, 0);
     assert_eq!(r["counts"]["acked"], 60);
     assert_eq!(r["counts"]["timeouts"], 0);
