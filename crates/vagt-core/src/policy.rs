@@ -42,6 +42,35 @@ impl Zone {
         &self.name
     }
 
+    /// `secs` (since the Unix epoch) as local time, RFC 3339 with the offset
+    /// (`2024-05-01T14:00:00+02:00`).
+    pub fn rfc3339(&self, secs: u64) -> String {
+        let utc = i64::try_from(secs).unwrap_or(i64::MAX);
+        jiff::Timestamp::from_second(utc).map_or_else(
+            |_| String::new(),
+            |t| {
+                t.to_zoned(self.tz.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string()
+            },
+        )
+    }
+
+    /// The local calendar day of `secs`, `YYYY-MM-DD`.
+    pub fn date(&self, secs: u64) -> String {
+        self.rfc3339(secs).chars().take(10).collect()
+    }
+
+    /// When local month `month` (1–12) of `year` starts, in seconds since the Unix epoch.
+    pub fn month_start(&self, year: i16, month: i8) -> Result<u64, String> {
+        let start = jiff::civil::Date::new(year, month, 1)
+            .map_err(|e| e.to_string())?
+            .at(0, 0, 0, 0)
+            .to_zoned(self.tz.clone())
+            .map_err(|e| e.to_string())?;
+        u64::try_from(start.timestamp().as_second()).map_err(|e| e.to_string())
+    }
+
     /// Seconds since local midnight at `now` (seconds since the Unix epoch).
     pub fn second_of_day(&self, now: u64) -> u64 {
         let utc = i64::try_from(now).unwrap_or(i64::MAX);

@@ -28,6 +28,59 @@ pub enum Command {
     /// Read the journal.
     #[command(subcommand)]
     Journal(JournalCommand),
+    /// Reports computed from the journal.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// `vagt report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// The monthly extract: every call per citizen, SLA compliance per shift, top callers.
+    Monthly(ReportArgs),
+}
+
+/// Arguments of `vagt report monthly`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The month, `YYYY-MM` (in the centre's time zone).
+    #[arg(long)]
+    pub month: String,
+    /// Only citizens of this municipality (from the accounts file).
+    #[arg(long)]
+    pub municipality: Option<String>,
+    /// `csv`, `json` or `html`.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: ReportFormat,
+    /// For CSV: the call list or the per-citizen figures.
+    #[arg(long, value_enum, default_value = "calls")]
+    pub table: ReportTable,
+    /// CSV field separator (`;` for Danish Excel).
+    #[arg(long, default_value = ",")]
+    pub delimiter: char,
+    /// Configuration, data directory and accounts, as for `vagt serve`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Report formats.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Comma- (or `--delimiter`-) separated values, UTF-8.
+    Csv,
+    /// Everything, as one JSON document.
+    Json,
+    /// A self-contained page with charts.
+    Html,
+}
+
+/// Which table a CSV report holds.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ReportTable {
+    /// One row per call.
+    Calls,
+    /// One row per citizen.
+    Citizens,
 }
 
 /// Arguments of `vagt serve` (and `vagt check-config`); flags override the config file.

@@ -15,6 +15,7 @@ pub mod json;
 pub mod metrics;
 pub mod receiver;
 pub mod record;
+pub mod report;
 pub mod serve;
 pub mod tcp;
 pub mod udp;

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use vagt_gateway::cli::{Cli, Command, JournalCommand};
-use vagt_gateway::{decode, journal_cmd, serve};
+use vagt_gateway::cli::{Cli, Command, JournalCommand, ReportCommand};
+use vagt_gateway::{decode, journal_cmd, report, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,6 +23,9 @@ fn main() -> ExitCode {
         }),
         Command::Journal(JournalCommand::Export(args)) => journal_cmd::export(&args),
         Command::Journal(JournalCommand::Verify(args)) => journal_cmd::verify(&args),
+        Command::Report(ReportCommand::Monthly(args)) => {
+            report::run(&args, &mut std::io::stdout().lock())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

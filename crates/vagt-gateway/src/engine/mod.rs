@@ -17,6 +17,7 @@
 
 pub mod door;
 mod feed;
+pub mod fold;
 pub mod records;
 mod snapshot;
 mod worker;
@@ -379,7 +380,7 @@ fn state_index(s: vagt_core::State) -> usize {
 }
 
 /// The core settings of every account in the accounts file.
-fn setups(accounts: &Accounts) -> Vec<(String, AccountSetup)> {
+pub(crate) fn setups(accounts: &Accounts) -> Vec<(String, AccountSetup)> {
     accounts
         .entries()
         .map(|e| {

@@ -91,29 +91,39 @@ pub(super) fn run(mut shard: Shard, rx: &Receiver<Msg>, cx: &Context) {
 }
 
 fn apply(shard: &mut Shard, offset: u64, input: Input, cx: &Context) -> Vec<Change> {
-    match input {
+    let result = apply_input(shard, &input, &cx.setups);
+    if let Input::Command(c) = &input {
+        // A centre-wide command reaches every shard; one answers.
+        // Only commands of this run have a waiter (a replayed one may reuse its number).
+        let answers =
+            offset >= cx.shared.live_from && (c.command.alarm().is_some() || cx.index == 0);
+        if answers && let Some((_, tx)) = cx.shared.waiters.remove(&c.request) {
+            let _ = tx.send(Ok(result.clone()));
+        }
+    }
+    result.unwrap_or_default()
+}
+
+/// Applies one journaled input to a shard — the same step live, at start-up and offline
+/// (reports): a refused command is `Err` and changes nothing.
+pub(crate) fn apply_input(
+    shard: &mut Shard,
+    input: &Input,
+    setups: &[(String, AccountSetup)],
+) -> Result<Vec<Change>, vagt_core::CommandError> {
+    Ok(match input {
         Input::Frame {
             account,
             events,
             at,
-        } => shard.on_events(&account, &events, at),
-        Input::Tick(at) => shard.tick(at),
+        } => shard.on_events(account, events, *at),
+        Input::Tick(at) => shard.tick(*at),
         Input::Setup(at) => {
-            shard.reconfigure(&cx.setups, at);
+            shard.reconfigure(setups, *at);
             Vec::new()
         }
-        Input::Command(c) => {
-            let result = shard.command(&c.actor, &c.command, secs(c.at_ms));
-            // A centre-wide command reaches every shard; one answers.
-            // Only commands of this run have a waiter (a replayed one may reuse its number).
-            let answers =
-                offset >= cx.shared.live_from && (c.command.alarm().is_some() || cx.index == 0);
-            if answers && let Some((_, tx)) = cx.shared.waiters.remove(&c.request) {
-                let _ = tx.send(Ok(result.clone()));
-            }
-            result.unwrap_or_default()
-        }
-    }
+        Input::Command(c) => return shard.command(&c.actor, &c.command, secs(c.at_ms)),
+    })
 }
 
 /// Updates the read side and, for live inputs (not the replay at start-up), the metrics.

@@ -12,4 +12,5 @@ mod crash;
 mod decode;
 mod gateway;
 mod ordering;
+mod report;
 mod serve;

@@ -1,0 +1,136 @@
+//! Calls (alarms) with their lifecycle timestamps, collected from the core's changes.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use vagt_core::{Change, ChangeKind, Classification};
+
+/// One alarm from opening to its end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Call {
+    /// Alarm id.
+    pub alarm: u64,
+    /// Account.
+    pub account: String,
+    /// The event code that opened it.
+    pub code: String,
+    /// Priority when opened.
+    pub priority: u8,
+    /// Opened (seconds since the Unix epoch).
+    pub opened: u64,
+    /// First claimed.
+    pub claimed: Option<u64>,
+    /// By whom.
+    pub claimed_by: Option<String>,
+    /// First forwarded to a responder.
+    pub forwarded: Option<u64>,
+    /// Accepted by the responder.
+    pub accepted: Option<u64>,
+    /// Responder on site.
+    pub on_site: Option<u64>,
+    /// Closed.
+    pub closed: Option<u64>,
+    /// Cancelled (by a restore, before anyone claimed it).
+    pub cancelled: Option<u64>,
+    /// Classification (last given).
+    pub classification: Option<Classification>,
+    /// The responder team (last forwarded to).
+    pub team: Option<String>,
+    /// Missed deadlines.
+    pub escalations: u32,
+    /// Repeat events attached.
+    pub repeats: u32,
+}
+
+impl Call {
+    /// Opened → first claim, seconds.
+    pub fn time_to_claim(&self) -> Option<u64> {
+        self.claimed.map(|c| c.saturating_sub(self.opened))
+    }
+
+    /// First forward → on site, seconds.
+    pub fn time_to_on_site(&self) -> Option<u64> {
+        Some(self.on_site?.saturating_sub(self.forwarded?))
+    }
+}
+
+/// Everything the changes tell, by alarm; plus runaway flags by account.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Calls by alarm id.
+    pub calls: BTreeMap<u64, Call>,
+    /// When each account was flagged as a runaway device.
+    pub runaways: BTreeMap<String, Vec<u64>>,
+}
+
+impl Collected {
+    /// Takes one change into account.
+    pub fn add(&mut self, c: &Change) {
+        let at = c.at;
+        match &c.kind {
+            ChangeKind::Opened {
+                alarm,
+                account,
+                code,
+                priority,
+            } => {
+                self.calls.insert(
+                    alarm.0,
+                    Call {
+                        alarm: alarm.0,
+                        account: account.clone(),
+                        code: code.clone(),
+                        priority: *priority,
+                        opened: at,
+                        claimed: None,
+                        claimed_by: None,
+                        forwarded: None,
+                        accepted: None,
+                        on_site: None,
+                        closed: None,
+                        cancelled: None,
+                        classification: None,
+                        team: None,
+                        escalations: 0,
+                        repeats: 0,
+                    },
+                );
+            }
+            ChangeKind::Runaway { account, .. } => {
+                self.runaways.entry(account.clone()).or_default().push(at);
+            }
+            kind => {
+                let Some(call) = kind.alarm().and_then(|id| self.calls.get_mut(&id.0)) else {
+                    return;
+                };
+                match kind {
+                    ChangeKind::Attached { .. } => call.repeats += 1,
+                    ChangeKind::Claimed { .. } if call.claimed.is_none() => {
+                        call.claimed = Some(at);
+                        call.claimed_by = Some(c.actor.name.clone());
+                    }
+                    ChangeKind::Forwarded { team, .. } => {
+                        call.forwarded.get_or_insert(at);
+                        call.team = Some(team.clone());
+                    }
+                    ChangeKind::Accepted { .. } => {
+                        call.accepted.get_or_insert(at);
+                    }
+                    ChangeKind::Arrived { .. } => {
+                        call.on_site.get_or_insert(at);
+                    }
+                    ChangeKind::Classified { classification, .. } => {
+                        call.classification = Some(*classification);
+                    }
+                    ChangeKind::Closed { classification, .. } => {
+                        call.closed = Some(at);
+                        call.classification = Some(*classification);
+                    }
+                    ChangeKind::Cancelled { .. } => call.cancelled = Some(at),
+                    ChangeKind::Escalated { .. } => call.escalations += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
