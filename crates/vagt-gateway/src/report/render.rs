@@ -193,10 +193,45 @@ pub fn html(m: &Monthly, zone: &Zone) -> String {
     s.push_str("</table>\n<h2>Calls per day</h2>\n");
     let mut per_day: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for r in &m.calls {
-        *per_day.entry(zone.date(r.call.opened)).or_default() += 1;
+        let date = zone.date(r.call.opened);
+        // Sorted by date, labelled by the day of the month.
+        let day = date.get(8..).unwrap_or_default().to_owned();
+        *per_day.entry(format!("{date} {day}")).or_default() += 1;
     }
     s.push_str(&bars(&per_day));
+    s.push_str("<h2>Calls per shift</h2>\n");
+    let per_shift: std::collections::BTreeMap<String, u64> = m
+        .sla
+        .iter()
+        .map(|(shift, v)| (shift.clone(), v.calls))
+        .collect();
+    s.push_str(&bars(&per_shift));
+    s.push_str("<h2>Time to claim</h2>\n");
+    let limits = [10, 30, 60, 120, 180, 300];
+    let mut dist: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for (i, l) in limits.iter().enumerate() {
+        dist.insert(format!("{i} ≤ {l} s"), 0);
+    }
+    dist.insert(format!("{} > 300 s", limits.len()), 0);
+    for r in &m.calls {
+        if let Some(t) = r.call.time_to_claim() {
+            let i = limits.iter().position(|l| t <= *l).unwrap_or(limits.len());
+            let key = match limits.get(i) {
+                Some(l) => format!("{i} ≤ {l} s"),
+                None => format!("{i} > 300 s"),
+            };
+            *dist.entry(key).or_default() += 1;
+        }
+    }
+    s.push_str(&bars(&dist));
     s.push_str("<h2>Top callers</h2>\n<table><tr><th>citizen</th><th>calls</th><th>previous month</th><th>trend</th></tr>\n");
+    let top: std::collections::BTreeMap<String, u64> = m
+        .top_callers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (format!("{i:02} {}", t.citizen), t.calls))
+        .collect();
+    let chart = bars(&top);
     for t in &m.top_callers {
         let delta = t.calls as i64 - t.previous_month as i64;
         let _ = writeln!(
@@ -207,7 +242,9 @@ pub fn html(m: &Monthly, zone: &Zone) -> String {
             t.previous_month
         );
     }
-    s.push_str("</table>\n<h2>Exceptions</h2>\n<table><tr><th>alarm</th><th>citizen</th><th>what</th></tr>\n");
+    s.push_str("</table>\n");
+    s.push_str(&chart);
+    s.push_str("<h2>Exceptions</h2>\n<table><tr><th>alarm</th><th>citizen</th><th>what</th></tr>\n");
     for x in &m.exceptions {
         let _ = writeln!(
             s,
@@ -254,12 +291,16 @@ fn bars(data: &std::collections::BTreeMap<String, u64>) -> String {
         let _ = writeln!(
             s,
             "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"#2b7bb9\"><title>{}: {v}</title></rect>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{v}</text>",
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{v}</text>\
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\">{}</text>",
             h - pad - bh,
             (bw - 2.0).max(1.0),
             escape(label),
             x + bw / 2.0,
-            h - pad - bh - 3.0
+            h - pad - bh - 3.0,
+            x + bw / 2.0,
+            h - pad + 12.0,
+            escape(label.split_once(' ').map_or(label.as_str(), |(_, l)| l)),
         );
     }
     s.push_str("</svg>\n");
