@@ -244,7 +244,9 @@ pub fn html(m: &Monthly, zone: &Zone) -> String {
     }
     s.push_str("</table>\n");
     s.push_str(&chart);
-    s.push_str("<h2>Exceptions</h2>\n<table><tr><th>alarm</th><th>citizen</th><th>what</th></tr>\n");
+    s.push_str(
+        "<h2>Exceptions</h2>\n<table><tr><th>alarm</th><th>citizen</th><th>what</th></tr>\n",
+    );
     for x in &m.exceptions {
         let _ = writeln!(
             s,
