@@ -1,6 +1,6 @@
 //! The core replayed offline over a whole journal, on this thread: every change it made, in
 //! journal order — what reports are computed from. The same routing and the same step as the
-//! live shards ([`super::worker::apply_input`]), so the alarms and their ids are the live ones.
+//! live shards (`worker::apply_input`), so the alarms and their ids are the live ones.
 
 use std::path::Path;
 
