@@ -15,6 +15,17 @@ pub enum Shift {
     Night,
 }
 
+impl Shift {
+    /// `day`, `evening` or `night`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Evening => "evening",
+            Self::Night => "night",
+        }
+    }
+}
+
 /// The centre's time zone, by IANA name (the database is built in, so a host without
 /// `/usr/share/zoneinfo` gives the same answers).
 #[derive(Clone, Debug)]

@@ -98,6 +98,11 @@ impl Shard {
         self.clock
     }
 
+    /// The shift at `at` under the policy in force (normal or emergency staffing).
+    pub fn shift_at(&self, at: u64) -> crate::policy::Shift {
+        self.policy().shift_at(at)
+    }
+
     /// The shard's clock: the latest time it has seen.
     pub fn clock(&self) -> u64 {
         self.clock

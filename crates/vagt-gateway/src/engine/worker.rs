@@ -169,12 +169,16 @@ fn count(shard: &Shard, c: &Change) {
         }
         ChangeKind::Claimed { alarm } => {
             if let Some(a) = shard.alarm(*alarm) {
-                histogram!(m::CORE_TIME_TO_CLAIM).record(c.at.saturating_sub(a.opened_at) as f64);
+                let shift = shard.shift_at(a.opened_at).as_str();
+                histogram!(m::CORE_TIME_TO_CLAIM, "shift" => shift)
+                    .record(c.at.saturating_sub(a.opened_at) as f64);
             }
         }
         ChangeKind::Arrived { alarm } => {
             if let Some(since) = shard.alarm(*alarm).and_then(|a| a.forwarded_at) {
-                histogram!(m::CORE_TIME_TO_ON_SITE).record(c.at.saturating_sub(since) as f64);
+                let shift = shard.shift_at(since).as_str();
+                histogram!(m::CORE_TIME_TO_ON_SITE, "shift" => shift)
+                    .record(c.at.saturating_sub(since) as f64);
             }
         }
         ChangeKind::SupervisionLost { .. } => counter!(m::CORE_SUPERVISION_LOST).increment(1),

@@ -209,14 +209,6 @@ fn call_type(t: CallType) -> &'static str {
     }
 }
 
-fn shift_name(s: Shift) -> &'static str {
-    match s {
-        Shift::Day => "day",
-        Shift::Evening => "evening",
-        Shift::Night => "night",
-    }
-}
-
 fn median(v: &mut [u64]) -> Option<u64> {
     v.sort_unstable();
     v.get(v.len().saturating_sub(1) / 2).copied()
@@ -336,7 +328,7 @@ pub fn monthly(
     let mut exceptions = Vec::new();
     for r in &calls {
         let c = &r.call;
-        if let Some(s) = sla.get_mut(shift_name(r.shift)) {
+        if let Some(s) = sla.get_mut(r.shift.as_str()) {
             s.calls += 1;
             match c.time_to_claim() {
                 Some(t) => {
@@ -360,7 +352,7 @@ pub fn monthly(
         }
         if let (Some(fwd), Some(t)) = (c.forwarded, c.time_to_on_site()) {
             let promise = policy.on_site_within(fwd);
-            if let Some(s) = sla.get_mut(shift_name(policy.shift_at(fwd))) {
+            if let Some(s) = sla.get_mut(policy.shift_at(fwd).as_str()) {
                 s.visits += 1;
                 s.on_site_in_time += u64::from(t <= promise);
             }

@@ -39,10 +39,7 @@ pub fn calls_csv(m: &Monthly, zone: &Zone, delimiter: char) -> String {
     let n = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
     for r in &m.calls {
         let c = &r.call;
-        let shift = serde_json::to_value(r.shift)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let shift = r.shift.as_str().to_owned();
         row(
             &mut out,
             delimiter,

@@ -196,6 +196,28 @@ fn commands_go_through_the_journal_and_a_restart_rebuilds_the_same_state() {
         State::Accepted
     );
 
+    // Time to claim is measured per shift (the SLA figure, live).
+    let metrics = {
+        use std::io::Read;
+        let addr = g.running.as_ref().unwrap().metrics_addr;
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            conn,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        conn.read_to_string(&mut text).unwrap();
+        text
+    };
+    let shift = vagt_core::Policy::default().shift_at(p.opened_at).as_str();
+    assert!(
+        metrics.contains(&format!(
+            "vagt_core_time_to_claim_seconds_count{{shift=\"{shift}\"}}"
+        )),
+        "{metrics}"
+    );
+
     // 1. Graceful restart: the final snapshot restores the state.
     g.stop();
     let g = InProcess::start(dir.path());
