@@ -31,6 +31,47 @@ pub enum Command {
     /// Reports computed from the journal.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// TLS certificates for the console.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Console users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `vagt cert …`.
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Writes a self-signed certificate and key for a first run (`console-cert.pem`,
+    /// `console-key.pem`) for localhost, 127.0.0.1, ::1 and any `--name`.
+    Dev {
+        /// Directory to write them to.
+        #[arg(long, default_value = "./data")]
+        out: PathBuf,
+        /// More host names or addresses the certificate is for.
+        #[arg(long)]
+        name: Vec<String>,
+    },
+}
+
+/// `vagt user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Adds a user to a users file; the password is read from standard input.
+    Add {
+        /// The users file (created if missing).
+        #[arg(long)]
+        file: PathBuf,
+        /// Login name.
+        #[arg(long)]
+        name: String,
+        /// operator, supervisor, responder, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// A responder's team.
+        #[arg(long)]
+        team: Option<String>,
+    },
 }
 
 /// `vagt report …`.
@@ -101,6 +142,9 @@ pub struct ServeArgs {
     /// Accounts file.
     #[arg(long, value_name = "FILE")]
     pub accounts: Option<PathBuf>,
+    /// Console address (TLS; needs the `[console]` section's cert, key and users).
+    #[arg(long, value_name = "ADDR")]
+    pub console: Option<SocketAddr>,
 }
 
 /// `vagt journal …`.

@@ -31,6 +31,9 @@ pub struct Config {
     /// The alarm core: shards, snapshots, escalation policies.
     #[serde(default)]
     pub core: CoreConfig,
+    /// The operator console (off when absent).
+    #[serde(default)]
+    pub console: Option<crate::console::ConsoleConfig>,
 }
 
 /// `[core]`, with `[core.normal]` and `[core.emergency]` escalation policies. The emergency
@@ -299,6 +302,13 @@ impl Config {
             && a.is_relative()
         {
             config.gateway.accounts = Some(base.join(a));
+        }
+        if let Some(c) = &mut config.console {
+            for p in [&mut c.cert, &mut c.key, &mut c.users] {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
         }
         Ok(config)
     }

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod decode;
 pub mod dedup;
 pub mod engine;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use vagt_gateway::cli::{Cli, Command, JournalCommand, ReportCommand};
+use vagt_gateway::cli::{CertCommand, Cli, Command, JournalCommand, ReportCommand, UserCommand};
 use vagt_gateway::{decode, journal_cmd, report, serve};
 
 fn main() -> ExitCode {
@@ -23,6 +23,16 @@ fn main() -> ExitCode {
         }),
         Command::Journal(JournalCommand::Export(args)) => journal_cmd::export(&args),
         Command::Journal(JournalCommand::Verify(args)) => journal_cmd::verify(&args),
+        Command::Cert(CertCommand::Dev { out, name }) => vagt_console::tls::dev_cert(&out, &name)
+            .map(|(cert, key)| {
+                println!("wrote {} and {}", cert.display(), key.display());
+            }),
+        Command::User(UserCommand::Add {
+            file,
+            name,
+            role,
+            team,
+        }) => add_user(&file, name, &role, team),
         Command::Report(ReportCommand::Monthly(args)) => {
             report::run(&args, &mut std::io::stdout().lock())
         }
@@ -34,6 +44,58 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `vagt user add`: reads the password from stdin, appends the user with its argon2 hash.
+fn add_user(
+    file: &std::path::Path,
+    name: String,
+    role: &str,
+    team: Option<String>,
+) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    use vagt_console::users::{User, UserRole, Users, entry, hash_password};
+    let role: UserRole = serde_json::from_value(serde_json::Value::String(role.to_owned()))
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "--role must be operator, supervisor, responder, auditor or admin (got {role:?})"
+            )
+        })?;
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(
+        password.len() >= 8,
+        "the password must have at least 8 characters"
+    );
+    let existing = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+    };
+    let user = User {
+        name,
+        role,
+        team,
+        password: hash_password(password)?,
+    };
+    let text = existing + &entry(&user)?;
+    // Refuse to write a file that would not load (duplicate name, responder without team).
+    Users::parse(&text).with_context(|| format!("adding to {}", file.display()))?;
+    let mut f =
+        std::fs::File::create(file).with_context(|| format!("writing {}", file.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", file.display()))?;
+    println!(
+        "added {} ({:?}) to {}",
+        user.name,
+        user.role,
+        file.display()
+    );
+    Ok(())
 }
 
 fn serve_command(args: &vagt_gateway::cli::ServeArgs) -> anyhow::Result<()> {

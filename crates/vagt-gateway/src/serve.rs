@@ -41,6 +41,14 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<(Config, Accounts)> {
     if let Some(a) = &args.accounts {
         g.accounts = Some(a.clone());
     }
+    if let Some(addr) = args.console {
+        match &mut config.console {
+            Some(c) => c.listen = addr,
+            None => anyhow::bail!(
+                "--console needs a [console] section with cert, key and users (see README)"
+            ),
+        }
+    }
     let accounts = match &g.accounts {
         Some(p) => Accounts::load(p)?,
         None => Accounts::default(),
@@ -58,6 +66,9 @@ pub struct Running {
     pub journal_dir: PathBuf,
     /// Data directory.
     pub data_dir: PathBuf,
+    /// The console's address, if it runs.
+    pub console_addr: Option<SocketAddr>,
+    console_task: Option<tokio::task::JoinHandle<()>>,
     stop: CancellationToken,
     metrics_stop: CancellationToken,
     tracker: TaskTracker,
@@ -75,10 +86,14 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
     let running = start(config, accounts).await?;
     // One parseable line for operators and tests: the bound addresses.
     println!(
-        "vagt: listening on {} (tcp+udp), metrics on http://{}/metrics, journal {}",
+        "vagt: listening on {} (tcp+udp), metrics on http://{}/metrics, journal {}{}",
         running.addr,
         running.metrics_addr,
-        running.journal_dir.display()
+        running.journal_dir.display(),
+        running
+            .console_addr
+            .map(|a| format!(", console wss://{a}/"))
+            .unwrap_or_default()
     );
     let grace = tokio::select! {
         _ = term.recv() => { info!("SIGTERM: stopping gracefully"); grace_term }
@@ -167,6 +182,13 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         max_frames_per_read: g.max_frames_per_read,
         garbage_limit: g.garbage_limit_bytes,
     };
+    let (console_addr, console_task) = match &config.console {
+        Some(c) => {
+            let (addr, task) = crate::console::start(c, &engine).await?;
+            (Some(addr), Some(task))
+        }
+        None => (None, None),
+    };
     let stop = CancellationToken::new();
     let metrics_stop = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -201,6 +223,8 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         metrics_addr,
         journal_dir,
         data_dir: g.data.clone(),
+        console_addr,
+        console_task,
         stop,
         metrics_stop,
         tracker,
@@ -214,6 +238,9 @@ impl Running {
     /// Ordered shutdown: stop accepting and reading, let in-flight frames finish their commit
     /// and ACK (up to `grace`), close the journal (its last commit), then stop `/metrics`.
     pub async fn shutdown(self, grace: Duration) -> anyhow::Result<()> {
+        if let Some(t) = &self.console_task {
+            t.abort();
+        }
         self.stop.cancel();
         self.tracker.close();
         if tokio::time::timeout(grace, self.tracker.wait())

@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     live_from: u64,
     /// Emergency staffing mode, as last applied.
     emergency: AtomicBool,
+    /// Live changes for consoles (a receiver that falls behind lags; nobody waits for it).
+    feed: tokio::sync::broadcast::Sender<Change>,
 }
 
 /// Why a command got no answer from the core.
@@ -170,6 +172,7 @@ impl Engine {
             applied: (0..n).map(|_| AtomicU64::new(from)).collect(),
             live_from: committed.end().0,
             emergency: AtomicBool::new(shards.first().is_some_and(Shard::emergency_mode)),
+            feed: tokio::sync::broadcast::channel(FEED_CAPACITY).0,
         });
         for shard in &shards {
             for a in shard.open_alarms() {
@@ -289,6 +292,16 @@ impl Engine {
         v
     }
 
+    /// One open alarm.
+    pub fn alarm(&self, id: AlarmId) -> Option<Alarm> {
+        self.shared.views.get(&id).map(|a| a.value().clone())
+    }
+
+    /// The live change feed (changes made after this call, by records journaled after start).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        self.shared.feed.subscribe()
+    }
+
     /// Where the core is.
     pub fn status(&self) -> Status {
         Status {
@@ -365,6 +378,9 @@ fn fresh(config: &CoreConfig, n: usize) -> (Vec<Shard>, u64) {
         .collect();
     (shards, 0)
 }
+
+/// Changes the console feed holds for a slow client before it must resync.
+const FEED_CAPACITY: usize = 16_384;
 
 const STATE_NAMES: [&str; 5] = ["queued", "claimed", "forwarded", "accepted", "on_site"];
 

@@ -145,6 +145,7 @@ fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
         }
         if live {
             count(shard, c);
+            let _ = shared.feed.send(c.clone());
             if let Some(door) = &cx.door
                 && let Some(notice) = DoorNotice::of(shard, &c.kind, c.at)
             {

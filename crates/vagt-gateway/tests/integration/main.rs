@@ -7,6 +7,7 @@
     unreachable_pub
 )] // test code
 
+mod console;
 mod core;
 mod crash;
 mod decode;

@@ -1,0 +1,281 @@
+//! The console server: TLS, then a WebSocket, then login; then the queue (snapshot + change
+//! feed) and commands, each authorised here before the core sees it.
+//!
+//! A slow client never holds anyone up: the change feed is a broadcast channel, so a client that
+//! falls behind loses its place (not the core's time) and is sent a fresh snapshot.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
+use tokio_rustls::TlsAcceptor;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tracing::{info, warn};
+use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
+
+use crate::protocol::{ClientMsg, ServerMsg, VERSION};
+use crate::users::{User, UserRole, Users};
+
+/// Why the core did not carry out a command.
+#[derive(Clone, Debug)]
+pub enum Failure {
+    /// Refused by the core's rules.
+    Refused(CommandError),
+    /// Not carried out (journal closed, core stopping).
+    Unavailable(String),
+}
+
+/// A boxed future, for the object-safe [`Backend`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the console needs from the core.
+pub trait Backend: Send + Sync + 'static {
+    /// Journals and applies a command; the changes it made.
+    fn command(
+        &self,
+        actor: Actor,
+        command: Command,
+        client: Option<SocketAddr>,
+    ) -> BoxFuture<'_, Result<Vec<Change>, Failure>>;
+    /// Open alarms, most urgent first.
+    fn open_alarms(&self) -> Vec<Alarm>;
+    /// One open alarm.
+    fn alarm(&self, id: AlarmId) -> Option<Alarm>;
+    /// The live change feed.
+    fn subscribe(&self) -> broadcast::Receiver<Change>;
+}
+
+/// Failed logins allowed per client address per minute; then the address waits.
+const LOGIN_FAILURES_PER_MINUTE: u32 = 5;
+/// Time allowed for the TLS and WebSocket handshakes and the login message.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The server's shared state.
+pub struct Console {
+    acceptor: TlsAcceptor,
+    users: Users,
+    backend: Arc<dyn Backend>,
+    failures: DashMap<IpAddr, (u32, Instant)>,
+}
+
+impl Console {
+    /// A console over `backend` with these TLS settings and users.
+    pub fn new(
+        tls: Arc<rustls::ServerConfig>,
+        users: Users,
+        backend: Arc<dyn Backend>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            acceptor: TlsAcceptor::from(tls),
+            users,
+            backend,
+            failures: DashMap::new(),
+        })
+    }
+
+    /// Accepts connections until the task is dropped.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let Ok((tcp, peer)) = listener.accept().await else {
+                continue;
+            };
+            let me = Arc::clone(&self);
+            tokio::spawn(async move {
+                if let Err(e) = me.connection(tcp, peer).await {
+                    info!(%peer, "console connection ended: {e:#}");
+                }
+            });
+        }
+    }
+
+    async fn connection(&self, tcp: TcpStream, peer: SocketAddr) -> anyhow::Result<()> {
+        let _ = tcp.set_nodelay(true);
+        // Plain text (or anything but TLS) fails here: the console is TLS only.
+        let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp)).await??;
+        let mut ws =
+            tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::accept_async(tls)).await??;
+        let Some(user) = self.login(&mut ws, peer).await? else {
+            return Ok(());
+        };
+        info!(%peer, user = %user.name, role = ?user.role, "console login");
+        send(
+            &mut ws,
+            &ServerMsg::Welcome {
+                v: VERSION,
+                user: user.name.clone(),
+                role: user.role,
+                team: user.team.clone(),
+            },
+        )
+        .await?;
+        // Subscribe before the snapshot: nothing falls between them.
+        let mut feed = self.backend.subscribe();
+        self.snapshot(&mut ws, &user).await?;
+        loop {
+            tokio::select! {
+                msg = ws.next() => {
+                    let Some(msg) = msg else { return Ok(()) };
+                    match msg? {
+                        Message::Text(text) => {
+                            let reply = self.handle(&user, peer, text.as_str()).await;
+                            send(&mut ws, &reply).await?;
+                        }
+                        Message::Close(_) => return Ok(()),
+                        _ => {}
+                    }
+                }
+                change = feed.recv() => match change {
+                    Ok(change) => {
+                        if self.visible_change(&user, &change) {
+                            send(&mut ws, &ServerMsg::Change { change }).await?;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        info!(%peer, missed, "console client fell behind; resyncing");
+                        feed = self.backend.subscribe();
+                        self.snapshot(&mut ws, &user).await?;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+            }
+        }
+    }
+
+    /// Reads and checks the login message; `None` if refused (the client was told why).
+    async fn login<S>(
+        &self,
+        ws: &mut WebSocketStream<S>,
+        peer: SocketAddr,
+    ) -> anyhow::Result<Option<User>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, ws.next()).await?;
+        let Some(Ok(Message::Text(text))) = first else {
+            return Ok(None);
+        };
+        let Ok(ClientMsg::Login { user, password }) = serde_json::from_str(text.as_str()) else {
+            send(ws, &denied("the first message must be a login")).await?;
+            return Ok(None);
+        };
+        let ip = peer.ip();
+        if self.failures.get(&ip).is_some_and(|f| {
+            f.0 >= LOGIN_FAILURES_PER_MINUTE && f.1.elapsed() < Duration::from_secs(60)
+        }) {
+            warn!(%peer, %user, "console login refused: too many failed logins");
+            send(ws, &denied("too many failed logins; wait a minute")).await?;
+            return Ok(None);
+        }
+        // argon2 is deliberately slow: off the async threads.
+        let users = self.users.clone();
+        let name = user.clone();
+        let found =
+            tokio::task::spawn_blocking(move || users.check(&name, &password).cloned()).await?;
+        match found {
+            Some(u) => {
+                self.failures.remove(&ip);
+                Ok(Some(u))
+            }
+            None => {
+                let mut f = self.failures.entry(ip).or_insert((0, Instant::now()));
+                if f.1.elapsed() >= Duration::from_secs(60) {
+                    *f = (0, Instant::now());
+                }
+                f.0 += 1;
+                drop(f);
+                warn!(%peer, %user, "console login failed");
+                send(ws, &denied("wrong user name or password")).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn snapshot<S>(&self, ws: &mut WebSocketStream<S>, user: &User) -> anyhow::Result<()>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let alarms = self
+            .backend
+            .open_alarms()
+            .into_iter()
+            .filter(|a| visible(user, a))
+            .collect();
+        send(ws, &ServerMsg::Snapshot { alarms }).await
+    }
+
+    /// A responder sees only changes to their team's alarms; everyone else sees all.
+    fn visible_change(&self, user: &User, change: &Change) -> bool {
+        if user.role != UserRole::Responder {
+            return true;
+        }
+        match change.kind.alarm() {
+            Some(id) => self.backend.alarm(id).is_some_and(|a| visible(user, &a)),
+            None => false,
+        }
+    }
+
+    async fn handle(&self, user: &User, peer: SocketAddr, text: &str) -> ServerMsg {
+        let (id, command) = match serde_json::from_str::<ClientMsg>(text) {
+            Ok(ClientMsg::Command { id, command }) => (id, command),
+            Ok(ClientMsg::Login { .. }) => return error(None, "already logged in"),
+            Err(e) => return error(None, &format!("bad message: {e}")),
+        };
+        let Some(role) = user.role.core_role() else {
+            return error(
+                Some(id),
+                &format!("the {:?} role may not give commands", user.role),
+            );
+        };
+        if user.role == UserRole::Responder {
+            let mine = command
+                .alarm()
+                .and_then(|a| self.backend.alarm(a))
+                .is_some_and(|a| visible(user, &a));
+            if !mine {
+                return error(Some(id), "not an alarm of your team");
+            }
+        }
+        let actor = Actor {
+            name: user.name.clone(),
+            role,
+        };
+        match self.backend.command(actor, command, Some(peer)).await {
+            Ok(changes) => ServerMsg::Result { id, changes },
+            Err(Failure::Refused(error)) => ServerMsg::Refused { id, error },
+            Err(Failure::Unavailable(e)) => error(Some(id), &format!("core unavailable: {e}")),
+        }
+    }
+}
+
+fn visible(user: &User, alarm: &Alarm) -> bool {
+    user.role != UserRole::Responder || (alarm.team.is_some() && alarm.team == user.team)
+}
+
+fn denied(reason: &str) -> ServerMsg {
+    ServerMsg::Denied {
+        reason: reason.into(),
+    }
+}
+
+fn error(id: Option<u64>, message: &str) -> ServerMsg {
+    ServerMsg::Error {
+        id,
+        message: message.into(),
+    }
+}
+
+async fn send<S>(ws: &mut WebSocketStream<S>, msg: &ServerMsg) -> anyhow::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let text = serde_json::to_string(msg)?;
+    ws.send(Message::Text(text.into())).await?;
+    Ok(())
+}

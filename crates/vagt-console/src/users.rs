@@ -1,0 +1,179 @@
+//! The users file: names, roles, teams and argon2 password hashes.
+//!
+//! ```toml
+//! [[users]]
+//! name = "ole"
+//! role = "operator"          # operator | supervisor | responder | auditor | admin
+//! password = "$argon2id$v=19$…"   # from `vagt user add`
+//! # team = "hjemmepleje-nord"  # responders: the team whose alarms they see
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use serde::{Deserialize, Serialize};
+use vagt_core::Role;
+
+/// One user as written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Login name (also the actor name in the journal).
+    pub name: String,
+    /// What they may do.
+    pub role: UserRole,
+    /// For responders: their team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// The argon2 hash (PHC string).
+    pub password: String,
+}
+
+/// Console roles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserRole {
+    /// Takes alarms from the queue.
+    Operator,
+    /// Operator rights, plus reassign and emergency staffing mode.
+    Supervisor,
+    /// Sees and acts on the alarms forwarded to their team.
+    Responder,
+    /// Read-only: the queue and reports.
+    Auditor,
+    /// Administers users.
+    Admin,
+}
+
+impl UserRole {
+    /// The core's role for commands (`None`: may not give commands).
+    pub fn core_role(self) -> Option<Role> {
+        match self {
+            Self::Operator => Some(Role::Operator),
+            Self::Supervisor => Some(Role::Supervisor),
+            Self::Responder => Some(Role::Responder),
+            Self::Auditor | Self::Admin => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    users: Vec<User>,
+}
+
+/// The loaded users, by name.
+#[derive(Clone, Debug, Default)]
+pub struct Users {
+    by_name: HashMap<String, User>,
+}
+
+impl Users {
+    /// Loads and checks a users file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading users file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("users file {}", path.display()))
+    }
+
+    /// Parses users-file text.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let file: File = toml::from_str(text)?;
+        let mut by_name = HashMap::new();
+        for (i, u) in file.users.into_iter().enumerate() {
+            if u.name.is_empty() {
+                bail!("users[{i}]: empty name");
+            }
+            PasswordHash::new(&u.password).map_err(|e| {
+                anyhow::anyhow!(
+                    "users[{i}] ({}): password is not an argon2 hash: {e}",
+                    u.name
+                )
+            })?;
+            if u.role == UserRole::Responder && u.team.is_none() {
+                bail!("users[{i}] ({}): a responder needs a team", u.name);
+            }
+            if by_name.insert(u.name.clone(), u).is_some() {
+                bail!("users[{i}]: duplicate name");
+            }
+        }
+        Ok(Self { by_name })
+    }
+
+    /// The user if the password is right.
+    pub fn check(&self, name: &str, password: &str) -> Option<&User> {
+        let user = self.by_name.get(name)?;
+        let hash = PasswordHash::new(&user.password).ok()?;
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .ok()
+            .map(|()| user)
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+/// An argon2id hash of `password` with a fresh salt.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))
+}
+
+/// The TOML entry for a new user (what `vagt user add` appends).
+pub fn entry(user: &User) -> anyhow::Result<String> {
+    #[derive(Serialize)]
+    struct One<'a> {
+        users: [&'a User; 1],
+    }
+    let text = toml::to_string(&One { users: [user] })?;
+    Ok(text.replacen("[[users]]", "\n[[users]]", 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_and_files_are_checked() {
+        let user = User {
+            name: "ole".into(),
+            role: UserRole::Operator,
+            team: None,
+            password: hash_password("hemmelig").unwrap(),
+        };
+        let users = Users::parse(&entry(&user).unwrap()).unwrap();
+        assert_eq!(
+            users.check("ole", "hemmelig").map(|u| u.role),
+            Some(UserRole::Operator)
+        );
+        assert!(users.check("ole", "forkert").is_none());
+        assert!(users.check("mette", "hemmelig").is_none());
+        let e =
+            Users::parse("[[users]]\nname = \"x\"\nrole = \"operator\"\npassword = \"plain\"\n")
+                .unwrap_err();
+        assert!(format!("{e:#}").contains("not an argon2 hash"));
+        let responder = entry(&User {
+            role: UserRole::Responder,
+            ..user
+        })
+        .unwrap();
+        assert!(format!("{:#}", Users::parse(&responder).unwrap_err()).contains("needs a team"));
+    }
+}

@@ -1,0 +1,223 @@
+//! The console over real TLS on loopback: login, snapshot and change feed, a claim race between
+//! two operators, a responder who sees only their team's alarms, roles that may not command,
+//! and a plain-text client refused.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use vagt_console::users::{User, UserRole, entry, hash_password};
+use vagt_gateway::accounts::Accounts;
+use vagt_gateway::config::{Config, DEFAULT_CONFIG};
+use vagt_gateway::serve::{Running, start};
+
+use crate::gateway::{ACCOUNTS, read_frames, sia};
+
+type Ws = WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
+
+/// Writes a dev certificate and a users file into `dir`; returns the `[console]` section.
+fn console_section(dir: &Path) -> String {
+    let (cert, key) = vagt_console::tls::dev_cert(dir, &[]).unwrap();
+    let mut users = String::new();
+    for (name, role, team) in [
+        ("ole", UserRole::Operator, None),
+        ("mette", UserRole::Operator, None),
+        ("vest-1", UserRole::Responder, Some("sygepleje-vest")),
+        ("revisor", UserRole::Auditor, None),
+    ] {
+        users += &entry(&User {
+            name: name.into(),
+            role,
+            team: team.map(str::to_owned),
+            password: hash_password(&format!("{name}-password")).unwrap(),
+        })
+        .unwrap();
+    }
+    let users_path = dir.join("users.toml");
+    std::fs::write(&users_path, users).unwrap();
+    format!(
+        "\n[console]\nlisten = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\nusers = \"{}\"\n",
+        cert.display(),
+        key.display(),
+        users_path.display()
+    )
+}
+
+async fn connect(addr: SocketAddr, cert: &Path) -> Ws {
+    let config = vagt_console::tls::client_config(cert).unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::clone(&config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let (ws, _) = tokio_tungstenite::client_async("wss://localhost/", tls)
+        .await
+        .unwrap();
+    ws
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The next message of `type` (others are skipped).
+async fn next(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} message"))
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+}
+
+async fn login(addr: SocketAddr, cert: &Path, user: &str) -> (Ws, Value) {
+    let mut ws = connect(addr, cert).await;
+    let password = format!("{user}-password");
+    send(
+        &mut ws,
+        json!({"type": "login", "user": user, "password": password}),
+    )
+    .await;
+    let welcome = next(&mut ws, "welcome").await;
+    let snapshot = next(&mut ws, "snapshot").await;
+    assert_eq!(welcome["user"], user);
+    (ws, snapshot)
+}
+
+#[test]
+fn operators_responders_and_auditors_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = DEFAULT_CONFIG
+        .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
+        .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
+        + &console_section(dir.path());
+    let mut config = Config::parse(&text, Path::new(".")).unwrap();
+    config.gateway.data = dir.path().join("data");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let running: Running = rt
+        .block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
+        .unwrap();
+    let console = running.console_addr.unwrap();
+    let cert = dir.path().join("console-cert.pem");
+    let dc09 = running.addr;
+
+    rt.block_on(async {
+        // Wrong password: denied.
+        let mut ws = connect(console, &cert).await;
+        send(&mut ws, json!({"type": "login", "user": "ole", "password": "nope-nope"})).await;
+        assert_eq!(next(&mut ws, "denied").await["reason"], "wrong user name or password");
+
+        // Two operators and a responder log in; then alarms arrive as real DC-09 frames.
+        let (mut ole, empty) = login(console, &cert, "ole").await;
+        assert_eq!(empty["alarms"], json!([]));
+        let (mut mette, _) = login(console, &cert, "mette").await;
+        let (mut nurse, _) = login(console, &cert, "vest-1").await;
+        tokio::task::spawn_blocking(move || {
+            let mut s = std::net::TcpStream::connect(dc09).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            std::io::Write::write_all(&mut s, &sia("1234", 1, "QA")).unwrap();
+            std::io::Write::write_all(&mut s, &sia("4321", 2, "MA")).unwrap();
+            read_frames(&mut s, 2);
+        })
+        .await
+        .unwrap();
+        let mut opened = Vec::new();
+        while opened.len() < 2 {
+            let c = next(&mut ole, "change").await;
+            if c["change"]["kind"]["change"] == "opened" {
+                opened.push(c["change"]["kind"].clone());
+            }
+        }
+        let id_of = |account: &str| {
+            opened.iter().find(|o| o["account"] == account).unwrap()["alarm"]
+                .as_u64()
+                .unwrap()
+        };
+        let (pendant, nurse_call) = (id_of("1234"), id_of("4321"));
+
+        // The race: both claim the pendant alarm; one wins, the other is told who.
+        let claim = |id| json!({"type": "command", "id": 1, "command": {"command": "claim", "alarm": id}});
+        send(&mut ole, claim(pendant)).await;
+        send(&mut mette, claim(pendant)).await;
+        let (a, b) = (next_answer(&mut ole).await, next_answer(&mut mette).await);
+        let (winner, loser) = if a["type"] == "result" { ("ole", b) } else { ("mette", a) };
+        assert_eq!(loser["type"], "refused", "{loser}");
+        assert_eq!(loser["error"]["error"], "already_claimed");
+        assert_eq!(loser["error"]["by"], winner);
+
+        // The responder cannot act on an alarm not forwarded to their team …
+        send(&mut nurse, json!({"type": "command", "id": 2, "command": {"command": "accept", "alarm": nurse_call}})).await;
+        assert_eq!(next(&mut nurse, "error").await["message"], "not an alarm of your team");
+        // … until it is: then it is in their queue and they can accept it.
+        send(&mut ole, claim(nurse_call)).await;
+        let claimed = next_answer(&mut ole).await;
+        let forwarder = if claimed["type"] == "result" { &mut ole } else { &mut mette };
+        if claimed["type"] != "result" {
+            send(forwarder, claim(nurse_call)).await;
+            assert_eq!(next_answer(forwarder).await["type"], "result");
+        }
+        send(forwarder, json!({"type": "command", "id": 3, "command": {"command": "forward", "alarm": nurse_call, "team": null}})).await;
+        assert_eq!(next_answer(forwarder).await["type"], "result");
+        send(&mut nurse, json!({"type": "command", "id": 4, "command": {"command": "accept", "alarm": nurse_call}})).await;
+        let accepted = next_answer(&mut nurse).await;
+        assert_eq!(accepted["type"], "result", "{accepted}");
+        assert_eq!(accepted["changes"][0]["actor"]["name"], "vest-1");
+        // A fresh responder login sees exactly their team's alarm.
+        let (_, snap) = login(console, &cert, "vest-1").await;
+        let ids: Vec<u64> = snap["alarms"].as_array().unwrap().iter().map(|a| a["id"].as_u64().unwrap()).collect();
+        assert_eq!(ids, [nurse_call]);
+
+        // An auditor sees the queue but may not command.
+        let (mut auditor, snap) = login(console, &cert, "revisor").await;
+        assert_eq!(snap["alarms"].as_array().unwrap().len(), 2);
+        send(&mut auditor, claim(pendant)).await;
+        assert!(next(&mut auditor, "error").await["message"].as_str().unwrap().contains("may not give commands"));
+
+        // Plain text on the console port gets no WebSocket: the TLS handshake fails.
+        let tcp = TcpStream::connect(console).await.unwrap();
+        let plain = tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio_tungstenite::client_async(format!("ws://{console}/"), tcp),
+        )
+        .await
+        .unwrap();
+        assert!(plain.is_err(), "plain-text connection accepted");
+    });
+    rt.block_on(running.shutdown(Duration::from_secs(5)))
+        .unwrap();
+}
+
+/// The next `result`, `refused` or `error`.
+async fn next_answer(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("an answer")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if ["result", "refused", "error"].contains(&v["type"].as_str().unwrap_or("")) {
+                return v;
+            }
+        }
+    }
+}
