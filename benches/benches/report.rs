@@ -175,6 +175,7 @@ fn report(c: &mut Criterion) {
             metrics: None,
             data: Some(dir.path().to_owned()),
             accounts: Some(accounts),
+            console: None,
         },
     };
     // What the extract holds, once (and a check that the month's alarms are in it).
