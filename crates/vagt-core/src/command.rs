@@ -178,6 +178,12 @@ impl Shard {
                 classification,
             } => self.close(*alarm, actor, *classification, now),
             Command::Reassign { alarm, to } => self.reassign(*alarm, actor, to, now),
+            Command::EmergencyMode { .. } if actor.role != Role::Supervisor => {
+                Err(CommandError::Forbidden {
+                    role: actor.role,
+                    action: "switch emergency staffing mode".into(),
+                })
+            }
             Command::EmergencyMode { on } => Ok(self.set_emergency_mode(*on, actor, now)),
         }
     }

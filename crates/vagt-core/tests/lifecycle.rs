@@ -288,7 +288,20 @@ fn emergency_mode_switches_the_policy_and_is_attributed() {
         name: "sara".into(),
         role: Role::Supervisor,
     };
-    let changes = s.set_emergency_mode(true, &sup, t0);
+    // Only a supervisor may switch it.
+    let refused = s.command(
+        &Actor::operator("ole"),
+        &Command::EmergencyMode { on: true },
+        t0,
+    );
+    assert!(
+        matches!(refused, Err(CommandError::Forbidden { .. })),
+        "{refused:?}"
+    );
+    assert!(!s.emergency_mode());
+    let changes = s
+        .command(&sup, &Command::EmergencyMode { on: true }, t0)
+        .unwrap();
     assert_eq!(changes[0].actor, sup);
     assert_eq!(changes[0].kind, ChangeKind::EmergencyMode { on: true });
     // Priority 1 claims within 30 s under the emergency policy (60 s normally).
@@ -462,6 +475,10 @@ impl Scenario {
 
     fn apply(&mut self, s: &mut Shard, op: &Op) -> Result<Vec<Change>, CommandError> {
         let ops = [Actor::operator("ole"), Actor::operator("mette")];
+        let supervisor = Actor {
+            name: "sup".into(),
+            role: Role::Supervisor,
+        };
         let nurse = Actor {
             name: "nurses-north".into(),
             role: Role::Responder,
@@ -516,7 +533,7 @@ impl Scenario {
                 self.now += u64::from(d);
                 Ok(s.tick(self.now))
             }
-            Op::Emergency(on) => s.command(&ops[0], &Command::EmergencyMode { on }, now),
+            Op::Emergency(on) => s.command(&supervisor, &Command::EmergencyMode { on }, now),
         };
         for c in result.iter().flatten() {
             if let ChangeKind::Opened { alarm, .. } = c.kind {
