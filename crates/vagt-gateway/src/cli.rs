@@ -31,12 +31,22 @@ pub enum Command {
     /// Reports computed from the journal.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// The audit trail: every person's command from the journal.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// TLS certificates for the console.
     #[command(subcommand)]
     Cert(CertCommand),
     /// Console users.
     #[command(subcommand)]
     User(UserCommand),
+}
+
+/// `vagt audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Prints one JSON line per command: offset, time, user, role, client address, command.
+    Export(JournalArgs),
 }
 
 /// `vagt cert …`.

@@ -63,6 +63,37 @@ pub fn export_to(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// `vagt audit export`: one JSON object per person's command in the journal — who (name and
+/// role), from where (client address), when, and what — in journal order.
+pub fn audit_export(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let dir = args.data.join("journal");
+    if !dir.is_dir() {
+        bail!("no journal at {}", dir.display());
+    }
+    for record in Reader::open(&dir, Offset(args.from))? {
+        let record = record.with_context(|| format!("reading {}", dir.display()))?;
+        let Ok(Some(crate::engine::Input::Command(c))) =
+            crate::engine::records::decode_command_only(&record.payload)
+        else {
+            continue;
+        };
+        let secs = c.at_ms.div_euclid(1000);
+        let at = Timestamp::from_unix(secs).map(|t| t.rfc3339());
+        let line = json!({
+            "offset": record.offset.0,
+            "at": at,
+            "at_ms": c.at_ms,
+            "user": c.actor.name,
+            "role": c.actor.role,
+            "client": c.client.map(|a| a.to_string()),
+            "command": c.command,
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Checks every record; fails on the first damaged one.
 pub fn verify(args: &JournalArgs) -> anyhow::Result<()> {
     let dir = args.data.join("journal");

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use vagt_gateway::cli::{CertCommand, Cli, Command, JournalCommand, ReportCommand, UserCommand};
+use vagt_gateway::cli::{
+    AuditCommand, CertCommand, Cli, Command, JournalCommand, ReportCommand, UserCommand,
+};
 use vagt_gateway::{decode, journal_cmd, report, serve};
 
 fn main() -> ExitCode {
@@ -23,6 +25,10 @@ fn main() -> ExitCode {
         }),
         Command::Journal(JournalCommand::Export(args)) => journal_cmd::export(&args),
         Command::Journal(JournalCommand::Verify(args)) => journal_cmd::verify(&args),
+        Command::Audit(AuditCommand::Export(args)) => journal_cmd::audit_export(
+            &args,
+            &mut std::io::BufWriter::new(std::io::stdout().lock()),
+        ),
         Command::Cert(CertCommand::Dev { out, name }) => vagt_console::tls::dev_cert(&out, &name)
             .map(|(cert, key)| {
                 println!("wrote {} and {}", cert.display(), key.display());

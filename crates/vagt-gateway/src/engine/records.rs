@@ -107,6 +107,14 @@ fn decode_core_record(payload: &[u8]) -> anyhow::Result<Option<Input>> {
     }))
 }
 
+/// Decodes a record only if it is a person's command (`Ok(None)` otherwise).
+pub fn decode_command_only(payload: &[u8]) -> anyhow::Result<Option<Input>> {
+    match payload.first() {
+        Some(&COMMAND_TAG) => decode_core_record(payload),
+        _ => Ok(None),
+    }
+}
+
 /// How the feed routes a record, decided without decoding a frame's body (the shard threads
 /// do that, in parallel).
 #[derive(Debug)]

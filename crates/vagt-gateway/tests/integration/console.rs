@@ -203,6 +203,35 @@ fn operators_responders_and_auditors_over_tls() {
     });
     rt.block_on(running.shutdown(Duration::from_secs(5)))
         .unwrap();
+
+    // The audit trail: every console command with user, role, client address and time.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["audit", "export", "--data"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let audit: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let accept = audit
+        .iter()
+        .find(|a| a["command"]["command"] == "accept")
+        .unwrap();
+    assert_eq!(accept["user"], "vest-1");
+    assert_eq!(accept["role"], "responder");
+    assert!(accept["client"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(accept["at"].as_str().unwrap().ends_with('Z'));
+    // Both claims of the race are there, the refused one included; the auditor's is not (the
+    // console refused it before the core).
+    let claims = audit
+        .iter()
+        .filter(|a| a["command"]["command"] == "claim")
+        .count();
+    assert!(claims >= 3, "{audit:#?}");
+    assert!(audit.iter().all(|a| a["user"] != "revisor"));
 }
 
 /// The next `result`, `refused` or `error`.
