@@ -1,0 +1,159 @@
+//! A client that stops reading falls behind the change feed and is resynced with a snapshot;
+//! a client that keeps reading gets the whole feed meanwhile. Real TLS and WebSockets on
+//! loopback; the core is replaced by a feed this test drives.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Message;
+use vagt_console::server::{Backend, BoxFuture, Console, Failure};
+use vagt_console::users::{User, UserRole, Users, entry, hash_password};
+use vagt_core::{Actor, Alarm, AlarmId, Change, ChangeKind, Command};
+
+/// A core stand-in: a change feed and an empty queue.
+struct Feed(broadcast::Sender<Change>);
+
+impl Backend for Feed {
+    fn command(
+        &self,
+        _: Actor,
+        _: Command,
+        _: Option<SocketAddr>,
+    ) -> BoxFuture<'_, Result<Vec<Change>, Failure>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn open_alarms(&self) -> Vec<Alarm> {
+        Vec::new()
+    }
+    fn alarm(&self, _: AlarmId) -> Option<Alarm> {
+        None
+    }
+    fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.0.subscribe()
+    }
+}
+
+fn change(n: u64) -> Change {
+    Change {
+        at: n,
+        actor: Actor::system(),
+        kind: ChangeKind::Noted {
+            alarm: AlarmId(1),
+            text: format!("change {n} {}", "x".repeat(200)),
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_is_resynced_and_delays_no_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = vagt_console::tls::dev_cert(dir.path(), &[]).unwrap();
+    let users = Users::parse(
+        &entry(&User {
+            name: "ole".into(),
+            role: UserRole::Operator,
+            team: None,
+            password: hash_password("ole-password").unwrap(),
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    let (tx, _) = broadcast::channel(1024);
+    let console = Console::new(
+        vagt_console::tls::server_config(&cert, &key).unwrap(),
+        users,
+        Arc::new(Feed(tx.clone())),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(console.serve(listener));
+
+    let client = vagt_console::tls::client_config(&cert).unwrap();
+    let connect = |small_buffer: bool| {
+        let client = Arc::clone(&client);
+        async move {
+            let socket = TcpSocket::new_v4().unwrap();
+            if small_buffer {
+                socket.set_recv_buffer_size(4096).unwrap();
+            }
+            let tcp = socket.connect(addr).await.unwrap();
+            let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+            let tls = tokio_rustls::TlsConnector::from(client)
+                .connect(name, tcp)
+                .await
+                .unwrap();
+            let (mut ws, _) = tokio_tungstenite::client_async("wss://localhost/", tls)
+                .await
+                .unwrap();
+            let login = json!({"type": "login", "user": "ole", "password": "ole-password"});
+            ws.send(Message::Text(login.to_string().into()))
+                .await
+                .unwrap();
+            ws
+        }
+    };
+    let mut slow = connect(true).await;
+    let mut fast = connect(false).await;
+    // Both logged in: welcome + snapshot each.
+    for ws in [&mut slow, &mut fast] {
+        for kind in ["welcome", "snapshot"] {
+            let msg = ws.next().await.unwrap().unwrap();
+            let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+            assert_eq!(v["type"], kind);
+        }
+    }
+    // 20 000 changes of ~250 bytes (5 MB) while `slow` reads nothing; `fast` reads along.
+    const N: u64 = 20_000;
+    let producer = tokio::spawn(async move {
+        for n in 1..=N {
+            tx.send(change(n)).unwrap();
+            if n % 256 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        tx
+    });
+    let mut last_seen = 0;
+    while last_seen < N {
+        let msg = tokio::time::timeout(Duration::from_secs(30), fast.next())
+            .await
+            .expect("the fast client is not held up")
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+        if v["type"] == "change" {
+            last_seen = v["change"]["at"].as_u64().unwrap();
+        }
+    }
+    let _tx = producer.await.unwrap();
+    // Now the slow client reads: somewhere in its stream the server resynced it.
+    let mut resynced = false;
+    let mut changes = 0;
+    loop {
+        let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(2), slow.next()).await
+        else {
+            break;
+        };
+        let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+        match v["type"].as_str() {
+            Some("snapshot") => resynced = true,
+            Some("change") => changes += 1,
+            _ => {}
+        }
+    }
+    assert!(
+        resynced,
+        "the slow client was not resynced ({changes} changes received)"
+    );
+    assert!(
+        changes < N,
+        "the slow client cannot have received every change"
+    );
+}
