@@ -40,6 +40,22 @@ pub enum Command {
     /// Console users.
     #[command(subcommand)]
     User(UserCommand),
+    /// The terminal console client: one command per input line, server messages as JSON lines.
+    /// The first input line is the password (or set VAGT_PASSWORD).
+    Console {
+        /// The console's address.
+        #[arg(long)]
+        server: SocketAddr,
+        /// The name its certificate is for.
+        #[arg(long, default_value = "localhost")]
+        host: String,
+        /// The certificate to trust (PEM; e.g. the one `vagt cert dev` wrote).
+        #[arg(long)]
+        cert: PathBuf,
+        /// User name.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 /// `vagt audit …`.

@@ -25,6 +25,25 @@ fn main() -> ExitCode {
         }),
         Command::Journal(JournalCommand::Export(args)) => journal_cmd::export(&args),
         Command::Journal(JournalCommand::Verify(args)) => journal_cmd::verify(&args),
+        Command::Console {
+            server,
+            host,
+            cert,
+            user,
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")
+            .and_then(|rt| {
+                rt.block_on(vagt_console::client::run(
+                    server,
+                    &host,
+                    &cert,
+                    &user,
+                    tokio::io::stdin(),
+                    tokio::io::stdout(),
+                ))
+            }),
         Command::Audit(AuditCommand::Export(args)) => journal_cmd::audit_export(
             &args,
             &mut std::io::BufWriter::new(std::io::stdout().lock()),

@@ -116,10 +116,15 @@ fn operators_responders_and_auditors_over_tls() {
         .block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
         .unwrap();
     let console = running.console_addr.unwrap();
-    let cert = dir.path().join("console-cert.pem");
     let dc09 = running.addr;
+    // Stopped in order even when an assertion fails (a gateway left running hangs the test).
+    let mut guard = Guard {
+        rt: &rt,
+        running: Some(running),
+    };
+    let cert = dir.path().join("console-cert.pem");
 
-    rt.block_on(async {
+    let pendant = rt.block_on(async {
         // Wrong password: denied.
         let mut ws = connect(console, &cert).await;
         send(&mut ws, json!({"type": "login", "user": "ole", "password": "nope-nope"})).await;
@@ -200,9 +205,46 @@ fn operators_responders_and_auditors_over_tls() {
         .await
         .unwrap();
         assert!(plain.is_err(), "plain-text connection accepted");
+        pendant
     });
-    rt.block_on(running.shutdown(Duration::from_secs(5)))
+
+    // The terminal client: password, then commands as lines; JSON lines back.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args([
+            "console",
+            "--server",
+            &console.to_string(),
+            "--user",
+            "ole",
+            "--cert",
+        ])
+        .arg(&cert)
+        .env_remove("VAGT_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let input = format!("ole-password\nnote {pendant} called back, all well\nclaim nope\n");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|l| l["type"] == "welcome"));
+    assert!(lines.iter().any(|l| l["type"] == "input_error"));
+    let answer = lines.iter().find(|l| l["id"] == 1).unwrap();
+    // The note is the owner's or not, depending on who won the race; either way the core
+    // answered it.
+    assert!(
+        ["result", "refused"].contains(&answer["type"].as_str().unwrap()),
+        "{answer}"
+    );
+
+    guard.stop();
 
     // The audit trail: every console command with user, role, client address and time.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
@@ -232,6 +274,28 @@ fn operators_responders_and_auditors_over_tls() {
         .count();
     assert!(claims >= 3, "{audit:#?}");
     assert!(audit.iter().all(|a| a["user"] != "revisor"));
+}
+
+struct Guard<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    running: Option<Running>,
+}
+
+impl Guard<'_> {
+    fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            let stopped = self.rt.block_on(r.shutdown(Duration::from_secs(5)));
+            if !std::thread::panicking() {
+                stopped.unwrap();
+            }
+        }
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// The next `result`, `refused` or `error`.
