@@ -5,13 +5,13 @@
 use std::path::Path;
 
 use anyhow::Context;
-use vagt_core::{Change, Shard};
+use vagt_core::Change;
 use vagt_journal::{Offset, Reader};
 use vagt_proto::Settings;
 
 use super::records::{self, Input};
 use super::worker::apply_input;
-use super::{setups, shard_of};
+use super::{fresh, setups_by_shard, shard_of};
 use crate::accounts::Accounts;
 use crate::config::CoreConfig;
 
@@ -25,23 +25,8 @@ pub fn fold(
     mut on_change: impl FnMut(&Change),
 ) -> anyhow::Result<u64> {
     let n = config.shards.max(1);
-    let mut per_shard: Vec<Vec<(String, vagt_core::AccountSetup)>> = vec![Vec::new(); n];
-    for (account, setup) in setups(accounts) {
-        if let Some(v) = per_shard.get_mut(shard_of(&account, n)) {
-            v.push((account, setup));
-        }
-    }
-    let mut shards: Vec<Shard> = (0..n as u64)
-        .map(|i| {
-            Shard::new(
-                i,
-                n as u64,
-                config.normal.clone(),
-                config.emergency.clone(),
-                0,
-            )
-        })
-        .collect();
+    let per_shard = setups_by_shard(accounts, n);
+    let (mut shards, _) = fresh(config, n);
     let mut read = 0;
     let reader = Reader::open(journal_dir, Offset(0))
         .with_context(|| format!("opening the journal in {}", journal_dir.display()))?;

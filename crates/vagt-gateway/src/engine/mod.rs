@@ -121,12 +121,7 @@ impl Engine {
         let n = config.shards.max(1);
         let snap_dir = data.join("core");
         let journal_dir = data.join("journal");
-        let mut per_shard: Vec<Vec<(String, AccountSetup)>> = vec![Vec::new(); n];
-        for (account, setup) in setups(accounts) {
-            if let Some(v) = per_shard.get_mut(shard_of(&account, n)) {
-                v.push((account, setup));
-            }
-        }
+        let per_shard = setups_by_shard(accounts, n);
         let (mut shards, from) = match snapshot::load_latest(&snap_dir)? {
             Some(s) if s.offset > committed.end().0 => {
                 warn!(
@@ -363,8 +358,19 @@ impl Engine {
     }
 }
 
+/// Every account's core settings, on the shard that owns the account.
+pub(crate) fn setups_by_shard(accounts: &Accounts, n: usize) -> Vec<Vec<(String, AccountSetup)>> {
+    let mut per_shard = vec![Vec::new(); n];
+    for (account, setup) in setups(accounts) {
+        if let Some(v) = per_shard.get_mut(shard_of(&account, n)) {
+            v.push((account, setup));
+        }
+    }
+    per_shard
+}
+
 /// New, empty shards that will replay the journal from its start.
-fn fresh(config: &CoreConfig, n: usize) -> (Vec<Shard>, u64) {
+pub(crate) fn fresh(config: &CoreConfig, n: usize) -> (Vec<Shard>, u64) {
     let shards = (0..n as u64)
         .map(|i| {
             Shard::new(
