@@ -57,6 +57,9 @@ pub enum ServerMsg {
     Change {
         /// The change.
         change: Change,
+        /// The alarm it concerns as it is now, if it is still open (absent once it closed or
+        /// for centre-wide changes).
+        alarm: Option<Box<Alarm>>,
     },
     /// A command succeeded.
     Result {

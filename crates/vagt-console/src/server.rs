@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
+use crate::http::{Prefixed, read_head, serve_file};
 use crate::protocol::{ClientMsg, ServerMsg, VERSION};
 use crate::users::{User, UserRole, Users};
 
@@ -98,9 +99,19 @@ impl Console {
     async fn connection(&self, tcp: TcpStream, peer: SocketAddr) -> anyhow::Result<()> {
         let _ = tcp.set_nodelay(true);
         // Plain text (or anything but TLS) fails here: the console is TLS only.
-        let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp)).await??;
+        let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp)).await??;
+        let Some(head) = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(&mut tls)).await??
+        else {
+            return Ok(());
+        };
+        if !head.websocket {
+            // A browser loading the web console.
+            return Ok(serve_file(&mut tls, &head.path).await?);
+        }
+        let stream = Prefixed::new(head.bytes, tls);
         let mut ws =
-            tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::accept_async(tls)).await??;
+            tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::accept_async(stream))
+                .await??;
         let Some(user) = self.login(&mut ws, peer).await? else {
             return Ok(());
         };
@@ -133,8 +144,10 @@ impl Console {
                 }
                 change = feed.recv() => match change {
                     Ok(change) => {
-                        if self.visible_change(&user, &change) {
-                            send(&mut ws, &ServerMsg::Change { change }).await?;
+                        let alarm = change.kind.alarm().and_then(|id| self.backend.alarm(id));
+                        if visible_change(&user, &change, alarm.as_ref()) {
+                            let alarm = alarm.map(Box::new);
+                            send(&mut ws, &ServerMsg::Change { change, alarm }).await?;
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -210,17 +223,6 @@ impl Console {
         send(ws, &ServerMsg::Snapshot { alarms }).await
     }
 
-    /// A responder sees only changes to their team's alarms; everyone else sees all.
-    fn visible_change(&self, user: &User, change: &Change) -> bool {
-        if user.role != UserRole::Responder {
-            return true;
-        }
-        match change.kind.alarm() {
-            Some(id) => self.backend.alarm(id).is_some_and(|a| visible(user, &a)),
-            None => false,
-        }
-    }
-
     async fn handle(&self, user: &User, peer: SocketAddr, text: &str) -> ServerMsg {
         let (id, command) = match serde_json::from_str::<ClientMsg>(text) {
             Ok(ClientMsg::Command { id, command }) => (id, command),
@@ -252,6 +254,12 @@ impl Console {
             Err(Failure::Unavailable(e)) => error(Some(id), &format!("core unavailable: {e}")),
         }
     }
+}
+
+/// A responder sees only changes to their team's open alarms; everyone else sees all.
+fn visible_change(user: &User, change: &Change, alarm: Option<&Alarm>) -> bool {
+    user.role != UserRole::Responder
+        || (change.kind.alarm().is_some() && alarm.is_some_and(|a| visible(user, a)))
 }
 
 fn visible(user: &User, alarm: &Alarm) -> bool {

@@ -148,6 +148,9 @@ fn operators_responders_and_auditors_over_tls() {
         while opened.len() < 2 {
             let c = next(&mut ole, "change").await;
             if c["change"]["kind"]["change"] == "opened" {
+                // Each change carries the alarm as it is now.
+                assert_eq!(c["alarm"]["state"], "queued", "{c}");
+                assert_eq!(c["alarm"]["id"], c["change"]["kind"]["alarm"]);
                 opened.push(c["change"]["kind"].clone());
             }
         }
@@ -195,6 +198,14 @@ fn operators_responders_and_auditors_over_tls() {
         assert_eq!(snap["alarms"].as_array().unwrap().len(), 2);
         send(&mut auditor, claim(pendant)).await;
         assert!(next(&mut auditor, "error").await["message"].as_str().unwrap().contains("may not give commands"));
+
+        // The same port serves the web console's files over HTTPS.
+        let page = https_get(console, &cert, "/").await;
+        assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+        assert!(page.contains("text/html") && page.contains("<script src=\"/app.js\">"));
+        let js = https_get(console, &cert, "/app.js").await;
+        assert!(js.contains("text/javascript") && js.contains("wss://"));
+        assert!(https_get(console, &cert, "/etc/passwd").await.starts_with("HTTP/1.1 404"));
 
         // Plain text on the console port gets no WebSocket: the TLS handshake fails.
         let tcp = TcpStream::connect(console).await.unwrap();
@@ -296,6 +307,24 @@ impl Drop for Guard<'_> {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A whole HTTPS response (head and body) for `GET path`.
+async fn https_get(addr: SocketAddr, cert: &Path, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = vagt_console::tls::client_config(cert).unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The next `result`, `refused` or `error`.

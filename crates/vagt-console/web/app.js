@@ -1,0 +1,114 @@
+// Vagt web console: speaks the console protocol v1 (docs/console-protocol.md) over wss://.
+"use strict";
+const alarms = new Map();
+let ws = null, selected = null, nextId = 1, me = null;
+const $ = (id) => document.getElementById(id);
+
+function connect(user, password) {
+  ws = new WebSocket(`wss://${location.host}/ws`);
+  ws.onopen = () => ws.send(JSON.stringify({ type: "login", user, password }));
+  ws.onclose = () => { $("status").textContent = "disconnected"; };
+  ws.onmessage = (ev) => handle(JSON.parse(ev.data));
+}
+
+function handle(m) {
+  switch (m.type) {
+    case "welcome":
+      me = m;
+      $("who").textContent = `${m.user} (${m.role}${m.team ? ", " + m.team : ""})`;
+      $("status").textContent = "connected";
+      $("login").hidden = true; $("console").hidden = false;
+      $("supervisor").hidden = m.role !== "supervisor";
+      break;
+    case "denied":
+      $("login-error").textContent = m.reason;
+      break;
+    case "snapshot":
+      alarms.clear();
+      for (const a of m.alarms) alarms.set(a.id, a);
+      render();
+      break;
+    case "change": {
+      const k = m.change.kind;
+      if (k.change === "emergency_mode") {
+        $("mode").textContent = k.on ? "EMERGENCY STAFFING" : "";
+        $("mode").className = k.on ? "on" : "";
+      }
+      if (k.alarm !== undefined) {
+        if (m.alarm) alarms.set(k.alarm, m.alarm); else alarms.delete(k.alarm);
+        render();
+      }
+      break;
+    }
+    case "result": $("answer").textContent = "done"; break;
+    case "refused": $("answer").textContent = refusal(m.error); break;
+    case "error": $("answer").textContent = m.message; break;
+  }
+}
+
+function refusal(e) {
+  switch (e.error) {
+    case "already_claimed": return `already claimed by ${e.by}`;
+    case "not_owner": return `owned by ${e.owner}`;
+    case "invalid_transition": return `cannot ${e.action} an alarm that is ${e.state}`;
+    case "no_team": return "the account has no team to forward to";
+    case "forbidden": return `a ${e.role} may not ${e.action}`;
+    default: return e.error;
+  }
+}
+
+function render() {
+  const now = Date.now() / 1000;
+  const sorted = [...alarms.values()].sort((a, b) => a.priority - b.priority || a.opened_at - b.opened_at || a.id - b.id);
+  const body = document.querySelector("#queue tbody");
+  body.replaceChildren(...sorted.map((a) => {
+    const tr = document.createElement("tr");
+    const waited = Math.max(0, Math.round(now - a.opened_at));
+    tr.className = `p${a.priority}` + (waited > 60 && a.state === "queued" ? " old" : "") + (a.id === selected ? " selected" : "");
+    tr.tabIndex = 0;
+    tr.dataset.id = a.id;
+    for (const v of [a.id, a.priority, a.account, a.code, a.state, a.owner ?? "", a.team ?? "", `${waited} s`, a.repeats]) {
+      const td = document.createElement("td"); td.textContent = v; tr.append(td);
+    }
+    tr.lastChild.previousSibling.className = "age";
+    tr.onclick = tr.onkeydown = (ev) => { if (ev.type === "click" || ev.key === "Enter") select(a.id); };
+    return tr;
+  }));
+  showDetail();
+}
+
+function select(id) { selected = id; render(); }
+
+function showDetail() {
+  const a = alarms.get(selected);
+  $("d-id").textContent = a ? a.id : "—";
+  const dl = $("d-fields");
+  dl.replaceChildren();
+  if (!a) return;
+  for (const [k, v] of [["account", a.account], ["code", a.code], ["state", a.state], ["owner", a.owner], ["team", a.team],
+                        ["escalations", a.escalation_level], ["deadline", a.armed ? `${a.armed[0]} at ${new Date(a.armed[1] * 1000).toLocaleTimeString()}` : ""],
+                        ["door", a.door ? `${a.door.lock} → ${a.door.to}` : ""], ["notes", (a.notes || []).join(" · ")]]) {
+    const dt = document.createElement("dt"); dt.textContent = k;
+    const dd = document.createElement("dd"); dd.textContent = v ?? "";
+    dl.append(dt, dd);
+  }
+}
+
+function command(c) {
+  if (!ws) return;
+  ws.send(JSON.stringify({ type: "command", id: nextId++, command: c }));
+}
+
+document.querySelectorAll("#actions button").forEach((b) => b.addEventListener("click", () => {
+  if (selected === null) return;
+  const cmd = b.dataset.cmd, alarm = selected, classification = $("classification").value;
+  const c = { command: cmd, alarm };
+  if (cmd === "classify" || cmd === "close") c.classification = classification;
+  if (cmd === "forward") c.team = null;
+  if (cmd === "note") c.text = $("note").value;
+  command(c);
+}));
+$("emergency-on").onclick = () => command({ command: "emergency_mode", on: true });
+$("emergency-off").onclick = () => command({ command: "emergency_mode", on: false });
+$("login").addEventListener("submit", (ev) => { ev.preventDefault(); connect($("user").value, $("password").value); });
+setInterval(render, 1000);
