@@ -22,7 +22,7 @@ use crate::gateway::{ACCOUNTS, read_frames, sia};
 type Ws = WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
 
 /// Writes a dev certificate and a users file into `dir`; returns the `[console]` section.
-fn console_section(dir: &Path) -> String {
+pub fn console_section(dir: &Path) -> String {
     let (cert, key) = vagt_console::tls::dev_cert(dir, &[]).unwrap();
     let mut users = String::new();
     for (name, role, team) in [
@@ -287,13 +287,15 @@ fn operators_responders_and_auditors_over_tls() {
     assert!(audit.iter().all(|a| a["user"] != "revisor"));
 }
 
-struct Guard<'a> {
-    rt: &'a tokio::runtime::Runtime,
-    running: Option<Running>,
+/// Stops a gateway in order when dropped (also when an assertion failed).
+pub struct Guard<'a> {
+    pub rt: &'a tokio::runtime::Runtime,
+    pub running: Option<Running>,
 }
 
 impl Guard<'_> {
-    fn stop(&mut self) {
+    /// Stops it now.
+    pub fn stop(&mut self) {
         if let Some(r) = self.running.take() {
             let stopped = self.rt.block_on(r.shutdown(Duration::from_secs(5)));
             if !std::thread::panicking() {

@@ -7,6 +7,7 @@
     unreachable_pub
 )] // test code
 
+mod browser;
 mod console;
 mod core;
 mod crash;

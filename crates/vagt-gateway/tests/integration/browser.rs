@@ -1,0 +1,102 @@
+//! The web console in a real browser: headless Chromium (driven by `e2e/console.mjs` with
+//! playwright-core) logs in over HTTPS, sees an alarm sent as a real DC-09 frame appear, and
+//! claims, classifies and closes it by clicking; the journal's audit trail shows the actions.
+//!
+//! Needs `/usr/bin/chromium` (Debian `chromium`), `node` and `e2e/node_modules`
+//! (`npm ci --prefix e2e`): `scripts/test` installs them.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use vagt_gateway::accounts::Accounts;
+use vagt_gateway::config::{Config, DEFAULT_CONFIG};
+use vagt_gateway::serve::start;
+
+use crate::console::{Guard, console_section};
+use crate::gateway::{ACCOUNTS, read_frames, sia};
+
+fn e2e_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e")
+}
+
+#[test]
+fn an_operator_handles_an_alarm_in_the_web_console() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists() && e2e_dir().join("node_modules/playwright-core").exists(),
+        "the browser test needs {chromium} and e2e/node_modules: run ./scripts/test (it installs \
+         them: apt-get install chromium; npm ci --prefix e2e)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let text = DEFAULT_CONFIG
+        .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
+        .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
+        + &console_section(dir.path());
+    let mut config = Config::parse(&text, Path::new(".")).unwrap();
+    config.gateway.data = dir.path().join("data");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let running = rt
+        .block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
+        .unwrap();
+    let (console, dc09) = (running.console_addr.unwrap(), running.addr);
+    let mut guard = Guard {
+        rt: &rt,
+        running: Some(running),
+    };
+
+    let mut browser = Command::new("node")
+        .arg(e2e_dir().join("console.mjs"))
+        .env("VAGT_URL", format!("https://127.0.0.1:{}/", console.port()))
+        .env("VAGT_USER", "ole")
+        .env("VAGT_PASSWORD", "ole-password")
+        .env("VAGT_ACCOUNT", "1234")
+        .env("CHROMIUM", &chromium)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node (the browser test needs node and chromium; see scripts/test)");
+    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
+    let ready = lines.next().unwrap().unwrap();
+    assert_eq!(ready, "ready", "the page did not log in");
+
+    // Now the pendant is pressed: a real frame to the gateway.
+    let mut s = std::net::TcpStream::connect(dc09).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    std::io::Write::write_all(&mut s, &sia("1234", 1, "QA")).unwrap();
+    read_frames(&mut s, 1);
+
+    let done = lines.next().unwrap().unwrap();
+    assert!(browser.wait().unwrap().success(), "{done}");
+    let alarm: u64 = done.strip_prefix("done ").unwrap().parse().unwrap();
+    guard.stop();
+
+    // The journal has the clicks, attributed to the operator.
+    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["audit", "export", "--data"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    let actions: Vec<(String, String)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|a| a["command"]["alarm"] == alarm)
+        .map(|a| {
+            (
+                a["user"].as_str().unwrap().to_owned(),
+                a["command"]["command"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = ["claim", "classify", "close"]
+        .iter()
+        .map(|c| ("ole".to_owned(), (*c).to_owned()))
+        .collect();
+    assert_eq!(actions, expected);
+}
