@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
@@ -64,7 +64,24 @@ pub struct Console {
     users: Users,
     backend: Arc<dyn Backend>,
     failures: DashMap<IpAddr, (u32, Instant)>,
+    /// Changes serialized once for every client.
+    prepared: broadcast::Sender<Arc<Prepared>>,
 }
+
+/// A change as every client receives it, serialized once (not once per client).
+struct Prepared {
+    /// The `change` message; empty for a resync marker.
+    text: Utf8Bytes,
+    /// The team of the alarm it concerns, if open (responders see only their team's).
+    team: Option<String>,
+    /// Whether it concerns an alarm (centre-wide changes do not reach responders).
+    concerns_alarm: bool,
+    /// The fan-out itself fell behind the core: every client needs a fresh snapshot.
+    resync: bool,
+}
+
+/// Changes the prepared feed holds for a slow client before it must resync.
+const PREPARED_CAPACITY: usize = 16_384;
 
 impl Console {
     /// A console over `backend` with these TLS settings and users.
@@ -78,11 +95,54 @@ impl Console {
             users,
             backend,
             failures: DashMap::new(),
+            prepared: broadcast::channel(PREPARED_CAPACITY).0,
         })
+    }
+
+    /// Serializes each change from the core once and hands it to every client.
+    async fn fan_out(self: Arc<Self>) {
+        let mut rx = self.backend.subscribe();
+        loop {
+            let prepared = match rx.recv().await {
+                Ok(change) => {
+                    let alarm = change.kind.alarm().and_then(|id| self.backend.alarm(id));
+                    let concerns_alarm = change.kind.alarm().is_some();
+                    let team = alarm.as_ref().and_then(|a| a.team.clone());
+                    let msg = ServerMsg::Change {
+                        change,
+                        alarm: alarm.map(Box::new),
+                    };
+                    let Ok(text) = serde_json::to_string(&msg) else {
+                        continue;
+                    };
+                    Prepared {
+                        text: text.into(),
+                        team,
+                        concerns_alarm,
+                        resync: false,
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    warn!(
+                        missed,
+                        "console fan-out fell behind the core; resyncing every client"
+                    );
+                    Prepared {
+                        text: Utf8Bytes::default(),
+                        team: None,
+                        concerns_alarm: false,
+                        resync: true,
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let _ = self.prepared.send(Arc::new(prepared));
+        }
     }
 
     /// Accepts connections until the task is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        tokio::spawn(Arc::clone(&self).fan_out());
         loop {
             let Ok((tcp, peer)) = listener.accept().await else {
                 continue;
@@ -127,7 +187,7 @@ impl Console {
         )
         .await?;
         // Subscribe before the snapshot: nothing falls between them.
-        let mut feed = self.backend.subscribe();
+        let mut feed = self.prepared.subscribe();
         self.snapshot(&mut ws, &user).await?;
         loop {
             tokio::select! {
@@ -143,16 +203,17 @@ impl Console {
                     }
                 }
                 change = feed.recv() => match change {
-                    Ok(change) => {
-                        let alarm = change.kind.alarm().and_then(|id| self.backend.alarm(id));
-                        if visible_change(&user, &change, alarm.as_ref()) {
-                            let alarm = alarm.map(Box::new);
-                            send(&mut ws, &ServerMsg::Change { change, alarm }).await?;
+                    Ok(p) if p.resync => self.snapshot(&mut ws, &user).await?,
+                    Ok(p) => {
+                        let visible = user.role != UserRole::Responder
+                            || (p.concerns_alarm && p.team.is_some() && p.team == user.team);
+                        if visible {
+                            ws.send(Message::Text(p.text.clone())).await?;
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         info!(%peer, missed, "console client fell behind; resyncing");
-                        feed = self.backend.subscribe();
+                        feed = self.prepared.subscribe();
                         self.snapshot(&mut ws, &user).await?;
                     }
                     Err(broadcast::error::RecvError::Closed) => return Ok(()),
@@ -254,12 +315,6 @@ impl Console {
             Err(Failure::Unavailable(e)) => error(Some(id), &format!("core unavailable: {e}")),
         }
     }
-}
-
-/// A responder sees only changes to their team's open alarms; everyone else sees all.
-fn visible_change(user: &User, change: &Change, alarm: Option<&Alarm>) -> bool {
-    user.role != UserRole::Responder
-        || (change.kind.alarm().is_some() && alarm.is_some_and(|a| visible(user, a)))
 }
 
 fn visible(user: &User, alarm: &Alarm) -> bool {
