@@ -76,8 +76,7 @@ pub(super) fn run(mut shard: Shard, rx: &Receiver<Msg>, cx: &Context) {
                             }
                         }
                     };
-                    let changes = apply(&mut shard, item.offset, input, cx);
-                    publish(&shard, &changes, live, cx);
+                    apply(&mut shard, item.offset, input, live, cx);
                 }
                 if let Some(a) = shared.applied.get(cx.index) {
                     a.store(upto, Ordering::Release);
@@ -90,18 +89,21 @@ pub(super) fn run(mut shard: Shard, rx: &Receiver<Msg>, cx: &Context) {
     }
 }
 
-fn apply(shard: &mut Shard, offset: u64, input: Input, cx: &Context) -> Vec<Change> {
+/// Applies an input, publishes what changed, then answers the command's waiter — in that order,
+/// so whoever hears "done" already finds the change on the read side.
+fn apply(shard: &mut Shard, offset: u64, input: Input, live: bool, cx: &Context) {
     let result = apply_input(shard, &input, &cx.setups);
+    let changes = result.clone().unwrap_or_default();
+    publish(shard, &changes, live, cx);
     if let Input::Command(c) = &input {
         // A centre-wide command reaches every shard; one answers.
         // Only commands of this run have a waiter (a replayed one may reuse its number).
         let answers =
             offset >= cx.shared.live_from && (c.command.alarm().is_some() || cx.index == 0);
         if answers && let Some((_, tx)) = cx.shared.waiters.remove(&c.request) {
-            let _ = tx.send(Ok(result.clone()));
+            let _ = tx.send(Ok(result));
         }
     }
-    result.unwrap_or_default()
 }
 
 /// Applies one journaled input to a shard — the same step live, at start-up and offline
