@@ -11,12 +11,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use vagt_gateway::accounts::Accounts;
-use vagt_gateway::config::{Config, DEFAULT_CONFIG};
-use vagt_gateway::serve::start;
 
-use crate::console::{Guard, console_section};
-use crate::gateway::{ACCOUNTS, read_frames, sia};
+use crate::console::{Guard, start_with_console};
+use crate::gateway::{read_frames, sia};
 
 fn e2e_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e")
@@ -31,20 +28,7 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
          them: apt-get install chromium; npm ci --prefix e2e)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let text = DEFAULT_CONFIG
-        .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
-        .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
-        + &console_section(dir.path());
-    let mut config = Config::parse(&text, Path::new(".")).unwrap();
-    config.gateway.data = dir.path().join("data");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let running = rt
-        .block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
-        .unwrap();
+    let (rt, running) = start_with_console(dir.path());
     let (console, dc09) = (running.console_addr.unwrap(), running.addr);
     let mut guard = Guard {
         rt: &rt,

@@ -98,23 +98,30 @@ async fn login(addr: SocketAddr, cert: &Path, user: &str) -> (Ws, Value) {
     (ws, snapshot)
 }
 
-#[test]
-fn operators_responders_and_auditors_over_tls() {
-    let dir = tempfile::tempdir().unwrap();
+/// A gateway with its console on loopback (data, certificate and users in `dir`) and the
+/// runtime it runs on.
+pub fn start_with_console(dir: &Path) -> (tokio::runtime::Runtime, Running) {
     let text = DEFAULT_CONFIG
         .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
         .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
-        + &console_section(dir.path());
+        + &console_section(dir);
     let mut config = Config::parse(&text, Path::new(".")).unwrap();
-    config.gateway.data = dir.path().join("data");
+    config.gateway.data = dir.join("data");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let running: Running = rt
+    let running = rt
         .block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
         .unwrap();
+    (rt, running)
+}
+
+#[test]
+fn operators_responders_and_auditors_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, running) = start_with_console(dir.path());
     let console = running.console_addr.unwrap();
     let dc09 = running.addr;
     // Stopped in order even when an assertion fails (a gateway left running hangs the test).
