@@ -9,10 +9,10 @@ use metrics::counter;
 use tracing::{error, info, warn};
 use vagt_journal::{Committed, Record, Tail};
 
-use super::records::{self, Input, Route};
-use super::shard_of;
+use super::records::{self, Route};
 use super::snapshot::{self, CoreSnapshot};
 use super::worker::{Item, Msg, Work};
+use super::{shard_for, shard_of};
 use crate::metrics as m;
 
 pub(super) struct Feed {
@@ -83,16 +83,7 @@ impl Feed {
             let offset = r.offset.0;
             let (target, work) = match route {
                 Route::Frame(account) => (Some(shard_of(&account, n)), Work::Frame(r.payload)),
-                Route::Input(input) => {
-                    let target = match &input {
-                        Input::Command(c) => c
-                            .command
-                            .alarm()
-                            .map(|id| usize::try_from(id.0 % n as u64).unwrap_or(0)),
-                        _ => None,
-                    };
-                    (target, Work::Input(input))
-                }
+                Route::Input(input) => (shard_for(&input, n), Work::Input(input)),
             };
             match target {
                 Some(i) => {

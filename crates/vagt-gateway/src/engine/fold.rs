@@ -9,9 +9,9 @@ use vagt_core::Change;
 use vagt_journal::{Offset, Reader};
 use vagt_proto::Settings;
 
-use super::records::{self, Input};
+use super::records;
 use super::worker::apply_input;
-use super::{fresh, setups_by_shard, shard_of};
+use super::{fresh, setups_by_shard, shard_for};
 use crate::accounts::Accounts;
 use crate::config::CoreConfig;
 
@@ -37,13 +37,9 @@ pub fn fold(
         let Ok(Some(input)) = records::decode(&record.payload, accounts, settings) else {
             continue;
         };
-        let targets: Vec<usize> = match &input {
-            Input::Frame { account, .. } => vec![shard_of(account, n)],
-            Input::Command(c) => match c.command.alarm() {
-                Some(id) => vec![usize::try_from(id.0 % n as u64).unwrap_or(0)],
-                None => (0..n).collect(),
-            },
-            Input::Tick(_) | Input::Setup(_) => (0..n).collect(),
+        let targets: Vec<usize> = match shard_for(&input, n) {
+            Some(i) => vec![i],
+            None => (0..n).collect(),
         };
         for i in targets {
             let (Some(shard), Some(list)) = (shards.get_mut(i), per_shard.get(i)) else {

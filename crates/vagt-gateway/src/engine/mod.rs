@@ -102,6 +102,19 @@ pub fn shard_of(account: &str, shards: usize) -> usize {
     CRC32C.checksum(account.to_ascii_uppercase().as_bytes()) as usize % shards.max(1)
 }
 
+/// The one shard an input goes to, or `None` for every shard (ticks, set-up, centre-wide
+/// commands). Alarm ids are `shard + k·n`, so a command finds its alarm's shard.
+pub(crate) fn shard_for(input: &Input, n: usize) -> Option<usize> {
+    match input {
+        Input::Frame { account, .. } => Some(shard_of(account, n)),
+        Input::Command(c) => c
+            .command
+            .alarm()
+            .map(|id| usize::try_from(id.0 % n.max(1) as u64).unwrap_or(0)),
+        Input::Tick(_) | Input::Setup(_) => None,
+    }
+}
+
 /// Seconds since the Unix epoch from milliseconds.
 pub(crate) fn secs(ms: i64) -> u64 {
     u64::try_from(ms.div_euclid(1000)).unwrap_or(0)
