@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use vagt_console::users::{User, UserRole, entry, hash_password};
 use vagt_gateway::accounts::Accounts;
@@ -46,18 +45,11 @@ async fn consoles(
     Arc<AtomicU64>,
     Vec<tokio::task::JoinHandle<()>>,
 ) {
-    let config = vagt_console::tls::client_config(cert).unwrap();
     let changes = Arc::new(AtomicU64::new(0));
     let resyncs = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..n {
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-        let tls = tokio_rustls::TlsConnector::from(Arc::clone(&config))
-            .connect(name, tcp)
-            .await
-            .unwrap();
-        let (mut ws, _) = tokio_tungstenite::client_async("wss://localhost/ws", tls)
+        let mut ws = vagt_console::client::connect(addr, "localhost", cert)
             .await
             .unwrap();
         let login = r#"{"type":"login","user":"op","password":"op-password"}"#;

@@ -9,7 +9,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -83,6 +82,29 @@ pub fn parse_line(line: &str) -> anyhow::Result<Command> {
     })
 }
 
+/// A WebSocket to the console over TLS.
+pub type ConsoleStream =
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
+
+/// Opens a WebSocket to the console at `server` over TLS, trusting `cert` and checking it is
+/// for `host`.
+pub async fn connect(server: SocketAddr, host: &str, cert: &Path) -> anyhow::Result<ConsoleStream> {
+    let config = crate::tls::client_config(cert)?;
+    let tcp = TcpStream::connect(server)
+        .await
+        .with_context(|| format!("connecting to {server}"))?;
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+        .with_context(|| format!("bad server name {host:?}"))?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .context("TLS handshake")?;
+    let (ws, _) = tokio_tungstenite::client_async(format!("wss://{host}/ws"), tls)
+        .await
+        .context("WebSocket handshake")?;
+    Ok(ws)
+}
+
 /// Connects to `server` over TLS (trusting `cert`, checking it is for `host`), logs in, and
 /// runs the line protocol between `input` and `output`.
 pub async fn run(
@@ -101,19 +123,7 @@ pub async fn run(
             .await?
             .context("no password on standard input")?,
     };
-    let config = crate::tls::client_config(cert)?;
-    let tcp = TcpStream::connect(server)
-        .await
-        .with_context(|| format!("connecting to {server}"))?;
-    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
-        .with_context(|| format!("bad server name {host:?}"))?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::clone(&config))
-        .connect(name, tcp)
-        .await
-        .context("TLS handshake")?;
-    let (mut ws, _) = tokio_tungstenite::client_async(format!("wss://{host}/"), tls)
-        .await
-        .context("WebSocket handshake")?;
+    let mut ws = connect(server, host, cert).await?;
     let login = json!({"type": "login", "user": user, "password": password});
     ws.send(Message::Text(login.to_string().into())).await?;
     let (mut next_id, mut waiting, mut input_done) = (1u64, 0u64, false);

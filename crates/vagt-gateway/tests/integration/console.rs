@@ -4,13 +4,11 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use vagt_console::users::{User, UserRole, entry, hash_password};
 use vagt_gateway::accounts::Accounts;
@@ -19,7 +17,7 @@ use vagt_gateway::serve::{Running, start};
 
 use crate::gateway::{ACCOUNTS, read_frames, sia};
 
-type Ws = WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
+type Ws = vagt_console::client::ConsoleStream;
 
 /// Writes a dev certificate and a users file into `dir`; returns the `[console]` section.
 pub fn console_section(dir: &Path) -> String {
@@ -50,17 +48,9 @@ pub fn console_section(dir: &Path) -> String {
 }
 
 async fn connect(addr: SocketAddr, cert: &Path) -> Ws {
-    let config = vagt_console::tls::client_config(cert).unwrap();
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::clone(&config))
-        .connect(name, tcp)
+    vagt_console::client::connect(addr, "localhost", cert)
         .await
-        .unwrap();
-    let (ws, _) = tokio_tungstenite::client_async("wss://localhost/", tls)
-        .await
-        .unwrap();
-    ws
+        .unwrap()
 }
 
 async fn send(ws: &mut Ws, v: Value) {
