@@ -1,11 +1,16 @@
-//! The console protocol, version 1: JSON text messages over a WebSocket over TLS
+//! The console protocol, version 2: JSON text messages over a WebSocket over TLS
 //! (`docs/console-protocol.md`).
 
 use serde::{Deserialize, Serialize};
-use vagt_core::{Alarm, Change, Command, CommandError};
+use vagt_core::{Alarm, AlarmId, Change, Command, CommandError};
 
 /// The protocol version the server speaks.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+
+/// How long the server gathers changes into one `changes` message while they keep coming. An
+/// idle feed sends a change at once; a busy one sends at most one message per window per client
+/// (20 a second) instead of one per change.
+pub const BATCH_WINDOW_MS: u64 = 50;
 
 /// Client → server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,13 +58,17 @@ pub enum ServerMsg {
         /// Open alarms.
         alarms: Vec<Alarm>,
     },
-    /// Something changed.
-    Change {
-        /// The change.
-        change: Change,
-        /// The alarm it concerns as it is now, if it is still open (absent once it closed or
-        /// for centre-wide changes).
-        alarm: Option<Box<Alarm>>,
+    /// What changed since the last `changes` (or the snapshot): the feed, batched. Under load
+    /// the server gathers changes for up to [`BATCH_WINDOW_MS`] and sends them as one message,
+    /// with each alarm they touched once, as it is now.
+    Changes {
+        /// The changes, in the order the core made them.
+        changes: Vec<Change>,
+        /// Every alarm the changes touched that is still open, as it is now.
+        alarms: Vec<Alarm>,
+        /// Alarms the changes touched that left this user's queue (closed, cancelled, or —
+        /// for a responder — forwarded to another team).
+        gone: Vec<AlarmId>,
     },
     /// A command succeeded.
     Result {

@@ -4,10 +4,12 @@
 //! A slow client never holds anyone up: the change feed is a broadcast channel, so a client that
 //! falls behind loses its place (not the core's time) and is sent a fresh snapshot.
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -21,7 +23,7 @@ use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
 use crate::http::{Prefixed, read_head, serve_file};
-use crate::protocol::{ClientMsg, ServerMsg, VERSION};
+use crate::protocol::{BATCH_WINDOW_MS, ClientMsg, ServerMsg, VERSION};
 use crate::users::{User, UserRole, Users};
 
 /// Why the core did not carry out a command.
@@ -64,24 +66,53 @@ pub struct Console {
     users: Users,
     backend: Arc<dyn Backend>,
     failures: DashMap<IpAddr, (u32, Instant)>,
-    /// Changes serialized once for every client.
+    /// Batches of changes, serialized once for every client.
     prepared: broadcast::Sender<Arc<Prepared>>,
+    /// Batches handed to `prepared` so far (each counted before it is sent).
+    published: AtomicU64,
+    /// The last whole-queue snapshot, shared by every client that needs one while it is
+    /// fresh enough (200 consoles reconnecting at once cost one snapshot, not 200).
+    snapshot: Mutex<Option<Arc<SharedSnapshot>>>,
 }
 
-/// A change as every client receives it, serialized once (not once per client).
+/// A batch of changes as every client receives it, serialized once per audience (not once per
+/// client).
 struct Prepared {
-    /// The `change` message; empty for a resync marker.
-    text: Utf8Bytes,
-    /// The team of the alarm it concerns, if open (responders see only their team's).
-    team: Option<String>,
-    /// Whether it concerns an alarm (centre-wide changes do not reach responders).
-    concerns_alarm: bool,
+    /// Its number in the feed (1, 2, …).
+    seq: u64,
+    /// The `changes` message for roles that see every alarm.
+    all: Utf8Bytes,
+    /// The `changes` message for each responder team the batch concerns.
+    teams: HashMap<String, Utf8Bytes>,
     /// The fan-out itself fell behind the core: every client needs a fresh snapshot.
     resync: bool,
 }
 
-/// Changes the prepared feed holds for a slow client before it must resync.
-const PREPARED_CAPACITY: usize = 16_384;
+impl Prepared {
+    fn resync() -> Self {
+        Self {
+            seq: 0,
+            all: Utf8Bytes::default(),
+            teams: HashMap::new(),
+            resync: true,
+        }
+    }
+
+    /// What `user` is sent of this batch, if anything.
+    fn for_user(&self, user: &User) -> Option<&Utf8Bytes> {
+        if user.role == UserRole::Responder {
+            self.teams.get(user.team.as_deref()?)
+        } else {
+            Some(&self.all)
+        }
+    }
+}
+
+/// Batches the prepared feed holds for a slow client before it must resync (with 50 ms batches
+/// under load: 6.4 s of slack).
+const PREPARED_CAPACITY: usize = 128;
+/// At most this many changes in one batch.
+const MAX_BATCH: usize = 8_192;
 
 impl Console {
     /// A console over `backend` with these TLS settings and users.
@@ -90,54 +121,145 @@ impl Console {
         users: Users,
         backend: Arc<dyn Backend>,
     ) -> Arc<Self> {
+        Self::with_feed_capacity(tls, users, backend, PREPARED_CAPACITY)
+    }
+
+    /// As [`Console::new`], with the number of batches a client may fall behind before it is
+    /// resynced.
+    pub fn with_feed_capacity(
+        tls: Arc<rustls::ServerConfig>,
+        users: Users,
+        backend: Arc<dyn Backend>,
+        batches: usize,
+    ) -> Arc<Self> {
         Arc::new(Self {
             acceptor: TlsAcceptor::from(tls),
             users,
             backend,
             failures: DashMap::new(),
-            prepared: broadcast::channel(PREPARED_CAPACITY).0,
+            prepared: broadcast::channel(batches.max(1)).0,
+            published: AtomicU64::new(0),
+            snapshot: Mutex::new(None),
         })
     }
 
-    /// Serializes each change from the core once and hands it to every client.
+    /// Gathers the core's changes into batches (one per [`BATCH_WINDOW_MS`] while they keep
+    /// coming), serializes each batch once per audience and hands it to every client.
     async fn fan_out(self: Arc<Self>) {
+        let window = Duration::from_millis(BATCH_WINDOW_MS);
         let mut rx = self.backend.subscribe();
+        let mut teams = TeamMemory::new(&self.backend.open_alarms());
+        let mut last = tokio::time::Instant::now();
         loop {
-            let prepared = match rx.recv().await {
-                Ok(change) => {
-                    let alarm = change.kind.alarm().and_then(|id| self.backend.alarm(id));
-                    let concerns_alarm = change.kind.alarm().is_some();
-                    let team = alarm.as_ref().and_then(|a| a.team.clone());
-                    let msg = ServerMsg::Change {
-                        change,
-                        alarm: alarm.map(Box::new),
-                    };
-                    let Ok(text) = serde_json::to_string(&msg) else {
-                        continue;
-                    };
-                    Prepared {
-                        text: text.into(),
-                        team,
-                        concerns_alarm,
-                        resync: false,
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    warn!(
-                        missed,
-                        "console fan-out fell behind the core; resyncing every client"
-                    );
-                    Prepared {
-                        text: Utf8Bytes::default(),
-                        team: None,
-                        concerns_alarm: false,
-                        resync: true,
-                    }
-                }
+            let mut changes = Vec::new();
+            let mut resync = false;
+            match rx.recv().await {
+                Ok(change) => changes.push(change),
+                Err(broadcast::error::RecvError::Lagged(_)) => resync = true,
                 Err(broadcast::error::RecvError::Closed) => return,
+            }
+            // Idle until now: this change goes at once. Busy: wait out the window, gathering.
+            tokio::time::sleep_until(last + window).await;
+            while changes.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(change) => changes.push(change),
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => resync = true,
+                    Err(_) => break,
+                }
+            }
+            last = tokio::time::Instant::now();
+            let mut prepared = if resync {
+                warn!("console fan-out fell behind the core; resyncing every client");
+                teams = TeamMemory::new(&self.backend.open_alarms());
+                Prepared::resync()
+            } else {
+                match self.prepare(changes, &mut teams) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        warn!("console fan-out could not serialize a batch: {e}");
+                        Prepared::resync()
+                    }
+                }
             };
+            // Counted before it is sent: a client that subscribes after the send knows its
+            // snapshot must be newer than this batch.
+            prepared.seq = self.published.fetch_add(1, Ordering::SeqCst) + 1;
             let _ = self.prepared.send(Arc::new(prepared));
         }
+    }
+
+    /// One batch: the changes, every alarm they touched as it is now, and what left a queue.
+    fn prepare(
+        &self,
+        changes: Vec<Change>,
+        teams: &mut TeamMemory,
+    ) -> serde_json::Result<Prepared> {
+        let mut touched = Vec::new();
+        let mut seen = HashSet::new();
+        for id in changes.iter().filter_map(|c| c.kind.alarm()) {
+            if seen.insert(id) {
+                touched.push(id);
+            }
+        }
+        let mut alarms = Vec::new();
+        let mut gone = Vec::new();
+        // Per responder team: the alarms that are theirs now, and those that left them.
+        let mut team_alarms: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut team_gone: HashMap<String, Vec<AlarmId>> = HashMap::new();
+        for id in touched {
+            let now = self.backend.alarm(id);
+            let before = teams.update(id, now.as_ref());
+            let team_now = now.as_ref().and_then(|a| a.team.clone());
+            if let Some(before) = before.filter(|b| Some(b) != team_now.as_ref()) {
+                team_gone.entry(before).or_default().push(id);
+            }
+            match now {
+                Some(alarm) => {
+                    if let Some(team) = team_now {
+                        team_alarms.entry(team).or_default().push(alarms.len());
+                    }
+                    alarms.push(alarm);
+                }
+                None => gone.push(id),
+            }
+        }
+        let mut per_team = HashMap::new();
+        for team in team_alarms.keys().chain(team_gone.keys()) {
+            if per_team.contains_key(team) {
+                continue;
+            }
+            let theirs: Vec<Alarm> = team_alarms
+                .get(team)
+                .map(|ix| ix.iter().map(|&i| alarms[i].clone()).collect())
+                .unwrap_or_default();
+            let left = team_gone.get(team).cloned().unwrap_or_default();
+            let ids: HashSet<AlarmId> = theirs
+                .iter()
+                .map(|a| a.id)
+                .chain(left.iter().copied())
+                .collect();
+            let msg = ServerMsg::Changes {
+                changes: changes
+                    .iter()
+                    .filter(|c| c.kind.alarm().is_some_and(|a| ids.contains(&a)))
+                    .cloned()
+                    .collect(),
+                alarms: theirs,
+                gone: left,
+            };
+            per_team.insert(team.clone(), serde_json::to_string(&msg)?.into());
+        }
+        let all = serde_json::to_string(&ServerMsg::Changes {
+            changes,
+            alarms,
+            gone,
+        })?;
+        Ok(Prepared {
+            seq: 0,
+            all: all.into(),
+            teams: per_team,
+            resync: false,
+        })
     }
 
     /// Accepts connections until the task is dropped.
@@ -188,7 +310,8 @@ impl Console {
         .await?;
         // Subscribe before the snapshot: nothing falls between them.
         let mut feed = self.prepared.subscribe();
-        self.snapshot(&mut ws, &user).await?;
+        self.snapshot(&mut ws, &user, self.published.load(Ordering::SeqCst))
+            .await?;
         loop {
             tokio::select! {
                 msg = ws.next() => {
@@ -202,19 +325,18 @@ impl Console {
                         _ => {}
                     }
                 }
-                change = feed.recv() => match change {
-                    Ok(p) if p.resync => self.snapshot(&mut ws, &user).await?,
+                batch = feed.recv() => match batch {
+                    Ok(p) if p.resync => self.snapshot(&mut ws, &user, p.seq).await?,
                     Ok(p) => {
-                        let visible = user.role != UserRole::Responder
-                            || (p.concerns_alarm && p.team.is_some() && p.team == user.team);
-                        if visible {
-                            ws.send(Message::Text(p.text.clone())).await?;
+                        if let Some(text) = p.for_user(&user) {
+                            ws.send(Message::Text(text.clone())).await?;
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         info!(%peer, missed, "console client fell behind; resyncing");
                         feed = self.prepared.subscribe();
-                        self.snapshot(&mut ws, &user).await?;
+                        self.snapshot(&mut ws, &user, self.published.load(Ordering::SeqCst))
+                            .await?;
                     }
                     Err(broadcast::error::RecvError::Closed) => return Ok(()),
                 },
@@ -271,17 +393,57 @@ impl Console {
         }
     }
 
-    async fn snapshot<S>(&self, ws: &mut WebSocketStream<S>, user: &User) -> anyhow::Result<()>
+    /// Sends `user` the queue as it is now — at least as new as batch `after` of the feed.
+    async fn snapshot<S>(
+        &self,
+        ws: &mut WebSocketStream<S>,
+        user: &User,
+        after: u64,
+    ) -> anyhow::Result<()>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
-        let alarms = self
-            .backend
-            .open_alarms()
-            .into_iter()
-            .filter(|a| visible(user, a))
-            .collect();
-        send(ws, &ServerMsg::Snapshot { alarms }).await
+        if user.role == UserRole::Responder {
+            let alarms = self
+                .backend
+                .open_alarms()
+                .into_iter()
+                .filter(|a| visible(user, a))
+                .collect();
+            return send(ws, &ServerMsg::Snapshot { alarms }).await;
+        }
+        let text = self.shared_snapshot(after)?;
+        ws.send(Message::Text(text)).await?;
+        Ok(())
+    }
+
+    /// The whole queue's `snapshot` message, made after batch `after` was published: the
+    /// shared one if it is new enough, else a new one.
+    fn shared_snapshot(&self, after: u64) -> serde_json::Result<Utf8Bytes> {
+        let cache = || {
+            self.snapshot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(c) = cache().as_ref().filter(|c| c.taken_after >= after) {
+            return Ok(c.text.clone());
+        }
+        // Every batch up to here was built after the core applied its changes: a snapshot
+        // started now includes them.
+        let taken_after = self.published.load(Ordering::SeqCst);
+        let alarms = self.backend.open_alarms();
+        let text: Utf8Bytes = serde_json::to_string(&ServerMsg::Snapshot { alarms })?.into();
+        let mut cached = cache();
+        if cached
+            .as_ref()
+            .is_none_or(|old| old.taken_after <= taken_after)
+        {
+            *cached = Some(Arc::new(SharedSnapshot {
+                taken_after,
+                text: text.clone(),
+            }));
+        }
+        Ok(text)
     }
 
     async fn handle(&self, user: &User, peer: SocketAddr, text: &str) -> ServerMsg {
@@ -341,4 +503,32 @@ where
     let text = serde_json::to_string(msg)?;
     ws.send(Message::Text(text.into())).await?;
     Ok(())
+}
+
+/// The responder team each open alarm was last seen with, so that an alarm leaving a team's
+/// queue (closed, cancelled, sent elsewhere) reaches that team's responders as `gone`.
+struct TeamMemory(HashMap<AlarmId, String>);
+
+impl TeamMemory {
+    fn new(open: &[Alarm]) -> Self {
+        Self(
+            open.iter()
+                .filter_map(|a| Some((a.id, a.team.clone()?)))
+                .collect(),
+        )
+    }
+
+    /// Records the alarm as it is now (`None`: no longer open); the team it had before.
+    fn update(&mut self, id: AlarmId, now: Option<&Alarm>) -> Option<String> {
+        match now.and_then(|a| a.team.clone()) {
+            Some(team) => self.0.insert(id, team),
+            None => self.0.remove(&id),
+        }
+    }
+}
+
+/// A whole-queue snapshot and the feed batch it is at least as new as.
+struct SharedSnapshot {
+    taken_after: u64,
+    text: Utf8Bytes,
 }

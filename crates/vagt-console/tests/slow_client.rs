@@ -66,10 +66,12 @@ async fn a_slow_client_is_resynced_and_delays_no_one() {
     )
     .unwrap();
     let (tx, _) = broadcast::channel(4096);
-    let console = Console::new(
+    // A client more than 4 batches behind is resynced.
+    let console = Console::with_feed_capacity(
         vagt_console::tls::server_config(&cert, &key).unwrap(),
         users,
         Arc::new(Feed(tx.clone())),
+        4,
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -109,21 +111,23 @@ async fn a_slow_client_is_resynced_and_delays_no_one() {
             assert_eq!(v["type"], kind);
         }
     }
-    // 20 000 changes of ~250 bytes (5 MB) while `slow` reads nothing; `fast` reads along.
+    // 20 000 changes of ~250 bytes (5 MB) over ~2.4 s while `slow` reads nothing; `fast` reads
+    // along.
     const N: u64 = 20_000;
     let produced = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let done = Arc::clone(&produced);
     let producer = tokio::spawn(async move {
         for n in 1..=N {
             tx.send(change(n)).unwrap();
-            if n % 256 == 0 {
-                tokio::task::yield_now().await;
+            // Paced, so that the changes span many batches.
+            if n % 500 == 0 {
+                tokio::time::sleep(Duration::from_millis(60)).await;
             }
         }
         done.store(true, std::sync::atomic::Ordering::SeqCst);
         tx
     });
-    let mut last_seen = 0;
+    let (mut last_seen, mut batches, mut resynced_fast) = (0, 0, false);
     while last_seen < N {
         let msg = tokio::time::timeout(Duration::from_secs(30), fast.next())
             .await
@@ -132,14 +136,30 @@ async fn a_slow_client_is_resynced_and_delays_no_one() {
             .unwrap();
         let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
         match v["type"].as_str() {
-            Some("change") => last_seen = v["change"]["at"].as_u64().unwrap(),
+            Some("changes") => {
+                let batch = v["changes"].as_array().unwrap();
+                if resynced_fast {
+                    // After a resync the feed goes on from the snapshot.
+                    last_seen = batch[0]["at"].as_u64().unwrap() - 1;
+                    resynced_fast = false;
+                }
+                // In the core's order, none lost: each batch starts where the last ended.
+                for c in batch {
+                    assert_eq!(c["at"].as_u64().unwrap(), last_seen + 1, "{v}");
+                    last_seen += 1;
+                }
+                batches += 1;
+            }
             // On a starved machine the reader may itself fall behind: a resync after the last
             // change brings it up to date just as well.
             Some("snapshot") if produced.load(std::sync::atomic::Ordering::SeqCst) => break,
+            Some("snapshot") => resynced_fast = true,
             _ => {}
         }
     }
     let _tx = producer.await.unwrap();
+    // Batched: far fewer messages than changes.
+    assert!(batches < N, "{batches} messages for {N} changes");
     // Now the slow client reads: somewhere in its stream the server resynced it.
     let mut resynced = false;
     let mut changes = 0;
@@ -151,7 +171,7 @@ async fn a_slow_client_is_resynced_and_delays_no_one() {
         let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
         match v["type"].as_str() {
             Some("snapshot") => resynced = true,
-            Some("change") => changes += 1,
+            Some("changes") => changes += v["changes"].as_array().unwrap().len() as u64,
             _ => {}
         }
     }

@@ -1,4 +1,4 @@
-// Vagt web console: speaks the console protocol v1 (docs/console-protocol.md) over wss://.
+// Vagt web console: speaks the console protocol v2 (docs/console-protocol.md) over wss://.
 "use strict";
 const alarms = new Map();
 let ws = null, selected = null, nextId = 1, me = null;
@@ -28,18 +28,17 @@ function handle(m) {
       for (const a of m.alarms) alarms.set(a.id, a);
       render();
       break;
-    case "change": {
-      const k = m.change.kind;
-      if (k.change === "emergency_mode") {
-        $("mode").textContent = k.on ? "EMERGENCY STAFFING" : "";
-        $("mode").className = k.on ? "on" : "";
+    case "changes":
+      for (const c of m.changes) {
+        if (c.kind.change === "emergency_mode") {
+          $("mode").textContent = c.kind.on ? "EMERGENCY STAFFING" : "";
+          $("mode").className = c.kind.on ? "on" : "";
+        }
       }
-      if (k.alarm !== undefined) {
-        if (m.alarm) alarms.set(k.alarm, m.alarm); else alarms.delete(k.alarm);
-        render();
-      }
+      for (const a of m.alarms) alarms.set(a.id, a);
+      for (const id of m.gone) alarms.delete(id);
+      render();
       break;
-    }
     case "result": $("answer").textContent = "done"; break;
     case "refused": $("answer").textContent = refusal(m.error); break;
     case "error": $("answer").textContent = m.message; break;

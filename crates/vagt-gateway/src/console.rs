@@ -24,6 +24,23 @@ pub struct ConsoleConfig {
     pub key: PathBuf,
     /// Users file (`vagt user add`).
     pub users: PathBuf,
+    /// Threads of the console's own runtime (TLS, WebSocket and JSON work for every client).
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+    /// CPU priority of those threads as a Unix nice value (0 = the gateway's own, 19 = the
+    /// lowest). Higher than the gateway's by default, so that however many consoles follow the
+    /// queue, the scheduler gives the ACK path the CPU first (promise 2); consoles that cannot
+    /// keep up are resynced.
+    #[serde(default = "default_nice")]
+    pub nice: i32,
+}
+
+fn default_threads() -> usize {
+    1
+}
+
+fn default_nice() -> i32 {
+    10
 }
 
 /// The core as the console sees it. It holds the engine weakly: shutdown does not wait for
@@ -70,17 +87,78 @@ impl Backend for EngineBackend {
     }
 }
 
-/// Binds the console and serves it over `engine`; returns its address and task.
-pub async fn start(
-    config: &ConsoleConfig,
-    engine: &Arc<Engine>,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+/// The running console: its own runtime, apart from the gateway's.
+pub struct RunningConsole {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl RunningConsole {
+    /// Stops serving: drops every console connection without waiting for them.
+    pub fn stop(mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for RunningConsole {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Binds the console and serves it over `engine` on a runtime of its own, whose threads run at
+/// `config.nice`.
+pub async fn start(config: &ConsoleConfig, engine: &Arc<Engine>) -> anyhow::Result<RunningConsole> {
+    if config.threads == 0 {
+        anyhow::bail!("[console] threads must be at least 1");
+    }
+    if !(-20..=19).contains(&config.nice) {
+        anyhow::bail!(
+            "[console] nice must be between -20 and 19, not {}",
+            config.nice
+        );
+    }
     let tls = vagt_console::tls::server_config(&config.cert, &config.key)
         .context("console TLS (make a self-signed pair for a first run with `vagt cert dev`)")?;
     let users = Users::load(&config.users)?;
-    let listener = crate::tcp::bind_listener(config.listen)
-        .with_context(|| format!("binding console {}", config.listen))?;
+    let nice = config.nice;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads)
+        .thread_name("vagt-console")
+        .on_thread_start(move || lower_priority(nice))
+        .enable_all()
+        .build()
+        .context("starting the console's runtime")?;
+    let listen = config.listen;
+    // The listener belongs to the runtime that polls it: bound there.
+    let listener = runtime
+        .spawn(async move { crate::tcp::bind_listener(listen) })
+        .await?
+        .with_context(|| format!("binding console {listen}"))?;
     let addr = listener.local_addr()?;
     let console = Console::new(tls, users, Arc::new(EngineBackend(Arc::downgrade(engine))));
-    Ok((addr, tokio::spawn(console.serve(listener))))
+    runtime.spawn(console.serve(listener));
+    Ok(RunningConsole {
+        addr,
+        runtime: Some(runtime),
+    })
 }
+
+/// Gives the calling thread the nice value `nice` (Linux: per thread; raising it needs no
+/// privilege).
+#[cfg(target_os = "linux")]
+pub fn lower_priority(nice: i32) {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+        tracing::warn!("console thread keeps the gateway's CPU priority: {e}");
+    }
+}
+
+/// Elsewhere the console threads keep the gateway's priority.
+#[cfg(not(target_os = "linux"))]
+pub fn lower_priority(_nice: i32) {}

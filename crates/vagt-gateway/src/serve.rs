@@ -68,7 +68,7 @@ pub struct Running {
     pub data_dir: PathBuf,
     /// The console's address, if it runs.
     pub console_addr: Option<SocketAddr>,
-    console_task: Option<tokio::task::JoinHandle<()>>,
+    console: Option<crate::console::RunningConsole>,
     stop: CancellationToken,
     metrics_stop: CancellationToken,
     tracker: TaskTracker,
@@ -182,13 +182,11 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         max_frames_per_read: g.max_frames_per_read,
         garbage_limit: g.garbage_limit_bytes,
     };
-    let (console_addr, console_task) = match &config.console {
-        Some(c) => {
-            let (addr, task) = crate::console::start(c, &engine).await?;
-            (Some(addr), Some(task))
-        }
-        None => (None, None),
+    let console = match &config.console {
+        Some(c) => Some(crate::console::start(c, &engine).await?),
+        None => None,
     };
+    let console_addr = console.as_ref().map(|c| c.addr);
     let stop = CancellationToken::new();
     let metrics_stop = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -224,7 +222,7 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         journal_dir,
         data_dir: g.data.clone(),
         console_addr,
-        console_task,
+        console,
         stop,
         metrics_stop,
         tracker,
@@ -238,8 +236,8 @@ impl Running {
     /// Ordered shutdown: stop accepting and reading, let in-flight frames finish their commit
     /// and ACK (up to `grace`), close the journal (its last commit), then stop `/metrics`.
     pub async fn shutdown(self, grace: Duration) -> anyhow::Result<()> {
-        if let Some(t) = &self.console_task {
-            t.abort();
+        if let Some(c) = self.console {
+            c.stop();
         }
         self.stop.cancel();
         self.tracker.close();

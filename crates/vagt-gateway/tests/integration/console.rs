@@ -143,12 +143,14 @@ fn operators_responders_and_auditors_over_tls() {
         .unwrap();
         let mut opened = Vec::new();
         while opened.len() < 2 {
-            let c = next(&mut ole, "change").await;
-            if c["change"]["kind"]["change"] == "opened" {
-                // Each change carries the alarm as it is now.
-                assert_eq!(c["alarm"]["state"], "queued", "{c}");
-                assert_eq!(c["alarm"]["id"], c["change"]["kind"]["alarm"]);
-                opened.push(c["change"]["kind"].clone());
+            let batch = next(&mut ole, "changes").await;
+            for c in batch["changes"].as_array().unwrap() {
+                if c["kind"]["change"] == "opened" {
+                    // Each batch carries the alarms it touched as they are now.
+                    let alarm = batch["alarms"].as_array().unwrap().iter().find(|a| a["id"] == c["kind"]["alarm"]);
+                    assert_eq!(alarm.unwrap()["state"], "queued", "{batch}");
+                    opened.push(c["kind"].clone());
+                }
             }
         }
         let id_of = |account: &str| {
@@ -185,6 +187,18 @@ fn operators_responders_and_auditors_over_tls() {
         let accepted = next_answer(&mut nurse).await;
         assert_eq!(accepted["type"], "result", "{accepted}");
         assert_eq!(accepted["changes"][0]["actor"]["name"], "vest-1");
+        // The responder's feed carried their alarm once it was theirs, and nothing else.
+        let mut theirs = Vec::new();
+        while !theirs.iter().any(|a: &Value| a["state"] == "accepted") {
+            let batch = next(&mut nurse, "changes").await;
+            for a in batch["alarms"].as_array().unwrap() {
+                assert_eq!(a["id"], nurse_call, "another team's alarm in a responder's feed: {batch}");
+                theirs.push(a.clone());
+            }
+            for c in batch["changes"].as_array().unwrap() {
+                assert_eq!(c["kind"]["alarm"], nurse_call, "{batch}");
+            }
+        }
         // A fresh responder login sees exactly their team's alarm.
         let (_, snap) = login(console, &cert, "vest-1").await;
         let ids: Vec<u64> = snap["alarms"].as_array().unwrap().iter().map(|a| a["id"].as_u64().unwrap()).collect();
