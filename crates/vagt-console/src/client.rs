@@ -1,6 +1,7 @@
 //! The terminal client (`vagt console`): line mode for operators on a terminal and for scripts.
 //!
-//! Standard input: the first line is the password (or set `VAGT_PASSWORD`), then one command
+//! Standard input: the first line is the password (or set `VAGT_PASSWORD`; none with a client
+//! certificate), then one command
 //! per line — `claim 12`, `release 12`, `note 12 text…`, `callback 12 text…`,
 //! `classify 12 false_call`, `forward 12 [team]`, `accept 12`, `arrive 12`,
 //! `close 12 emergency`, `reassign 12 mette`, `emergency on|off` — or a raw JSON `Command`.
@@ -89,7 +90,17 @@ pub type ConsoleStream =
 /// Opens a WebSocket to the console at `server` over TLS, trusting `cert` and checking it is
 /// for `host`.
 pub async fn connect(server: SocketAddr, host: &str, cert: &Path) -> anyhow::Result<ConsoleStream> {
-    let config = crate::tls::client_config(cert)?;
+    connect_as(server, host, cert, None).await
+}
+
+/// As [`connect`], presenting a client certificate and key (`identity`) for mTLS.
+pub async fn connect_as(
+    server: SocketAddr,
+    host: &str,
+    cert: &Path,
+    identity: Option<(&Path, &Path)>,
+) -> anyhow::Result<ConsoleStream> {
+    let config = crate::tls::client_config_with_identity(cert, identity)?;
     let tcp = TcpStream::connect(server)
         .await
         .with_context(|| format!("connecting to {server}"))?;
@@ -105,28 +116,34 @@ pub async fn connect(server: SocketAddr, host: &str, cert: &Path) -> anyhow::Res
     Ok(ws)
 }
 
-/// Connects to `server` over TLS (trusting `cert`, checking it is for `host`), logs in, and
-/// runs the line protocol between `input` and `output`.
+/// Connects to `server` over TLS (trusting `cert`, checking it is for `host`), logs in — with
+/// the client certificate in `identity` if given, else with a password — and runs the line
+/// protocol between `input` and `output`.
 pub async fn run(
     server: SocketAddr,
     host: &str,
     cert: &Path,
     user: &str,
+    identity: Option<(&Path, &Path)>,
     input: impl AsyncRead + Unpin,
     mut output: impl AsyncWrite + Unpin,
 ) -> anyhow::Result<()> {
     let mut lines = BufReader::new(input).lines();
     let password = match std::env::var("VAGT_PASSWORD") {
+        // The certificate is the credential.
+        _ if identity.is_some() => String::new(),
         Ok(p) => p,
         Err(_) => lines
             .next_line()
             .await?
             .context("no password on standard input")?,
     };
-    let mut ws = connect(server, host, cert).await?;
+    let mut ws = connect_as(server, host, cert, identity).await?;
     let login = json!({"type": "login", "user": user, "password": password});
     ws.send(Message::Text(login.to_string().into())).await?;
     let (mut next_id, mut waiting, mut input_done) = (1u64, 0u64, false);
+    // Ends only after the login was answered, so that even empty input shows the welcome.
+    let mut welcomed = false;
     loop {
         tokio::select! {
             line = lines.next_line(), if !input_done => match line? {
@@ -154,6 +171,7 @@ pub async fn run(
                     let v: serde_json::Value = serde_json::from_str(text.as_str())?;
                     match v["type"].as_str() {
                         Some("denied") => bail!("login refused: {}", v["reason"]),
+                        Some("welcome") => welcomed = true,
                         Some("result" | "refused" | "error") if v["id"].is_u64() => {
                             waiting = waiting.saturating_sub(1);
                         }
@@ -162,7 +180,7 @@ pub async fn run(
                 }
             },
         }
-        if input_done && waiting == 0 {
+        if input_done && waiting == 0 && welcomed {
             break;
         }
     }

@@ -20,7 +20,8 @@ pub enum ClientMsg {
     Login {
         /// User name.
         user: String,
-        /// Password.
+        /// Password; may be left out on a connection with a client certificate for `user`.
+        #[serde(default)]
         password: String,
     },
     /// A command to the core; the answer carries the same `id`.

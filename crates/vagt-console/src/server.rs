@@ -282,6 +282,13 @@ impl Console {
         let _ = tcp.set_nodelay(true);
         // Plain text (or anything but TLS) fails here: the console is TLS only.
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp)).await??;
+        // A client certificate (mTLS) was verified against the configured CA in the handshake.
+        let cert_user = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(crate::tls::certificate_user);
         let Some(head) = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(&mut tls)).await??
         else {
             return Ok(());
@@ -294,7 +301,7 @@ impl Console {
         let mut ws =
             tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::accept_async(stream))
                 .await??;
-        let Some(user) = self.login(&mut ws, peer).await? else {
+        let Some(user) = self.login(&mut ws, peer, cert_user.as_deref()).await? else {
             return Ok(());
         };
         info!(%peer, user = %user.name, role = ?user.role, "console login");
@@ -349,6 +356,7 @@ impl Console {
         &self,
         ws: &mut WebSocketStream<S>,
         peer: SocketAddr,
+        cert_user: Option<&str>,
     ) -> anyhow::Result<Option<User>>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -361,6 +369,20 @@ impl Console {
             send(ws, &denied("the first message must be a login")).await?;
             return Ok(None);
         };
+        if let Some(named) = cert_user {
+            // The certificate is the credential: it must name this user, who must exist.
+            let found = (named == user).then(|| self.users.get(&user)).flatten();
+            return match found {
+                Some(u) => Ok(Some(u.clone())),
+                None => {
+                    warn!(%peer, %user, certificate = named, "console login refused: certificate mismatch");
+                    let reason =
+                        format!("the client certificate is for {named:?}, not a user {user:?}");
+                    send(ws, &denied(&reason)).await?;
+                    Ok(None)
+                }
+            };
+        }
         let ip = peer.ip();
         if self.failures.get(&ip).is_some_and(|f| {
             f.0 >= LOGIN_FAILURES_PER_MINUTE && f.1.elapsed() < Duration::from_secs(60)

@@ -116,6 +116,11 @@ impl Users {
             .map(|()| user)
     }
 
+    /// The user of this name (for a client certificate that names it).
+    pub fn get(&self, name: &str) -> Option<&User> {
+        self.by_name.get(name)
+    }
+
     /// How many.
     pub fn len(&self) -> usize {
         self.by_name.len()

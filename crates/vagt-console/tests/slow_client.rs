@@ -4,7 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
-use std::net::SocketAddr;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,32 +14,8 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
-use vagt_console::server::{Backend, BoxFuture, Console, Failure};
-use vagt_console::users::{User, UserRole, Users, entry, hash_password};
-use vagt_core::{Actor, Alarm, AlarmId, Change, ChangeKind, Command};
-
-/// A core stand-in: a change feed and an empty queue.
-struct Feed(broadcast::Sender<Change>);
-
-impl Backend for Feed {
-    fn command(
-        &self,
-        _: Actor,
-        _: Command,
-        _: Option<SocketAddr>,
-    ) -> BoxFuture<'_, Result<Vec<Change>, Failure>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-    fn open_alarms(&self) -> Vec<Alarm> {
-        Vec::new()
-    }
-    fn alarm(&self, _: AlarmId) -> Option<Alarm> {
-        None
-    }
-    fn subscribe(&self) -> broadcast::Receiver<Change> {
-        self.0.subscribe()
-    }
-}
+use vagt_console::server::Console;
+use vagt_core::{Actor, AlarmId, Change, ChangeKind};
 
 fn change(n: u64) -> Change {
     Change {
@@ -55,22 +32,13 @@ fn change(n: u64) -> Change {
 async fn a_slow_client_is_resynced_and_delays_no_one() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = vagt_console::tls::dev_cert(dir.path(), &[]).unwrap();
-    let users = Users::parse(
-        &entry(&User {
-            name: "ole".into(),
-            role: UserRole::Operator,
-            team: None,
-            password: hash_password("ole-password").unwrap(),
-        })
-        .unwrap(),
-    )
-    .unwrap();
+    let users = common::users(&["ole"]);
     let (tx, _) = broadcast::channel(4096);
     // A client more than 4 batches behind is resynced.
     let console = Console::with_feed_capacity(
         vagt_console::tls::server_config(&cert, &key).unwrap(),
         users,
-        Arc::new(Feed(tx.clone())),
+        Arc::new(common::Feed(tx.clone())),
         4,
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

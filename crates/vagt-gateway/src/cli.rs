@@ -41,7 +41,7 @@ pub enum Command {
     #[command(subcommand)]
     User(UserCommand),
     /// The terminal console client: one command per input line, server messages as JSON lines.
-    /// The first input line is the password (or set VAGT_PASSWORD).
+    /// The first input line is the password (or set VAGT_PASSWORD; none with --client-cert).
     Console {
         /// The console's address.
         #[arg(long)]
@@ -55,6 +55,12 @@ pub enum Command {
         /// User name.
         #[arg(long)]
         user: String,
+        /// Client certificate (PEM) for mTLS: log in with it instead of a password.
+        #[arg(long, requires = "client_key")]
+        client_cert: Option<PathBuf>,
+        /// The client certificate's private key (PEM).
+        #[arg(long, requires = "client_cert")]
+        client_key: Option<PathBuf>,
     },
 }
 
@@ -77,6 +83,10 @@ pub enum CertCommand {
         /// More host names or addresses the certificate is for.
         #[arg(long)]
         name: Vec<String>,
+        /// Also issue a client certificate (mTLS) for this console user, from a development CA
+        /// (`console-ca.pem`, made on first use; set it as `[console] client_ca`). Repeatable.
+        #[arg(long, value_name = "USER")]
+        client: Vec<String>,
     },
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use anyhow::Context;
 use serde::Deserialize;
 use vagt_console::server::{Backend, BoxFuture, Console, Failure};
+use vagt_console::tls::ClientCerts;
 use vagt_console::users::Users;
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command};
 
@@ -24,6 +25,14 @@ pub struct ConsoleConfig {
     pub key: PathBuf,
     /// Users file (`vagt user add`).
     pub users: PathBuf,
+    /// CA certificate(s) (PEM) that client certificates must chain to (mTLS). A client with
+    /// one logs in as the user its common name names, without a password.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// With `client_ca`: `optional` (password logins still allowed) or `required` (no
+    /// certificate, no TLS handshake).
+    #[serde(default)]
+    pub client_certs: ClientCerts,
     /// Threads of the console's own runtime (TLS, WebSocket and JSON work for every client).
     #[serde(default = "default_threads")]
     pub threads: usize,
@@ -123,7 +132,16 @@ pub async fn start(config: &ConsoleConfig, engine: &Arc<Engine>) -> anyhow::Resu
             config.nice
         );
     }
-    let tls = vagt_console::tls::server_config(&config.cert, &config.key)
+    if config.client_ca.is_none() && config.client_certs == ClientCerts::Required {
+        anyhow::bail!(
+            "[console] client_certs = \"required\" needs client_ca (the CA that issues them)"
+        );
+    }
+    let clients = config
+        .client_ca
+        .as_deref()
+        .map(|ca| (ca, config.client_certs));
+    let tls = vagt_console::tls::server_config_with_clients(&config.cert, &config.key, clients)
         .context("console TLS (make a self-signed pair for a first run with `vagt cert dev`)")?;
     let users = Users::load(&config.users)?;
     let nice = config.nice;

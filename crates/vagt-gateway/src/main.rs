@@ -30,6 +30,8 @@ fn main() -> ExitCode {
             host,
             cert,
             user,
+            client_cert,
+            client_key,
         } => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
                     &host,
                     &cert,
                     &user,
+                    client_cert.as_deref().zip(client_key.as_deref()),
                     tokio::io::stdin(),
                     tokio::io::stdout(),
                 ))
@@ -48,10 +51,21 @@ fn main() -> ExitCode {
             &args,
             &mut std::io::BufWriter::new(std::io::stdout().lock()),
         ),
-        Command::Cert(CertCommand::Dev { out, name }) => vagt_console::tls::dev_cert(&out, &name)
-            .map(|(cert, key)| {
+        Command::Cert(CertCommand::Dev { out, name, client }) => {
+            vagt_console::tls::dev_cert(&out, &name).and_then(|(cert, key)| {
                 println!("wrote {} and {}", cert.display(), key.display());
-            }),
+                for user in client {
+                    let (ca, cert, key) = vagt_console::tls::dev_client_cert(&out, &user)?;
+                    println!(
+                        "wrote {} and {} (client certificate for {user}, from the CA {})",
+                        cert.display(),
+                        key.display(),
+                        ca.display()
+                    );
+                }
+                Ok(())
+            })
+        }
         Command::User(UserCommand::Add {
             file,
             name,

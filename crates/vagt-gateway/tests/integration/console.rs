@@ -19,9 +19,17 @@ use crate::gateway::{ACCOUNTS, read_frames, sia};
 
 type Ws = vagt_console::client::ConsoleStream;
 
-/// Writes a dev certificate and a users file into `dir`; returns the `[console]` section.
+/// Writes a dev certificate (with `vagt cert dev`, which also issues ole a client certificate)
+/// and a users file into `dir`; returns the `[console]` section (client certificates
+/// optional).
 pub fn console_section(dir: &Path) -> String {
-    let (cert, key) = vagt_console::tls::dev_cert(dir, &[]).unwrap();
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["cert", "dev", "--client", "ole", "--out"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let (cert, key) = (dir.join("console-cert.pem"), dir.join("console-key.pem"));
     let mut users = String::new();
     for (name, role, team) in [
         ("ole", UserRole::Operator, None),
@@ -40,10 +48,12 @@ pub fn console_section(dir: &Path) -> String {
     let users_path = dir.join("users.toml");
     std::fs::write(&users_path, users).unwrap();
     format!(
-        "\n[console]\nlisten = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\nusers = \"{}\"\n",
+        "\n[console]\nlisten = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\nusers = \"{}\"\n\
+         client_ca = \"{}\"\n",
         cert.display(),
         key.display(),
-        users_path.display()
+        users_path.display(),
+        dir.join("console-ca.pem").display()
     )
 }
 
@@ -265,6 +275,37 @@ fn operators_responders_and_auditors_over_tls() {
         ["result", "refused"].contains(&answer["type"].as_str().unwrap()),
         "{answer}"
     );
+
+    // The terminal client with ole's client certificate: no password asked or sent.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args([
+            "console",
+            "--server",
+            &console.to_string(),
+            "--user",
+            "ole",
+            "--cert",
+        ])
+        .arg(&cert)
+        .arg("--client-cert")
+        .arg(dir.path().join("ole-cert.pem"))
+        .arg("--client-key")
+        .arg(dir.path().join("ole-key.pem"))
+        .env_remove("VAGT_PASSWORD")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let first: Value = serde_json::from_str(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["type"], "welcome", "{first}");
+    assert_eq!(first["user"], "ole");
 
     guard.stop();
 
