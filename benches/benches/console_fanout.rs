@@ -99,6 +99,7 @@ fn main() {
             name: "op".into(),
             role: UserRole::Operator,
             team: None,
+            municipality: None,
             password: hash_password("op-password").unwrap(),
         })
         .unwrap(),

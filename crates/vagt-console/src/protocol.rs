@@ -31,6 +31,62 @@ pub enum ClientMsg {
         /// What (e.g. `{"command":"claim","alarm":7}`).
         command: Command,
     },
+    /// A report from the journal (supervisors, auditors, admins); the answer carries `id`.
+    Report {
+        /// Chosen by the client.
+        id: u64,
+        /// Which report.
+        #[serde(default)]
+        request: ReportRequest,
+    },
+}
+
+/// Which report: `vagt report monthly` over the console.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    /// `YYYY-MM` in the centre's time zone; absent: the current month so far.
+    #[serde(default)]
+    pub month: Option<String>,
+    /// Only citizens of this municipality (an auditor bound to one always gets theirs).
+    #[serde(default)]
+    pub municipality: Option<String>,
+    /// What to send back.
+    #[serde(default)]
+    pub format: ReportFormat,
+    /// For `csv`: which table.
+    #[serde(default)]
+    pub table: ReportTable,
+    /// For `csv`: the field separator (`;` for Danish Excel); default `,`.
+    #[serde(default)]
+    pub delimiter: Option<char>,
+}
+
+/// Report formats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    /// SLA per shift, exceptions and top callers, without the call and citizen lists (JSON):
+    /// the supervisor view.
+    #[default]
+    Summary,
+    /// The whole extract as JSON.
+    Json,
+    /// One table as CSV (UTF-8).
+    Csv,
+    /// A self-contained page with charts.
+    Html,
+}
+
+/// Which table a CSV report holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportTable {
+    /// One row per call.
+    #[default]
+    Calls,
+    /// One row per citizen.
+    Citizens,
 }
 
 /// Server → client.
@@ -77,6 +133,15 @@ pub enum ServerMsg {
         id: u64,
         /// What it changed.
         changes: Vec<Change>,
+    },
+    /// A report, as asked.
+    Report {
+        /// The request's id.
+        id: u64,
+        /// Its format.
+        format: ReportFormat,
+        /// The report (JSON, CSV or HTML text).
+        body: String,
     },
     /// A command was refused, with the core's reason (e.g. already claimed by someone).
     Refused {

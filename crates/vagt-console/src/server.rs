@@ -23,7 +23,7 @@ use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
 use crate::http::{Prefixed, read_head, serve_file};
-use crate::protocol::{BATCH_WINDOW_MS, ClientMsg, ServerMsg, VERSION};
+use crate::protocol::{BATCH_WINDOW_MS, ClientMsg, ReportRequest, ServerMsg, VERSION};
 use crate::users::{User, UserRole, Users};
 
 /// Why the core did not carry out a command.
@@ -53,6 +53,11 @@ pub trait Backend: Send + Sync + 'static {
     fn alarm(&self, id: AlarmId) -> Option<Alarm>;
     /// The live change feed.
     fn subscribe(&self) -> broadcast::Receiver<Change>;
+    /// Computes a report from the journal (`Err`: why not, for the user).
+    fn report(&self, request: ReportRequest) -> BoxFuture<'_, Result<String, String>> {
+        let _ = request;
+        Box::pin(async { Err("reports are not available on this server".to_owned()) })
+    }
 }
 
 /// Failed logins allowed per client address per minute; then the address waits.
@@ -471,6 +476,9 @@ impl Console {
     async fn handle(&self, user: &User, peer: SocketAddr, text: &str) -> ServerMsg {
         let (id, command) = match serde_json::from_str::<ClientMsg>(text) {
             Ok(ClientMsg::Command { id, command }) => (id, command),
+            Ok(ClientMsg::Report { id, request }) => {
+                return self.report(user, peer, id, request).await;
+            }
             Ok(ClientMsg::Login { .. }) => return error(None, "already logged in"),
             Err(e) => return error(None, &format!("bad message: {e}")),
         };
@@ -497,6 +505,45 @@ impl Console {
             Ok(changes) => ServerMsg::Result { id, changes },
             Err(Failure::Refused(error)) => ServerMsg::Refused { id, error },
             Err(Failure::Unavailable(e)) => error(Some(id), &format!("core unavailable: {e}")),
+        }
+    }
+}
+
+impl Console {
+    /// A report for a supervisor, auditor or admin; an auditor bound to a municipality gets
+    /// only that municipality's.
+    async fn report(
+        &self,
+        user: &User,
+        peer: SocketAddr,
+        id: u64,
+        mut request: ReportRequest,
+    ) -> ServerMsg {
+        if !matches!(
+            user.role,
+            UserRole::Supervisor | UserRole::Auditor | UserRole::Admin
+        ) {
+            return error(
+                Some(id),
+                &format!(
+                    "the {:?} role may not fetch reports (supervisors, auditors and admins may)",
+                    user.role
+                ),
+            );
+        }
+        if let Some(own) = &user.municipality {
+            match &request.municipality {
+                Some(asked) if !asked.eq_ignore_ascii_case(own) => {
+                    return error(Some(id), &format!("your reports are limited to {own}"));
+                }
+                _ => request.municipality = Some(own.clone()),
+            }
+        }
+        info!(%peer, user = %user.name, ?request, "console report");
+        let format = request.format;
+        match self.backend.report(request).await {
+            Ok(body) => ServerMsg::Report { id, format, body },
+            Err(e) => error(Some(id), &e),
         }
     }
 }

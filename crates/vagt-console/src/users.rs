@@ -6,6 +6,7 @@
 //! role = "operator"          # operator | supervisor | responder | auditor | admin
 //! password = "$argon2id$v=19$…"   # from `vagt user add`
 //! # team = "hjemmepleje-nord"  # responders: the team whose alarms they see
+//! # municipality = "Aarhus"     # auditors: the one municipality whose reports they get
 //! ```
 
 use std::collections::HashMap;
@@ -29,6 +30,9 @@ pub struct User {
     /// For responders: their team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
+    /// For auditors: the one municipality whose reports they may fetch (none: every one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub municipality: Option<String>,
     /// The argon2 hash (PHC string).
     pub password: String,
 }
@@ -161,6 +165,7 @@ mod tests {
             name: "ole".into(),
             role: UserRole::Operator,
             team: None,
+            municipality: None,
             password: hash_password("hemmelig").unwrap(),
         };
         let users = Users::parse(&entry(&user).unwrap()).unwrap();

@@ -107,6 +107,9 @@ pub enum UserCommand {
         /// A responder's team.
         #[arg(long)]
         team: Option<String>,
+        /// An auditor's municipality: their reports are limited to it.
+        #[arg(long)]
+        municipality: Option<String>,
     },
 }
 
@@ -149,6 +152,9 @@ pub enum ReportFormat {
     Json,
     /// A self-contained page with charts.
     Html,
+    /// The figures without the call and citizen lists (JSON): SLA per shift, exceptions, top
+    /// callers — the supervisor view.
+    Summary,
 }
 
 /// Which table a CSV report holds.

@@ -6,12 +6,15 @@ use std::sync::{Arc, Weak};
 
 use anyhow::Context;
 use serde::Deserialize;
+use vagt_console::protocol::ReportRequest;
 use vagt_console::server::{Backend, BoxFuture, Console, Failure};
 use vagt_console::tls::ClientCerts;
 use vagt_console::users::Users;
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command};
 
+use crate::cli::{ReportFormat, ReportTable};
 use crate::engine::{Engine, EngineError};
+use crate::report::{self, monthly::Month};
 
 /// `[console]`: where the console listens, its TLS pair and its users.
 #[derive(Clone, Debug, Deserialize)]
@@ -54,7 +57,10 @@ fn default_nice() -> i32 {
 
 /// The core as the console sees it. It holds the engine weakly: shutdown does not wait for
 /// console connections to let go of it.
-struct EngineBackend(Weak<Engine>);
+struct EngineBackend {
+    engine: Weak<Engine>,
+    reports: Arc<report::Source>,
+}
 
 impl Backend for EngineBackend {
     fn command(
@@ -63,7 +69,7 @@ impl Backend for EngineBackend {
         command: Command,
         client: Option<SocketAddr>,
     ) -> BoxFuture<'_, Result<Vec<Change>, Failure>> {
-        let engine = self.0.upgrade();
+        let engine = self.engine.upgrade();
         Box::pin(async move {
             let engine = engine.ok_or_else(|| Failure::Unavailable("stopping".into()))?;
             engine
@@ -77,23 +83,56 @@ impl Backend for EngineBackend {
     }
 
     fn open_alarms(&self) -> Vec<Alarm> {
-        self.0
+        self.engine
             .upgrade()
             .map(|e| e.open_alarms())
             .unwrap_or_default()
     }
 
     fn alarm(&self, id: AlarmId) -> Option<Alarm> {
-        self.0.upgrade()?.alarm(id)
+        self.engine.upgrade()?.alarm(id)
     }
 
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
-        match self.0.upgrade() {
+        match self.engine.upgrade() {
             Some(e) => e.subscribe(),
             // Stopping: a feed that is already closed.
             None => tokio::sync::broadcast::channel(1).1,
         }
     }
+
+    fn report(&self, request: ReportRequest) -> BoxFuture<'_, Result<String, String>> {
+        let reports = Arc::clone(&self.reports);
+        Box::pin(async move {
+            let request = report_request(&request).map_err(|e| format!("{e:#}"))?;
+            // Replaying the journal is work for a blocking thread (of the console's runtime,
+            // at its lower priority).
+            tokio::task::spawn_blocking(move || reports.report(&request))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+}
+
+/// The console's report request as `vagt report monthly` would take it.
+fn report_request(r: &ReportRequest) -> anyhow::Result<report::Request> {
+    use vagt_console::protocol::{ReportFormat as F, ReportTable as T};
+    Ok(report::Request {
+        month: r.month.as_deref().map(Month::parse).transpose()?,
+        municipality: r.municipality.clone(),
+        format: match r.format {
+            F::Summary => ReportFormat::Summary,
+            F::Json => ReportFormat::Json,
+            F::Csv => ReportFormat::Csv,
+            F::Html => ReportFormat::Html,
+        },
+        table: match r.table {
+            T::Calls => ReportTable::Calls,
+            T::Citizens => ReportTable::Citizens,
+        },
+        delimiter: r.delimiter.unwrap_or(','),
+    })
 }
 
 /// The running console: its own runtime, apart from the gateway's.
@@ -122,7 +161,11 @@ impl Drop for RunningConsole {
 
 /// Binds the console and serves it over `engine` on a runtime of its own, whose threads run at
 /// `config.nice`.
-pub async fn start(config: &ConsoleConfig, engine: &Arc<Engine>) -> anyhow::Result<RunningConsole> {
+pub async fn start(
+    config: &ConsoleConfig,
+    engine: &Arc<Engine>,
+    reports: report::Source,
+) -> anyhow::Result<RunningConsole> {
     if config.threads == 0 {
         anyhow::bail!("[console] threads must be at least 1");
     }
@@ -159,7 +202,11 @@ pub async fn start(config: &ConsoleConfig, engine: &Arc<Engine>) -> anyhow::Resu
         .await?
         .with_context(|| format!("binding console {listen}"))?;
     let addr = listener.local_addr()?;
-    let console = Console::new(tls, users, Arc::new(EngineBackend(Arc::downgrade(engine))));
+    let backend = EngineBackend {
+        engine: Arc::downgrade(engine),
+        reports: Arc::new(reports),
+    };
+    let console = Console::new(tls, users, Arc::new(backend));
     runtime.spawn(console.serve(listener));
     Ok(RunningConsole {
         addr,

@@ -71,7 +71,8 @@ fn main() -> ExitCode {
             name,
             role,
             team,
-        }) => add_user(&file, name, &role, team),
+            municipality,
+        }) => add_user(&file, name, &role, team, municipality),
         Command::Report(ReportCommand::Monthly(args)) => {
             report::run(&args, &mut std::io::stdout().lock())
         }
@@ -91,6 +92,7 @@ fn add_user(
     name: String,
     role: &str,
     team: Option<String>,
+    municipality: Option<String>,
 ) -> anyhow::Result<()> {
     use std::io::{BufRead, Write};
     use vagt_console::users::{User, UserRole, Users, entry, hash_password};
@@ -119,6 +121,7 @@ fn add_user(
         name,
         role,
         team,
+        municipality,
         password: hash_password(password)?,
     };
     let text = existing + &entry(&user)?;

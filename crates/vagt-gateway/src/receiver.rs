@@ -6,6 +6,7 @@
 //! go out in order.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use metrics::counter;
@@ -25,7 +26,7 @@ use crate::record::{FrameRecord, Transport};
 /// Everything the ACK path needs; shared by all connection tasks.
 pub struct Receiver {
     settings: Settings,
-    accounts: Accounts,
+    accounts: Arc<Accounts>,
     dedup: Dedup,
     appender: Appender,
 }
@@ -66,7 +67,12 @@ pub struct Answer {
 
 impl Receiver {
     /// A receiver appending through `appender`.
-    pub fn new(settings: Settings, accounts: Accounts, dedup: Dedup, appender: Appender) -> Self {
+    pub fn new(
+        settings: Settings,
+        accounts: Arc<Accounts>,
+        dedup: Dedup,
+        appender: Appender,
+    ) -> Self {
         Self {
             settings,
             accounts,

@@ -168,9 +168,10 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
 
     let decoder = FrameDecoder::new(g.max_frame_len)
         .tolerate_decimal_length(config.protocol.tolerate_decimal_length);
+    let accounts = Arc::new(accounts);
     let receiver = Arc::new(Receiver::new(
         config.protocol.settings(),
-        accounts,
+        Arc::clone(&accounts),
         dedup,
         journal.appender()?,
     ));
@@ -183,7 +184,15 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         garbage_limit: g.garbage_limit_bytes,
     };
     let console = match &config.console {
-        Some(c) => Some(crate::console::start(c, &engine).await?),
+        Some(c) => {
+            let reports = crate::report::Source {
+                core: config.core.clone(),
+                settings: config.protocol.settings(),
+                accounts,
+                journal: journal_dir.clone(),
+            };
+            Some(crate::console::start(c, &engine, reports).await?)
+        }
         None => None,
     };
     let console_addr = console.as_ref().map(|c| c.addr);

@@ -41,6 +41,7 @@ pub(crate) fn users(names: &[&str]) -> Users {
                 name: (*name).into(),
                 role: UserRole::Operator,
                 team: None,
+                municipality: None,
                 password: hash_password(&format!("{name}-password")).unwrap(),
             })
             .unwrap()

@@ -199,6 +199,43 @@ pub struct Monthly {
     pub top_callers: Vec<TopCaller>,
 }
 
+/// The extract without its call and citizen lists: what a supervisor watches.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary<'a> {
+    /// The month.
+    pub month: &'a str,
+    /// The centre's time zone.
+    pub time_zone: &'a str,
+    /// Limited to this municipality, if asked.
+    pub municipality: Option<&'a str>,
+    /// Calls opened in the month.
+    pub calls: usize,
+    /// Citizens who called.
+    pub citizens: usize,
+    /// SLA per shift.
+    pub sla: &'a BTreeMap<String, ShiftSla>,
+    /// Calls that missed a promise.
+    pub exceptions: &'a [Exception],
+    /// The ten citizens who called most.
+    pub top_callers: &'a [TopCaller],
+}
+
+impl<'a> Summary<'a> {
+    /// The summary of `m`.
+    pub fn of(m: &'a Monthly) -> Self {
+        Self {
+            month: &m.month,
+            time_zone: &m.time_zone,
+            municipality: m.municipality.as_deref(),
+            calls: m.calls.len(),
+            citizens: m.citizens.len(),
+            sla: &m.sla,
+            exceptions: &m.exceptions,
+            top_callers: &m.top_callers,
+        }
+    }
+}
+
 fn call_type(t: CallType) -> &'static str {
     match t {
         CallType::Nodkald => "nodkald",

@@ -36,11 +36,13 @@ pub fn console_section(dir: &Path) -> String {
         ("mette", UserRole::Operator, None),
         ("vest-1", UserRole::Responder, Some("sygepleje-vest")),
         ("revisor", UserRole::Auditor, None),
+        ("aarhus-revisor", UserRole::Auditor, None),
     ] {
         users += &entry(&User {
             name: name.into(),
             role,
             team: team.map(str::to_owned),
+            municipality: (name == "aarhus-revisor").then(|| "Aarhus".to_owned()),
             password: hash_password(&format!("{name}-password")).unwrap(),
         })
         .unwrap();
@@ -220,6 +222,33 @@ fn operators_responders_and_auditors_over_tls() {
         send(&mut auditor, claim(pendant)).await;
         assert!(next(&mut auditor, "error").await["message"].as_str().unwrap().contains("may not give commands"));
 
+        // Reports over the console: the auditor gets this month's figures from the journal …
+        send(&mut auditor, json!({"type": "report", "id": 5, "request": {"format": "summary"}})).await;
+        let summary = next_answer(&mut auditor).await;
+        assert_eq!((summary["type"].as_str(), summary["id"].as_u64(), summary["format"].as_str()), (Some("report"), Some(5), Some("summary")), "{summary}");
+        let figures: Value = serde_json::from_str(summary["body"].as_str().unwrap()).unwrap();
+        assert_eq!(figures["calls"], 2, "{figures}");
+        assert_eq!(figures["top_callers"].as_array().unwrap().len(), 2, "{figures}");
+        // … and the call list as CSV for Danish Excel: a header and one row per call.
+        send(&mut auditor, json!({"type": "report", "id": 6, "request": {"format": "csv", "table": "calls", "delimiter": ";"}})).await;
+        let csv = next_answer(&mut auditor).await;
+        let body = csv["body"].as_str().unwrap();
+        assert_eq!(body.lines().count(), 3, "{body}");
+        assert!(body.lines().next().unwrap().contains(';'), "{body}");
+        assert!(body.contains("borger-1") && body.contains("borger-3"), "{body}");
+        // An auditor bound to a municipality gets only its figures, and may not ask for others.
+        let (mut local, _) = login(console, &cert, "aarhus-revisor").await;
+        send(&mut local, json!({"type": "report", "id": 7, "request": {"format": "summary"}})).await;
+        let theirs: Value = serde_json::from_str(next_answer(&mut local).await["body"].as_str().unwrap()).unwrap();
+        assert_eq!((theirs["municipality"].as_str(), theirs["calls"].as_u64()), (Some("Aarhus"), Some(0)), "{theirs}");
+        send(&mut local, json!({"type": "report", "id": 8, "request": {"municipality": "Odense"}})).await;
+        assert_eq!(next_answer(&mut local).await["message"], "your reports are limited to Aarhus");
+        // Operators may not fetch reports; a bad month is a clear error.
+        send(&mut ole, json!({"type": "report", "id": 9, "request": {}})).await;
+        assert!(next_answer(&mut ole).await["message"].as_str().unwrap().contains("may not fetch reports"));
+        send(&mut auditor, json!({"type": "report", "id": 10, "request": {"month": "2026-13"}})).await;
+        assert!(next_answer(&mut auditor).await["message"].as_str().unwrap().contains("YYYY-MM"));
+
         // The same port serves the web console's files over HTTPS.
         let page = https_get(console, &cert, "/").await;
         assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
@@ -391,7 +420,8 @@ async fn next_answer(ws: &mut Ws) -> Value {
             .unwrap();
         if let Message::Text(t) = msg {
             let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if ["result", "refused", "error"].contains(&v["type"].as_str().unwrap_or("")) {
+            if ["result", "refused", "error", "report"].contains(&v["type"].as_str().unwrap_or(""))
+            {
                 return v;
             }
         }
