@@ -57,6 +57,9 @@ pub const CORE_ESCALATIONS: &str = "vagt_core_escalations_total";
 pub const CORE_TIME_TO_CLAIM: &str = "vagt_core_time_to_claim_seconds";
 /// Forwarded → responder on site, seconds.
 pub const CORE_TIME_TO_ON_SITE: &str = "vagt_core_time_to_on_site_seconds";
+/// Alarms closed, by `classification` (false, repeat and reassurance calls are the ones the
+/// centre resolved itself).
+pub const CORE_CLOSED: &str = "vagt_core_alarms_closed_total";
 /// Supervised devices found silent.
 pub const CORE_SUPERVISION_LOST: &str = "vagt_core_supervision_lost_total";
 /// Accounts flagged as runaway.
@@ -148,6 +151,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         Unit::Seconds,
         "forwarded to responder on site"
     );
+    describe_counter!(CORE_CLOSED, "alarms closed, by classification");
     describe_counter!(CORE_SUPERVISION_LOST, "supervised devices found silent");
     describe_counter!(CORE_RUNAWAY, "accounts flagged as runaway");
     describe_counter!(CORE_DOOR_GRANTS, "door-access grants given to responders");

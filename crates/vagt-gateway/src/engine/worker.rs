@@ -184,6 +184,10 @@ fn count(shard: &Shard, c: &Change) {
                     .record(c.at.saturating_sub(since) as f64);
             }
         }
+        ChangeKind::Closed { classification, .. } => {
+            let class = crate::report::monthly::classification_name(*classification);
+            counter!(m::CORE_CLOSED, "classification" => class).increment(1);
+        }
         ChangeKind::SupervisionLost { .. } => counter!(m::CORE_SUPERVISION_LOST).increment(1),
         ChangeKind::Runaway { .. } => counter!(m::CORE_RUNAWAY).increment(1),
         ChangeKind::DoorGranted { .. } => counter!(m::CORE_DOOR_GRANTS).increment(1),

@@ -197,19 +197,7 @@ fn commands_go_through_the_journal_and_a_restart_rebuilds_the_same_state() {
     );
 
     // Time to claim is measured per shift (the SLA figure, live).
-    let metrics = {
-        use std::io::Read;
-        let addr = g.running.as_ref().unwrap().metrics_addr;
-        let mut conn = std::net::TcpStream::connect(addr).unwrap();
-        write!(
-            conn,
-            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        conn.read_to_string(&mut text).unwrap();
-        text
-    };
+    let metrics = scrape(g.running.as_ref().unwrap().metrics_addr);
     let shift = vagt_core::Policy::default().shift_at(p.opened_at).as_str();
     assert!(
         metrics.contains(&format!(
@@ -234,6 +222,12 @@ fn commands_go_through_the_journal_and_a_restart_rebuilds_the_same_state() {
     .unwrap();
     let after_close = g.settled();
     assert_eq!(after_close.len(), 2);
+    // Closed calls are counted by classification.
+    let metrics = scrape(g.running.as_ref().unwrap().metrics_addr);
+    assert!(
+        metrics.contains("vagt_core_alarms_closed_total{classification=\"reassurance_call\"}"),
+        "{metrics}"
+    );
     g.stop();
 
     // 2. No snapshot at all: the journal alone rebuilds the same state.
@@ -373,4 +367,18 @@ fn door_grants_and_revocations_reach_the_lock_vendor() {
     g.settled();
     g.stop();
     assert!(vendor.recv_timeout(Duration::from_millis(500)).is_err());
+}
+
+/// The gateway's `/metrics` page.
+fn scrape(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        conn,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    text
 }
