@@ -1,9 +1,15 @@
 // Drives the Vagt web console in headless Chromium: log in, wait for the alarm the test sends
 // as a real DC-09 frame, then claim, classify and close it by clicking.
 //
+// Then, if VAGT_SUPERVISOR is set, logs in as that supervisor (VAGT_SUPERVISOR_PASSWORD): the
+// SLA view must list the three shifts and count the call, and the call list must download as
+// CSV with one row per call.
+//
 // Environment: VAGT_URL (https://127.0.0.1:PORT/), VAGT_USER, VAGT_PASSWORD, VAGT_ACCOUNT,
-// CHROMIUM (default /usr/bin/chromium). Prints "ready" once logged in (the test then sends the
-// frame) and "done <alarm id>" at the end; exits non-zero with a message on any failure.
+// CHROMIUM (default /usr/bin/chromium), VAGT_SCREENSHOT (a PNG of the supervisor's page). Prints "ready" once logged in (the test then sends the
+// frame), "supervisor <calls> <file name>" after the supervisor part and "done <alarm id>" at
+// the end; exits non-zero with a message on any failure.
+import { readFile } from "node:fs/promises";
 import { chromium } from "playwright-core";
 
 const env = (k, d) => process.env[k] ?? d ?? (() => { throw new Error(`${k} not set`); })();
@@ -16,7 +22,7 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--ignore-certificate-errors"],
 });
 try {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
   await page.goto(url);
@@ -44,6 +50,36 @@ try {
   await page.waitForFunction(
     (id) => ![...document.querySelectorAll("#queue tbody tr")].some((tr) => tr.dataset.id === id),
     id);
+
+  // The supervisor's view of the month: SLA per shift, computed by the server from the
+  // journal, with the call just handled counted; and the call list fetched as a CSV download.
+  if (process.env.VAGT_SUPERVISOR) {
+    const sup = await context.newPage();
+    sup.setDefaultTimeout(30_000);
+    await sup.goto(url);
+    await sup.fill("#user", env("VAGT_SUPERVISOR"));
+    await sup.fill("#password", env("VAGT_SUPERVISOR_PASSWORD"));
+    await sup.click("#login button[type=submit]");
+    await sup.waitForSelector("#sla tbody tr");
+    const shifts = await sup.locator("#sla tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.shift));
+    if (shifts.join(",") !== "day,evening,night") throw new Error(`SLA shifts: ${shifts}`);
+    const calls = Number(await sup.textContent("#sla-calls"));
+    if (!(calls >= 1)) throw new Error(`SLA view counts ${calls} calls`);
+    await sup.selectOption("#report-kind", "csv:calls");
+    await sup.check("#report-semicolon");
+    await sup.click("#report-form button[type=submit]");
+    const link = sup.locator("#report-link");
+    await link.waitFor();
+    // Clicked as a user would: the browser downloads the file.
+    const [download] = await Promise.all([sup.waitForEvent("download"), link.click()]);
+    const csv = await readFile(await download.path(), "utf8");
+    const rows = csv.trim().split("\n");
+    if (rows.length !== calls + 1 || !rows[0].includes(";") || !rows.some((r) => r.includes(account))) {
+      throw new Error(`report CSV:\n${csv}`);
+    }
+    if (process.env.VAGT_SCREENSHOT) await sup.screenshot({ path: process.env.VAGT_SCREENSHOT, fullPage: true });
+    console.log(`supervisor ${calls} ${download.suggestedFilename()}`);
+  }
   console.log(`done ${id}`);
 } finally {
   await browser.close();

@@ -19,6 +19,8 @@ function handle(m) {
       $("status").textContent = "connected";
       $("login").hidden = true; $("console").hidden = false;
       $("supervisor").hidden = m.role !== "supervisor";
+      $("figures").hidden = !["supervisor", "auditor", "admin"].includes(m.role);
+      if (!$("figures").hidden) { $("report-month").value = thisMonth(); fetchSla(); }
       break;
     case "denied":
       $("login-error").textContent = m.reason;
@@ -40,6 +42,7 @@ function handle(m) {
       render();
       break;
     case "result": $("answer").textContent = "done"; break;
+    case "report": report(m); break;
     case "refused": $("answer").textContent = refusal(m.error); break;
     case "error": $("answer").textContent = m.message; break;
   }
@@ -84,8 +87,13 @@ function showDetail() {
   const dl = $("d-fields");
   dl.replaceChildren();
   if (!a) return;
+  const now = Date.now() / 1000;
+  const clock = (secs) => `${secs < 0 ? "-" : ""}${Math.floor(Math.abs(secs) / 60)}:${String(Math.floor(Math.abs(secs) % 60)).padStart(2, "0")}`;
   for (const [k, v] of [["account", a.account], ["code", a.code], ["state", a.state], ["owner", a.owner], ["team", a.team],
-                        ["escalations", a.escalation_level], ["deadline", a.armed ? `${a.armed[0]} at ${new Date(a.armed[1] * 1000).toLocaleTimeString()}` : ""],
+                        ["waiting", clock(now - a.opened_at)],
+                        ["since forward", a.forwarded_at ? clock(now - a.forwarded_at) : ""],
+                        ["escalations", a.escalation_level],
+                        ["deadline", a.armed ? `${a.armed[0]} in ${clock(a.armed[1] - now)} (${new Date(a.armed[1] * 1000).toLocaleTimeString()})` : ""],
                         ["door", a.door ? `${a.door.lock} → ${a.door.to}` : ""], ["notes", (a.notes || []).join(" · ")]]) {
     const dt = document.createElement("dt"); dt.textContent = k;
     const dd = document.createElement("dd"); dd.textContent = v ?? "";
@@ -97,6 +105,67 @@ function command(c) {
   if (!ws) return;
   ws.send(JSON.stringify({ type: "command", id: nextId++, command: c }));
 }
+
+// Supervisor view and reports: the server computes them from the journal.
+const reportNames = new Map();
+function askReport(request, name) {
+  if (!ws) return;
+  const id = nextId++;
+  reportNames.set(id, name);
+  ws.send(JSON.stringify({ type: "report", id, request }));
+}
+function fetchSla() { askReport({ format: "summary" }, null); }
+function thisMonth() { const d = new Date(); return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}`; }
+const pct = (x) => `${(x * 100).toFixed(1)} %`;
+
+function report(m) {
+  const name = reportNames.get(m.id);
+  reportNames.delete(m.id);
+  if (m.format !== "summary") {
+    const type = { html: "text/html", csv: "text/csv", json: "application/json" }[m.format];
+    const link = $("report-link");
+    if (link.href) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(new Blob([m.body], { type: `${type};charset=utf-8` }));
+    link.download = name;
+    link.textContent = `download ${name}`;
+    link.hidden = false;
+    return;
+  }
+  const s = JSON.parse(m.body);
+  $("sla-month").textContent = s.month + (s.municipality ? ` · ${s.municipality}` : "");
+  $("sla-calls").textContent = s.calls;
+  $("sla-citizens").textContent = s.citizens;
+  $("sla-exceptions").textContent = s.exceptions.length;
+  $("sla").querySelector("tbody").replaceChildren(...Object.entries(s.sla).map(([shift, f]) => {
+    const tr = document.createElement("tr");
+    tr.dataset.shift = shift;
+    const share = (x, ok) => (f.calls ? [pct(x), ok] : ["—"]);
+    const cells = [[shift], [f.calls], share(f.share_within_60s, f.target_60s_met), share(f.share_within_180s, f.target_180s_met),
+                   [f.target_60s_met && f.target_180s_met ? "met" : "MISSED", f.target_60s_met && f.target_180s_met],
+                   [f.visits], [f.visits ? pct(f.share_on_site_in_time) : "—"]];
+    for (const [v, ok] of cells) {
+      const td = document.createElement("td"); td.textContent = v;
+      if (ok !== undefined) td.className = ok ? "met" : "miss";
+      tr.append(td);
+    }
+    return tr;
+  }));
+  $("top-callers").replaceChildren(...s.top_callers.map((t) => {
+    const li = document.createElement("li");
+    li.textContent = `${t.citizen}: ${t.calls} calls (last month ${t.previous_month})`;
+    return li;
+  }));
+}
+
+$("sla-refresh").onclick = fetchSla;
+setInterval(() => { if (!$("figures").hidden) fetchSla(); }, 30_000);
+$("report-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const [format, table] = $("report-kind").value.split(":");
+  const month = $("report-month").value;
+  const request = { month, format, table: table ?? "calls", delimiter: $("report-semicolon").checked ? ";" : "," };
+  askReport(request, `vagt-${month}${table ? "-" + table : ""}.${format}`);
+});
 
 document.querySelectorAll("#actions button").forEach((b) => b.addEventListener("click", () => {
   if (selected === null) return;

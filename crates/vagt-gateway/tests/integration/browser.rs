@@ -1,6 +1,8 @@
 //! The web console in a real browser: headless Chromium (driven by `e2e/console.mjs` with
 //! playwright-core) logs in over HTTPS, sees an alarm sent as a real DC-09 frame appear, and
 //! claims, classifies and closes it by clicking; the journal's audit trail shows the actions.
+//! Then a supervisor's page shows the month's SLA per shift with that call, and downloads the
+//! call list as CSV.
 //!
 //! Needs `/usr/bin/chromium` (Debian `chromium`), `node` and `e2e/node_modules`
 //! (`npm ci --prefix e2e`): `scripts/test` installs them.
@@ -41,6 +43,8 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
         .env("VAGT_USER", "ole")
         .env("VAGT_PASSWORD", "ole-password")
         .env("VAGT_ACCOUNT", "1234")
+        .env("VAGT_SUPERVISOR", "sara")
+        .env("VAGT_SUPERVISOR_PASSWORD", "sara-password")
         .env("CHROMIUM", &chromium)
         .stdout(Stdio::piped())
         .spawn()
@@ -55,6 +59,16 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
     std::io::Write::write_all(&mut s, &sia("1234", 1, "QA")).unwrap();
     read_frames(&mut s, 1);
 
+    // One call this month, and the call list downloaded as vagt-YYYY-MM-calls.csv (the month
+    // the browser's form suggests).
+    let supervisor = lines.next().unwrap().unwrap();
+    let file = supervisor
+        .strip_prefix("supervisor 1 vagt-")
+        .unwrap_or_default();
+    assert!(
+        file.len() == "YYYY-MM-calls.csv".len() && file.ends_with("-calls.csv"),
+        "the supervisor's view: {supervisor}"
+    );
     let done = lines.next().unwrap().unwrap();
     assert!(browser.wait().unwrap().success(), "{done}");
     let alarm: u64 = done.strip_prefix("done ").unwrap().parse().unwrap();

@@ -37,6 +37,7 @@ pub fn console_section(dir: &Path) -> String {
         ("vest-1", UserRole::Responder, Some("sygepleje-vest")),
         ("revisor", UserRole::Auditor, None),
         ("aarhus-revisor", UserRole::Auditor, None),
+        ("sara", UserRole::Supervisor, None),
     ] {
         users += &entry(&User {
             name: name.into(),
