@@ -166,6 +166,7 @@ fn report(c: &mut Criterion) {
     let args = ReportArgs {
         month: "2026-10".into(),
         municipality: None,
+        provider: None,
         format: ReportFormat::Json,
         table: ReportTable::Calls,
         delimiter: ',',

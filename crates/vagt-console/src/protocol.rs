@@ -51,6 +51,9 @@ pub struct ReportRequest {
     /// Only citizens of this municipality (an auditor bound to one always gets theirs).
     #[serde(default)]
     pub municipality: Option<String>,
+    /// Only citizens whose calls go to this provider or home-nurse district.
+    #[serde(default)]
+    pub provider: Option<String>,
     /// What to send back.
     #[serde(default)]
     pub format: ReportFormat,

@@ -129,6 +129,9 @@ pub struct ReportArgs {
     /// Only citizens of this municipality (from the accounts file).
     #[arg(long)]
     pub municipality: Option<String>,
+    /// Only citizens whose calls go to this home-care provider or home-nurse district.
+    #[arg(long)]
+    pub provider: Option<String>,
     /// `csv`, `json` or `html`.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: ReportFormat,

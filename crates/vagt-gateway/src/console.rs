@@ -121,6 +121,7 @@ fn report_request(r: &ReportRequest) -> anyhow::Result<report::Request> {
     Ok(report::Request {
         month: r.month.as_deref().map(Month::parse).transpose()?,
         municipality: r.municipality.clone(),
+        provider: r.provider.clone(),
         format: match r.format {
             F::Summary => ReportFormat::Summary,
             F::Json => ReportFormat::Json,

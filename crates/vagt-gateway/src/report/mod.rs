@@ -32,6 +32,7 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let request = Request {
         month: Some(monthly::Month::parse(&args.month)?),
         municipality: args.municipality.clone(),
+        provider: args.provider.clone(),
         format: args.format,
         table: args.table,
         delimiter: args.delimiter,
@@ -63,6 +64,8 @@ pub struct Request {
     pub month: Option<monthly::Month>,
     /// Only citizens of this municipality.
     pub municipality: Option<String>,
+    /// Only citizens whose calls go to this provider or district.
+    pub provider: Option<String>,
     /// Format.
     pub format: ReportFormat,
     /// For CSV: which table.
@@ -101,7 +104,10 @@ impl Source {
             &self.accounts,
             policy,
             month,
-            request.municipality.as_deref(),
+            monthly::Scope {
+                municipality: request.municipality.as_deref(),
+                provider: request.provider.as_deref(),
+            },
         )?;
         Ok(match (request.format, request.table) {
             (ReportFormat::Json, _) => serde_json::to_string_pretty(&m)? + "\n",

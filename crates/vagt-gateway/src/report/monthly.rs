@@ -187,6 +187,8 @@ pub struct Monthly {
     pub time_zone: String,
     /// Limited to this municipality, if asked.
     pub municipality: Option<String>,
+    /// Limited to this provider or district, if asked.
+    pub provider: Option<String>,
     /// Every call opened in the month, by opening time.
     pub calls: Vec<CallRow>,
     /// Per citizen, by reference.
@@ -208,6 +210,8 @@ pub struct Summary<'a> {
     pub time_zone: &'a str,
     /// Limited to this municipality, if asked.
     pub municipality: Option<&'a str>,
+    /// Limited to this provider or district, if asked.
+    pub provider: Option<&'a str>,
     /// Calls opened in the month.
     pub calls: usize,
     /// Citizens who called.
@@ -227,6 +231,7 @@ impl<'a> Summary<'a> {
             month: &m.month,
             time_zone: &m.time_zone,
             municipality: m.municipality.as_deref(),
+            provider: m.provider.as_deref(),
             calls: m.calls.len(),
             citizens: m.citizens.len(),
             sla: &m.sla,
@@ -260,14 +265,27 @@ fn share(n: u64, of: u64) -> f64 {
     }
 }
 
+/// Whose calls a report covers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scope<'a> {
+    /// Only citizens of this municipality.
+    pub municipality: Option<&'a str>,
+    /// Only citizens whose calls go to this provider or home-nurse district.
+    pub provider: Option<&'a str>,
+}
+
 /// Builds the extract for `month` from everything the core did.
 pub fn monthly(
     collected: &Collected,
     accounts: &Accounts,
     policy: &Policy,
     month: Month,
-    municipality: Option<&str>,
+    scope: Scope<'_>,
 ) -> anyhow::Result<Monthly> {
+    let Scope {
+        municipality,
+        provider,
+    } = scope;
     let entries: BTreeMap<String, &AccountEntry> = accounts
         .entries()
         .map(|e| (e.account.to_ascii_uppercase(), e))
@@ -279,12 +297,15 @@ pub fn monthly(
             .unwrap_or_else(|| account.to_owned())
     };
     let in_scope = |account: &str| {
-        municipality.is_none_or(|m| {
-            entries
-                .get(account)
-                .and_then(|e| e.municipality.as_deref())
-                .is_some_and(|x| x.eq_ignore_ascii_case(m))
-        })
+        let entry = entries.get(account);
+        let is = |field: Option<&str>, wanted: &str| {
+            field.is_some_and(|x| x.eq_ignore_ascii_case(wanted))
+        };
+        municipality.is_none_or(|m| is(entry.and_then(|e| e.municipality.as_deref()), m))
+            && provider.is_none_or(|p| {
+                is(entry.and_then(|e| e.provider.as_deref()), p)
+                    || is(entry.and_then(|e| e.district.as_deref()), p)
+            })
     };
     let (start, end) = month.bounds(policy)?;
     let (prev_start, _) = month.previous().bounds(policy)?;
@@ -434,6 +455,7 @@ pub fn monthly(
         month: month.to_string(),
         time_zone: policy.time_zone.name().to_owned(),
         municipality: municipality.map(str::to_owned),
+        provider: provider.map(str::to_owned),
         calls,
         citizens,
         sla,

@@ -148,10 +148,11 @@ pub fn html(m: &Monthly, zone: &Zone) -> String {
     let title = format!(
         "Vagt — monthly extract {}{}",
         m.month,
-        m.municipality
-            .as_deref()
+        [&m.municipality, &m.provider]
+            .into_iter()
+            .flatten()
             .map(|x| format!(", {x}"))
-            .unwrap_or_default()
+            .collect::<String>()
     );
     let _ = write!(
         s,

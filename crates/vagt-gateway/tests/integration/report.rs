@@ -282,6 +282,26 @@ fn the_monthly_extract_has_the_known_answers_and_is_reproducible() {
     .unwrap();
     assert_eq!(odense["calls"].as_array().unwrap().len(), 1);
     assert_eq!(odense["calls"][0]["citizen"], "borger-3");
+    // One provider (or home-nurse district) only.
+    for (provider, citizen) in [("nord", "borger-1"), ("vest", "borger-2")] {
+        let theirs: Value = serde_json::from_slice(&report(
+            dir.path(),
+            &accounts,
+            &["--format", "json", "--provider", provider],
+        ))
+        .unwrap();
+        let citizens: Vec<&str> = theirs["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["citizen"].as_str().unwrap())
+            .collect();
+        assert!(
+            !citizens.is_empty() && citizens.iter().all(|c| *c == citizen),
+            "{provider}: {citizens:?}"
+        );
+        assert_eq!(theirs["provider"], provider);
+    }
 
     // The same journal gives the same bytes, in every format.
     assert_eq!(report(dir.path(), &accounts, &["--format", "json"]), json);
