@@ -6,6 +6,7 @@
 //! vagt-replay's fleet (1 000 devices on their own connections, a Poisson alarm every 0.1 s each,
 //! for `VAGT_FANOUT_SECS`, default 5); every console reads every change and counts it. Runs
 //! without and with consoles alternate, `VAGT_FANOUT_ROUNDS` times each (default 3).
+//! `VAGT_FANOUT_NICE=n` runs the console threads at nice `n` instead of `SCHED_IDLE`.
 //!
 //! Run: `cargo bench -p vagt-benches --bench console_fanout`.
 
@@ -124,6 +125,15 @@ fn main() {
             users.display()
         );
     let mut config = Config::parse(&text, Path::new(".")).unwrap();
+    // VAGT_FANOUT_NICE: the console threads at this nice value instead of SCHED_IDLE.
+    if let Some(nice) = std::env::var("VAGT_FANOUT_NICE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        let console = config.console.as_mut().unwrap();
+        console.cpu = vagt_gateway::console::ConsoleCpu::Nice;
+        console.nice = nice;
+    }
     config.gateway.data = dir.path().join("data");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -146,7 +156,9 @@ fn main() {
     // CPU priority, so that on this one machine they take only what the gateway leaves.
     let clients_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .on_thread_start(|| vagt_gateway::console::lower_priority(19))
+        .on_thread_start(|| {
+            vagt_gateway::console::lower_priority(vagt_gateway::console::Priority::Idle);
+        })
         .enable_all()
         .build()
         .unwrap();

@@ -39,12 +39,28 @@ pub struct ConsoleConfig {
     /// Threads of the console's own runtime (TLS, WebSocket and JSON work for every client).
     #[serde(default = "default_threads")]
     pub threads: usize,
-    /// CPU priority of those threads as a Unix nice value (0 = the gateway's own, 19 = the
-    /// lowest). Higher than the gateway's by default, so that however many consoles follow the
-    /// queue, the scheduler gives the ACK path the CPU first (promise 2); consoles that cannot
-    /// keep up are resynced.
+    /// How those threads are scheduled beside the gateway's: `idle` (default) or `nice`.
+    #[serde(default)]
+    pub cpu: ConsoleCpu,
+    /// With `cpu = "nice"`: their Unix nice value (0 = the gateway's own, 19 = the lowest).
     #[serde(default = "default_nice")]
     pub nice: i32,
+}
+
+/// How the console's threads share the CPU with the gateway's (promise 2: however many
+/// consoles follow the queue, the ACK path gets the CPU first; consoles that cannot keep up
+/// are resynced).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleCpu {
+    /// Linux `SCHED_IDLE`: they run on CPU time the gateway leaves, and a gateway thread that
+    /// wakes takes the CPU from them at once. Under a load that takes every core, consoles
+    /// wait (and are resynced) rather than the ACKs.
+    #[default]
+    Idle,
+    /// Normal scheduling at `nice`: they keep a small share even when the gateway is saturated,
+    /// at the cost of ACK latency while it is.
+    Nice,
 }
 
 fn default_threads() -> usize {
@@ -188,11 +204,14 @@ pub async fn start(
     let tls = vagt_console::tls::server_config_with_clients(&config.cert, &config.key, clients)
         .context("console TLS (make a self-signed pair for a first run with `vagt cert dev`)")?;
     let users = Users::load(&config.users)?;
-    let nice = config.nice;
+    let priority = match config.cpu {
+        ConsoleCpu::Idle => Priority::Idle,
+        ConsoleCpu::Nice => Priority::Nice(config.nice),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.threads)
         .thread_name("vagt-console")
-        .on_thread_start(move || lower_priority(nice))
+        .on_thread_start(move || lower_priority(priority))
         .enable_all()
         .build()
         .context("starting the console's runtime")?;
@@ -215,16 +234,39 @@ pub async fn start(
     })
 }
 
-/// Gives the calling thread the nice value `nice` (Linux: per thread; raising it needs no
-/// privilege).
+/// A CPU priority below the gateway's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// `SCHED_IDLE`.
+    Idle,
+    /// Normal scheduling at this nice value.
+    Nice(i32),
+}
+
+/// Gives the calling thread `priority` (Linux: per thread; lowering it needs no privilege).
 #[cfg(target_os = "linux")]
-pub fn lower_priority(nice: i32) {
-    let tid = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+pub fn lower_priority(priority: Priority) {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let set = match priority {
+        Priority::Idle => set_thread_priority_and_policy(
+            thread_native_id(),
+            ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        )
+        .map_err(|e| format!("{e:?}")),
+        Priority::Nice(nice) => {
+            rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice)
+                .map_err(|e| e.to_string())
+        }
+    };
+    if let Err(e) = set {
         tracing::warn!("console thread keeps the gateway's CPU priority: {e}");
     }
 }
 
 /// Elsewhere the console threads keep the gateway's priority.
 #[cfg(not(target_os = "linux"))]
-pub fn lower_priority(_nice: i32) {}
+pub fn lower_priority(_priority: Priority) {}
