@@ -134,6 +134,21 @@ fn operators_responders_and_auditors_over_tls() {
     };
     let cert = dir.path().join("console-cert.pem");
 
+    // The console's threads are SCHED_IDLE: the gateway's take the CPU from them at once.
+    let policies: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| {
+            let t = t.unwrap().path();
+            let comm = std::fs::read_to_string(t.join("comm")).ok()?;
+            let stat = std::fs::read_to_string(t.join("stat")).ok()?;
+            // Field 41 (policy), counted after the parenthesised command name.
+            let after = stat.rsplit_once(')')?.1;
+            let policy = after.split_whitespace().nth(38)?.to_owned();
+            (comm.trim() == "vagt-console").then_some(policy)
+        })
+        .collect();
+    assert!(!policies.is_empty() && policies.iter().all(|p| p == "5"), "{policies:?}");
+
     let pendant = rt.block_on(async {
         // Wrong password: denied.
         let mut ws = connect(console, &cert).await;
