@@ -155,6 +155,7 @@ impl Console {
         let mut rx = self.backend.subscribe();
         let mut teams = TeamMemory::new(&self.backend.open_alarms());
         let mut last = tokio::time::Instant::now();
+        let mut was_full = false;
         loop {
             let mut changes = Vec::new();
             let mut resync = false;
@@ -163,8 +164,11 @@ impl Console {
                 Err(broadcast::error::RecvError::Lagged(_)) => resync = true,
                 Err(broadcast::error::RecvError::Closed) => return,
             }
-            // Idle until now: this change goes at once. Busy: wait out the window, gathering.
-            tokio::time::sleep_until(last + window).await;
+            // Idle until now: this change goes at once. Busy: wait out the window, gathering
+            // (unless the last batch was full: then the backlog goes out without waiting).
+            if !was_full {
+                tokio::time::sleep_until(last + window).await;
+            }
             while changes.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(change) => changes.push(change),
@@ -173,6 +177,7 @@ impl Console {
                 }
             }
             last = tokio::time::Instant::now();
+            was_full = changes.len() >= MAX_BATCH;
             let mut prepared = if resync {
                 warn!("console fan-out fell behind the core; resyncing every client");
                 teams = TeamMemory::new(&self.backend.open_alarms());

@@ -69,6 +69,18 @@ async fn login(
         .expect("the server answers or hangs up")
 }
 
+/// Logs in as `user` with no password, presenting `cert_of`'s certificate from `certs`.
+async fn with_certificate(
+    addr: SocketAddr,
+    dir: &Path,
+    certs: &Path,
+    cert_of: &str,
+    user: &str,
+) -> Result<Value, String> {
+    let login_msg = json!({"type": "login", "user": user});
+    login(addr, dir, Some((certs, cert_of)), login_msg).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificates_log_their_user_in() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,14 +95,9 @@ async fn client_certificates_log_their_user_in() {
 
     let addr = console(dir, &ca, ClientCerts::Required).await;
     // ole's certificate: no password needed.
-    let welcome = login(
-        addr,
-        dir,
-        Some((dir, "ole")),
-        json!({"type": "login", "user": "ole"}),
-    )
-    .await
-    .unwrap();
+    let welcome = with_certificate(addr, dir, dir, "ole", "ole")
+        .await
+        .unwrap();
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     assert_eq!(welcome["user"], "ole");
     // ole's certificate does not log in mette, even with mette's password.
@@ -111,14 +118,9 @@ async fn client_certificates_log_their_user_in() {
         "{denied}"
     );
     // A valid certificate for a name the users file does not have: denied.
-    let ghost = login(
-        addr,
-        dir,
-        Some((dir, "ghost")),
-        json!({"type": "login", "user": "ghost"}),
-    )
-    .await
-    .unwrap();
+    let ghost = with_certificate(addr, dir, dir, "ghost", "ghost")
+        .await
+        .unwrap();
     assert_eq!(ghost["type"], "denied", "{ghost}");
     // Required: a password alone, or a certificate from another CA, gets no connection.
     let password = json!({"type": "login", "user": "ole", "password": "ole-password"});
@@ -134,22 +136,11 @@ async fn client_certificates_log_their_user_in() {
     let addr = console(dir, &ca, ClientCerts::Optional).await;
     let welcome = login(addr, dir, None, password).await.unwrap();
     assert_eq!(welcome["type"], "welcome", "{welcome}");
-    let welcome = login(
-        addr,
-        dir,
-        Some((dir, "ole")),
-        json!({"type": "login", "user": "ole"}),
-    )
-    .await
-    .unwrap();
+    let welcome = with_certificate(addr, dir, dir, "ole", "ole")
+        .await
+        .unwrap();
     assert_eq!(welcome["user"], "ole", "{welcome}");
-    let foreign = login(
-        addr,
-        dir,
-        Some((&other, "ole")),
-        json!({"type": "login", "user": "ole"}),
-    )
-    .await;
+    let foreign = with_certificate(addr, dir, &other, "ole", "ole").await;
     assert!(
         foreign.is_err(),
         "accepted another CA's certificate: {foreign:?}"

@@ -147,7 +147,10 @@ fn operators_responders_and_auditors_over_tls() {
             (comm.trim() == "vagt-console").then_some(policy)
         })
         .collect();
-    assert!(!policies.is_empty() && policies.iter().all(|p| p == "5"), "{policies:?}");
+    assert!(
+        !policies.is_empty() && policies.iter().all(|p| p == "5"),
+        "{policies:?}"
+    );
 
     let pendant = rt.block_on(async {
         // Wrong password: denied.
@@ -286,8 +289,9 @@ fn operators_responders_and_auditors_over_tls() {
     });
 
     // The terminal client: password, then commands as lines; JSON lines back.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args([
+    let terminal = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"));
+        c.args([
             "console",
             "--server",
             &console.to_string(),
@@ -296,7 +300,10 @@ fn operators_responders_and_auditors_over_tls() {
             "--cert",
         ])
         .arg(&cert)
-        .env_remove("VAGT_PASSWORD")
+        .env_remove("VAGT_PASSWORD");
+        c
+    };
+    let mut child = terminal()
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -322,21 +329,11 @@ fn operators_responders_and_auditors_over_tls() {
     );
 
     // The terminal client with ole's client certificate: no password asked or sent.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args([
-            "console",
-            "--server",
-            &console.to_string(),
-            "--user",
-            "ole",
-            "--cert",
-        ])
-        .arg(&cert)
+    let out = terminal()
         .arg("--client-cert")
         .arg(dir.path().join("ole-cert.pem"))
         .arg("--client-key")
         .arg(dir.path().join("ole-key.pem"))
-        .env_remove("VAGT_PASSWORD")
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
