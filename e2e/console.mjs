@@ -6,6 +6,7 @@
 // CSV with one row per call.
 //
 // Environment: VAGT_URL (https://127.0.0.1:PORT/), VAGT_USER, VAGT_PASSWORD, VAGT_ACCOUNT,
+// VAGT_CITIZEN (the account's citizen reference, shown in the alarm detail),
 // CHROMIUM (default /usr/bin/chromium), VAGT_SCREENSHOT (a PNG of the supervisor's page). Prints "ready" once logged in (the test then sends the
 // frame), "supervisor <calls> <file name>" after the supervisor part and "done <alarm id>" at
 // the end; exits non-zero with a message on any failure.
@@ -37,6 +38,9 @@ try {
   await row.waitFor();
   const id = (await row.locator("td").first().textContent()).trim();
   await row.click();
+  // The detail shows the citizen from the accounts file and the alarm's history.
+  await page.waitForSelector(`#d-fields dd:has-text("${env("VAGT_CITIZEN")}")`);
+  await page.waitForSelector('#d-fields dd:has-text("opened")');
   await page.click('#actions button[data-cmd="claim"]');
   await page.waitForFunction(
     ([id, user]) => [...document.querySelectorAll("#queue tbody tr")]

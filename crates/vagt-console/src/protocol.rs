@@ -31,6 +31,13 @@ pub enum ClientMsg {
         /// What (e.g. `{"command":"claim","alarm":7}`).
         command: Command,
     },
+    /// One alarm in full: the account's citizen and services, and its history.
+    Detail {
+        /// Chosen by the client.
+        id: u64,
+        /// Which alarm.
+        alarm: AlarmId,
+    },
     /// A report from the journal (supervisors, auditors, admins); the answer carries `id`.
     Report {
         /// Chosen by the client.
@@ -39,6 +46,27 @@ pub enum ClientMsg {
         #[serde(default)]
         request: ReportRequest,
     },
+}
+
+/// What the accounts file says about the account an alarm came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountInfo {
+    /// Pseudonymous citizen reference.
+    pub citizen: Option<String>,
+    /// `nodkald`, `sygeplejekald`, `intrusion`, `fire` or `other`.
+    pub call_type: String,
+    /// Home-care provider.
+    pub provider: Option<String>,
+    /// Home-nurse district.
+    pub district: Option<String>,
+    /// Municipality.
+    pub municipality: Option<String>,
+    /// Backup responder team.
+    pub backup_team: Option<String>,
+    /// Electronic door lock.
+    pub door_lock: Option<String>,
+    /// Supervision interval (seconds), if the device is supervised.
+    pub supervision_interval_secs: Option<u64>,
 }
 
 /// Which report: `vagt report monthly` over the console.
@@ -136,6 +164,18 @@ pub enum ServerMsg {
         id: u64,
         /// What it changed.
         changes: Vec<Change>,
+    },
+    /// One alarm in full.
+    Detail {
+        /// The request's id.
+        id: u64,
+        /// The alarm as it is now.
+        alarm: Box<Alarm>,
+        /// Its account, if the accounts file has it.
+        account: Option<AccountInfo>,
+        /// What happened to it, oldest first, as this console server saw it (since the
+        /// server started; at most the last 200 changes).
+        history: Vec<Change>,
     },
     /// A report, as asked.
     Report {

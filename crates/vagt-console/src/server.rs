@@ -4,7 +4,7 @@
 //! A slow client never holds anyone up: the change feed is a broadcast channel, so a client that
 //! falls behind loses its place (not the core's time) and is sent a fresh snapshot.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -23,7 +23,7 @@ use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
 use crate::http::{Prefixed, read_head, serve_file};
-use crate::protocol::{BATCH_WINDOW_MS, ClientMsg, ReportRequest, ServerMsg, VERSION};
+use crate::protocol::{AccountInfo, BATCH_WINDOW_MS, ClientMsg, ReportRequest, ServerMsg, VERSION};
 use crate::users::{User, UserRole, Users};
 
 /// Why the core did not carry out a command.
@@ -53,6 +53,11 @@ pub trait Backend: Send + Sync + 'static {
     fn alarm(&self, id: AlarmId) -> Option<Alarm>;
     /// The live change feed.
     fn subscribe(&self) -> broadcast::Receiver<Change>;
+    /// What the accounts file says about `account`.
+    fn account(&self, account: &str) -> Option<AccountInfo> {
+        let _ = account;
+        None
+    }
     /// Computes a report from the journal (`Err`: why not, for the user).
     fn report(&self, request: ReportRequest) -> BoxFuture<'_, Result<String, String>> {
         let _ = request;
@@ -78,7 +83,12 @@ pub struct Console {
     /// The last whole-queue snapshot, shared by every client that needs one while it is
     /// fresh enough (200 consoles reconnecting at once cost one snapshot, not 200).
     snapshot: Mutex<Option<Arc<SharedSnapshot>>>,
+    /// The changes of each open alarm, as the fan-out saw them (for alarm detail).
+    history: Mutex<HashMap<AlarmId, VecDeque<Change>>>,
 }
+
+/// Changes kept per open alarm for its detail.
+const HISTORY_PER_ALARM: usize = 200;
 
 /// A batch of changes as every client receives it, serialized once per audience (not once per
 /// client).
@@ -145,6 +155,7 @@ impl Console {
             prepared: broadcast::channel(batches.max(1)).0,
             published: AtomicU64::new(0),
             snapshot: Mutex::new(None),
+            history: Mutex::new(HashMap::new()),
         })
     }
 
@@ -233,6 +244,7 @@ impl Console {
                 None => gone.push(id),
             }
         }
+        self.remember(&changes, &gone);
         let mut per_team = HashMap::new();
         for team in team_alarms.keys().chain(team_gone.keys()) {
             if per_team.contains_key(team) {
@@ -484,6 +496,7 @@ impl Console {
             Ok(ClientMsg::Report { id, request }) => {
                 return self.report(user, peer, id, request).await;
             }
+            Ok(ClientMsg::Detail { id, alarm }) => return self.detail(user, id, alarm),
             Ok(ClientMsg::Login { .. }) => return error(None, "already logged in"),
             Err(e) => return error(None, &format!("bad message: {e}")),
         };
@@ -515,6 +528,49 @@ impl Console {
 }
 
 impl Console {
+    /// Adds a batch to the alarms' histories; forgets the alarms that closed.
+    fn remember(&self, changes: &[Change], gone: &[AlarmId]) {
+        let mut history = self
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for c in changes {
+            if let Some(id) = c.kind.alarm() {
+                let h = history.entry(id).or_default();
+                if h.len() == HISTORY_PER_ALARM {
+                    h.pop_front();
+                }
+                h.push_back(c.clone());
+            }
+        }
+        for id in gone {
+            history.remove(id);
+        }
+    }
+
+    /// One alarm in full, if this user may see it.
+    fn detail(&self, user: &User, id: u64, alarm: AlarmId) -> ServerMsg {
+        let Some(found) = self.backend.alarm(alarm).filter(|a| visible(user, a)) else {
+            return error(
+                Some(id),
+                &format!("no open alarm {} in your queue", alarm.0),
+            );
+        };
+        let history = self
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&alarm)
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default();
+        ServerMsg::Detail {
+            id,
+            account: self.backend.account(&found.account),
+            alarm: Box::new(found),
+            history,
+        }
+    }
+
     /// A report for a supervisor, auditor or admin; an auditor bound to a municipality gets
     /// only that municipality's.
     async fn report(

@@ -1,7 +1,7 @@
 // Vagt web console: speaks the console protocol v2 (docs/console-protocol.md) over wss://.
 "use strict";
 const alarms = new Map();
-let ws = null, selected = null, nextId = 1, me = null;
+let ws = null, selected = null, nextId = 1, me = null, detail = null;
 const $ = (id) => document.getElementById(id);
 
 function connect(user, password) {
@@ -39,7 +39,11 @@ function handle(m) {
       }
       for (const a of m.alarms) alarms.set(a.id, a);
       for (const id of m.gone) alarms.delete(id);
+      if (m.alarms.some((a) => a.id === selected)) askDetail(selected);
       render();
+      break;
+    case "detail":
+      if (m.alarm.id === selected) { detail = m; showDetail(); }
       break;
     case "result": $("answer").textContent = "done"; break;
     case "report": report(m); break;
@@ -79,7 +83,8 @@ function render() {
   showDetail();
 }
 
-function select(id) { selected = id; render(); }
+function select(id) { selected = id; detail = null; askDetail(id); render(); }
+function askDetail(id) { if (ws) ws.send(JSON.stringify({ type: "detail", id: nextId++, alarm: id })); }
 
 function showDetail() {
   const a = alarms.get(selected);
@@ -94,11 +99,25 @@ function showDetail() {
                         ["since forward", a.forwarded_at ? clock(now - a.forwarded_at) : ""],
                         ["escalations", a.escalation_level],
                         ["deadline", a.armed ? `${a.armed[0]} in ${clock(a.armed[1] - now)} (${new Date(a.armed[1] * 1000).toLocaleTimeString()})` : ""],
-                        ["door", a.door ? `${a.door.lock} → ${a.door.to}` : ""], ["notes", (a.notes || []).join(" · ")]]) {
+                        ["door", a.door ? `${a.door.lock} → ${a.door.to}` : ""], ["notes", (a.notes || []).join(" · ")],
+                        ...accountFields()]) {
     const dt = document.createElement("dt"); dt.textContent = k;
     const dd = document.createElement("dd"); dd.textContent = v ?? "";
     dl.append(dt, dd);
   }
+}
+
+// The account's citizen and services and the alarm's history, from the last `detail`.
+function accountFields() {
+  if (!detail || detail.alarm.id !== selected) return [];
+  const acc = detail.account ?? {};
+  const time = (s) => new Date(s * 1000).toLocaleTimeString();
+  const what = (c) => {
+    const k = c.kind, extra = k.code ?? k.classification ?? k.team ?? k.text ?? k.to ?? "";
+    return `${time(c.at)} ${k.change}${extra ? " " + extra : ""} (${c.actor.name})`;
+  };
+  return [["citizen", acc.citizen], ["call type", acc.call_type], ["provider", acc.provider ?? acc.district],
+          ["municipality", acc.municipality], ["history", detail.history.map(what).join("\n")]];
 }
 
 function command(c) {

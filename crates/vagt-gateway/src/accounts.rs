@@ -134,6 +134,12 @@ impl Accounts {
         self.by_account.values().flatten().map(|a| &a.entry)
     }
 
+    /// The (first) entry for an account number.
+    pub fn entry(&self, account: &str) -> Option<&AccountEntry> {
+        let entries = self.by_account.get(&account.to_ascii_uppercase())?;
+        entries.first().map(|a| &a.entry)
+    }
+
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.by_account.is_empty()

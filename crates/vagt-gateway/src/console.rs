@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 
 use anyhow::Context;
 use serde::Deserialize;
-use vagt_console::protocol::ReportRequest;
+use vagt_console::protocol::{AccountInfo, ReportRequest};
 use vagt_console::server::{Backend, BoxFuture, Console, Failure};
 use vagt_console::tls::ClientCerts;
 use vagt_console::users::Users;
@@ -115,6 +115,20 @@ impl Backend for EngineBackend {
             // Stopping: a feed that is already closed.
             None => tokio::sync::broadcast::channel(1).1,
         }
+    }
+
+    fn account(&self, account: &str) -> Option<AccountInfo> {
+        let e = self.reports.accounts.entry(account)?;
+        Some(AccountInfo {
+            citizen: e.citizen.clone(),
+            call_type: format!("{:?}", e.call_type).to_lowercase(),
+            provider: e.provider.clone(),
+            district: e.district.clone(),
+            municipality: e.municipality.clone(),
+            backup_team: e.backup_team.clone(),
+            door_lock: e.door_lock.clone(),
+            supervision_interval_secs: e.supervision_interval_secs,
+        })
     }
 
     fn report(&self, request: ReportRequest) -> BoxFuture<'_, Result<String, String>> {

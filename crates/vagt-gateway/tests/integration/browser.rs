@@ -43,6 +43,7 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
         .env("VAGT_USER", "ole")
         .env("VAGT_PASSWORD", "ole-password")
         .env("VAGT_ACCOUNT", "1234")
+        .env("VAGT_CITIZEN", "borger-1")
         .env("VAGT_SUPERVISOR", "sara")
         .env("VAGT_SUPERVISOR_PASSWORD", "sara-password")
         .env("CHROMIUM", &chromium)

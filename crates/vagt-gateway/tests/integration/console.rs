@@ -201,6 +201,32 @@ fn operators_responders_and_auditors_over_tls() {
         assert_eq!(loser["error"]["error"], "already_claimed");
         assert_eq!(loser["error"]["by"], winner);
 
+        // Alarm detail: the account's citizen and services from the accounts file, and the
+        // alarm's history (the claim race above is in it).
+        // The history follows the feed (batched): asked until the claim has reached it.
+        let mut history = Vec::new();
+        for _ in 0..200 {
+            send(&mut ole, json!({"type": "detail", "id": 11, "alarm": pendant})).await;
+            let detail = next_answer(&mut ole).await;
+            assert_eq!(detail["type"], "detail", "{detail}");
+            assert_eq!(detail["account"]["citizen"], "borger-1");
+            assert_eq!(detail["account"]["call_type"], "nodkald");
+            history = detail["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["kind"]["change"].as_str().unwrap().to_owned())
+                .collect();
+            if history.len() > 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(history, ["opened", "claimed"]);
+        // A responder gets no detail of another team's alarm.
+        send(&mut nurse, json!({"type": "detail", "id": 12, "alarm": pendant})).await;
+        let refused = next_answer(&mut nurse).await;
+        assert_eq!(refused["message"], format!("no open alarm {pendant} in your queue"), "{refused}");
         // The responder cannot act on an alarm not forwarded to their team …
         send(&mut nurse, json!({"type": "command", "id": 2, "command": {"command": "accept", "alarm": nurse_call}})).await;
         assert_eq!(next(&mut nurse, "error").await["message"], "not an alarm of your team");
@@ -433,7 +459,8 @@ async fn next_answer(ws: &mut Ws) -> Value {
             .unwrap();
         if let Message::Text(t) = msg {
             let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if ["result", "refused", "error", "report"].contains(&v["type"].as_str().unwrap_or(""))
+            if ["result", "refused", "error", "report", "detail"]
+                .contains(&v["type"].as_str().unwrap_or(""))
             {
                 return v;
             }
