@@ -1,15 +1,18 @@
 //! The console server: TLS, then a WebSocket, then login; then the queue (snapshot + change
 //! feed) and commands, each authorised here before the core sees it.
 //!
-//! A slow client never holds anyone up: the change feed is a broadcast channel, so a client that
-//! falls behind loses its place (not the core's time) and is sent a fresh snapshot.
+//! Nobody holds the core up: the console polls the core's feed (a bounded queue the core never
+//! waits on) and keeps its own copy of the open alarms, so it never reads the core's state while
+//! the core runs. A slow client never holds anyone up either: batches go to clients through a
+//! broadcast channel, so a client that falls behind loses its place and is sent a fresh
+//! snapshot.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -33,6 +36,8 @@ pub enum Failure {
     Refused(CommandError),
     /// Not carried out (journal closed, core stopping).
     Unavailable(String),
+    /// A responder's command on an alarm not forwarded to their team.
+    NotYours,
 }
 
 /// A boxed future, for the object-safe [`Backend`].
@@ -40,19 +45,19 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What the console needs from the core.
 pub trait Backend: Send + Sync + 'static {
-    /// Journals and applies a command; the changes it made.
+    /// Journals and applies a command; the changes it made. With `team` (a responder's), only
+    /// if the command's alarm is forwarded to that team right now ([`Failure::NotYours`]).
     fn command(
         &self,
         actor: Actor,
         command: Command,
         client: Option<SocketAddr>,
+        team: Option<String>,
     ) -> BoxFuture<'_, Result<Vec<Change>, Failure>>;
-    /// Open alarms, most urgent first.
+    /// Open alarms (the console's starting point, and again after its feed overflowed).
     fn open_alarms(&self) -> Vec<Alarm>;
-    /// One open alarm.
-    fn alarm(&self, id: AlarmId) -> Option<Alarm>;
-    /// The live change feed.
-    fn subscribe(&self) -> broadcast::Receiver<Change>;
+    /// The live feed: every change with the alarm as it is after it. Taken once.
+    fn tap(&self) -> Option<Tap>;
     /// What the accounts file says about `account`.
     fn account(&self, account: &str) -> Option<AccountInfo> {
         let _ = account;
@@ -64,6 +69,21 @@ pub trait Backend: Send + Sync + 'static {
         Box::pin(async { Err("reports are not available on this server".to_owned()) })
     }
 }
+
+/// The core's live feed as the console reads it: a bounded queue it polls and never waits on,
+/// so the core never waits for the console (whose threads may run at the lowest priority): a
+/// full queue sets `overflowed` instead, and the console starts again from
+/// [`Backend::open_alarms`].
+pub struct Tap {
+    /// Each change, with the alarm it concerns as it is after it (`None`: no longer open, or
+    /// a centre-wide change).
+    pub rx: crossbeam_channel::Receiver<(Change, Option<Alarm>)>,
+    /// Set by the core when the queue was full and something was dropped.
+    pub overflowed: Arc<AtomicBool>,
+}
+
+/// What a responder hears about another team's alarm.
+const NOT_YOURS: &str = "not an alarm of your team";
 
 /// Failed logins allowed per client address per minute; then the address waits.
 const LOGIN_FAILURES_PER_MINUTE: u32 = 5;
@@ -85,6 +105,9 @@ pub struct Console {
     snapshot: Mutex<Option<Arc<SharedSnapshot>>>,
     /// The changes of each open alarm, as the fan-out saw them (for alarm detail).
     history: Mutex<HashMap<AlarmId, VecDeque<Change>>>,
+    /// The open alarms as the feed has told them (the console never reads the core's state
+    /// while the core runs).
+    mirror: RwLock<HashMap<AlarmId, Alarm>>,
 }
 
 /// Changes kept per open alarm for its detail.
@@ -156,48 +179,48 @@ impl Console {
             published: AtomicU64::new(0),
             snapshot: Mutex::new(None),
             history: Mutex::new(HashMap::new()),
+            mirror: RwLock::new(HashMap::new()),
         })
     }
 
-    /// Gathers the core's changes into batches (one per [`BATCH_WINDOW_MS`] while they keep
-    /// coming), serializes each batch once per audience and hands it to every client.
-    async fn fan_out(self: Arc<Self>) {
-        let window = Duration::from_millis(BATCH_WINDOW_MS);
-        let mut rx = self.backend.subscribe();
-        let mut teams = TeamMemory::new(&self.backend.open_alarms());
-        let mut last = tokio::time::Instant::now();
+    /// Polls the core's feed every [`BATCH_WINDOW_MS`], gathers what came into one batch,
+    /// serializes it once per audience and hands it to every client.
+    async fn fan_out(self: Arc<Self>, tap: Tap, mut teams: TeamMemory) {
+        let mut tick = tokio::time::interval(Duration::from_millis(BATCH_WINDOW_MS));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut was_full = false;
         loop {
-            let mut changes = Vec::new();
-            let mut resync = false;
-            match rx.recv().await {
-                Ok(change) => changes.push(change),
-                Err(broadcast::error::RecvError::Lagged(_)) => resync = true,
-                Err(broadcast::error::RecvError::Closed) => return,
-            }
-            // Idle until now: this change goes at once. Busy: wait out the window, gathering
-            // (unless the last batch was full: then the backlog goes out without waiting).
+            // A full batch last time: the backlog goes out without waiting.
             if !was_full {
-                tokio::time::sleep_until(last + window).await;
+                tick.tick().await;
             }
-            while changes.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(change) => changes.push(change),
-                    Err(broadcast::error::TryRecvError::Lagged(_)) => resync = true,
-                    Err(_) => break,
+            let mut batch = Vec::new();
+            while batch.len() < MAX_BATCH {
+                match tap.rx.try_recv() {
+                    Ok(item) => batch.push(item),
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        if batch.is_empty() {
+                            return;
+                        }
+                        break;
+                    }
                 }
             }
-            last = tokio::time::Instant::now();
-            was_full = changes.len() >= MAX_BATCH;
-            let mut prepared = if resync {
-                warn!("console fan-out fell behind the core; resyncing every client");
-                teams = TeamMemory::new(&self.backend.open_alarms());
+            was_full = batch.len() >= MAX_BATCH;
+            let mut prepared = if tap.overflowed.swap(false, Ordering::AcqRel) {
+                warn!("console feed overflowed; resyncing every client");
+                while tap.rx.try_recv().is_ok() {}
+                teams = self.reseed();
                 Prepared::resync()
+            } else if batch.is_empty() {
+                continue;
             } else {
-                match self.prepare(changes, &mut teams) {
+                match self.prepare(batch, &mut teams) {
                     Ok(p) => p,
                     Err(e) => {
                         warn!("console fan-out could not serialize a batch: {e}");
+                        teams = self.reseed();
                         Prepared::resync()
                     }
                 }
@@ -209,12 +232,64 @@ impl Console {
         }
     }
 
+    /// Starts the mirror again from the core's open alarms.
+    fn reseed(&self) -> TeamMemory {
+        let open = self.backend.open_alarms();
+        let teams = TeamMemory::new(&open);
+        *self.mirror_mut() = open.into_iter().map(|a| (a.id, a)).collect();
+        teams
+    }
+
+    fn mirror_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<AlarmId, Alarm>> {
+        self.mirror
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An open alarm as the feed has told it.
+    fn alarm(&self, id: AlarmId) -> Option<Alarm> {
+        self.mirror
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+    }
+
+    /// Every open alarm, most urgent first (priority, then age).
+    fn open_alarms(&self) -> Vec<Alarm> {
+        let mut v: Vec<Alarm> = self
+            .mirror
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by_key(|a| (a.priority, a.opened_at, a.id));
+        v
+    }
+
     /// One batch: the changes, every alarm they touched as it is now, and what left a queue.
     fn prepare(
         &self,
-        changes: Vec<Change>,
+        batch: Vec<(Change, Option<Alarm>)>,
         teams: &mut TeamMemory,
     ) -> serde_json::Result<Prepared> {
+        let mut changes = Vec::with_capacity(batch.len());
+        {
+            let mut mirror = self.mirror_mut();
+            for (change, alarm) in batch {
+                match (alarm, change.kind.alarm()) {
+                    (Some(a), _) => {
+                        mirror.insert(a.id, a);
+                    }
+                    (None, Some(id)) => {
+                        mirror.remove(&id);
+                    }
+                    (None, None) => {}
+                }
+                changes.push(change);
+            }
+        }
         let mut touched = Vec::new();
         let mut seen = HashSet::new();
         for id in changes.iter().filter_map(|c| c.kind.alarm()) {
@@ -228,7 +303,7 @@ impl Console {
         let mut team_alarms: HashMap<String, Vec<usize>> = HashMap::new();
         let mut team_gone: HashMap<String, Vec<AlarmId>> = HashMap::new();
         for id in touched {
-            let now = self.backend.alarm(id);
+            let now = self.alarm(id);
             let before = teams.update(id, now.as_ref());
             let team_now = now.as_ref().and_then(|a| a.team.clone());
             if let Some(before) = before.filter(|b| Some(b) != team_now.as_ref()) {
@@ -286,7 +361,17 @@ impl Console {
 
     /// Accepts connections until the task is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
-        tokio::spawn(Arc::clone(&self).fan_out());
+        // The feed first, then the state it continues from: nothing falls between them.
+        match self.backend.tap() {
+            Some(tap) => {
+                let teams = self.reseed();
+                tokio::spawn(Arc::clone(&self).fan_out(tap, teams));
+            }
+            None => {
+                warn!("the core's feed is taken: consoles get snapshots but no changes");
+                self.reseed();
+            }
+        }
         loop {
             let Ok((tcp, peer)) = listener.accept().await else {
                 continue;
@@ -449,7 +534,6 @@ impl Console {
     {
         if user.role == UserRole::Responder {
             let alarms = self
-                .backend
                 .open_alarms()
                 .into_iter()
                 .filter(|a| visible(user, a))
@@ -475,7 +559,7 @@ impl Console {
         // Every batch up to here was built after the core applied its changes: a snapshot
         // started now includes them.
         let taken_after = self.published.load(Ordering::SeqCst);
-        let alarms = self.backend.open_alarms();
+        let alarms = self.open_alarms();
         let text: Utf8Bytes = serde_json::to_string(&ServerMsg::Snapshot { alarms })?.into();
         let mut cached = cache();
         if cached
@@ -506,21 +590,22 @@ impl Console {
                 &format!("the {:?} role may not give commands", user.role),
             );
         };
-        if user.role == UserRole::Responder {
-            let mine = command
-                .alarm()
-                .and_then(|a| self.backend.alarm(a))
-                .is_some_and(|a| visible(user, &a));
-            if !mine {
-                return error(Some(id), "not an alarm of your team");
-            }
-        }
+        // A responder's team is checked against the core's state, not this console's copy
+        // (which may be a batch behind the forward that made the alarm theirs).
+        let team = match user.role {
+            UserRole::Responder => match &user.team {
+                Some(t) => Some(t.clone()),
+                None => return error(Some(id), NOT_YOURS),
+            },
+            _ => None,
+        };
         let actor = Actor {
             name: user.name.clone(),
             role,
         };
-        match self.backend.command(actor, command, Some(peer)).await {
+        match self.backend.command(actor, command, Some(peer), team).await {
             Ok(changes) => ServerMsg::Result { id, changes },
+            Err(Failure::NotYours) => error(Some(id), NOT_YOURS),
             Err(Failure::Refused(error)) => ServerMsg::Refused { id, error },
             Err(Failure::Unavailable(e)) => error(Some(id), &format!("core unavailable: {e}")),
         }
@@ -550,7 +635,7 @@ impl Console {
 
     /// One alarm in full, if this user may see it.
     fn detail(&self, user: &User, id: u64, alarm: AlarmId) -> ServerMsg {
-        let Some(found) = self.backend.alarm(alarm).filter(|a| visible(user, a)) else {
+        let Some(found) = self.alarm(alarm).filter(|a| visible(user, a)) else {
             return error(
                 Some(id),
                 &format!("no open alarm {} in your queue", alarm.0),

@@ -15,7 +15,6 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 use vagt_console::client::connect_as;
 use vagt_console::server::Console;
@@ -25,12 +24,8 @@ use vagt_console::tls::{ClientCerts, dev_cert, dev_client_cert, server_config_wi
 async fn console(dir: &Path, ca: &Path, mode: ClientCerts) -> SocketAddr {
     let (cert, key) = (dir.join("console-cert.pem"), dir.join("console-key.pem"));
     let tls = server_config_with_clients(&cert, &key, Some((ca, mode))).unwrap();
-    let (tx, _) = broadcast::channel(16);
-    let console = Console::new(
-        tls,
-        common::users(&["ole", "mette"]),
-        Arc::new(common::Feed(tx)),
-    );
+    let (feed, _tx) = common::Feed::new();
+    let console = Console::new(tls, common::users(&["ole", "mette"]), Arc::new(feed));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(console.serve(listener));

@@ -12,7 +12,6 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 use vagt_console::server::Console;
 use vagt_core::{Actor, AlarmId, Change, ChangeKind};
@@ -33,12 +32,12 @@ async fn a_slow_client_is_resynced_and_delays_no_one() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = vagt_console::tls::dev_cert(dir.path(), &[]).unwrap();
     let users = common::users(&["ole"]);
-    let (tx, _) = broadcast::channel(4096);
+    let (feed, tx) = common::Feed::new();
     // A client more than 4 batches behind is resynced.
     let console = Console::with_feed_capacity(
         vagt_console::tls::server_config(&cert, &key).unwrap(),
         users,
-        Arc::new(common::Feed(tx.clone())),
+        Arc::new(feed),
         4,
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -86,7 +85,7 @@ async fn a_slow_client_is_resynced_and_delays_no_one() {
     let done = Arc::clone(&produced);
     let producer = tokio::spawn(async move {
         for n in 1..=N {
-            tx.send(change(n)).unwrap();
+            tx.send((change(n), None)).unwrap();
             // Paced, so that the changes span many batches.
             if n % 500 == 0 {
                 tokio::time::sleep(Duration::from_millis(60)).await;
@@ -151,4 +150,69 @@ async fn a_slow_client_is_resynced_and_delays_no_one() {
         changes < N,
         "the slow client cannot have received every change"
     );
+}
+
+/// The core never waits for the console: when the feed's queue is full it drops changes and
+/// says so; the console then resyncs every client from the core's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overflowed_feed_resyncs_every_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = vagt_console::tls::dev_cert(dir.path(), &[]).unwrap();
+    let (feed, tx, overflowed) = common::Feed::with_capacity(8);
+    let console = Console::new(
+        vagt_console::tls::server_config(&cert, &key).unwrap(),
+        common::users(&["ole"]),
+        Arc::new(feed),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(console.serve(listener));
+    let mut ws = vagt_console::client::connect(addr, "localhost", &cert)
+        .await
+        .unwrap();
+    let login = json!({"type": "login", "user": "ole", "password": "ole-password"});
+    ws.send(Message::Text(login.to_string().into()))
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    while kinds.len() < 2 {
+        let msg = ws.next().await.unwrap().unwrap();
+        let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+        kinds.push(v["type"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(kinds, ["welcome", "snapshot"]);
+    // As the core does: a full queue drops the change and sets the flag.
+    for n in 1..=100 {
+        if tx.try_send((change(n), None)).is_err() {
+            overflowed.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+    assert!(overflowed.load(std::sync::atomic::Ordering::Acquire));
+    let resynced = loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("the console resyncs")
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+        if v["type"] == "snapshot" {
+            break v;
+        }
+    };
+    assert_eq!(resynced["alarms"], json!([]));
+    // The flag was taken and the queue emptied: the next change flows as a batch again.
+    assert!(!overflowed.load(std::sync::atomic::Ordering::Acquire));
+    tx.try_send((change(101), None)).unwrap();
+    let next = loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("the feed flows again")
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+        if v["type"] == "changes" {
+            break v;
+        }
+    };
+    assert_eq!(next["changes"][0]["at"], 101, "{next}");
 }

@@ -7,10 +7,10 @@ use std::sync::{Arc, Weak};
 use anyhow::Context;
 use serde::Deserialize;
 use vagt_console::protocol::{AccountInfo, ReportRequest};
-use vagt_console::server::{Backend, BoxFuture, Console, Failure};
+use vagt_console::server::{Backend, BoxFuture, Console, Failure, Tap};
 use vagt_console::tls::ClientCerts;
 use vagt_console::users::Users;
-use vagt_core::{Actor, Alarm, AlarmId, Change, Command};
+use vagt_core::{Actor, Alarm, Change, Command};
 
 use crate::cli::{ReportFormat, ReportTable};
 use crate::engine::{Engine, EngineError};
@@ -76,6 +76,9 @@ fn default_nice() -> i32 {
 struct EngineBackend {
     engine: Weak<Engine>,
     reports: Arc<report::Source>,
+    /// The gateway's runtime: commands are journaled from its threads, not the console's
+    /// low-priority ones (which must never hold a lock the ACK path needs).
+    gateway: tokio::runtime::Handle,
 }
 
 impl Backend for EngineBackend {
@@ -84,10 +87,20 @@ impl Backend for EngineBackend {
         actor: Actor,
         command: Command,
         client: Option<SocketAddr>,
+        team: Option<String>,
     ) -> BoxFuture<'_, Result<Vec<Change>, Failure>> {
         let engine = self.engine.upgrade();
-        Box::pin(async move {
+        let run = async move {
             let engine = engine.ok_or_else(|| Failure::Unavailable("stopping".into()))?;
+            if let Some(team) = team {
+                let theirs = command
+                    .alarm()
+                    .and_then(|id| engine.alarm(id))
+                    .is_some_and(|a| a.team.as_ref() == Some(&team));
+                if !theirs {
+                    return Err(Failure::NotYours);
+                }
+            }
             engine
                 .command(actor, command, client)
                 .await
@@ -95,6 +108,11 @@ impl Backend for EngineBackend {
                     EngineError::Refused(r) => Failure::Refused(r),
                     EngineError::Unavailable(u) => Failure::Unavailable(u),
                 })
+        };
+        let task = self.gateway.spawn(run);
+        Box::pin(async move {
+            task.await
+                .map_err(|e| Failure::Unavailable(e.to_string()))?
         })
     }
 
@@ -105,16 +123,9 @@ impl Backend for EngineBackend {
             .unwrap_or_default()
     }
 
-    fn alarm(&self, id: AlarmId) -> Option<Alarm> {
-        self.engine.upgrade()?.alarm(id)
-    }
-
-    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
-        match self.engine.upgrade() {
-            Some(e) => e.subscribe(),
-            // Stopping: a feed that is already closed.
-            None => tokio::sync::broadcast::channel(1).1,
-        }
+    fn tap(&self) -> Option<Tap> {
+        let (rx, overflowed) = self.engine.upgrade()?.tap()?;
+        Some(Tap { rx, overflowed })
     }
 
     fn account(&self, account: &str) -> Option<AccountInfo> {
@@ -239,6 +250,7 @@ pub async fn start(
     let backend = EngineBackend {
         engine: Arc::downgrade(engine),
         reports: Arc::new(reports),
+        gateway: tokio::runtime::Handle::current(),
     };
     let console = Console::new(tls, users, Arc::new(backend));
     runtime.spawn(console.serve(listener));

@@ -185,6 +185,7 @@ pub async fn run(
         tokio::time::sleep_until(start + at).await;
         device.send(step).await?;
     }
+    device.close().await;
     Ok(device.result)
 }
 
@@ -270,10 +271,26 @@ impl Device {
             }
         }
         if self.config.connection == Connection::PerMessage {
-            self.link = Link::None;
-            self.reader = AnswerReader::default();
+            self.close().await;
         }
         Ok(())
+    }
+
+    /// Hangs up as a well-behaved device does: a TCP link is shut down for writing and read to
+    /// its end (answers to retransmissions included), so the receiver gets every frame sent
+    /// and the close is not a reset that could discard frames it has not read yet.
+    async fn close(&mut self) {
+        if let Link::Tcp(s) = &mut self.link {
+            let drain = async {
+                s.shutdown().await.ok()?;
+                let mut sink = [0u8; 4096];
+                while s.read(&mut sink).await.ok()? > 0 {}
+                Some(())
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+        }
+        self.link = Link::None;
+        self.reader = AnswerReader::default();
     }
 
     fn build(&mut self, kind: Kind) -> anyhow::Result<Outgoing> {

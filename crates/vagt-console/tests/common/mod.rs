@@ -3,14 +3,37 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::broadcast;
-use vagt_console::server::{Backend, BoxFuture, Failure};
+use vagt_console::server::{Backend, BoxFuture, Failure, Tap};
 use vagt_console::users::{User, UserRole, Users, entry, hash_password};
-use vagt_core::{Actor, Alarm, AlarmId, Change, Command};
+use vagt_core::{Actor, Alarm, Change, Command};
 
-/// A core stand-in: a change feed and an empty queue.
-pub(crate) struct Feed(pub(crate) broadcast::Sender<Change>);
+/// What the test feeds the console through.
+pub(crate) type FeedSender = crossbeam_channel::Sender<(Change, Option<Alarm>)>;
+
+/// A core stand-in: a change feed the test drives, and an empty queue.
+pub(crate) struct Feed(Mutex<Option<Tap>>);
+
+impl Feed {
+    /// The stand-in, and the sender that feeds it.
+    pub(crate) fn new() -> (Self, FeedSender) {
+        let (feed, tx, _) = Self::with_capacity(1 << 16);
+        (feed, tx)
+    }
+
+    /// With a queue of `capacity`; also the flag a core sets when the queue was full.
+    pub(crate) fn with_capacity(capacity: usize) -> (Self, FeedSender, Arc<AtomicBool>) {
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let tap = Tap {
+            rx,
+            overflowed: Arc::clone(&overflowed),
+        };
+        (Self(Mutex::new(Some(tap))), tx, overflowed)
+    }
+}
 
 impl Backend for Feed {
     fn command(
@@ -18,17 +41,15 @@ impl Backend for Feed {
         _: Actor,
         _: Command,
         _: Option<SocketAddr>,
+        _: Option<String>,
     ) -> BoxFuture<'_, Result<Vec<Change>, Failure>> {
         Box::pin(async { Ok(Vec::new()) })
     }
     fn open_alarms(&self) -> Vec<Alarm> {
         Vec::new()
     }
-    fn alarm(&self, _: AlarmId) -> Option<Alarm> {
-        None
-    }
-    fn subscribe(&self) -> broadcast::Receiver<Change> {
-        self.0.subscribe()
+    fn tap(&self) -> Option<Tap> {
+        self.0.lock().unwrap().take()
     }
 }
 

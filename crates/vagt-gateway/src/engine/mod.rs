@@ -25,7 +25,7 @@ mod worker;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use anyhow::Context;
@@ -57,8 +57,31 @@ pub(crate) struct Shared {
     live_from: u64,
     /// Emergency staffing mode, as last applied.
     emergency: AtomicBool,
-    /// Live changes for consoles (a receiver that falls behind lags; nobody waits for it).
-    feed: tokio::sync::broadcast::Sender<Change>,
+    /// Live changes for the console, each with the alarm as it is after it (set once the
+    /// console taps the feed; the core never waits for it).
+    tap: OnceLock<TapSender>,
+}
+
+/// The console's end of the core's feed: each change with the alarm as it is after it, and the
+/// flag the core sets when the queue was full.
+pub type Tapped = (
+    crossbeam_channel::Receiver<(Change, Option<Alarm>)>,
+    Arc<AtomicBool>,
+);
+
+/// The core's end of the console's feed.
+pub(crate) struct TapSender {
+    tx: crossbeam_channel::Sender<(Change, Option<Alarm>)>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl TapSender {
+    /// Queues a change without waiting; a full queue marks the feed overflowed.
+    pub(crate) fn send(&self, change: Change, alarm: Option<Alarm>) {
+        if self.tx.try_send((change, alarm)).is_err() {
+            self.overflowed.store(true, Ordering::Release);
+        }
+    }
 }
 
 /// Why a command got no answer from the core.
@@ -180,7 +203,7 @@ impl Engine {
             applied: (0..n).map(|_| AtomicU64::new(from)).collect(),
             live_from: committed.end().0,
             emergency: AtomicBool::new(shards.first().is_some_and(Shard::emergency_mode)),
-            feed: tokio::sync::broadcast::channel(FEED_CAPACITY).0,
+            tap: OnceLock::new(),
         });
         for shard in &shards {
             for a in shard.open_alarms() {
@@ -305,9 +328,19 @@ impl Engine {
         self.shared.views.get(&id).map(|a| a.value().clone())
     }
 
-    /// The live change feed (changes made after this call, by records journaled after start).
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
-        self.shared.feed.subscribe()
+    /// The live feed for the console: each change made after this call, with the alarm as it
+    /// is after it, in a queue of `FEED_CAPACITY` the core never waits on (when it is full the
+    /// flag is set and changes are dropped until the reader empties it). Taken once: `None`
+    /// after the first call.
+    pub fn tap(&self) -> Option<Tapped> {
+        let (tx, rx) = crossbeam_channel::bounded(FEED_CAPACITY);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let sender = TapSender {
+            tx,
+            overflowed: Arc::clone(&overflowed),
+        };
+        self.shared.tap.set(sender).ok()?;
+        Some((rx, overflowed))
     }
 
     /// Where the core is.
@@ -399,7 +432,7 @@ pub(crate) fn fresh(config: &CoreConfig, n: usize) -> (Vec<Shard>, u64) {
 }
 
 /// Changes the console feed holds for a slow client before it must resync.
-const FEED_CAPACITY: usize = 16_384;
+const FEED_CAPACITY: usize = 65_536;
 
 const STATE_NAMES: [&str; 5] = ["queued", "claimed", "forwarded", "accepted", "on_site"];
 

@@ -132,12 +132,17 @@ pub(crate) fn apply_input(
 fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
     let shared = &*cx.shared;
     for c in changes {
+        let open = c
+            .kind
+            .alarm()
+            .and_then(|id| shard.alarm(id))
+            .filter(|a| a.state.is_open());
         if let Some(id) = c.kind.alarm() {
-            match shard.alarm(id) {
-                Some(a) if a.state.is_open() => {
+            match open {
+                Some(a) => {
                     shared.views.insert(id, a.clone());
                 }
-                _ => {
+                None => {
                     shared.views.remove(&id);
                 }
             }
@@ -147,7 +152,9 @@ fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
         }
         if live {
             count(shard, c);
-            let _ = shared.feed.send(c.clone());
+            if let Some(tap) = shared.tap.get() {
+                tap.send(c.clone(), open.cloned());
+            }
             if let Some(door) = &cx.door
                 && let Some(notice) = DoorNotice::of(shard, &c.kind, c.at)
             {
