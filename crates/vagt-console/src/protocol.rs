@@ -7,9 +7,8 @@ use vagt_core::{Alarm, AlarmId, Change, Command, CommandError};
 /// The protocol version the server speaks.
 pub const VERSION: u32 = 2;
 
-/// How long the server gathers changes into one `changes` message while they keep coming. An
-/// idle feed sends a change at once; a busy one sends at most one message per window per client
-/// (20 a second) instead of one per change.
+/// How often the server sends what changed since the last time, as one `changes` message per
+/// client (at most 20 a second, instead of one per change).
 pub const BATCH_WINDOW_MS: u64 = 50;
 
 /// Client → server.
@@ -146,9 +145,8 @@ pub enum ServerMsg {
         /// Open alarms.
         alarms: Vec<Alarm>,
     },
-    /// What changed since the last `changes` (or the snapshot): the feed, batched. Under load
-    /// the server gathers changes for up to [`BATCH_WINDOW_MS`] and sends them as one message,
-    /// with each alarm they touched once, as it is now.
+    /// What changed since the last `changes` (or the snapshot): the feed, batched every
+    /// [`BATCH_WINDOW_MS`], with each alarm the changes touched once, as it is now.
     Changes {
         /// The changes, in the order the core made them.
         changes: Vec<Change>,
