@@ -7,6 +7,9 @@
 //! for `VAGT_FANOUT_SECS`, default 5); every console reads every change and counts it. Runs
 //! without and with consoles alternate, `VAGT_FANOUT_ROUNDS` times each (default 3).
 //! `VAGT_FANOUT_NICE=n` runs the console threads at nice `n` instead of `SCHED_IDLE`.
+//! `VAGT_FANOUT_SPLIT=1` stands in for separate machines: the gateway (with its console) and the
+//! load generator are pinned to CPU 0 (`taskset`), the 200 clients run in a second process of
+//! this bench pinned to CPU 1.
 //!
 //! Run: `cargo bench -p vagt-benches --bench console_fanout`.
 
@@ -86,7 +89,100 @@ async fn consoles(
     (seen, tasks)
 }
 
+impl Seen {
+    /// Changes, messages, bytes and resyncs so far.
+    fn counts(&self) -> [u64; 4] {
+        [
+            self.changes.load(Ordering::Relaxed),
+            self.messages.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+            self.resyncs.load(Ordering::Relaxed),
+        ]
+    }
+
+    /// Waits until every console has its first snapshot.
+    fn wait_following(&self) {
+        while self.snapshots.load(Ordering::Relaxed) < CONSOLES as u64 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The 200 consoles of one run: in this process, or (`VAGT_FANOUT_SPLIT=1`) in a second
+/// process of this bench pinned to the other CPU.
+enum Clients {
+    Here(Arc<Seen>, Vec<tokio::task::JoinHandle<()>>),
+    Process(
+        std::process::Child,
+        std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    ),
+}
+
+impl Clients {
+    /// Stops them; what they saw.
+    fn finish(self) -> [u64; 4] {
+        match self {
+            Self::Here(seen, tasks) => {
+                for t in tasks {
+                    t.abort();
+                }
+                seen.counts()
+            }
+            Self::Process(mut child, mut lines) => {
+                drop(child.stdin.take());
+                let line = lines.next().unwrap().unwrap();
+                child.wait().unwrap();
+                let v: Vec<u64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+                [v[0], v[1], v[2], v[3]]
+            }
+        }
+    }
+}
+
+/// The second process's part: connect, say "ready" once every console follows, and print the
+/// counts when standard input closes.
+fn clients_role() {
+    use std::io::{Read, Write};
+    let addr: SocketAddr = std::env::var("VAGT_FANOUT_ADDR").unwrap().parse().unwrap();
+    let cert = std::path::PathBuf::from(std::env::var("VAGT_FANOUT_CERT").unwrap());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (seen, _tasks) = rt.block_on(consoles(CONSOLES, addr, &cert));
+    seen.wait_following();
+    println!("ready");
+    std::io::stdout().flush().unwrap();
+    let mut rest = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut rest);
+    let [c, m, b, r] = seen.counts();
+    println!("{c} {m} {b} {r}");
+    std::io::stdout().flush().unwrap();
+    std::process::exit(0);
+}
+
+/// Pins this process's threads (and so every thread created later) to CPU `cpu`.
+fn pin_self(cpu: u32) {
+    let pid = std::process::id().to_string();
+    let ok = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", &cpu.to_string(), &pid])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "taskset failed");
+}
+
 fn main() {
+    if std::env::var("VAGT_FANOUT_ROLE").as_deref() == Ok("clients") {
+        return clients_role();
+    }
+    let split = std::env::var("VAGT_FANOUT_SPLIT").as_deref() == Ok("1");
+    if split {
+        // The gateway, its console and the load generator on CPU 0; the clients on CPU 1.
+        pin_self(0);
+    }
     let secs: u64 = std::env::var("VAGT_FANOUT_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -165,28 +261,35 @@ fn main() {
     let mut rows = Vec::new();
     let mut p99s: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for (load, with_consoles) in loads.iter().zip([false, true].into_iter().cycle()) {
-        let clients =
-            with_consoles.then(|| clients_rt.block_on(consoles(CONSOLES, console, &cert)));
         // Measured once every console is following (has its snapshot of the queue so far).
-        if let Some((seen, _)) = &clients {
-            while seen.snapshots.load(Ordering::Relaxed) < CONSOLES as u64 {
-                std::thread::sleep(Duration::from_millis(50));
+        let clients = with_consoles.then(|| {
+            if split {
+                let mut child = std::process::Command::new("taskset")
+                    .args(["-c", "1"])
+                    .arg(std::env::current_exe().unwrap())
+                    .env("VAGT_FANOUT_ROLE", "clients")
+                    .env("VAGT_FANOUT_ADDR", console.to_string())
+                    .env("VAGT_FANOUT_CERT", &cert)
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let mut lines =
+                    std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+                assert_eq!(lines.next().unwrap().unwrap(), "ready");
+                Clients::Process(child, lines)
+            } else {
+                let (seen, tasks) = clients_rt.block_on(consoles(CONSOLES, console, &cert));
+                seen.wait_following();
+                Clients::Here(seen, tasks)
             }
-        }
+        });
         std::thread::sleep(Duration::from_millis(500));
         let outcome = vagt_replay::run::run(load, dc09).unwrap();
         std::thread::sleep(Duration::from_secs(1)); // the feed drains
         let r = &outcome.report;
         p99s[usize::from(with_consoles)].push(r.latency_ms.p99);
-        let (changes, messages, bytes, resyncs) =
-            clients.as_ref().map_or((0, 0, 0, 0), |(s, _)| {
-                (
-                    s.changes.load(Ordering::Relaxed),
-                    s.messages.load(Ordering::Relaxed),
-                    s.bytes.load(Ordering::Relaxed),
-                    s.resyncs.load(Ordering::Relaxed),
-                )
-            });
+        let [changes, messages, bytes, resyncs] = clients.map_or([0; 4], Clients::finish);
         rows.push(format!(
             "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} | {} | {:.0} | {} |",
             if with_consoles { CONSOLES } else { 0 },
@@ -201,11 +304,6 @@ fn main() {
             bytes as f64 / 1e6 / secs as f64,
             resyncs
         ));
-        if let Some((_, tasks)) = clients {
-            for t in tasks {
-                t.abort();
-            }
-        }
     }
     println!(
         "\n| consoles | alarms ACKed | alarms/s | ACK p50 | p99 | p99.9 | max | changes delivered to consoles | messages | MB/s to consoles | resyncs |"
