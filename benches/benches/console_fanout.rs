@@ -119,30 +119,68 @@ enum Clients {
 }
 
 impl Clients {
-    /// Stops them; what they saw.
-    fn finish(self) -> [u64; 4] {
+    /// What they saw so far.
+    fn counts(&mut self) -> [u64; 4] {
         match self {
-            Self::Here(seen, tasks) => {
-                for t in tasks {
-                    t.abort();
-                }
-                seen.counts()
-            }
-            Self::Process(mut child, mut lines) => {
+            Self::Here(seen, _) => seen.counts(),
+            Self::Process(child, lines) => Self::ask(child, lines),
+        }
+    }
+
+    /// Stops them; what they saw.
+    fn finish(mut self) -> [u64; 4] {
+        let counts = self.counts();
+        match self {
+            Self::Here(_, tasks) => tasks.iter().for_each(tokio::task::JoinHandle::abort),
+            Self::Process(mut child, _) => {
                 drop(child.stdin.take());
-                let line = lines.next().unwrap().unwrap();
                 child.wait().unwrap();
-                let v: Vec<u64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
-                [v[0], v[1], v[2], v[3]]
             }
         }
+        counts
+    }
+
+    /// The counts so far of a clients process.
+    fn ask(
+        child: &mut std::process::Child,
+        lines: &mut std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    ) -> [u64; 4] {
+        use std::io::Write;
+        let stdin = child.stdin.as_mut().unwrap();
+        stdin.write_all(b"count\n").unwrap();
+        stdin.flush().unwrap();
+        let line = lines.next().unwrap().unwrap();
+        let v: Vec<u64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+        [v[0], v[1], v[2], v[3]]
+    }
+
+    /// Changes delivered once the consoles have caught up (no new delivery for 2 s; at most
+    /// 120 s); only measured for a clients process.
+    fn caught_up(&mut self) -> Option<u64> {
+        let Self::Process(child, lines) = self else {
+            return None;
+        };
+        let (mut last, mut still) = (0, 0);
+        for _ in 0..240 {
+            let [changes, ..] = Self::ask(child, lines);
+            if changes == last {
+                still += 1;
+                if still == 4 {
+                    break;
+                }
+            } else {
+                (last, still) = (changes, 0);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        Some(last)
     }
 }
 
 /// The second process's part: connect, say "ready" once every console follows, and print the
 /// counts when standard input closes.
 fn clients_role() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let addr: SocketAddr = std::env::var("VAGT_FANOUT_ADDR").unwrap().parse().unwrap();
     let cert = std::path::PathBuf::from(std::env::var("VAGT_FANOUT_CERT").unwrap());
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -154,11 +192,12 @@ fn clients_role() {
     seen.wait_following();
     println!("ready");
     std::io::stdout().flush().unwrap();
-    let mut rest = Vec::new();
-    let _ = std::io::stdin().read_to_end(&mut rest);
-    let [c, m, b, r] = seen.counts();
-    println!("{c} {m} {b} {r}");
-    std::io::stdout().flush().unwrap();
+    // Each input line asks for the counts; the end of input ends the process.
+    for _ in std::io::stdin().lines() {
+        let [c, m, b, r] = seen.counts();
+        println!("{c} {m} {b} {r}");
+        std::io::stdout().flush().unwrap();
+    }
     std::process::exit(0);
 }
 
@@ -262,7 +301,7 @@ fn main() {
     let mut p99s: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for (load, with_consoles) in loads.iter().zip([false, true].into_iter().cycle()) {
         // Measured once every console is following (has its snapshot of the queue so far).
-        let clients = with_consoles.then(|| {
+        let mut clients = with_consoles.then(|| {
             if split {
                 let mut child = std::process::Command::new("taskset")
                     .args(["-c", "1"])
@@ -289,9 +328,13 @@ fn main() {
         std::thread::sleep(Duration::from_secs(1)); // the feed drains
         let r = &outcome.report;
         p99s[usize::from(with_consoles)].push(r.latency_ms.p99);
-        let [changes, messages, bytes, resyncs] = clients.map_or([0; 4], Clients::finish);
+        let at_end = clients.as_mut().map(Clients::counts);
+        let eventually = clients.as_mut().and_then(Clients::caught_up);
+        let final_counts = clients.map_or([0; 4], Clients::finish);
+        let [changes, messages, bytes, _] = at_end.unwrap_or([0; 4]);
+        let resyncs = final_counts[3];
         rows.push(format!(
-            "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} | {} | {:.0} | {} |",
+            "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} | {} | {} | {:.0} | {} |",
             if with_consoles { CONSOLES } else { 0 },
             r.counts.acked,
             r.counts.acked as f64 / secs as f64,
@@ -300,15 +343,16 @@ fn main() {
             r.latency_ms.p999,
             r.latency_ms.max,
             changes,
+            eventually.map_or_else(|| "—".to_owned(), |n| n.to_string()),
             messages,
             bytes as f64 / 1e6 / secs as f64,
             resyncs
         ));
     }
     println!(
-        "\n| consoles | alarms ACKed | alarms/s | ACK p50 | p99 | p99.9 | max | changes delivered to consoles | messages | MB/s to consoles | resyncs |"
+        "\n| consoles | alarms ACKed | alarms/s | ACK p50 | p99 | p99.9 | max | changes delivered to consoles (1 s after the load) | once caught up | messages | MB/s to consoles | resyncs |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
     }
