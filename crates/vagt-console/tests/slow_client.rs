@@ -188,31 +188,26 @@ async fn an_overflowed_feed_resyncs_every_client() {
         }
     }
     assert!(overflowed.load(std::sync::atomic::Ordering::Acquire));
-    let resynced = loop {
-        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
-            .await
-            .expect("the console resyncs")
-            .unwrap()
-            .unwrap();
-        let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
-        if v["type"] == "snapshot" {
-            break v;
-        }
-    };
+    let resynced = next_of(&mut ws, "snapshot").await;
     assert_eq!(resynced["alarms"], json!([]));
     // The flag was taken and the queue emptied: the next change flows as a batch again.
     assert!(!overflowed.load(std::sync::atomic::Ordering::Acquire));
     tx.try_send((change(101), None)).unwrap();
-    let next = loop {
+    let next = next_of(&mut ws, "changes").await;
+    assert_eq!(next["changes"][0]["at"], 101, "{next}");
+}
+
+/// The next message of type `kind` (others skipped).
+async fn next_of(ws: &mut vagt_console::client::ConsoleStream, kind: &str) -> Value {
+    loop {
         let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
             .await
-            .expect("the feed flows again")
+            .unwrap_or_else(|_| panic!("no {kind} message"))
             .unwrap()
             .unwrap();
         let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
-        if v["type"] == "changes" {
-            break v;
+        if v["type"] == kind {
+            return v;
         }
-    };
-    assert_eq!(next["changes"][0]["at"], 101, "{next}");
+    }
 }
