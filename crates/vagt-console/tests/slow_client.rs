@@ -9,10 +9,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpSocket};
-use tokio_tungstenite::tungstenite::Message;
 use vagt_console::server::Console;
 use vagt_core::{Actor, AlarmId, Change, ChangeKind};
 
@@ -61,10 +60,7 @@ async fn a_slow_client_is_resynced_and_delays_no_one() {
             let (mut ws, _) = tokio_tungstenite::client_async("wss://localhost/", tls)
                 .await
                 .unwrap();
-            let login = json!({"type": "login", "user": "ole", "password": "ole-password"});
-            ws.send(Message::Text(login.to_string().into()))
-                .await
-                .unwrap();
+            common::login(&mut ws, "ole").await;
             ws
         }
     };
@@ -170,10 +166,7 @@ async fn an_overflowed_feed_resyncs_every_client() {
     let mut ws = vagt_console::client::connect(addr, "localhost", &cert)
         .await
         .unwrap();
-    let login = json!({"type": "login", "user": "ole", "password": "ole-password"});
-    ws.send(Message::Text(login.to_string().into()))
-        .await
-        .unwrap();
+    common::login(&mut ws, "ole").await;
     let mut kinds = Vec::new();
     while kinds.len() < 2 {
         let msg = ws.next().await.unwrap().unwrap();

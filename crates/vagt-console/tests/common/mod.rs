@@ -70,3 +70,18 @@ pub(crate) fn users(names: &[&str]) -> Users {
         .collect();
     Users::parse(&text).unwrap()
 }
+
+/// Sends the login of `user` (password `<user>-password`).
+pub(crate) async fn login<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, user: &str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::SinkExt;
+    let login =
+        serde_json::json!({"type": "login", "user": user, "password": format!("{user}-password")});
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        login.to_string().into(),
+    ))
+    .await
+    .unwrap();
+}
