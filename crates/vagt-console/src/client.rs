@@ -83,6 +83,34 @@ pub fn parse_line(line: &str) -> anyhow::Result<Command> {
     })
 }
 
+/// The console's address and the name its certificate must be for, from `wss://host:port/`
+/// or `host:port` (the host resolved here).
+pub fn parse_server(text: &str) -> anyhow::Result<(SocketAddr, String)> {
+    use std::net::ToSocketAddrs;
+    let rest = match text.split_once("://") {
+        Some(("wss", rest)) => rest,
+        Some((scheme, _)) => bail!("the console speaks wss://, not {scheme}:// ({text:?})"),
+        None => text,
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (host, port) = authority
+        .rsplit_once(':')
+        .with_context(|| format!("{text:?} needs a port (e.g. wss://vagt.example:7443/)"))?;
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("not a port: {port:?} in {text:?}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        bail!("{text:?} names no host");
+    }
+    let addr = (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {host}"))?
+        .next()
+        .with_context(|| format!("{host} has no address"))?;
+    Ok((addr, host.to_owned()))
+}
+
 /// A WebSocket to the console over TLS.
 pub type ConsoleStream =
     tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
@@ -191,6 +219,33 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_urls_and_addresses() {
+        let local: SocketAddr = "127.0.0.1:7443".parse().unwrap();
+        assert_eq!(
+            parse_server("wss://127.0.0.1:7443/").unwrap(),
+            (local, "127.0.0.1".to_owned())
+        );
+        assert_eq!(
+            parse_server("127.0.0.1:7443").unwrap(),
+            (local, "127.0.0.1".to_owned())
+        );
+        let (addr, host) = parse_server("wss://localhost:7443").unwrap();
+        assert_eq!((addr.port(), host.as_str()), (7443, "localhost"));
+        assert!(addr.ip().is_loopback());
+        let (v6, host) = parse_server("wss://[::1]:7443/ws").unwrap();
+        assert_eq!((v6, host.as_str()), ("[::1]:7443".parse().unwrap(), "::1"));
+        for (bad, says) in [
+            ("https://127.0.0.1:7443/", "wss://"),
+            ("wss://127.0.0.1/", "port"),
+            ("127.0.0.1:http", "not a port"),
+            ("wss://:7443/", "no host"),
+        ] {
+            let e = format!("{:#}", parse_server(bad).unwrap_err());
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn lines_become_commands() {

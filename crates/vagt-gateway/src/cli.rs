@@ -43,12 +43,12 @@ pub enum Command {
     /// The terminal console client: one command per input line, server messages as JSON lines.
     /// The first input line is the password (or set VAGT_PASSWORD; none with --client-cert).
     Console {
-        /// The console's address.
+        /// The console: `wss://host:port/` or `host:port`.
         #[arg(long)]
-        server: SocketAddr,
-        /// The name its certificate is for.
-        #[arg(long, default_value = "localhost")]
-        host: String,
+        server: String,
+        /// The name its certificate is for (default: the server's host).
+        #[arg(long)]
+        host: Option<String>,
         /// The certificate to trust (PEM; e.g. the one `vagt cert dev` wrote).
         #[arg(long)]
         cert: PathBuf,

@@ -32,21 +32,21 @@ fn main() -> ExitCode {
             user,
             client_cert,
             client_key,
-        } => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the runtime")
-            .and_then(|rt| {
-                rt.block_on(vagt_console::client::run(
-                    server,
-                    &host,
-                    &cert,
-                    &user,
-                    client_cert.as_deref().zip(client_key.as_deref()),
-                    tokio::io::stdin(),
-                    tokio::io::stdout(),
-                ))
-            }),
+        } => vagt_console::client::parse_server(&server).and_then(|(addr, url_host)| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
+            rt.block_on(vagt_console::client::run(
+                addr,
+                host.as_deref().unwrap_or(&url_host),
+                &cert,
+                &user,
+                client_cert.as_deref().zip(client_key.as_deref()),
+                tokio::io::stdin(),
+                tokio::io::stdout(),
+            ))
+        }),
         Command::Audit(AuditCommand::Export(args)) => journal_cmd::audit_export(
             &args,
             &mut std::io::BufWriter::new(std::io::stdout().lock()),

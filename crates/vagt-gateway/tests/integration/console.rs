@@ -315,21 +315,15 @@ fn operators_responders_and_auditors_over_tls() {
     });
 
     // The terminal client: password, then commands as lines; JSON lines back.
-    let terminal = || {
+    // `--server` as an address (the certificate checked for its IP) or as a wss:// URL.
+    let terminal = |server: &str| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"));
-        c.args([
-            "console",
-            "--server",
-            &console.to_string(),
-            "--user",
-            "ole",
-            "--cert",
-        ])
-        .arg(&cert)
-        .env_remove("VAGT_PASSWORD");
+        c.args(["console", "--server", server, "--user", "ole", "--cert"])
+            .arg(&cert)
+            .env_remove("VAGT_PASSWORD");
         c
     };
-    let mut child = terminal()
+    let mut child = terminal(&console.to_string())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -355,7 +349,7 @@ fn operators_responders_and_auditors_over_tls() {
     );
 
     // The terminal client with ole's client certificate: no password asked or sent.
-    let out = terminal()
+    let out = terminal(&format!("wss://localhost:{}/", console.port()))
         .arg("--client-cert")
         .arg(dir.path().join("ole-cert.pem"))
         .arg("--client-key")
