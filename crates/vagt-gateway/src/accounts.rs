@@ -62,6 +62,19 @@ pub enum CallType {
     Other,
 }
 
+impl CallType {
+    /// The name as the accounts file writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Nodkald => "nodkald",
+            Self::Sygeplejekald => "sygeplejekald",
+            Self::Intrusion => "intrusion",
+            Self::Fire => "fire",
+            Self::Other => "other",
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {

@@ -132,7 +132,7 @@ impl Backend for EngineBackend {
         let e = self.reports.accounts.entry(account)?;
         Some(AccountInfo {
             citizen: e.citizen.clone(),
-            call_type: format!("{:?}", e.call_type).to_lowercase(),
+            call_type: e.call_type.as_str().to_owned(),
             provider: e.provider.clone(),
             district: e.district.clone(),
             municipality: e.municipality.clone(),

@@ -84,9 +84,7 @@ impl Source {
         let month = match request.month {
             Some(m) => m,
             None => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
+                let now = crate::engine::secs(crate::receiver::clock().1);
                 let today = policy.time_zone.date(now);
                 monthly::Month::parse(today.get(..7).unwrap_or_default())?
             }

@@ -241,16 +241,6 @@ impl<'a> Summary<'a> {
     }
 }
 
-fn call_type(t: CallType) -> &'static str {
-    match t {
-        CallType::Nodkald => "nodkald",
-        CallType::Sygeplejekald => "sygeplejekald",
-        CallType::Intrusion => "intrusion",
-        CallType::Fire => "fire",
-        CallType::Other => "other",
-    }
-}
-
 fn median(v: &mut [u64]) -> Option<u64> {
     v.sort_unstable();
     v.get(v.len().saturating_sub(1) / 2).copied()
@@ -326,7 +316,10 @@ pub fn monthly(
         calls.push(CallRow {
             call: call.clone(),
             citizen: entry.and_then(|e| e.citizen.clone()).unwrap_or_default(),
-            call_type: call_type(entry.map_or(CallType::Other, |e| e.call_type)).into(),
+            call_type: entry
+                .map_or(CallType::Other, |e| e.call_type)
+                .as_str()
+                .into(),
             municipality: entry
                 .and_then(|e| e.municipality.clone())
                 .unwrap_or_default(),
