@@ -185,7 +185,7 @@ impl Console {
 
     /// Polls the core's feed every [`BATCH_WINDOW_MS`], gathers what came into one batch,
     /// serializes it once per audience and hands it to every client.
-    async fn fan_out(self: Arc<Self>, tap: Tap, mut teams: TeamMemory) {
+    async fn fan_out(self: Arc<Self>, tap: Tap) {
         let mut tick = tokio::time::interval(Duration::from_millis(BATCH_WINDOW_MS));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut was_full = false;
@@ -211,16 +211,16 @@ impl Console {
             let mut prepared = if tap.overflowed.swap(false, Ordering::AcqRel) {
                 warn!("console feed overflowed; resyncing every client");
                 while tap.rx.try_recv().is_ok() {}
-                teams = self.reseed();
+                self.reseed();
                 Prepared::resync()
             } else if batch.is_empty() {
                 continue;
             } else {
-                match self.prepare(batch, &mut teams) {
+                match self.prepare(batch) {
                     Ok(p) => p,
                     Err(e) => {
                         warn!("console fan-out could not serialize a batch: {e}");
-                        teams = self.reseed();
+                        self.reseed();
                         Prepared::resync()
                     }
                 }
@@ -233,11 +233,9 @@ impl Console {
     }
 
     /// Starts the mirror again from the core's open alarms.
-    fn reseed(&self) -> TeamMemory {
+    fn reseed(&self) {
         let open = self.backend.open_alarms();
-        let teams = TeamMemory::new(&open);
         *self.mirror_mut() = open.into_iter().map(|a| (a.id, a)).collect();
-        teams
     }
 
     fn mirror_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<AlarmId, Alarm>> {
@@ -264,47 +262,42 @@ impl Console {
             .values()
             .cloned()
             .collect();
-        v.sort_by_key(|a| (a.priority, a.opened_at, a.id));
+        v.sort_by_key(Alarm::queue_order);
         v
     }
 
     /// One batch: the changes, every alarm they touched as it is now, and what left a queue.
-    fn prepare(
-        &self,
-        batch: Vec<(Change, Option<Alarm>)>,
-        teams: &mut TeamMemory,
-    ) -> serde_json::Result<Prepared> {
+    fn prepare(&self, batch: Vec<(Change, Option<Alarm>)>) -> serde_json::Result<Prepared> {
         let mut changes = Vec::with_capacity(batch.len());
-        {
+        // Each alarm the batch touched, in order: its responder team before the batch (so
+        // that one leaving a team's queue reaches that team as `gone`), and as it is after.
+        let touched: Vec<(AlarmId, Option<String>, Option<Alarm>)> = {
             let mut mirror = self.mirror_mut();
+            let mut before = Vec::new();
+            let mut seen = HashSet::new();
             for (change, alarm) in batch {
-                match (alarm, change.kind.alarm()) {
-                    (Some(a), _) => {
-                        mirror.insert(a.id, a);
+                if let Some(id) = change.kind.alarm() {
+                    if seen.insert(id) {
+                        before.push((id, mirror.get(&id).and_then(|a| a.team.clone())));
                     }
-                    (None, Some(id)) => {
-                        mirror.remove(&id);
-                    }
-                    (None, None) => {}
+                    match alarm {
+                        Some(a) => mirror.insert(id, a),
+                        None => mirror.remove(&id),
+                    };
                 }
                 changes.push(change);
             }
-        }
-        let mut touched = Vec::new();
-        let mut seen = HashSet::new();
-        for id in changes.iter().filter_map(|c| c.kind.alarm()) {
-            if seen.insert(id) {
-                touched.push(id);
-            }
-        }
+            before
+                .into_iter()
+                .map(|(id, team)| (id, team, mirror.get(&id).cloned()))
+                .collect()
+        };
         let mut alarms = Vec::new();
         let mut gone = Vec::new();
         // Per responder team: the alarms that are theirs now, and those that left them.
         let mut team_alarms: HashMap<String, Vec<usize>> = HashMap::new();
         let mut team_gone: HashMap<String, Vec<AlarmId>> = HashMap::new();
-        for id in touched {
-            let now = self.alarm(id);
-            let before = teams.update(id, now.as_ref());
+        for (id, before, now) in touched {
             let team_now = now.as_ref().and_then(|a| a.team.clone());
             if let Some(before) = before.filter(|b| Some(b) != team_now.as_ref()) {
                 team_gone.entry(before).or_default().push(id);
@@ -364,8 +357,8 @@ impl Console {
         // The feed first, then the state it continues from: nothing falls between them.
         match self.backend.tap() {
             Some(tap) => {
-                let teams = self.reseed();
-                tokio::spawn(Arc::clone(&self).fan_out(tap, teams));
+                self.reseed();
+                tokio::spawn(Arc::clone(&self).fan_out(tap));
             }
             None => {
                 warn!("the core's feed is taken: consoles get snapshots but no changes");
@@ -718,28 +711,6 @@ where
     let text = serde_json::to_string(msg)?;
     ws.send(Message::Text(text.into())).await?;
     Ok(())
-}
-
-/// The responder team each open alarm was last seen with, so that an alarm leaving a team's
-/// queue (closed, cancelled, sent elsewhere) reaches that team's responders as `gone`.
-struct TeamMemory(HashMap<AlarmId, String>);
-
-impl TeamMemory {
-    fn new(open: &[Alarm]) -> Self {
-        Self(
-            open.iter()
-                .filter_map(|a| Some((a.id, a.team.clone()?)))
-                .collect(),
-        )
-    }
-
-    /// Records the alarm as it is now (`None`: no longer open); the team it had before.
-    fn update(&mut self, id: AlarmId, now: Option<&Alarm>) -> Option<String> {
-        match now.and_then(|a| a.team.clone()) {
-            Some(team) => self.0.insert(id, team),
-            None => self.0.remove(&id),
-        }
-    }
 }
 
 /// A whole-queue snapshot and the feed batch it is at least as new as.

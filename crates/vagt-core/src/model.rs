@@ -202,6 +202,11 @@ impl Alarm {
     pub fn deadline(&self) -> Option<Deadline> {
         self.armed.map(|(d, _)| d)
     }
+
+    /// Its place in the queue: most urgent first (priority, then age, then id).
+    pub fn queue_order(&self) -> (u8, u64, AlarmId) {
+        (self.priority, self.opened_at, self.id)
+    }
 }
 
 /// A personal, time-limited access grant to the citizen's electronic door lock.

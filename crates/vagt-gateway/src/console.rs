@@ -185,11 +185,10 @@ pub struct RunningConsole {
 }
 
 impl RunningConsole {
-    /// Stops serving: drops every console connection without waiting for them.
-    pub fn stop(mut self) {
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
+    /// Stops serving: drops every console connection without waiting for them (as dropping it
+    /// does).
+    pub fn stop(self) {
+        drop(self);
     }
 }
 

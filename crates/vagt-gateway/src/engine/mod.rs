@@ -319,7 +319,7 @@ impl Engine {
             .iter()
             .map(|e| e.value().clone())
             .collect();
-        v.sort_by_key(|a| (a.priority, a.opened_at, a.id));
+        v.sort_by_key(Alarm::queue_order);
         v
     }
 
