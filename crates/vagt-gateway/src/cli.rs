@@ -199,6 +199,20 @@ pub enum JournalCommand {
     Export(JournalArgs),
     /// Check every record's checksum.
     Verify(JournalArgs),
+    /// Copy every valid record of a damaged journal into a new data directory and report
+    /// exactly which byte ranges could not be read (when `serve` refuses a corrupt journal).
+    Salvage(SalvageArgs),
+}
+
+/// Arguments of `vagt journal salvage`.
+#[derive(Debug, Args)]
+pub struct SalvageArgs {
+    /// Data directory of the damaged journal (`DIR/journal`); only read.
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    pub data: PathBuf,
+    /// A new data directory for the salvaged journal (must not hold a journal yet).
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
 }
 
 /// Arguments of `vagt journal`.

@@ -94,6 +94,61 @@ pub fn audit_export(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<(
     Ok(())
 }
 
+/// `vagt journal salvage`: copies every valid record into a new journal, one fsync at the end,
+/// and prints each unreadable range (segment, bytes) on stderr and a summary on stdout.
+pub fn salvage(args: &crate::cli::SalvageArgs) -> anyhow::Result<()> {
+    let from = args.data.join("journal");
+    if !from.is_dir() {
+        bail!("no journal at {}", from.display());
+    }
+    let to = args.to.join("journal");
+    if vagt_journal::segments(&to).is_ok_and(|s| !s.is_empty()) {
+        bail!(
+            "{} already holds a journal: salvage into a new directory",
+            to.display()
+        );
+    }
+    let journal = vagt_journal::Journal::open(vagt_journal::Config::new(&to), |_| {})
+        .with_context(|| format!("creating {}", to.display()))?;
+    let appender = journal.appender()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let report = vagt_journal::salvage(&from, |_, payload| {
+        let tx = tx.clone();
+        appender.append(payload.to_vec(), move |r| {
+            let _ = tx.send(r.is_ok());
+        })
+    })
+    .with_context(|| format!("reading {}", from.display()))?;
+    drop((appender, tx));
+    journal.close();
+    let stored = rx.iter().filter(|ok| *ok).count() as u64;
+    if stored != report.records {
+        bail!(
+            "only {stored} of {} valid records could be written to {}",
+            report.records,
+            to.display()
+        );
+    }
+    let lost: u64 = report.lost.iter().map(|l| l.to - l.from).sum();
+    for l in &report.lost {
+        eprintln!(
+            "lost: {} bytes {}..{} ({} bytes: {})",
+            l.segment.display(),
+            l.from,
+            l.to,
+            l.to - l.from,
+            l.why
+        );
+    }
+    println!(
+        "salvaged {} records into {}; {} damaged ranges, {lost} bytes unreadable",
+        report.records,
+        to.display(),
+        report.lost.len()
+    );
+    Ok(())
+}
+
 /// Checks every record; fails on the first damaged one.
 pub fn verify(args: &JournalArgs) -> anyhow::Result<()> {
     let dir = args.data.join("journal");

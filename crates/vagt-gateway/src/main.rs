@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         }),
         Command::Journal(JournalCommand::Export(args)) => journal_cmd::export(&args),
         Command::Journal(JournalCommand::Verify(args)) => journal_cmd::verify(&args),
+        Command::Journal(JournalCommand::Salvage(args)) => journal_cmd::salvage(&args),
         Command::Console {
             server,
             host,

@@ -75,6 +75,24 @@ pub struct Running {
     journal: Journal,
     engine: Arc<Engine>,
     metrics_task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    journal_failed: Option<tokio::sync::oneshot::Receiver<String>>,
+}
+
+/// The journal could not be opened: say what the operator can do about it.
+fn open_error(e: vagt_journal::JournalError, dir: &Path) -> anyhow::Error {
+    use vagt_journal::JournalError as E;
+    let hint = match &e {
+        E::Corrupt { .. } | E::CorruptBeforeValid { .. } => {
+            "; refusing to start rather than lose acknowledged alarms. `vagt journal verify` \
+             shows it, `vagt journal salvage --data <data> --to <new data>` copies every valid \
+             record and lists what is lost"
+        }
+        E::Locked { .. } => {
+            "; only one vagt may serve a data directory: stop the other one or use another --data"
+        }
+        _ => "",
+    };
+    anyhow::anyhow!("opening journal {}: {e}{hint}", dir.display())
 }
 
 /// Runs the gateway until SIGTERM or SIGINT.
@@ -83,7 +101,7 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let grace_term = Duration::from_secs(config.gateway.shutdown_grace_secs);
-    let running = start(config, accounts).await?;
+    let mut running = start(config, accounts).await?;
     // One parseable line for operators and tests: the bound addresses.
     println!(
         "vagt: listening on {} (tcp+udp), metrics on http://{}/metrics, journal {}{}",
@@ -95,11 +113,30 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
             .map(|a| format!(", console wss://{a}/"))
             .unwrap_or_default()
     );
+    let mut failed = running.journal_failed.take();
     let grace = tokio::select! {
         _ = term.recv() => { info!("SIGTERM: stopping gracefully"); grace_term }
         _ = int.recv() => { info!("SIGINT: stopping"); Duration::from_secs(1).min(grace_term) }
+        Some(why) = async { failed.as_mut()?.await.ok() } => {
+            return fail_stop(running, &why).await;
+        }
     };
     running.shutdown(grace).await
+}
+
+/// The journal could not write or sync: nothing more can be acknowledged. Stop at once and exit
+/// non-zero so the supervisor restarts us (recovery then reads only what was synced); a retried
+/// fsync after an I/O error could report success for data the kernel has dropped.
+async fn fail_stop(running: Running, why: &str) -> anyhow::Result<()> {
+    error!(
+        error = why,
+        "journal write failed: no frame can be acknowledged; stopping (fail-stop)"
+    );
+    let grace = Duration::from_secs(2);
+    match tokio::time::timeout(grace * 2, running.shutdown(grace)).await {
+        Ok(Ok(()) | Err(_)) | Err(_) => {}
+    }
+    bail!("journal write failed, stopped to be restarted: {why}")
 }
 
 /// Recovers the journal, rebuilds the dedup window, binds the listeners and starts serving.
@@ -128,14 +165,25 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         counter!(m::JOURNAL_BYTES).increment(s.bytes as u64);
         counter!(m::JOURNAL_RECORDS).increment(s.records as u64);
     })
-    .with_context(|| format!("opening journal {}", journal_dir.display()))?;
+    .map_err(|e| open_error(e, &journal_dir))?;
+    let (failed_tx, journal_failed) = tokio::sync::oneshot::channel();
+    journal.on_failure(move |why| {
+        let _ = failed_tx.send(why.to_owned());
+    });
     let rec = journal.recovery();
-    info!(
-        records = rec.records,
-        segments = rec.segments,
-        truncated_bytes = rec.truncated_bytes,
-        "journal recovered"
-    );
+    if rec.truncated_bytes > 0 {
+        warn!(
+            records = rec.records,
+            truncated_bytes = rec.truncated_bytes,
+            "journal recovered: a torn final write (never acknowledged) was cut off"
+        );
+    } else {
+        info!(
+            records = rec.records,
+            segments = rec.segments,
+            "journal recovered"
+        );
+    }
     let window = Duration::from_secs(config.dedup.window_secs);
     let dedup = Dedup::new(window);
     let rebuilt = rebuild_dedup(&dedup, &journal_dir, window)?;
@@ -238,6 +286,7 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         journal,
         engine,
         metrics_task,
+        journal_failed: Some(journal_failed),
     })
 }
 

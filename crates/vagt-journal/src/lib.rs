@@ -8,14 +8,24 @@
 //!   writes them all, calls `fdatasync` once, and only then completes each record's callback.
 //!   The cost of an fsync is shared by every record that arrived while the previous one ran.
 //! * **Recovery.** On open, every segment is scanned; a torn tail (a record cut short or with a
-//!   bad checksum at the end of the last segment, e.g. after a crash mid-write) is truncated
-//!   away. Damage anywhere else is an error: that data was once acknowledged.
+//!   bad checksum at the end of the last segment, e.g. after a crash mid-write, followed by
+//!   nothing valid) is truncated away. Damage anywhere else — in an earlier segment, or in the
+//!   last one with valid records after it — is an error: that data was once acknowledged.
+//!   [`salvage`] copies what is still valid out of a damaged journal.
+//! * **Failure is final.** A failed write or fsync is never retried (after `EIO` the kernel may
+//!   have dropped the unwritten pages and a second fsync would "succeed"): the writer cuts the
+//!   segment back to the last synced byte, fails the batch and every later append, and tells
+//!   the owner ([`Journal::on_failure`]) so the process can stop and be restarted.
+//! * **One writer.** The journal directory is locked (`flock` on `LOCK`, which holds the
+//!   holder's pid) for as long as the journal is open.
 //!
 //! The crate is synchronous (std threads, crossbeam) and knows nothing of what records mean.
 
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+mod lock;
 mod read;
+mod salvage;
 mod segment;
 mod tail;
 mod writer;
@@ -24,6 +34,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use read::{Reader, Record, SegmentInfo, segments, verify};
+pub use salvage::{Lost, SalvageReport, salvage};
 pub use segment::RecoveryReport;
 pub use tail::{Committed, Tail};
 pub use writer::{Appender, CommitStats, Journal};
@@ -85,6 +96,33 @@ pub enum JournalError {
         /// What is wrong.
         why: &'static str,
     },
+    /// A damaged record in the last segment with valid records after it: corruption, not a
+    /// torn write (a torn write is only ever followed by nothing or by zeros).
+    #[error(
+        "journal damaged in {segment} at byte {position} ({why}), with valid records after it \
+         from byte {next_valid}: this is corruption of stored records, not a torn write"
+    )]
+    CorruptBeforeValid {
+        /// The segment file.
+        segment: PathBuf,
+        /// Position of the damaged record in the segment.
+        position: u64,
+        /// Position of the first valid record after it.
+        next_valid: u64,
+        /// What is wrong at `position`.
+        why: &'static str,
+    },
+    /// Another process holds the journal's lock.
+    #[error("{dir} is in use by another process{}", holder.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Locked {
+        /// The journal directory.
+        dir: PathBuf,
+        /// The holder's process id, as it wrote it in the lock file.
+        holder: Option<u32>,
+    },
+    /// An empty payload: never stored (zeros on disk must never read as records).
+    #[error("empty records are not stored")]
+    Empty,
     /// The writer has stopped (shut down, or an earlier I/O error).
     #[error("journal writer is not running")]
     Closed,

@@ -2,6 +2,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::{JournalError, MAX_RECORD_LEN, Offset, RECORD_HEADER_LEN};
@@ -49,6 +50,9 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<Segment>, JournalError> {
 
 /// Encodes one record (header + payload) onto `out`.
 pub(crate) fn encode(payload: &[u8], out: &mut Vec<u8>) -> Result<(), JournalError> {
+    if payload.is_empty() {
+        return Err(JournalError::Empty);
+    }
     let len = u32::try_from(payload.len())
         .ok()
         .filter(|l| *l <= MAX_RECORD_LEN)
@@ -83,6 +87,10 @@ pub(crate) fn scan(bytes: &[u8], pos: usize) -> Scan<'_> {
     if len > MAX_RECORD_LEN {
         return Scan::Damaged("record length out of range");
     }
+    if len == 0 {
+        // Never written (empty payloads are refused): zeros where a record should be.
+        return Scan::Damaged("empty record");
+    }
     let start = RECORD_HEADER_LEN as usize;
     let Some(payload) = rest.get(start..start + len as usize) else {
         return Scan::Damaged("record payload cut short");
@@ -94,6 +102,15 @@ pub(crate) fn scan(bytes: &[u8], pos: usize) -> Scan<'_> {
         payload,
         next: pos + start + payload.len(),
     }
+}
+
+/// The first position after `pos` where a whole, valid record starts, if any.
+///
+/// A torn write can only be the end of what was written: nothing valid follows it (the rest is
+/// the cut-off record, or zeros the file system allocated). A valid record after a damaged one
+/// means the damage is corruption of data that was once durable.
+pub(crate) fn next_valid_record(bytes: &[u8], pos: usize) -> Option<usize> {
+    (pos + 1..bytes.len()).find(|&q| matches!(scan(bytes, q), Scan::Record { .. }))
 }
 
 fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -114,21 +131,26 @@ pub struct RecoveryReport {
     pub truncated_bytes: u64,
 }
 
-/// Opens (creating if needed) the journal in `dir`: validates every segment, truncates a torn
-/// tail of the last one, and returns the last segment opened for appending.
+/// Opens (creating if needed, `0700` / `0600`) the journal in `dir`: validates every segment,
+/// truncates a torn tail of the last one, and returns the last segment opened for appending.
 pub(crate) fn recover(dir: &Path) -> Result<(RecoveryReport, Segment, File), JournalError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| JournalError::Io { path, source }
     };
-    fs::create_dir_all(dir).map_err(io(dir))?;
+    create_dir(dir)?;
     let mut segments = list(dir)?;
     if segments.is_empty() {
         let first = Segment {
             base: 0,
             path: segment_path(dir, 0),
         };
-        File::create(&first.path).map_err(io(&first.path))?;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&first.path)
+            .map_err(io(&first.path))?;
         sync_dir(dir)?;
         segments.push(first);
     }
@@ -162,7 +184,15 @@ pub(crate) fn recover(dir: &Path) -> Result<(RecoveryReport, Segment, File), Jou
                         why,
                     });
                 }
-                Scan::Damaged(_) => {
+                Scan::Damaged(why) => {
+                    if let Some(next_valid) = next_valid_record(&bytes, pos) {
+                        return Err(JournalError::CorruptBeforeValid {
+                            segment: seg.path.clone(),
+                            position: pos as u64,
+                            next_valid: next_valid as u64,
+                            why,
+                        });
+                    }
                     // A torn tail: the crash interrupted this write, so it was never committed
                     // (never acknowledged). Cut it off.
                     report.truncated_bytes = (bytes.len() - pos) as u64;
@@ -189,6 +219,18 @@ pub(crate) fn recover(dir: &Path) -> Result<(RecoveryReport, Segment, File), Jou
     Ok((report, last, file))
 }
 
+/// Creates the journal directory (and its parents) readable by its owner only.
+pub(crate) fn create_dir(dir: &Path) -> Result<(), JournalError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| JournalError::Io {
+            path: dir.to_owned(),
+            source,
+        })
+}
+
 /// Makes a directory's entries (new segment files) durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
     File::open(dir)
@@ -205,6 +247,7 @@ pub(crate) fn create(dir: &Path, base: u64) -> Result<(Segment, File), JournalEr
     let mut file = OpenOptions::new()
         .create_new(true)
         .append(true)
+        .mode(0o600)
         .open(&path)
         .map_err(|source| JournalError::Io {
             path: path.clone(),

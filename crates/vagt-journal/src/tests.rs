@@ -271,3 +271,139 @@ fn a_record_is_visible_to_followers_when_its_appender_hears_it_is_durable() {
     assert_eq!(seen.len(), 50);
     assert!(seen.iter().all(|v| *v), "{seen:?}");
 }
+
+/// Three segments' worth of numbered records, closed; returns the records.
+fn journal_of(dir: &std::path::Path, n: usize) -> Vec<Record> {
+    let j = Journal::open(Config::new(dir), |_| {}).unwrap();
+    let payloads: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("alarm record number {i:04}").into_bytes())
+        .collect();
+    append_all(&j, &payloads);
+    j.close();
+    read_all(dir)
+}
+
+#[test]
+fn a_flipped_bit_in_the_last_segment_is_corruption_not_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = journal_of(dir.path(), 100);
+    let seg = segment::segment_path(dir.path(), 0);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let hit = usize::try_from(records[40].offset.0).unwrap() + 12;
+    bytes[hit] ^= 0x04;
+    std::fs::write(&seg, &bytes).unwrap();
+    let before = std::fs::metadata(&seg).unwrap().len();
+    let Err(JournalError::CorruptBeforeValid {
+        position,
+        next_valid,
+        ..
+    }) = Journal::open(Config::new(dir.path()), |_| {})
+    else {
+        panic!("a damaged record followed by valid ones must refuse to open")
+    };
+    assert_eq!(position, records[40].offset.0);
+    assert_eq!(next_valid, records[41].offset.0);
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len(),
+        before,
+        "nothing was cut off"
+    );
+    assert!(verify(dir.path()).is_err());
+
+    // Salvage copies every valid record and names the one range that is lost.
+    let mut copied = Vec::new();
+    let report = salvage(dir.path(), |offset, payload| {
+        copied.push((offset, payload.to_vec()));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(report.records, 99);
+    assert_eq!(
+        report.lost,
+        [Lost {
+            segment: seg.clone(),
+            from: records[40].offset.0,
+            to: records[41].offset.0,
+            why: "record checksum mismatch",
+        }]
+    );
+    let expected: Vec<_> = records
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 40)
+        .map(|(_, r)| (r.offset, r.payload.clone()))
+        .collect();
+    assert_eq!(copied, expected);
+}
+
+#[test]
+fn a_torn_record_followed_by_zeros_is_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = journal_of(dir.path(), 10);
+    let seg = segment::segment_path(dir.path(), 0);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let last = usize::try_from(records[9].offset.0).unwrap();
+    // The last record cut in its payload, then zeros (blocks allocated, never written).
+    bytes.truncate(last + 14);
+    bytes.extend_from_slice(&[0; 4096]);
+    std::fs::write(&seg, &bytes).unwrap();
+    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    assert_eq!(j.recovery().records, 9);
+    assert_eq!(j.recovery().truncated_bytes, 14 + 4096);
+    j.close();
+    assert_eq!(verify(dir.path()).unwrap(), 9);
+}
+
+#[test]
+fn zeros_never_read_as_records_and_empty_payloads_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    journal_of(dir.path(), 3);
+    let seg = segment::segment_path(dir.path(), 0);
+    OpenOptions::new()
+        .append(true)
+        .open(&seg)
+        .unwrap()
+        .write_all(&[0; 64])
+        .unwrap();
+    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    assert_eq!(
+        (j.recovery().records, j.recovery().truncated_bytes),
+        (3, 64)
+    );
+    let (tx, rx) = mpsc::channel();
+    j.appender()
+        .unwrap()
+        .append(Vec::new(), move |r| tx.send(r).unwrap())
+        .unwrap();
+    assert!(matches!(rx.recv().unwrap(), Err(JournalError::Empty)));
+}
+
+#[test]
+fn a_second_writer_is_refused_with_the_holders_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    match Journal::open(Config::new(dir.path()), |_| {}) {
+        Err(JournalError::Locked { holder, .. }) => {
+            assert_eq!(holder, Some(std::process::id()));
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("two writers on one journal"),
+    }
+    j.close();
+    // Released on close: the next writer opens it.
+    Journal::open(Config::new(dir.path()), |_| {})
+        .unwrap()
+        .close();
+}
+
+#[test]
+fn journal_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    journal_of(&journal, 1);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&journal), 0o700);
+    assert_eq!(mode(&segment::segment_path(&journal, 0)), 0o600);
+    assert_eq!(mode(&journal.join("LOCK")), 0o600);
+}

@@ -3,11 +3,13 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
+use crate::lock::DirLock;
 use crate::segment::{self, RecoveryReport};
 use crate::tail::Committed;
 use crate::{Config, JournalError, Offset};
@@ -32,12 +34,25 @@ pub struct CommitStats {
     pub write_and_sync: Duration,
 }
 
+/// Told once why the writer failed.
+type OnFailure = Box<dyn FnOnce(&str) + Send>;
+
+/// Whether the writer has failed, and who to tell.
+#[derive(Default)]
+struct FailState {
+    why: Option<String>,
+    notify: Option<OnFailure>,
+}
+
+type Failure = Arc<Mutex<FailState>>;
+
 /// The open journal: a handle to its writer thread.
 pub struct Journal {
     tx: Option<Sender<Append>>,
     thread: Option<JoinHandle<()>>,
     recovery: RecoveryReport,
     committed: Committed,
+    failure: Failure,
 }
 
 /// A cheap, clonable handle for appending from many tasks.
@@ -47,13 +62,16 @@ pub struct Appender {
 }
 
 impl Journal {
-    /// Opens the journal (recovering it) and starts the writer thread. `on_commit` runs on the
-    /// writer thread after every batch.
+    /// Opens the journal (locking its directory, recovering it) and starts the writer thread.
+    /// `on_commit` runs on the writer thread after every batch.
     pub fn open(
         config: Config,
         on_commit: impl Fn(&CommitStats) + Send + 'static,
     ) -> Result<Self, JournalError> {
+        segment::create_dir(&config.dir)?;
+        let lock = DirLock::acquire(&config.dir)?;
         let (recovery, segment, file) = segment::recover(&config.dir)?;
+        let failure = Failure::default();
         let (tx, rx) = bounded(config.queue_capacity.max(1));
         let committed = Committed::new(recovery.end);
         let state = Writer {
@@ -64,7 +82,9 @@ impl Journal {
             file,
             end: recovery.end.0,
             failed: None,
+            failure: Arc::clone(&failure),
             config,
+            _lock: lock,
         };
         let thread = std::thread::Builder::new()
             .name("vagt-journal".into())
@@ -78,7 +98,32 @@ impl Journal {
             thread: Some(thread),
             recovery,
             committed,
+            failure,
         })
+    }
+
+    /// Runs `notify` (on the writer thread, or now if it already happened) when a write or
+    /// fsync fails. From then on the journal takes nothing: the process should stop, and be
+    /// restarted to recover (fail-stop).
+    pub fn on_failure(&self, notify: impl FnOnce(&str) + Send + 'static) {
+        let mut state = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        match &state.why {
+            Some(why) => {
+                let why = why.clone();
+                drop(state);
+                notify(&why);
+            }
+            None => state.notify = Some(Box::new(notify)),
+        }
+    }
+
+    /// Why the writer failed, if it did.
+    pub fn failed(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .why
+            .clone()
     }
 
     /// What recovery found when the journal was opened.
@@ -174,8 +219,10 @@ struct Writer {
     file: File,
     end: u64,
     failed: Option<String>,
+    failure: Failure,
     config: Config,
     committed: Committed,
+    _lock: DirLock,
 }
 
 impl Writer {
@@ -192,6 +239,13 @@ impl Writer {
                 }
             }
             self.commit(&mut batch, &mut buf, on_commit);
+            if let Some(why) = &self.failed {
+                // Fail-stop: fail what is queued and take nothing more.
+                while let Ok(a) = rx.try_recv() {
+                    (a.done)(Err(JournalError::WriteFailed(why.clone())));
+                }
+                break;
+            }
         }
         self.committed.close();
     }
@@ -237,14 +291,43 @@ impl Writer {
             }
             Err(e) => {
                 // The data may be partly on disk but was never synced: nothing in this batch is
-                // acknowledged, and the journal stops taking records (the process must restart
-                // and recover).
-                let why = e.to_string();
-                self.failed = Some(why.clone());
+                // acknowledged, and nothing of it may be read back as stored after a restart.
+                let why = match self.cut_unsynced() {
+                    Ok(()) => e.to_string(),
+                    Err(cut) => format!("{e}; cutting the unsynced batch off failed too: {cut}"),
+                };
                 for a in batch.drain(..) {
                     (a.done)(Err(JournalError::WriteFailed(why.clone())));
                 }
+                self.fail(why);
             }
+        }
+    }
+
+    /// Cuts the segment back to the last synced byte: a batch whose write or fsync failed must
+    /// not be read back on restart (its bytes may sit in the page cache without ever reaching
+    /// the disk, and its frames were never acknowledged).
+    fn cut_unsynced(&mut self) -> Result<(), JournalError> {
+        let synced = self.end - self.segment_start;
+        self.file
+            .set_len(synced)
+            .and_then(|()| self.file.sync_all())
+            .map_err(|source| JournalError::Io {
+                path: self.segment_path.clone(),
+                source,
+            })
+    }
+
+    /// Records the failure (once) and tells the owner.
+    fn fail(&mut self, why: String) {
+        self.failed = Some(why.clone());
+        let notify = {
+            let mut state = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+            state.why = Some(why.clone());
+            state.notify.take()
+        };
+        if let Some(notify) = notify {
+            notify(&why);
         }
     }
 

@@ -4,11 +4,14 @@
  * - fdatasync(): calls the real one, sleeps VAGT_PROBE_DELAY_US more (so a premature ACK cannot
  *   hide in a race), then appends "S\n" to $VAGT_PROBE_LOG.
  * - send()/sendto()/write(): a buffer holding a DC-09 ACK appends "A\n" *before* the real call.
+ * - VAGT_PROBE_FAIL_IF=<path>: while that file exists, fdatasync() fails with EIO without
+ *   syncing (a failing disk), for the storage-fault tests (storage.rs).
  *
  * The log is opened O_APPEND, so the order of lines is the order of these events.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,11 @@ static int is_ack(const void *buf, size_t len) {
 int fdatasync(int fd) {
     static int (*real)(int);
     if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    const char *fail_if = getenv("VAGT_PROBE_FAIL_IF");
+    if (fail_if && access(fail_if, F_OK) == 0) {
+        errno = EIO;
+        return -1;
+    }
     int rc = real(fd);
     const char *d = getenv("VAGT_PROBE_DELAY_US");
     usleep(d ? (useconds_t)atoi(d) : 0);

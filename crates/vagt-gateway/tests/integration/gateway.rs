@@ -52,9 +52,18 @@ impl Gateway {
 
     /// Starts a gateway with extra environment variables (e.g. `LD_PRELOAD`).
     pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Self {
+        let mut vagt = Command::new(env!("CARGO_BIN_EXE_vagt"));
+        vagt.envs(env.iter().copied());
+        Self::start_command(vagt, data, extra)
+    }
+
+    /// Starts `vagt serve` through `command` (the binary, or a wrapper that execs the binary
+    /// with the arguments that follow, e.g. to set resource limits).
+    pub fn start_command(mut command: Command, data: &Path, extra: &[&str]) -> Self {
+        std::fs::create_dir_all(data).unwrap();
         let accounts = data.join("accounts.toml");
         std::fs::write(&accounts, ACCOUNTS).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vagt"))
+        let mut child = command
             .args([
                 "serve",
                 "--listen",
@@ -67,7 +76,6 @@ impl Gateway {
             .arg("--accounts")
             .arg(&accounts)
             .args(extra)
-            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

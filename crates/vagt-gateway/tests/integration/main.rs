@@ -16,3 +16,4 @@ mod gateway;
 mod ordering;
 mod report;
 mod serve;
+mod storage;

@@ -12,10 +12,9 @@ use std::process::Command;
 
 use crate::gateway::{Gateway, read_frames, sia};
 
-#[test]
-fn every_ack_is_sent_after_an_fdatasync() {
-    let dir = tempfile::tempdir().unwrap();
-    let probe = dir.path().join("fsync_probe.so");
+/// Compiles `fsync_probe.c` into `dir`; returns the shared object for `LD_PRELOAD`.
+pub fn build_probe(dir: &std::path::Path) -> std::path::PathBuf {
+    let probe = dir.join("fsync_probe.so");
     let source = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/integration/fsync_probe.c"
@@ -30,6 +29,13 @@ fn every_ack_is_sent_after_an_fdatasync() {
         cc.is_ok_and(|s| s.success()),
         "building the probe needs a C compiler (cc)"
     );
+    probe
+}
+
+#[test]
+fn every_ack_is_sent_after_an_fdatasync() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = build_probe(dir.path());
     let log = dir.path().join("probe.log");
     let env = [
         ("LD_PRELOAD", probe.as_os_str()),
