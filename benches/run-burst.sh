@@ -14,7 +14,7 @@ PORT_VAGT=${PORT_VAGT:-7050}
 PORT_BARE=${PORT_BARE:-7060}
 SCENARIOS=${SCENARIOS:-"burst-1000 burst-10000 burst-10000-instant"}
 
-cargo build --release --locked -p vagt-gateway -p vagt-replay
+cargo build --release --locked -p vagt -p vagt-replay
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 mkdir -p "$OUT/vagt" "$OUT/bare"
 work=$(mktemp -d)

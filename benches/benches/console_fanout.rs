@@ -23,9 +23,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
+use vagt::config::{Config, DEFAULT_CONFIG};
 use vagt_console::users::{User, UserRole, entry, hash_password};
-use vagt_gateway::accounts::Accounts;
-use vagt_gateway::config::{Config, DEFAULT_CONFIG};
+use vagt_records::Accounts;
 use vagt_replay::scenario::Scenario;
 
 const CONSOLES: usize = 200;
@@ -266,7 +266,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
     {
         let console = config.console.as_mut().unwrap();
-        console.cpu = vagt_gateway::console::ConsoleCpu::Nice;
+        console.cpu = vagt_console::ConsoleCpu::Nice;
         console.nice = nice;
     }
     config.gateway.data = dir.path().join("data");
@@ -282,9 +282,7 @@ fn main() {
             .collect::<String>(),
     )
     .unwrap();
-    let running = rt
-        .block_on(vagt_gateway::serve::start(config, accounts))
-        .unwrap();
+    let running = rt.block_on(vagt::serve::start(config, accounts)).unwrap();
     let (dc09, console) = (running.addr, running.console_addr.unwrap());
 
     // The consoles stand in for the operators' own machines: their own runtime, at the lowest
@@ -292,7 +290,7 @@ fn main() {
     let clients_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .on_thread_start(|| {
-            vagt_gateway::console::lower_priority(vagt_gateway::console::Priority::Idle);
+            vagt_console::lower_priority(vagt_console::Priority::Idle);
         })
         .enable_all()
         .build()

@@ -15,11 +15,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use vagt_gateway::accounts::Accounts;
-use vagt_gateway::config::{Config, DEFAULT_CONFIG};
-use vagt_gateway::engine::{Engine, records};
-use vagt_gateway::record::{FrameMeta, FrameRecord, Transport};
-use vagt_journal::Journal;
+use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt_engine::Engine;
+use vagt_journal::SegmentJournal;
+use vagt_records::Accounts;
+use vagt_records::input as records;
+use vagt_records::{FrameMeta, FrameRecord, Transport};
 
 const ACCOUNTS: usize = 20_000;
 const ROUNDS: usize = 10;
@@ -52,7 +53,7 @@ fn body(a: &str, seq: usize, round: usize) -> String {
 }
 
 fn fill_journal(dir: &Path) -> u64 {
-    let journal = Journal::open(
+    let journal = SegmentJournal::open(
         vagt_journal::Config {
             fsync: false,
             ..vagt_journal::Config::new(dir.join("journal"))
@@ -96,15 +97,15 @@ fn fill_journal(dir: &Path) -> u64 {
 /// Starts the core on the journal in `dir` and returns the time until it applied everything.
 fn replay(dir: &Path, config: &Config, accounts: &Accounts) -> Duration {
     let _ = std::fs::remove_dir_all(dir.join("core"));
-    let journal = Journal::open(vagt_journal::Config::new(dir.join("journal")), |_| {}).unwrap();
+    let journal =
+        SegmentJournal::open(vagt_journal::Config::new(dir.join("journal")), |_| {}).unwrap();
     let started = Instant::now();
     let engine = Engine::start(
         &config.core,
         accounts,
         config.protocol.settings(),
-        dir,
-        journal.committed(),
-        journal.appender().unwrap(),
+        &dir.join("core"),
+        std::sync::Arc::new(journal.appender().unwrap()),
     )
     .unwrap();
     loop {

@@ -24,8 +24,8 @@ use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
-use vagt_gateway::accounts::Accounts;
-use vagt_gateway::config::{Config, DEFAULT_CONFIG};
+use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt_records::Accounts;
 
 const ACK: &[u8] = b"\n1BC10012\"ACK\"0001L0#1234[]\r";
 
@@ -59,7 +59,7 @@ fn gateway(fsync: bool) -> Server {
     config.gateway.data = dir.path().to_owned();
     let rt = runtime(2);
     let running = rt
-        .block_on(vagt_gateway::serve::start(config, Accounts::default()))
+        .block_on(vagt::serve::start(config, Accounts::default()))
         .unwrap();
     let addr = running.addr;
     // Kept running until the process exits; the temp dir is removed then.

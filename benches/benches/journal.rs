@@ -10,7 +10,7 @@
 use std::sync::mpsc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use vagt_journal::{Config, Journal};
+use vagt_journal::{Config, SegmentJournal};
 
 fn burst(c: &mut Criterion) {
     let mut group = c.benchmark_group("journal_burst_fsync");
@@ -18,7 +18,7 @@ fn burst(c: &mut Criterion) {
     let payload = vec![b'x'; 120]; // about one journaled SIA-DCS frame with its metadata
     for b in [1usize, 16, 256, 4096] {
         let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+        let journal = SegmentJournal::open(Config::new(dir.path()), |_| {}).unwrap();
         let appender = journal.appender().unwrap();
         group.throughput(Throughput::Elements(b as u64));
         group.bench_with_input(BenchmarkId::from_parameter(b), &b, |bench, &b| {

@@ -15,12 +15,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use vagt::cli::{ReportArgs, ReportFormat, ReportTable, ServeArgs};
 use vagt_core::{Actor, AlarmId, Classification, Command};
-use vagt_gateway::cli::{ReportArgs, ReportFormat, ReportTable, ServeArgs};
-use vagt_gateway::engine::records::{self, CommandRecord};
-use vagt_gateway::engine::shard_of;
-use vagt_gateway::record::{FrameMeta, FrameRecord, Transport};
-use vagt_journal::Journal;
+use vagt_engine::shard_of;
+use vagt_journal::SegmentJournal;
+use vagt_records::input::{self as records, CommandRecord};
+use vagt_records::{FrameMeta, FrameRecord, Transport};
 
 const CITIZENS: u64 = 20_000;
 /// 2026-10-01 00:00 in Copenhagen.
@@ -69,7 +69,7 @@ fn command(who: &Actor, command: Command, at: u64) -> Vec<u8> {
 
 /// Writes about `records` records spread over the month; returns how many were written.
 fn write_month(dir: &Path, records: u64) -> u64 {
-    let journal = Journal::open(
+    let journal = SegmentJournal::open(
         vagt_journal::Config {
             fsync: false,
             ..vagt_journal::Config::new(dir.join("journal"))
@@ -181,7 +181,7 @@ fn report(c: &mut Criterion) {
     };
     // What the extract holds, once (and a check that the month's alarms are in it).
     let mut out = Vec::new();
-    vagt_gateway::report::run(&args, &mut out).unwrap();
+    vagt::commands::report::run(&args, &mut out).unwrap();
     let m: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let calls = m["calls"].as_array().map_or(0, Vec::len);
     println!(
@@ -195,7 +195,7 @@ fn report(c: &mut Criterion) {
     g.bench_function(format!("monthly_{written}_records"), |b| {
         b.iter(|| {
             let mut out = Vec::new();
-            vagt_gateway::report::run(&args, &mut out).unwrap();
+            vagt::commands::report::run(&args, &mut out).unwrap();
             assert!(out.len() > 1000);
             out.len()
         })

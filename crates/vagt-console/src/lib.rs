@@ -7,11 +7,18 @@
 //! * [`users`] — the users file (argon2 hashes), roles and teams.
 //! * [`protocol`] — the messages, version 1.
 //! * [`server`] — handshake, login (rate-limited), snapshot + change feed, authorised commands,
-//!   through the [`server::Backend`] the gateway implements over its core.
+//!   through the [`server::Backend`] the binary implements over the engine.
+//! * [`config`] — the `[console]` section; [`start`] runs the console on its own runtime at a
+//!   CPU priority below the gateway's.
 
 pub mod client;
+pub mod config;
 pub mod http;
 pub mod protocol;
+mod run;
 pub mod server;
 pub mod tls;
 pub mod users;
+
+pub use config::{ConsoleConfig, ConsoleCpu};
+pub use run::{Priority, RunningConsole, lower_priority, start};

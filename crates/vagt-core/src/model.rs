@@ -38,6 +38,19 @@ pub enum State {
 }
 
 impl State {
+    /// The name as JSON, metrics and reports spell it (`on_site`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claimed => "claimed",
+            Self::Cancelled => "cancelled",
+            Self::Closed => "closed",
+            Self::Forwarded => "forwarded",
+            Self::Accepted => "accepted",
+            Self::OnSite => "on_site",
+            Self::Queued => "queued",
+        }
+    }
+
     /// Still needs someone: not closed or cancelled.
     pub fn is_open(self) -> bool {
         !matches!(self, Self::Closed | Self::Cancelled)
@@ -58,6 +71,19 @@ pub enum Classification {
     RepeatCall,
     /// Low battery, tamper, lost supervision…
     Technical,
+}
+
+impl Classification {
+    /// The name as JSON, metrics and reports spell it (`false_call`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Emergency => "emergency",
+            Self::FalseCall => "false_call",
+            Self::ReassuranceCall => "reassurance_call",
+            Self::RepeatCall => "repeat_call",
+            Self::Technical => "technical",
+        }
+    }
 }
 
 /// Who acts.

@@ -898,3 +898,28 @@ fn classify_then_close_and_only_a_supervisor_reassigns() {
     .unwrap();
     assert_eq!(s.alarm(id).unwrap().state, State::Closed);
 }
+
+#[test]
+fn state_and_classification_names_are_the_json_names() {
+    use vagt_core::{Classification, State};
+    for s in [
+        State::Claimed,
+        State::Cancelled,
+        State::Closed,
+        State::Forwarded,
+        State::Accepted,
+        State::OnSite,
+        State::Queued,
+    ] {
+        assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+    }
+    for c in [
+        Classification::Emergency,
+        Classification::FalseCall,
+        Classification::ReassuranceCall,
+        Classification::RepeatCall,
+        Classification::Technical,
+    ] {
+        assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+    }
+}

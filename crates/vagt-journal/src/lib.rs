@@ -15,7 +15,7 @@
 //! * **Failure is final.** A failed write or fsync is never retried (after `EIO` the kernel may
 //!   have dropped the unwritten pages and a second fsync would "succeed"): the writer cuts the
 //!   segment back to the last synced byte, fails the batch and every later append, and tells
-//!   the owner ([`Journal::on_failure`]) so the process can stop and be restarted.
+//!   the owner ([`SegmentJournal::on_failure`]) so the process can stop and be restarted.
 //! * **One writer.** The journal directory is locked (`flock` on `LOCK`, which holds the
 //!   holder's pid) for as long as the journal is open.
 //!
@@ -23,6 +23,7 @@
 
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+mod api;
 mod lock;
 mod read;
 mod salvage;
@@ -33,11 +34,12 @@ mod writer;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use api::{Done, Follow, Journal, Records, Refused, Room};
 pub use read::{Reader, Record, SegmentInfo, segments, verify};
 pub use salvage::{Lost, SalvageReport, salvage};
 pub use segment::RecoveryReport;
 pub use tail::{Committed, Tail};
-pub use writer::{Appender, CommitStats, Journal};
+pub use writer::{Appender, CommitStats, SegmentJournal};
 
 /// A record's position: its byte offset in the whole journal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -28,7 +28,8 @@ struct CommitState {
 }
 
 impl Committed {
-    pub(crate) fn new(end: Offset) -> Self {
+    /// A durable end starting at `end` (a journal implementation publishes to it).
+    pub fn new(end: Offset) -> Self {
         Self {
             inner: Arc::new((
                 Mutex::new(CommitState {
@@ -40,7 +41,8 @@ impl Committed {
         }
     }
 
-    pub(crate) fn publish(&self, end: u64) {
+    /// Moves the durable end to `end` (never backwards) and wakes followers.
+    pub fn publish(&self, end: u64) {
         let (lock, cv) = &*self.inner;
         if let Ok(mut s) = lock.lock() {
             s.end = s.end.max(end);
@@ -48,7 +50,8 @@ impl Committed {
         cv.notify_all();
     }
 
-    pub(crate) fn close(&self) {
+    /// The writer has stopped: followers stop waiting.
+    pub fn close(&self) {
         let (lock, cv) = &*self.inner;
         if let Ok(mut s) = lock.lock() {
             s.closed = true;
@@ -178,6 +181,16 @@ impl Tail {
         let file = File::open(&path).map_err(|source| JournalError::Io { path, source })?;
         self.segment = Some((base, file));
         Ok(())
+    }
+}
+
+impl crate::Follow for Tail {
+    fn read_to(&mut self, end: Offset, out: &mut Vec<Record>) -> Result<(), JournalError> {
+        Self::read_to(self, end, out)
+    }
+
+    fn position(&self) -> Offset {
+        Self::position(self)
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::*;
 
-fn append_all(j: &Journal, payloads: &[Vec<u8>]) -> Vec<Offset> {
+fn append_all(j: &SegmentJournal, payloads: &[Vec<u8>]) -> Vec<Offset> {
     let (tx, rx) = mpsc::channel();
     let appender = j.appender().unwrap();
     for (i, p) in payloads.iter().enumerate() {
@@ -36,7 +36,7 @@ fn appends_are_read_back_in_order_with_their_offsets() {
     let payloads: Vec<Vec<u8>> = (0..500)
         .map(|i| format!("record {i}").into_bytes())
         .collect();
-    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let j = SegmentJournal::open(Config::new(dir.path()), |_| {}).unwrap();
     let offsets = append_all(&j, &payloads);
     j.close();
     let records = read_all(dir.path());
@@ -59,7 +59,7 @@ fn concurrent_appenders_share_fsyncs() {
     let dir = tempfile::tempdir().unwrap();
     let batches = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&batches);
-    let j = Journal::open(Config::new(dir.path()), move |s| {
+    let j = SegmentJournal::open(Config::new(dir.path()), move |s| {
         seen.lock().unwrap().push(s.records)
     })
     .unwrap();
@@ -96,7 +96,7 @@ fn concurrent_appenders_share_fsyncs() {
 #[test]
 fn torn_tail_is_truncated_on_open() {
     let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let j = SegmentJournal::open(Config::new(dir.path()), |_| {}).unwrap();
     append_all(&j, &[b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
     j.close();
     let seg = segment::segment_path(dir.path(), 0);
@@ -109,7 +109,7 @@ fn torn_tail_is_truncated_on_open() {
         .set_len(full - 2)
         .unwrap();
     assert!(verify(dir.path()).is_err(), "reading does not repair");
-    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let j = SegmentJournal::open(Config::new(dir.path()), |_| {}).unwrap();
     assert_eq!(j.recovery().records, 2);
     assert_eq!(j.recovery().truncated_bytes, (RECORD_HEADER_LEN + 5 - 2));
     // Appending after recovery continues cleanly where the valid data ended.
@@ -128,7 +128,7 @@ fn torn_tail_is_truncated_on_open() {
 #[test]
 fn garbage_after_the_last_record_is_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let j = SegmentJournal::open(Config::new(dir.path()), |_| {}).unwrap();
     append_all(&j, &[b"one".to_vec()]);
     j.close();
     let seg = segment::segment_path(dir.path(), 0);
@@ -138,7 +138,7 @@ fn garbage_after_the_last_record_is_a_torn_tail() {
         .unwrap()
         .write_all(&[0xFF; 5])
         .unwrap();
-    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let j = SegmentJournal::open(Config::new(dir.path()), |_| {}).unwrap();
     assert_eq!((j.recovery().records, j.recovery().truncated_bytes), (1, 5));
 }
 
@@ -147,7 +147,7 @@ fn damage_before_the_tail_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config::new(dir.path());
     cfg.segment_bytes = 64;
-    let j = Journal::open(cfg.clone(), |_| {}).unwrap();
+    let j = SegmentJournal::open(cfg.clone(), |_| {}).unwrap();
     for i in 0..20 {
         append_all(&j, &[format!("payload number {i}").into_bytes()]);
     }
@@ -161,7 +161,7 @@ fn damage_before_the_tail_is_an_error() {
     bytes[10] ^= 0x55;
     std::fs::write(first, bytes).unwrap();
     assert!(matches!(
-        Journal::open(cfg, |_| {}),
+        SegmentJournal::open(cfg, |_| {}),
         Err(JournalError::Corrupt { .. })
     ));
 }
@@ -171,10 +171,10 @@ fn reopen_continues_offsets_across_segments() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config::new(dir.path());
     cfg.segment_bytes = 100;
-    let j = Journal::open(cfg.clone(), |_| {}).unwrap();
+    let j = SegmentJournal::open(cfg.clone(), |_| {}).unwrap();
     let first = append_all(&j, &(0..10).map(|i| vec![i; 30]).collect::<Vec<_>>());
     j.close();
-    let j = Journal::open(cfg, |_| {}).unwrap();
+    let j = SegmentJournal::open(cfg, |_| {}).unwrap();
     assert_eq!(j.recovery().records, 10);
     let second = append_all(&j, &[vec![99; 30]]);
     j.close();
@@ -187,7 +187,7 @@ fn reopen_continues_offsets_across_segments() {
 #[test]
 fn oversized_records_are_refused_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let j = SegmentJournal::open(Config::new(dir.path()), |_| {}).unwrap();
     let (tx, rx) = mpsc::channel();
     let a = j.appender().unwrap();
     let tx2 = tx.clone();
@@ -210,10 +210,10 @@ fn a_tail_follows_appends_across_segments_and_sees_only_durable_records() {
     let mut cfg = Config::new(dir.path());
     cfg.segment_bytes = 300; // many rotations
     // Something already there: the tail starts after it.
-    let j = Journal::open(cfg.clone(), |_| {}).unwrap();
+    let j = SegmentJournal::open(cfg.clone(), |_| {}).unwrap();
     let before = append_all(&j, &[b"old".to_vec()]);
     j.close();
-    let j = Journal::open(cfg, |_| {}).unwrap();
+    let j = SegmentJournal::open(cfg, |_| {}).unwrap();
     let committed = j.committed();
     let start = committed.end();
     assert!(start > before[0]);
@@ -251,7 +251,7 @@ fn a_tail_follows_appends_across_segments_and_sees_only_durable_records() {
 #[test]
 fn a_record_is_visible_to_followers_when_its_appender_hears_it_is_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let j = SegmentJournal::open(Config::new(dir.path()), |_| {}).unwrap();
     let committed = j.committed();
     let (tx, rx) = mpsc::channel();
     let appender = j.appender().unwrap();
@@ -274,7 +274,7 @@ fn a_record_is_visible_to_followers_when_its_appender_hears_it_is_durable() {
 
 /// Three segments' worth of numbered records, closed; returns the records.
 fn journal_of(dir: &std::path::Path, n: usize) -> Vec<Record> {
-    let j = Journal::open(Config::new(dir), |_| {}).unwrap();
+    let j = SegmentJournal::open(Config::new(dir), |_| {}).unwrap();
     let payloads: Vec<Vec<u8>> = (0..n)
         .map(|i| format!("alarm record number {i:04}").into_bytes())
         .collect();
@@ -297,7 +297,7 @@ fn a_flipped_bit_in_the_last_segment_is_corruption_not_a_torn_tail() {
         position,
         next_valid,
         ..
-    }) = Journal::open(Config::new(dir.path()), |_| {})
+    }) = SegmentJournal::open(Config::new(dir.path()), |_| {})
     else {
         panic!("a damaged record followed by valid ones must refuse to open")
     };
@@ -347,7 +347,7 @@ fn a_torn_record_followed_by_zeros_is_a_torn_tail() {
     bytes.truncate(last + 14);
     bytes.extend_from_slice(&[0; 4096]);
     std::fs::write(&seg, &bytes).unwrap();
-    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let j = SegmentJournal::open(Config::new(dir.path()), |_| {}).unwrap();
     assert_eq!(j.recovery().records, 9);
     assert_eq!(j.recovery().truncated_bytes, 14 + 4096);
     j.close();
@@ -365,7 +365,7 @@ fn zeros_never_read_as_records_and_empty_payloads_are_refused() {
         .unwrap()
         .write_all(&[0; 64])
         .unwrap();
-    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
+    let j = SegmentJournal::open(Config::new(dir.path()), |_| {}).unwrap();
     assert_eq!(
         (j.recovery().records, j.recovery().truncated_bytes),
         (3, 64)
@@ -381,8 +381,8 @@ fn zeros_never_read_as_records_and_empty_payloads_are_refused() {
 #[test]
 fn a_second_writer_is_refused_with_the_holders_pid() {
     let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(Config::new(dir.path()), |_| {}).unwrap();
-    match Journal::open(Config::new(dir.path()), |_| {}) {
+    let j = SegmentJournal::open(Config::new(dir.path()), |_| {}).unwrap();
+    match SegmentJournal::open(Config::new(dir.path()), |_| {}) {
         Err(JournalError::Locked { holder, .. }) => {
             assert_eq!(holder, Some(std::process::id()));
         }
@@ -391,7 +391,7 @@ fn a_second_writer_is_refused_with_the_holders_pid() {
     }
     j.close();
     // Released on close: the next writer opens it.
-    Journal::open(Config::new(dir.path()), |_| {})
+    SegmentJournal::open(Config::new(dir.path()), |_| {})
         .unwrap()
         .close();
 }

@@ -5,22 +5,32 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use event_listener::Event;
 
+use crate::api::{Follow, Records, Refused, Room};
 use crate::lock::DirLock;
+use crate::read::Reader;
 use crate::segment::{self, RecoveryReport};
-use crate::tail::Committed;
+use crate::tail::{Committed, Tail};
 use crate::{Config, JournalError, Offset};
 
-/// Called with the outcome of one append, after the batch holding it was synced (or failed).
-type Done = Box<dyn FnOnce(Result<Offset, JournalError>) + Send>;
+pub(crate) use crate::api::Done;
 
 /// One record on its way to the writer.
 struct Append {
     payload: Vec<u8>,
     done: Done,
+}
+
+/// What the writer's queue carries.
+enum Msg {
+    /// A record to commit.
+    Append(Append),
+    /// Commit everything before this, then stop (appenders may still be alive).
+    Stop,
 }
 
 /// What one group commit did; handed to the `on_commit` hook (metrics).
@@ -46,22 +56,29 @@ struct FailState {
 
 type Failure = Arc<Mutex<FailState>>;
 
-/// The open journal: a handle to its writer thread.
-pub struct Journal {
-    tx: Option<Sender<Append>>,
+/// The segment log, open: the owner of its writer thread. Hand out [`Appender`]s (the
+/// [`crate::Journal`] implementation) to the ACK path and the engine; [`SegmentJournal::close`]
+/// commits what is queued once they are all gone.
+pub struct SegmentJournal {
+    tx: Option<Sender<Msg>>,
     thread: Option<JoinHandle<()>>,
     recovery: RecoveryReport,
     committed: Committed,
     failure: Failure,
+    room: Arc<Event>,
+    dir: PathBuf,
 }
 
-/// A cheap, clonable handle for appending from many tasks.
+/// A cheap, clonable handle for appending from many tasks and following what is durable.
 #[derive(Clone)]
 pub struct Appender {
-    tx: Sender<Append>,
+    tx: Sender<Msg>,
+    room: Arc<Event>,
+    committed: Committed,
+    dir: PathBuf,
 }
 
-impl Journal {
+impl SegmentJournal {
     /// Opens the journal (locking its directory, recovering it) and starts the writer thread.
     /// `on_commit` runs on the writer thread after every batch.
     pub fn open(
@@ -69,11 +86,13 @@ impl Journal {
         on_commit: impl Fn(&CommitStats) + Send + 'static,
     ) -> Result<Self, JournalError> {
         segment::create_dir(&config.dir)?;
+        let config_dir = config.dir.clone();
         let lock = DirLock::acquire(&config.dir)?;
         let (recovery, segment, file) = segment::recover(&config.dir)?;
         let failure = Failure::default();
         let (tx, rx) = bounded(config.queue_capacity.max(1));
         let committed = Committed::new(recovery.end);
+        let room = Arc::new(Event::new());
         let state = Writer {
             committed: committed.clone(),
             dir: config.dir.clone(),
@@ -83,6 +102,7 @@ impl Journal {
             end: recovery.end.0,
             failed: None,
             failure: Arc::clone(&failure),
+            room: Arc::clone(&room),
             config,
             _lock: lock,
         };
@@ -99,6 +119,8 @@ impl Journal {
             recovery,
             committed,
             failure,
+            room,
+            dir: config_dir,
         })
     }
 
@@ -140,26 +162,36 @@ impl Journal {
     pub fn appender(&self) -> Result<Appender, JournalError> {
         self.tx
             .clone()
-            .map(|tx| Appender { tx })
+            .map(|tx| Appender {
+                tx,
+                room: Arc::clone(&self.room),
+                committed: self.committed.clone(),
+                dir: self.dir.clone(),
+            })
             .ok_or(JournalError::Closed)
     }
 
-    /// Stops the writer after it has committed everything queued, and waits for it. Every
-    /// [`Appender`] must have been dropped, or this waits for them.
+    /// Stops the writer after it has committed everything queued before this call, and waits
+    /// for it. Appenders still alive are refused from then on ([`crate::Refused::Closed`]).
     pub fn close(mut self) {
-        self.tx = None;
+        self.stop();
+    }
+
+    /// Tells the writer to stop after what is queued now — even while appenders are still
+    /// alive (a task stuck past the shutdown grace holds one) — and waits for it.
+    fn stop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Msg::Stop);
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-impl Drop for Journal {
+impl Drop for SegmentJournal {
     fn drop(&mut self) {
-        self.tx = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.stop();
     }
 }
 
@@ -172,43 +204,63 @@ impl Appender {
         done: impl FnOnce(Result<Offset, JournalError>) + Send + 'static,
     ) -> Result<(), JournalError> {
         self.tx
-            .send(Append {
+            .send(Msg::Append(Append {
                 payload,
                 done: Box::new(done),
-            })
+            }))
             .map_err(|_| JournalError::Closed)
-    }
-
-    /// Like [`Appender::append`] but never blocks: a full queue returns the payload and the
-    /// callback in `Err(Some(..))` so an async caller can wait and retry; `Err(None)` means closed.
-    #[expect(
-        clippy::type_complexity,
-        reason = "returns exactly what the caller handed in"
-    )]
-    pub fn try_append(
-        &self,
-        payload: Vec<u8>,
-        done: impl FnOnce(Result<Offset, JournalError>) + Send + 'static,
-    ) -> Result<
-        (),
-        Option<(
-            Vec<u8>,
-            Box<dyn FnOnce(Result<Offset, JournalError>) + Send>,
-        )>,
-    > {
-        match self.tx.try_send(Append {
-            payload,
-            done: Box::new(done),
-        }) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(a)) => Err(Some((a.payload, a.done))),
-            Err(TrySendError::Disconnected(_)) => Err(None),
-        }
     }
 
     /// Records waiting for the writer.
     pub fn queued(&self) -> usize {
         self.tx.len()
+    }
+}
+
+impl crate::Journal for Appender {
+    fn try_append(&self, payload: Vec<u8>, done: Done) -> Result<(), Refused> {
+        match self.tx.try_send(Msg::Append(Append { payload, done })) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(Msg::Append(a))) => Err(Refused::Full(a.payload, a.done)),
+            Err(TrySendError::Full(Msg::Stop) | TrySendError::Disconnected(_)) => {
+                Err(Refused::Closed)
+            }
+        }
+    }
+
+    fn room(&self) -> Room {
+        let listener = self.room.listen();
+        if self.tx.len() < self.tx.capacity().unwrap_or(usize::MAX) {
+            // Room already (the writer drained while we registered): do not wait for the next
+            // batch's notice.
+            return Box::pin(std::future::ready(()));
+        }
+        Box::pin(listener)
+    }
+
+    fn append(&self, payload: Vec<u8>, done: Done) -> Result<(), JournalError> {
+        self.tx
+            .send(Msg::Append(Append { payload, done }))
+            .map_err(|_| JournalError::Closed)
+    }
+
+    fn committed(&self) -> Committed {
+        self.committed.clone()
+    }
+
+    fn follow(&self, from: Offset) -> Box<dyn Follow> {
+        Box::new(Tail::new(&self.dir, from))
+    }
+
+    fn written_since(&self, since: SystemTime) -> Result<Records, JournalError> {
+        // Segments last written before `since` hold only older records: skip them.
+        let first = crate::segments(&self.dir)?
+            .into_iter()
+            .find(|s| s.modified.is_none_or(|t| t >= since));
+        match first {
+            Some(first) => Ok(Box::new(Reader::open(&self.dir, first.base)?)),
+            None => Ok(Box::new(std::iter::empty())),
+        }
     }
 }
 
@@ -220,30 +272,41 @@ struct Writer {
     end: u64,
     failed: Option<String>,
     failure: Failure,
+    room: Arc<Event>,
     config: Config,
     committed: Committed,
     _lock: DirLock,
 }
 
 impl Writer {
-    fn run(mut self, rx: &Receiver<Append>, on_commit: &dyn Fn(&CommitStats)) {
+    fn run(mut self, rx: &Receiver<Msg>, on_commit: &dyn Fn(&CommitStats)) {
         let mut batch: Vec<Append> = Vec::with_capacity(self.config.max_batch);
         let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+        let mut stopping = false;
         // Block for the first record, then take whatever else is already waiting.
-        while let Ok(first) = rx.recv() {
+        while let Ok(Msg::Append(first)) = rx.recv() {
             batch.push(first);
             while batch.len() < self.config.max_batch {
                 match rx.try_recv() {
-                    Ok(a) => batch.push(a),
+                    Ok(Msg::Append(a)) => batch.push(a),
+                    Ok(Msg::Stop) => {
+                        stopping = true;
+                        break;
+                    }
                     Err(_) => break,
                 }
             }
+            // The queue has room now: wake appenders waiting for it (no cost when none waits).
+            self.room.notify(usize::MAX);
             self.commit(&mut batch, &mut buf, on_commit);
             if let Some(why) = &self.failed {
                 // Fail-stop: fail what is queued and take nothing more.
-                while let Ok(a) = rx.try_recv() {
+                while let Ok(Msg::Append(a)) = rx.try_recv() {
                     (a.done)(Err(JournalError::WriteFailed(why.clone())));
                 }
+                break;
+            }
+            if stopping {
                 break;
             }
         }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UdpSocket;
+use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 
 /// The `ACK` for one frame's bytes (`LF crc 0LLL "ID"SSSS…#acct[…] CR`), if it has a header.
 pub fn ack_for(frame: &[u8]) -> Option<Vec<u8>> {
@@ -27,8 +27,7 @@ pub fn ack_for(frame: &[u8]) -> Option<Vec<u8>> {
 
 /// Serves TCP and UDP on `addr` until the process ends.
 pub async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
-    let tcp =
-        vagt_gateway::tcp::bind_listener(addr).with_context(|| format!("binding TCP {addr}"))?;
+    let tcp = deep_listener(addr).with_context(|| format!("binding TCP {addr}"))?;
     let addr = tcp.local_addr()?;
     let udp = UdpSocket::bind(addr)
         .await
@@ -74,6 +73,19 @@ pub async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
             }
         });
     }
+}
+
+/// A listener with the gateway's deep accept backlog (8 192), so a burst of thousands of
+/// devices connecting at once meets the same kernel queue on both servers being compared.
+fn deep_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(8192)
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use anyhow::Context;
 use bytes::Bytes;
 use serde::Serialize;
 use vagt_dc09::{Frame, Payload, RawFrame, Tolerance};
-use vagt_gateway::record::FrameRecord;
 use vagt_journal::{Offset, Reader};
+use vagt_records::FrameRecord;
 
 use crate::device::Acked;
 use crate::scenario::Scenario;

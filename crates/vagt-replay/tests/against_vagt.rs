@@ -11,9 +11,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use vagt_gateway::accounts::Accounts;
-use vagt_gateway::config::{Config, DEFAULT_CONFIG};
-use vagt_gateway::serve::{Running, start};
+use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt::serve::{Running, start};
+use vagt_records::Accounts;
 use vagt_replay::scenario::Scenario;
 
 /// Metrics are per process: gateways in this file run one at a time, and counts are compared
@@ -277,12 +277,12 @@ fn a_journal_export_replays_byte_for_byte_into_another_gateway() {
     let first = Gateway::start(&[BURST]);
     let (code, _) = replay(BURST, first.addr(), first.dir.path());
     assert_eq!(code, 0);
-    let args = vagt_gateway::cli::JournalArgs {
+    let args = vagt::cli::JournalArgs {
         data: first.dir.path().to_owned(),
         from: 0,
     };
     let mut export = Vec::new();
-    vagt_gateway::journal_cmd::export_to(&args, &mut export).unwrap();
+    vagt::commands::journal::export_to(&args, &mut export).unwrap();
     drop(first);
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), &export).unwrap();
@@ -296,12 +296,12 @@ fn a_journal_export_replays_byte_for_byte_into_another_gateway() {
     assert_eq!(r["counts"]["acked"], 60);
     assert_eq!(r["devices"], 60, "one device per account");
     // The second journal holds the same frames, byte for byte.
-    let args = vagt_gateway::cli::JournalArgs {
+    let args = vagt::cli::JournalArgs {
         data: second.dir.path().to_owned(),
         from: 0,
     };
     let mut again = Vec::new();
-    vagt_gateway::journal_cmd::export_to(&args, &mut again).unwrap();
+    vagt::commands::journal::export_to(&args, &mut again).unwrap();
     let frames = |text: &[u8]| -> Vec<String> {
         let mut v: Vec<String> = text
             .split(|&b| b == b'\n')

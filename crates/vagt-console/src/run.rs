@@ -1,0 +1,127 @@
+//! Starting the console: its own runtime, at a CPU priority below the gateway's, on its own
+//! listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::{TcpListener, TcpSocket};
+
+use crate::config::{ConsoleConfig, ConsoleCpu};
+use crate::server::{Backend, Console};
+
+/// The running console: its own runtime, apart from the gateway's.
+pub struct RunningConsole {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl RunningConsole {
+    fn handle(&self) -> anyhow::Result<tokio::runtime::Handle> {
+        self.runtime
+            .as_ref()
+            .map(|rt| rt.handle().clone())
+            .context("the console's runtime is gone")
+    }
+
+    /// Stops serving: drops every console connection without waiting for them (as dropping it
+    /// does).
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for RunningConsole {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Binds the console and serves `backend` on a runtime of its own, whose threads run below the
+/// caller's priority (`config.cpu`).
+pub async fn start(
+    config: &ConsoleConfig,
+    backend: Arc<dyn Backend>,
+) -> anyhow::Result<RunningConsole> {
+    let (tls, users) = config.check()?;
+    let priority = match config.cpu {
+        ConsoleCpu::Idle => Priority::Idle,
+        ConsoleCpu::Nice => Priority::Nice(config.nice),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads)
+        .thread_name("vagt-console")
+        .on_thread_start(move || lower_priority(priority))
+        .enable_all()
+        .build()
+        .context("starting the console's runtime")?;
+    // From here every early return drops the runtime through `RunningConsole`, which shuts it
+    // down in the background (dropping a runtime inside async code would panic).
+    let mut running = RunningConsole {
+        addr: config.listen,
+        runtime: Some(runtime),
+    };
+    let rt = running.handle()?;
+    let listen = config.listen;
+    // The listener belongs to the runtime that polls it: bound there.
+    let listener = rt
+        .spawn(async move { bind(listen) })
+        .await
+        .context("binding the console")?
+        .with_context(|| format!("binding console {listen}"))?;
+    running.addr = listener.local_addr()?;
+    rt.spawn(Console::new(tls, users, backend).serve(listener));
+    Ok(running)
+}
+
+/// A CPU priority below the gateway's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// `SCHED_IDLE`.
+    Idle,
+    /// Normal scheduling at this nice value.
+    Nice(i32),
+}
+
+/// Gives the calling thread `priority` (Linux: per thread; lowering it needs no privilege).
+#[cfg(target_os = "linux")]
+pub fn lower_priority(priority: Priority) {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let set = match priority {
+        Priority::Idle => set_thread_priority_and_policy(
+            thread_native_id(),
+            ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        )
+        .map_err(|e| format!("{e:?}")),
+        Priority::Nice(nice) => {
+            rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice)
+                .map_err(|e| e.to_string())
+        }
+    };
+    if let Err(e) = set {
+        tracing::warn!("console thread keeps the gateway's CPU priority: {e}");
+    }
+}
+
+/// Elsewhere the console threads keep the gateway's priority.
+#[cfg(not(target_os = "linux"))]
+pub fn lower_priority(_priority: Priority) {}
+
+/// A listener with address reuse (a restarted gateway binds again at once).
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}

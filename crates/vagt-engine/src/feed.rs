@@ -1,0 +1,134 @@
+//! The feed thread: follows the journal's durable end, decodes each record into the core's
+//! input and routes it to its shard, in journal order; takes periodic snapshots.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use metrics::counter;
+use tracing::{error, info, warn};
+use vagt_journal::{Committed, Follow, Record};
+
+use super::records::{self, Route};
+use super::snapshot::{self, CoreSnapshot};
+use super::worker::{Item, Msg, Work};
+use super::{shard_for, shard_of};
+use crate::metrics as m;
+
+pub(super) struct Feed {
+    pub(super) tail: Box<dyn Follow>,
+    pub(super) committed: Committed,
+    pub(super) shards: Vec<Sender<Msg>>,
+    pub(super) snap_dir: PathBuf,
+    pub(super) snapshot_every: Duration,
+}
+
+impl Feed {
+    /// Runs until the journal is closed and everything in it is applied; then writes a final
+    /// snapshot and hangs up on the shards (which then stop).
+    pub(super) fn run(mut self) {
+        let mut records: Vec<Record> = Vec::new();
+        let mut last_snapshot = Instant::now();
+        let mut since_snapshot = 0u64;
+        loop {
+            let (end, closed) = self
+                .committed
+                .wait_beyond(self.tail.position(), Duration::from_millis(200));
+            records.clear();
+            if let Err(e) = self.tail.read_to(end, &mut records) {
+                // The journal is the source of truth; a record we cannot read is not skipped.
+                error!("core feed cannot read the journal: {e}; retrying in 1 s");
+                counter!(m::CORE_FEED_ERRORS).increment(1);
+                if closed {
+                    return; // shutting down: the journal will not change any more
+                }
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+            since_snapshot += records.len() as u64;
+            self.route(records.drain(..));
+            let caught_up = self.tail.position() >= self.committed.end();
+            if closed && caught_up {
+                break;
+            }
+            if since_snapshot > 0 && last_snapshot.elapsed() >= self.snapshot_every {
+                self.snapshot();
+                last_snapshot = Instant::now();
+                since_snapshot = 0;
+            }
+        }
+        if since_snapshot > 0 {
+            self.snapshot();
+        }
+    }
+
+    fn route(&self, records: impl Iterator<Item = Record>) {
+        let n = self.shards.len();
+        let mut batches: Vec<Vec<Item>> = (0..n).map(|_| Vec::new()).collect();
+        for r in records {
+            // Frames are decoded by their shard thread (in parallel); the feed reads only the
+            // account.
+            let route = match records::route(&r.payload) {
+                Ok(Some(route)) => route,
+                Ok(None) => continue,
+                Err(e) => {
+                    warn!(
+                        offset = r.offset.0,
+                        "core skips a record it cannot decode: {e:#}"
+                    );
+                    counter!(m::CORE_FEED_ERRORS).increment(1);
+                    continue;
+                }
+            };
+            let offset = r.offset.0;
+            let (target, work) = match route {
+                Route::Frame(account) => (Some(shard_of(&account, n)), Work::Frame(r.payload)),
+                Route::Input(input) => (shard_for(&input, n), Work::Input(input)),
+            };
+            match target {
+                Some(i) => {
+                    if let Some(b) = batches.get_mut(i) {
+                        b.push(Item { offset, work });
+                    }
+                }
+                None => {
+                    for b in &mut batches {
+                        b.push(Item {
+                            offset,
+                            work: work.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        let upto = self.tail.position().0;
+        for (tx, items) in self.shards.iter().zip(batches) {
+            // Blocks when a shard is behind: the feed (never the ACK path) waits.
+            let _ = tx.send(Msg::Batch { items, upto });
+        }
+    }
+
+    fn snapshot(&self) {
+        let (tx, rx) = crossbeam_channel::bounded(self.shards.len());
+        for s in &self.shards {
+            let _ = s.send(Msg::Snapshot(tx.clone()));
+        }
+        drop(tx);
+        let mut parts: Vec<_> = rx.iter().collect();
+        if parts.len() != self.shards.len() {
+            return;
+        }
+        parts.sort_by_key(|(i, _)| *i);
+        let snap = CoreSnapshot {
+            offset: self.tail.position().0,
+            shards: parts.into_iter().map(|(_, s)| s).collect(),
+        };
+        match snapshot::write(&self.snap_dir, &snap) {
+            Ok(path) => info!(path = %path.display(), "core snapshot written"),
+            Err(e) => {
+                error!("core snapshot failed: {e:#}");
+                counter!(m::CORE_FEED_ERRORS).increment(1);
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The core replayed offline over a whole journal, on this thread: every change it made, in
+//! journal order — what reports are computed from. The same routing and the same step as the
+//! live shards (`worker::apply_input`), so the alarms and their ids are the live ones.
+
+use std::path::Path;
+
+use anyhow::Context;
+use vagt_core::Change;
+use vagt_journal::{Offset, Reader};
+use vagt_proto::Settings;
+
+use super::records;
+use super::worker::apply_input;
+use super::{fresh, setups_by_shard, shard_for};
+use crate::config::CoreConfig;
+use vagt_records::Accounts;
+
+/// Replays the journal in `journal_dir` from its start through fresh shards and hands every
+/// change to `on_change`. Returns the number of records read.
+pub fn fold(
+    config: &CoreConfig,
+    accounts: &Accounts,
+    settings: &Settings,
+    journal_dir: &Path,
+    mut on_change: impl FnMut(&Change),
+) -> anyhow::Result<u64> {
+    let n = config.shards.max(1);
+    let per_shard = setups_by_shard(accounts, n);
+    let (mut shards, _) = fresh(config, n);
+    let mut read = 0;
+    let reader = Reader::open(journal_dir, Offset(0))
+        .with_context(|| format!("opening the journal in {}", journal_dir.display()))?;
+    for record in reader {
+        let record = record.with_context(|| format!("reading {}", journal_dir.display()))?;
+        read += 1;
+        // A record the live core could not decode was skipped there too.
+        let Ok(Some(input)) = records::decode(&record.payload, accounts, settings) else {
+            continue;
+        };
+        let targets: Vec<usize> = match shard_for(&input, n) {
+            Some(i) => vec![i],
+            None => (0..n).collect(),
+        };
+        for i in targets {
+            let (Some(shard), Some(list)) = (shards.get_mut(i), per_shard.get(i)) else {
+                continue;
+            };
+            if let Ok(changes) = apply_input(shard, &input, list) {
+                for c in &changes {
+                    on_change(c);
+                }
+            }
+        }
+    }
+    Ok(read)
+}

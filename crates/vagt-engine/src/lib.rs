@@ -1,0 +1,474 @@
+//! The core at work behind the journal: the feed, shard threads, offline fold, snapshots, the
+//! door webhook — and its config section and metrics.
+//!
+//! ```text
+//!  ACK path ──append──▶ journal ──(durable end)──▶ feed thread ──hash(account)──▶ shard threads
+//!  commands ──append──▶    ▲                       (Tail: reads               │ read side (views),
+//!  ticker (1/s) ─append────┘                        durable records)          ▼ metrics, answers
+//! ```
+//!
+//! * **Never on the ACK path.** The feed follows the journal's durable end from the segment
+//!   files; if the core lags, it reads more per round. Nothing the ACK path does waits for it.
+//! * **Event-sourced.** Every input — frames, people's commands (with actor, time and client),
+//!   clock ticks, "accounts loaded" — is a journal record, and shards are deterministic, so the
+//!   journal alone rebuilds the core. Snapshots (`<data>/core/`) bound the replay at start-up.
+//! * **Sharded single writers.** Shard = CRC-32C(account) mod N; alarm ids are
+//!   `shard + k·N`, so a command goes straight to its shard. Each shard thread owns its state;
+//!   readers see a concurrent map of open alarms, never a lock on a shard.
+
+pub mod config;
+pub mod door;
+mod feed;
+pub mod fold;
+pub mod metrics;
+mod snapshot;
+mod worker;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+
+use anyhow::Context;
+use dashmap::DashMap;
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+use vagt_core::{AccountSetup, Actor, Alarm, AlarmId, Change, Command, CommandError, Shard};
+use vagt_journal::{Committed, Journal, JournalError, Offset};
+use vagt_proto::Settings;
+use vagt_records::input as records;
+use vagt_records::{Accounts, CallType, CommandRecord, Input};
+
+pub use crate::config::CoreConfig;
+pub use snapshot::CoreSnapshot;
+
+type Answer = Result<Result<Vec<Change>, CommandError>, String>;
+
+/// State shared by the feed, the shard threads and the handle.
+pub(crate) struct Shared {
+    /// Open alarms by id: the read side.
+    views: DashMap<AlarmId, Alarm>,
+    /// Commands waiting for their shard's answer, by request number.
+    waiters: DashMap<u64, oneshot::Sender<Answer>>,
+    /// The last request number given out.
+    requests: AtomicU64,
+    /// Per shard: every record before this offset is applied.
+    applied: Vec<AtomicU64>,
+    /// Inputs at or after this offset are live (metrics); earlier ones are the start-up replay.
+    live_from: u64,
+    /// Emergency staffing mode, as last applied.
+    emergency: AtomicBool,
+    /// Live changes for the console, each with the alarm as it is after it (set once the
+    /// console taps the feed; the core never waits for it).
+    tap: OnceLock<TapSender>,
+}
+
+/// The console's end of the core's feed: each change with the alarm as it is after it, and the
+/// flag the core sets when the queue was full.
+pub type Tapped = (
+    crossbeam_channel::Receiver<(Change, Option<Alarm>)>,
+    Arc<AtomicBool>,
+);
+
+/// The core's end of the console's feed.
+pub(crate) struct TapSender {
+    tx: crossbeam_channel::Sender<(Change, Option<Alarm>)>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl TapSender {
+    /// Queues a change without waiting; a full queue marks the feed overflowed.
+    pub(crate) fn send(&self, change: Change, alarm: Option<Alarm>) {
+        if self.tx.try_send((change, alarm)).is_err() {
+            self.overflowed.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Why a command got no answer from the core.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The core refused it (the alarm's state, owner, role…).
+    #[error(transparent)]
+    Refused(#[from] CommandError),
+    /// It could not be journaled or the core is stopping.
+    #[error("core unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The running core: the handle for commands and the read side.
+pub struct Engine {
+    shared: Arc<Shared>,
+    journal: Mutex<Option<Arc<dyn Journal>>>,
+    committed: Committed,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    shards: usize,
+}
+
+/// Where the core is, for `/core` and tests.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Status {
+    /// Every record before this offset is applied by every shard.
+    pub applied: u64,
+    /// The journal's durable end.
+    pub journal_end: u64,
+    /// Open alarms.
+    pub open_alarms: usize,
+    /// Shards.
+    pub shards: usize,
+    /// Emergency staffing mode.
+    pub emergency_mode: bool,
+}
+
+/// The shard an account belongs to (stable across restarts: snapshots depend on it).
+pub fn shard_of(account: &str, shards: usize) -> usize {
+    const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+    CRC32C.checksum(account.to_ascii_uppercase().as_bytes()) as usize % shards.max(1)
+}
+
+/// The one shard an input goes to, or `None` for every shard (ticks, set-up, centre-wide
+/// commands). Alarm ids are `shard + k·n`, so a command finds its alarm's shard.
+pub(crate) fn shard_for(input: &Input, n: usize) -> Option<usize> {
+    match input {
+        Input::Frame { account, .. } => Some(shard_of(account, n)),
+        Input::Command(c) => c
+            .command
+            .alarm()
+            .map(|id| usize::try_from(id.0 % n.max(1) as u64).unwrap_or(0)),
+        Input::Tick(_) | Input::Setup(_) => None,
+    }
+}
+
+impl Engine {
+    /// Starts the core on `journal`: restores the newest snapshot in `snap_dir`, then replays
+    /// the journal after it and keeps following it; commands are journaled through it.
+    pub fn start(
+        config: &CoreConfig,
+        accounts: &Accounts,
+        settings: Settings,
+        snap_dir: &Path,
+        journal: Arc<dyn Journal>,
+    ) -> anyhow::Result<Self> {
+        let n = config.shards.max(1);
+        let snap_dir = snap_dir.to_owned();
+        let committed = journal.committed();
+        let per_shard = setups_by_shard(accounts, n);
+        let (mut shards, from) = match snapshot::load_latest(&snap_dir)? {
+            Some(s) if s.offset > committed.end().0 => {
+                warn!(
+                    offset = s.offset,
+                    journal_end = committed.end().0,
+                    "snapshot is ahead of the journal (journal cut back?); replaying the whole journal"
+                );
+                fresh(config, n)
+            }
+            Some(s) if s.shards.len() == n => {
+                info!(
+                    offset = s.offset,
+                    "core restored from snapshot; replaying the journal after it"
+                );
+                let from = s.offset;
+                let shards: Vec<Shard> = s
+                    .shards
+                    .into_iter()
+                    .map(|snap| {
+                        Shard::restore(snap, config.normal.clone(), config.emergency.clone())
+                    })
+                    .collect();
+                (shards, from)
+            }
+            other => {
+                if other.is_some() {
+                    info!("snapshot is for another shard count; replaying the whole journal");
+                }
+                fresh(config, n)
+            }
+        };
+        // Restored shards had these settings live; re-apply them without moving any clock.
+        if from > 0 {
+            for (shard, list) in shards.iter_mut().zip(&per_shard) {
+                let at = shard.clock();
+                shard.reconfigure(list, at);
+            }
+        }
+        let shared = Arc::new(Shared {
+            views: DashMap::new(),
+            waiters: DashMap::new(),
+            requests: AtomicU64::new(0),
+            applied: (0..n).map(|_| AtomicU64::new(from)).collect(),
+            live_from: committed.end().0,
+            emergency: AtomicBool::new(shards.first().is_some_and(Shard::emergency_mode)),
+            tap: OnceLock::new(),
+        });
+        for shard in &shards {
+            for a in shard.open_alarms() {
+                shared.views.insert(a.id, a.clone());
+            }
+        }
+        let mut threads = Vec::new();
+        let mut senders = Vec::new();
+        let accounts = Arc::new(accounts.clone());
+        let mut door_thread = None;
+        let door = match config.door_webhook.clone() {
+            Some(hook) => {
+                info!(url = %hook.url, "door grants go to the lock vendor's webhook");
+                let (queue, thread) = door::start(hook)?;
+                door_thread = Some(thread);
+                Some(queue)
+            }
+            None => None,
+        };
+        for (index, (shard, setups)) in shards.into_iter().zip(per_shard).enumerate() {
+            let (tx, rx) = crossbeam_channel::bounded(64);
+            senders.push(tx);
+            let cx = worker::Context {
+                index,
+                setups,
+                accounts: Arc::clone(&accounts),
+                settings,
+                shared: Arc::clone(&shared),
+                door: door.clone(),
+            };
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("vagt-core-{index}"))
+                    .spawn(move || worker::run(shard, &rx, &cx))
+                    .context("starting a core shard thread")?,
+            );
+        }
+        let feed = feed::Feed {
+            tail: journal.follow(Offset(from)),
+            committed: committed.clone(),
+            shards: senders,
+            snap_dir,
+            snapshot_every: std::time::Duration::from_secs(config.snapshot_every_secs),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name("vagt-core-feed".into())
+                .spawn(move || feed.run())
+                .context("starting the core feed thread")?,
+        );
+        // Last: it drains once the shard threads (its senders) are gone.
+        drop(door);
+        threads.extend(door_thread);
+        Ok(Self {
+            shared,
+            journal: Mutex::new(Some(journal)),
+            committed,
+            threads: Mutex::new(threads),
+            shards: n,
+        })
+    }
+
+    /// Journals a person's command and waits for its shard's answer.
+    pub async fn command(
+        &self,
+        actor: Actor,
+        command: Command,
+        client: Option<SocketAddr>,
+    ) -> Result<Vec<Change>, EngineError> {
+        let request = self.shared.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let record = records::encode_command(&CommandRecord {
+            request,
+            at_ms: vagt_records::time::now_ms(),
+            actor,
+            client,
+            command,
+        })
+        .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        // Registered before the record exists, so its shard always finds the waiter.
+        self.shared.waiters.insert(request, tx);
+        let shared = Arc::clone(&self.shared);
+        let done = move |r: Result<Offset, JournalError>| {
+            if let Err(e) = r
+                && let Some((_, tx)) = shared.waiters.remove(&request)
+            {
+                let _ = tx.send(Err(e.to_string()));
+            }
+        };
+        let appended = match self.journal.lock().ok().and_then(|a| a.clone()) {
+            Some(journal) => {
+                tokio::task::spawn_blocking(move || journal.append(record, Box::new(done)))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+            }
+            None => Err("stopping".to_owned()),
+        };
+        if let Err(e) = appended {
+            self.shared.waiters.remove(&request);
+            return Err(EngineError::Unavailable(e));
+        }
+        match rx.await {
+            Ok(Ok(result)) => Ok(result?),
+            Ok(Err(e)) => Err(EngineError::Unavailable(e)),
+            Err(_) => Err(EngineError::Unavailable("core stopped".into())),
+        }
+    }
+
+    /// Open alarms, most urgent first (priority, then age).
+    pub fn open_alarms(&self) -> Vec<Alarm> {
+        let mut v: Vec<Alarm> = self
+            .shared
+            .views
+            .iter()
+            .map(|e| e.value().clone())
+            .collect();
+        v.sort_by_key(Alarm::queue_order);
+        v
+    }
+
+    /// One open alarm.
+    pub fn alarm(&self, id: AlarmId) -> Option<Alarm> {
+        self.shared.views.get(&id).map(|a| a.value().clone())
+    }
+
+    /// The live feed for the console: each change made after this call, with the alarm as it
+    /// is after it, in a queue of `FEED_CAPACITY` the core never waits on (when it is full the
+    /// flag is set and changes are dropped until the reader empties it). Taken once: `None`
+    /// after the first call.
+    pub fn tap(&self) -> Option<Tapped> {
+        let (tx, rx) = crossbeam_channel::bounded(FEED_CAPACITY);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let sender = TapSender {
+            tx,
+            overflowed: Arc::clone(&overflowed),
+        };
+        self.shared.tap.set(sender).ok()?;
+        Some((rx, overflowed))
+    }
+
+    /// Where the core is.
+    pub fn status(&self) -> Status {
+        Status {
+            applied: self
+                .shared
+                .applied
+                .iter()
+                .map(|a| a.load(Ordering::Acquire))
+                .min()
+                .unwrap_or(0),
+            journal_end: self.committed.end().0,
+            open_alarms: self.shared.views.len(),
+            shards: self.shards,
+            emergency_mode: self.shared.emergency.load(Ordering::Acquire),
+        }
+    }
+
+    /// Sets the gauges that are cheaper to compute at scrape time than to keep up to date.
+    pub fn refresh_gauges(&self, now: u64) {
+        use ::metrics::gauge;
+        let mut counts = [[0u64; 5]; 5];
+        let mut oldest_queued: Option<u64> = None;
+        for e in &self.shared.views {
+            let a = e.value();
+            let s = state_index(a.state);
+            let p = usize::from(a.priority.clamp(1, 5) - 1);
+            if let Some(c) = counts.get_mut(s).and_then(|r| r.get_mut(p)) {
+                *c += 1;
+            }
+            if a.state == vagt_core::State::Queued {
+                oldest_queued = Some(oldest_queued.map_or(a.opened_at, |o| o.min(a.opened_at)));
+            }
+        }
+        for (s, row) in counts.iter().enumerate() {
+            for (p, n) in row.iter().enumerate() {
+                gauge!(metrics::CORE_OPEN, "state" => STATE_NAMES[s], "priority" => PRIORITY_NAMES[p])
+                    .set(*n as f64);
+            }
+        }
+        let age = oldest_queued.map_or(0, |t| now.saturating_sub(t));
+        gauge!(metrics::CORE_OLDEST_UNCLAIMED).set(age as f64);
+        let st = self.status();
+        gauge!(metrics::CORE_LAG).set(st.journal_end.saturating_sub(st.applied) as f64);
+    }
+
+    /// Stops journaling commands (before the journal closes).
+    pub fn stop_appending(&self) {
+        if let Ok(mut a) = self.journal.lock() {
+            *a = None;
+        }
+    }
+
+    /// Waits for the core to apply everything journaled and write its last snapshot; call after
+    /// the journal is closed.
+    pub fn join(&self) {
+        let threads = std::mem::take(
+            &mut *self
+                .threads
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Every account's core settings, on the shard that owns the account.
+pub(crate) fn setups_by_shard(accounts: &Accounts, n: usize) -> Vec<Vec<(String, AccountSetup)>> {
+    let mut per_shard = vec![Vec::new(); n];
+    for (account, setup) in setups(accounts) {
+        if let Some(v) = per_shard.get_mut(shard_of(&account, n)) {
+            v.push((account, setup));
+        }
+    }
+    per_shard
+}
+
+/// New, empty shards that will replay the journal from its start.
+pub(crate) fn fresh(config: &CoreConfig, n: usize) -> (Vec<Shard>, u64) {
+    let shards = (0..n as u64)
+        .map(|i| {
+            Shard::new(
+                i,
+                n as u64,
+                config.normal.clone(),
+                config.emergency.clone(),
+                0,
+            )
+        })
+        .collect();
+    (shards, 0)
+}
+
+/// Changes the console feed holds for a slow client before it must resync.
+const FEED_CAPACITY: usize = 65_536;
+
+const STATE_NAMES: [&str; 5] = ["queued", "claimed", "forwarded", "accepted", "on_site"];
+const PRIORITY_NAMES: [&str; 5] = ["1", "2", "3", "4", "5"];
+
+fn state_index(s: vagt_core::State) -> usize {
+    use vagt_core::State;
+    match s {
+        State::Queued => 0,
+        State::Claimed => 1,
+        State::Forwarded => 2,
+        State::Accepted => 3,
+        State::OnSite | State::Closed | State::Cancelled => 4,
+    }
+}
+
+/// The core settings of every account in the accounts file.
+pub(crate) fn setups(accounts: &Accounts) -> Vec<(String, AccountSetup)> {
+    accounts
+        .entries()
+        .map(|e| {
+            let team = match e.call_type {
+                CallType::Sygeplejekald => e.district.clone().or_else(|| e.provider.clone()),
+                _ => e.provider.clone().or_else(|| e.district.clone()),
+            };
+            let setup = AccountSetup {
+                supervision_secs: e.supervision_interval_secs,
+                team,
+                lock: e.door_lock.clone(),
+                backup_team: e.backup_team.clone(),
+                priorities: e.priorities.clone(),
+            };
+            (e.account.to_ascii_uppercase(), setup)
+        })
+        .collect()
+}

@@ -1,0 +1,278 @@
+//! The per-frame ACK path, shared by TCP and UDP: decode → dedup → journal commit → answer.
+//!
+//! [`AckPath::submit`] does everything that does not wait for the disk and hands back a
+//! [`Pending`]; [`Pending::resolve`] waits for the commit. A connection submits every frame of
+//! a read before resolving any, so pipelined frames share one group commit, and answers still
+//! go out in order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use metrics::counter;
+use tokio::sync::oneshot;
+use vagt_dc09::{
+    AccountKey, Decoded, Frame, FramingError, RawFrame, Refusal, Response, Timestamp, Window,
+    respond,
+};
+use vagt_journal::{Done, Journal, JournalError, Offset, Refused};
+use vagt_proto::{Processed, Settings};
+use vagt_records::{Accounts, DedupKey, FrameRecord, Transport};
+
+use crate::dedup::{Claim, Dedup, Duplicate, NewClaim};
+use crate::metrics as m;
+
+/// Everything the ACK path needs; shared by all connection tasks.
+pub struct AckPath {
+    settings: Settings,
+    accounts: Arc<Accounts>,
+    dedup: Dedup,
+    journal: Arc<dyn Journal>,
+}
+
+/// A frame on its way to an answer.
+pub enum Pending {
+    /// The answer is known (NAK, DUH or silence).
+    Now(Option<Vec<u8>>),
+    /// A new message: answered once its record is durable.
+    Commit {
+        /// The journal's reply.
+        done: oneshot::Receiver<Result<Offset, JournalError>>,
+        /// Our dedup claim, settled with the outcome.
+        claim: NewClaim,
+        /// The ACK to send after the commit.
+        ack: Vec<u8>,
+        /// Frame type, for metrics.
+        token: String,
+    },
+    /// A retransmission: answered once the original is durable.
+    Duplicate {
+        /// The original's state.
+        dup: Duplicate,
+        /// The ACK to send.
+        ack: Vec<u8>,
+        /// Frame type, for metrics.
+        token: String,
+    },
+}
+
+/// The answer to send, and whether it acknowledges a stored alarm (for the latency metric).
+pub struct Answer {
+    /// Bytes to send, if any.
+    pub bytes: Option<Vec<u8>>,
+    /// An ACK of a journaled (or already journaled) message.
+    pub acknowledged: bool,
+}
+
+impl AckPath {
+    /// An ACK path storing accepted frames in `journal`.
+    pub fn new(
+        settings: Settings,
+        accounts: Arc<Accounts>,
+        dedup: Dedup,
+        journal: Arc<dyn Journal>,
+    ) -> Self {
+        Self {
+            settings,
+            accounts,
+            dedup,
+            journal,
+        }
+    }
+
+    /// Counts bytes the framer discarded (never answered).
+    pub fn framing_error(&self, e: &FramingError) {
+        counter!(m::DECODE_ERRORS, "kind" => e.kind()).increment(1);
+        counter!(m::FRAMES, "type" => "none", "outcome" => "silent").increment(1);
+    }
+
+    /// Decodes and checks one frame, claims it in the dedup window and hands a new message to the
+    /// journal. Waits only when the journal queue is full and `push_back` is set (TCP: the
+    /// connection stops reading meanwhile); without `push_back` (UDP) a full queue means no
+    /// answer, and the device retransmits.
+    pub async fn submit(
+        &self,
+        raw: &RawFrame,
+        peer: SocketAddr,
+        transport: Transport,
+        push_back: bool,
+    ) -> Pending {
+        let (now, now_ms) = vagt_records::time::clock();
+        let processed = self.process(raw, now);
+        let bytes = processed
+            .response
+            .encode(now, &mut rand::rng())
+            .ok()
+            .flatten();
+        let Decoded::Accepted(message) = &processed.decoded else {
+            count_refusal(&processed);
+            return Pending::Now(bytes);
+        };
+        let Some(ack) = bytes else {
+            return Pending::Now(None);
+        };
+        let token = message.header.type_label();
+        if message.unknown_account {
+            counter!(m::UNKNOWN_ACCOUNT).increment(1);
+        }
+        let key = DedupKey::of(message);
+        let claim = match self.dedup.claim(key) {
+            Claim::Duplicate(dup) => return Pending::Duplicate { dup, ack, token },
+            Claim::New(c) => c,
+        };
+        let record = FrameRecord::new(message, &key, peer, transport, now_ms);
+        let Some(done) = self.store(record, push_back).await else {
+            return Pending::Now(None);
+        };
+        Pending::Commit {
+            done,
+            claim,
+            ack,
+            token,
+        }
+    }
+
+    /// Decodes the frame and decides the protocol's answer (the account's key and window).
+    fn process(&self, raw: &RawFrame, now: Timestamp) -> Processed {
+        let frame = match Frame::parse(raw, &self.settings.tolerance) {
+            Ok(frame) => frame,
+            Err(e) => {
+                let decoded = Decoded::Refused(Refusal::parse(e));
+                return Processed {
+                    response: respond(&decoded),
+                    decoded,
+                    payload: None,
+                };
+            }
+        };
+        let account = self.accounts.find(&frame);
+        let mut settings = self.settings;
+        if let Some(a) = account {
+            let w = &mut settings.policy.window;
+            *w = Window {
+                max_age_secs: a.entry.window_max_age_secs.unwrap_or(w.max_age_secs),
+                max_ahead_secs: a.entry.window_max_ahead_secs.unwrap_or(w.max_ahead_secs),
+            };
+        }
+        let key = match account {
+            Some(a) => a
+                .key
+                .as_ref()
+                .map_or(AccountKey::Clear, AccountKey::Encrypted),
+            None => AccountKey::Unknown,
+        };
+        vagt_proto::process_frame(&frame, &settings, now, key)
+    }
+
+    /// Hands the record to the journal; the receiver hears the outcome. `None`: not queued
+    /// (no answer: the device retransmits).
+    async fn store(
+        &self,
+        record: FrameRecord,
+        push_back: bool,
+    ) -> Option<oneshot::Receiver<Result<Offset, JournalError>>> {
+        let payload = record.encode().ok()?;
+        let (tx, rx) = oneshot::channel();
+        let done: Done = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
+        let mut item = (payload, done);
+        loop {
+            // Listen before trying, so a writer draining in between cannot be missed.
+            let room = push_back.then(|| self.journal.room());
+            match self.journal.try_append(item.0, item.1) {
+                Ok(()) => return Some(rx),
+                Err(Refused::Full(payload, done)) => match room {
+                    Some(room) => {
+                        item = (payload, done);
+                        room.await;
+                    }
+                    None => {
+                        counter!(m::UDP_SHED).increment(1);
+                        return None;
+                    }
+                },
+                Err(Refused::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// Counts a refused frame by its decode error and answer.
+fn count_refusal(processed: &Processed) {
+    let (token, kind) = match &processed.decoded {
+        Decoded::Refused(r) => (
+            r.header
+                .as_deref()
+                .map_or_else(|| "none".into(), vagt_dc09::Header::type_label),
+            r.reason.kind(),
+        ),
+        _ => ("none".into(), "other"),
+    };
+    counter!(m::DECODE_ERRORS, "kind" => kind).increment(1);
+    counter!(m::FRAMES, "type" => token, "outcome" => outcome(&processed.response)).increment(1);
+}
+
+impl Pending {
+    /// Waits for whatever the answer depends on.
+    pub async fn resolve(self) -> Answer {
+        match self {
+            Self::Now(bytes) => Answer {
+                bytes,
+                acknowledged: false,
+            },
+            Self::Commit {
+                done,
+                claim,
+                ack,
+                token,
+            } => match done.await {
+                Ok(Ok(offset)) => {
+                    claim.committed(offset);
+                    counter!(m::FRAMES, "type" => token, "outcome" => "ack").increment(1);
+                    Answer {
+                        bytes: Some(ack),
+                        acknowledged: true,
+                    }
+                }
+                _ => {
+                    // Not durable: no ACK. The device retransmits; the claim is released.
+                    claim.failed();
+                    counter!(m::FRAMES, "type" => token, "outcome" => "failed").increment(1);
+                    Answer {
+                        bytes: None,
+                        acknowledged: false,
+                    }
+                }
+            },
+            Self::Duplicate { dup, ack, token } => match dup.wait().await {
+                Some(_) => {
+                    counter!(m::DEDUP_HITS).increment(1);
+                    counter!(m::FRAMES, "type" => token, "outcome" => "duplicate").increment(1);
+                    Answer {
+                        bytes: Some(ack),
+                        acknowledged: true,
+                    }
+                }
+                None => Answer {
+                    bytes: None,
+                    acknowledged: false,
+                },
+            },
+        }
+    }
+}
+
+fn outcome(r: &Response) -> &'static str {
+    match r {
+        Response::Ack { .. } => "ack",
+        Response::Duh { .. } => "duh",
+        Response::Nak => "nak",
+        Response::Silent => "silent",
+    }
+}
+
+/// Time since `started`, for the ACK-latency histogram.
+pub fn since(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64()
+}

@@ -1,0 +1,94 @@
+//! The ACK path's metrics: names (one place), descriptions and histogram buckets.
+//!
+//! The binary installs the Prometheus recorder and calls [`describe`]; the code here only
+//! emits. No label value here comes from a peer except the frame's ID token, which the protocol
+//! restricts to a handful of names; nothing personal is ever a label.
+
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, histogram};
+use vagt_journal::CommitStats;
+
+/// Frames by `type` (ID token, `*` when encrypted, `none` if unparsed) and `outcome`
+/// (`ack`, `nak`, `duh`, `silent`, `duplicate`, `failed`).
+pub const FRAMES: &str = "vagt_frames_total";
+/// Receive → ACK written to the socket, seconds (accepted frames, incl. duplicates).
+pub const ACK_LATENCY: &str = "vagt_ack_latency_seconds";
+/// Journal batch write + fdatasync, seconds.
+pub const JOURNAL_COMMIT: &str = "vagt_journal_commit_seconds";
+/// Records per journal batch (group commit size).
+pub const JOURNAL_BATCH: &str = "vagt_journal_batch_records";
+/// Bytes appended to the journal.
+pub const JOURNAL_BYTES: &str = "vagt_journal_bytes_total";
+/// Records appended to the journal.
+pub const JOURNAL_RECORDS: &str = "vagt_journal_records_total";
+/// Open TCP connections.
+pub const CONNECTIONS_OPEN: &str = "vagt_connections_open";
+/// TCP connections accepted.
+pub const CONNECTIONS: &str = "vagt_connections_total";
+/// TCP connections refused or closed by a limit, by `reason` (`max_connections`, `per_ip`,
+/// `first_frame_timeout`, `idle_timeout`, `garbage`, `shutdown`).
+pub const DISCONNECTS: &str = "vagt_disconnects_total";
+/// Decode errors by `kind` (`bad_crc`, `garbage`, `bad_sequence`, `time_window`, …).
+pub const DECODE_ERRORS: &str = "vagt_decode_errors_total";
+/// Retransmissions recognised by dedup (ACKed again, not stored).
+pub const DEDUP_HITS: &str = "vagt_dedup_hits_total";
+/// Frames from accounts not in the accounts file.
+pub const UNKNOWN_ACCOUNT: &str = "vagt_unknown_account_frames_total";
+/// UDP datagrams not answered because the journal queue was full (the device retransmits).
+pub const UDP_SHED: &str = "vagt_udp_shed_total";
+
+/// Buckets of the latency histograms (seconds).
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+/// Buckets of the batch-size histogram (records).
+pub const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
+];
+
+/// Histograms with their buckets, for the recorder.
+pub const HISTOGRAMS: &[(&str, &[f64])] = &[
+    (ACK_LATENCY, LATENCY_BUCKETS),
+    (JOURNAL_COMMIT, LATENCY_BUCKETS),
+    (JOURNAL_BATCH, BATCH_BUCKETS),
+];
+
+/// Describes every metric of the ACK path.
+pub fn describe() {
+    describe_counter!(FRAMES, "DC-09 frames by type and outcome");
+    describe_histogram!(ACK_LATENCY, Unit::Seconds, "receive to ACK written");
+    describe_histogram!(
+        JOURNAL_COMMIT,
+        Unit::Seconds,
+        "journal batch write + fdatasync"
+    );
+    describe_histogram!(JOURNAL_BATCH, Unit::Count, "records per journal batch");
+    describe_counter!(JOURNAL_BYTES, Unit::Bytes, "bytes appended to the journal");
+    describe_counter!(JOURNAL_RECORDS, "records appended to the journal");
+    describe_gauge!(CONNECTIONS_OPEN, "open TCP connections");
+    describe_counter!(CONNECTIONS, "TCP connections accepted");
+    describe_counter!(
+        DISCONNECTS,
+        "connections refused or closed by a limit, by reason"
+    );
+    describe_counter!(DECODE_ERRORS, "frames refused or bytes discarded, by kind");
+    describe_counter!(
+        DEDUP_HITS,
+        "retransmissions acknowledged again without a new record"
+    );
+    describe_counter!(
+        UNKNOWN_ACCOUNT,
+        "frames from accounts not in the accounts file"
+    );
+    describe_counter!(
+        UDP_SHED,
+        "UDP datagrams left unanswered because the journal queue was full"
+    );
+}
+
+/// Records one group commit (the journal's `on_commit` hook, on its writer thread).
+pub fn journal_commit(s: &CommitStats) {
+    histogram!(JOURNAL_COMMIT).record(s.write_and_sync.as_secs_f64());
+    histogram!(JOURNAL_BATCH).record(s.records as f64);
+    counter!(JOURNAL_BYTES).increment(s.bytes as u64);
+    counter!(JOURNAL_RECORDS).increment(s.records as u64);
+}

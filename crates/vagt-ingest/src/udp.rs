@@ -1,0 +1,60 @@
+//! UDP: one DC-09 frame per datagram; the answer goes back to the datagram's source.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use metrics::histogram;
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use vagt_dc09::FrameDecoder;
+
+use crate::metrics as m;
+use vagt_records::Transport;
+
+use crate::ack::{AckPath, since};
+
+/// Receives datagrams until `stop` is cancelled; each frame is answered from its own task so a
+/// slow commit never holds up the socket.
+pub async fn recv_loop(
+    socket: Arc<UdpSocket>,
+    ack: Arc<AckPath>,
+    decoder: FrameDecoder,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let mut datagram = vec![0u8; 65_536];
+    loop {
+        let (n, peer) = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = socket.recv_from(&mut datagram) => match r {
+                Ok(x) => x,
+                Err(_) => continue, // e.g. ICMP port unreachable from an earlier send
+            },
+        };
+        let received = std::time::Instant::now();
+        let mut buf = BytesMut::from(datagram.get(..n).unwrap_or_default());
+        loop {
+            let raw = match decoder.decode(&mut buf) {
+                Ok(Some(raw)) => raw,
+                Ok(None) => break,
+                Err(e) => {
+                    ack.framing_error(&e);
+                    continue;
+                }
+            };
+            // No push-back on UDP: a full journal queue means no answer; the device resends.
+            let pending = ack.submit(&raw, peer, Transport::Udp, false).await;
+            let socket = Arc::clone(&socket);
+            tracker.spawn(async move {
+                let answer = pending.resolve().await;
+                if let Some(bytes) = answer.bytes
+                    && socket.send_to(&bytes, peer).await.is_ok()
+                    && answer.acknowledged
+                {
+                    histogram!(m::ACK_LATENCY).record(since(received));
+                }
+            });
+        }
+    }
+}

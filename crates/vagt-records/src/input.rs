@@ -1,0 +1,168 @@
+//! The core's inputs as journal records (`C`, `T`, `S`), and every record as the core reads it
+//! (frames included).
+//!
+//! Everything that changes the core goes through the journal first, so the journal alone
+//! rebuilds it: `C` a person's command (actor, time, client), `T` a clock tick, `S` "the
+//! accounts file was (re)loaded" (the point from which its supervision and teams apply).
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use vagt_core::{Actor, Command};
+use vagt_dc09::{Frame, RawFrame, Timestamp, UnknownAccount, Window};
+use vagt_proto::{Event, Settings};
+
+use crate::accounts::Accounts;
+use crate::frame::FrameRecord;
+
+const COMMAND_TAG: u8 = b'C';
+const TICK_TAG: u8 = b'T';
+const SETUP_TAG: u8 = b'S';
+
+/// A person's command as journaled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    /// The request number the waiting caller knows it by (unique within one process run; only
+    /// commands journaled by the running process are answered).
+    #[serde(default)]
+    pub request: u64,
+    /// When it was given (milliseconds since the Unix epoch).
+    pub at_ms: i64,
+    /// Who gave it.
+    pub actor: Actor,
+    /// From where (console client address), if known.
+    pub client: Option<SocketAddr>,
+    /// What.
+    pub command: Command,
+}
+
+/// One journal record, as the core sees it.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// A journaled frame: its account, events and receive time (seconds).
+    Frame {
+        /// The account.
+        account: String,
+        /// The events (none for a link test, or if the body no longer decodes).
+        events: Vec<Event>,
+        /// Receive time, seconds since the Unix epoch.
+        at: u64,
+    },
+    /// A command.
+    Command(CommandRecord),
+    /// The clock reached `at` (seconds).
+    Tick(u64),
+    /// The accounts file applies from `at` (seconds).
+    Setup(u64),
+}
+
+/// Encodes a command record.
+pub fn encode_command(c: &CommandRecord) -> anyhow::Result<Vec<u8>> {
+    let mut out = vec![COMMAND_TAG];
+    serde_json::to_writer(&mut out, c)?;
+    Ok(out)
+}
+
+/// Encodes a tick record.
+pub fn encode_tick(at: u64) -> Vec<u8> {
+    let mut out = vec![TICK_TAG];
+    out.extend_from_slice(&at.to_le_bytes());
+    out
+}
+
+/// Encodes a setup record.
+pub fn encode_setup(at: u64) -> Vec<u8> {
+    let mut out = vec![SETUP_TAG];
+    out.extend_from_slice(&at.to_le_bytes());
+    out
+}
+
+/// Decodes any journal record into the core's input; `Ok(None)` for kinds the core ignores.
+pub fn decode(
+    payload: &[u8],
+    accounts: &Accounts,
+    settings: &Settings,
+) -> anyhow::Result<Option<Input>> {
+    if let Some(input) = decode_core_record(payload)? {
+        return Ok(Some(input));
+    }
+    Ok(FrameRecord::view(payload)?.map(|f| Input::Frame {
+        events: events_of(f.body, f.received_at_ms, accounts, settings),
+        account: f.account.to_ascii_uppercase(),
+        at: u64::try_from(f.received_at_ms.div_euclid(1000)).unwrap_or(0),
+    }))
+}
+
+/// Decodes the core's own records (`C`, `T`, `S`); `Ok(None)` for any other kind.
+fn decode_core_record(payload: &[u8]) -> anyhow::Result<Option<Input>> {
+    let Some((&tag, rest)) = payload.split_first() else {
+        bail!("empty record")
+    };
+    Ok(Some(match tag {
+        COMMAND_TAG => Input::Command(serde_json::from_slice(rest).context("command record")?),
+        TICK_TAG => Input::Tick(le_u64(rest)?),
+        SETUP_TAG => Input::Setup(le_u64(rest)?),
+        _ => return Ok(None),
+    }))
+}
+
+/// Decodes a record only if it is a person's command (`Ok(None)` otherwise).
+pub fn decode_command_only(payload: &[u8]) -> anyhow::Result<Option<Input>> {
+    match payload.first() {
+        Some(&COMMAND_TAG) => decode_core_record(payload),
+        _ => Ok(None),
+    }
+}
+
+/// How the feed routes a record, decided without decoding a frame's body (the shard threads
+/// do that, in parallel).
+#[derive(Debug)]
+pub enum Route {
+    /// A frame of this account (upper-cased): its shard decodes it.
+    Frame(String),
+    /// Anything else, decoded.
+    Input(Input),
+}
+
+/// Reads just enough of a record to route it; `Ok(None)` for kinds the core ignores.
+pub fn route(payload: &[u8]) -> anyhow::Result<Option<Route>> {
+    if let Some(input) = decode_core_record(payload)? {
+        return Ok(Some(Route::Input(input)));
+    }
+    Ok(FrameRecord::view(payload)?.map(|f| Route::Frame(f.account.to_ascii_uppercase())))
+}
+
+fn le_u64(bytes: &[u8]) -> anyhow::Result<u64> {
+    let b: [u8; 8] = bytes.try_into().context("record of the wrong length")?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// The events of a journaled frame, decoded again (decrypted with the account's key). The frame
+/// was accepted once: the window and unknown-account checks are not applied again.
+pub fn events_of(
+    body: &[u8],
+    received_at_ms: i64,
+    accounts: &Accounts,
+    settings: &Settings,
+) -> Vec<Event> {
+    let raw = RawFrame {
+        body: Bytes::copy_from_slice(body),
+        decimal_length: false,
+    };
+    let Ok(frame) = Frame::parse(&raw, &settings.tolerance) else {
+        return Vec::new();
+    };
+    let mut settings = *settings;
+    settings.policy.window = Window {
+        max_age_secs: u32::MAX,
+        max_ahead_secs: u32::MAX,
+    };
+    settings.policy.unknown_account = UnknownAccount::Accept;
+    let now = Timestamp::from_unix(received_at_ms.div_euclid(1000)).unwrap_or(Timestamp::EPOCH);
+    vagt_proto::process_frame(&frame, &settings, now, accounts.key_for(&frame))
+        .payload
+        .map(|p| p.events())
+        .unwrap_or_default()
+}

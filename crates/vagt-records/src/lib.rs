@@ -1,0 +1,27 @@
+//! Every record Vagt writes to its journal, in one place, and what they are read with.
+//!
+//! The journal stores opaque payloads; this crate gives them meaning. The first byte is the
+//! kind:
+//!
+//! | tag | record | written by | module |
+//! |---|---|---|---|
+//! | `F` | an accepted DC-09 frame (metadata JSON + the body as received) | the ACK path | [`frame`] |
+//! | `C` | a person's command (actor, time, client, request number) | consoles, via the engine | [`input`] |
+//! | `T` | a clock tick (seconds) | the ticker | [`input`] |
+//! | `S` | "the accounts file applies from here" (seconds) | start-up | [`input`] |
+//!
+//! Also here: the dedup key every frame is stored under ([`DedupKey`]), the accounts file the
+//! records are read against ([`accounts`]), and time units ([`time`]). Sans-I/O: no sockets, no
+//! async runtime (checked by `scripts/test`); the only side effects are reading the clock and
+//! loading the accounts file.
+
+pub mod accounts;
+pub mod frame;
+pub mod input;
+mod key;
+pub mod time;
+
+pub use accounts::{AccountEntry, Accounts, CallType};
+pub use frame::{FrameMeta, FrameRecord, FrameView, Transport};
+pub use input::{CommandRecord, Input, Route};
+pub use key::DedupKey;

@@ -1,0 +1,139 @@
+//! The console's backend: the engine (commands, open alarms, the live feed), the accounts and
+//! the reports, as `vagt-console` asks for them.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+
+use vagt_console::protocol::{AccountInfo, ReportRequest};
+use vagt_console::server::{Backend, BoxFuture, Failure, Tap};
+use vagt_console::{ConsoleConfig, RunningConsole};
+use vagt_core::{Actor, Alarm, Change, Command};
+use vagt_engine::{Engine, EngineError};
+use vagt_report::{Month, ReportFormat, ReportTable};
+
+/// The core as the console sees it. It holds the engine weakly: shutdown does not wait for
+/// console connections to let go of it.
+struct EngineBackend {
+    engine: Weak<Engine>,
+    reports: Arc<vagt_report::Source>,
+    /// The gateway's runtime: commands are journaled from its threads, not the console's
+    /// low-priority ones (which must never hold a lock the ACK path needs).
+    gateway: tokio::runtime::Handle,
+}
+
+/// Starts the console over `engine` (commands run on the calling runtime).
+pub async fn start(
+    config: &ConsoleConfig,
+    engine: &Arc<Engine>,
+    reports: vagt_report::Source,
+) -> anyhow::Result<RunningConsole> {
+    let backend = EngineBackend {
+        engine: Arc::downgrade(engine),
+        reports: Arc::new(reports),
+        gateway: tokio::runtime::Handle::current(),
+    };
+    vagt_console::start(config, Arc::new(backend)).await
+}
+
+impl Backend for EngineBackend {
+    fn command(
+        &self,
+        actor: Actor,
+        command: Command,
+        client: Option<SocketAddr>,
+        team: Option<String>,
+    ) -> BoxFuture<'_, Result<Vec<Change>, Failure>> {
+        let engine = self.engine.upgrade();
+        let run = async move {
+            let engine = engine.ok_or_else(|| Failure::Unavailable("stopping".into()))?;
+            if let Some(team) = team {
+                let theirs = command
+                    .alarm()
+                    .and_then(|id| engine.alarm(id))
+                    .is_some_and(|a| a.team.as_ref() == Some(&team));
+                if !theirs {
+                    return Err(Failure::NotYours);
+                }
+            }
+            engine
+                .command(actor, command, client)
+                .await
+                .map_err(|e| match e {
+                    EngineError::Refused(r) => Failure::Refused(r),
+                    EngineError::Unavailable(u) => Failure::Unavailable(u),
+                })
+        };
+        let task = self.gateway.spawn(run);
+        Box::pin(async move {
+            task.await
+                .map_err(|e| Failure::Unavailable(e.to_string()))?
+        })
+    }
+
+    fn open_alarms(&self) -> Vec<Alarm> {
+        self.engine
+            .upgrade()
+            .map(|e| e.open_alarms())
+            .unwrap_or_default()
+    }
+
+    fn tap(&self) -> Option<Tap> {
+        let (rx, overflowed) = self.engine.upgrade()?.tap()?;
+        Some(Tap { rx, overflowed })
+    }
+
+    fn account(&self, account: &str) -> Option<AccountInfo> {
+        let e = self.reports.accounts.entry(account)?;
+        Some(AccountInfo {
+            citizen: e.citizen.clone(),
+            call_type: e.call_type.as_str().to_owned(),
+            provider: e.provider.clone(),
+            district: e.district.clone(),
+            municipality: e.municipality.clone(),
+            backup_team: e.backup_team.clone(),
+            door_lock: e.door_lock.clone(),
+            supervision_interval_secs: e.supervision_interval_secs,
+        })
+    }
+
+    fn report(&self, request: ReportRequest) -> BoxFuture<'_, Result<String, String>> {
+        let reports = Arc::clone(&self.reports);
+        Box::pin(async move {
+            let request = report_request(&request, &reports).map_err(|e| format!("{e:#}"))?;
+            // Replaying the journal is work for a blocking thread (of the console's runtime,
+            // at its lower priority).
+            tokio::task::spawn_blocking(move || reports.report(&request))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+}
+
+/// The console's report request as `vagt report monthly` would take it (no month: this one).
+fn report_request(
+    r: &ReportRequest,
+    reports: &vagt_report::Source,
+) -> anyhow::Result<vagt_report::Request> {
+    use vagt_console::protocol::{ReportFormat as F, ReportTable as T};
+    let month = match r.month.as_deref() {
+        Some(m) => Month::parse(m)?,
+        None => Month::current(&reports.core.normal, vagt_records::time::now_secs())?,
+    };
+    Ok(vagt_report::Request {
+        month,
+        municipality: r.municipality.clone(),
+        provider: r.provider.clone(),
+        format: match r.format {
+            F::Summary => ReportFormat::Summary,
+            F::Json => ReportFormat::Json,
+            F::Csv => ReportFormat::Csv,
+            F::Html => ReportFormat::Html,
+        },
+        table: match r.table {
+            T::Calls => ReportTable::Calls,
+            T::Citizens => ReportTable::Citizens,
+        },
+        delimiter: r.delimiter.unwrap_or(','),
+    })
+}

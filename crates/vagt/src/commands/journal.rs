@@ -1,0 +1,164 @@
+//! `vagt journal export | verify | salvage` and `vagt audit export`.
+
+use std::io::{BufWriter, Write};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use vagt_dc09::{Timestamp, display_bytes, encode_hex_upper};
+use vagt_journal::{Offset, Reader};
+
+use crate::cli::{JournalArgs, SalvageArgs};
+use vagt_records::FrameRecord;
+
+/// Prints one JSON object per journaled frame.
+pub fn export(args: &JournalArgs) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    export_to(args, &mut BufWriter::new(stdout.lock()))
+}
+
+/// Writes one JSON object per journaled frame to `out`.
+pub fn export_to(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let dir = crate::config::journal_dir(&args.data);
+    if !dir.is_dir() {
+        bail!("no journal at {}", dir.display());
+    }
+    for record in Reader::open(&dir, Offset(args.from))? {
+        let record = record.with_context(|| format!("reading {}", dir.display()))?;
+        let Some(f) = FrameRecord::decode(&record.payload)
+            .with_context(|| format!("record at offset {}", record.offset))?
+        else {
+            continue;
+        };
+        let m = &f.meta;
+        let secs = m.received_at_ms.div_euclid(1000);
+        let received = Timestamp::from_unix(secs).map(|t| {
+            let rfc = t.rfc3339();
+            format!(
+                "{}.{:03}Z",
+                rfc.trim_end_matches('Z'),
+                m.received_at_ms.rem_euclid(1000)
+            )
+        });
+        let wire = f.wire();
+        let mut frame_hex = Vec::with_capacity(wire.len() * 2);
+        encode_hex_upper(&wire, &mut frame_hex);
+        let line = json!({
+            "offset": record.offset.0,
+            "received_at": received,
+            "received_at_ms": m.received_at_ms,
+            "peer": m.peer.to_string(),
+            "transport": m.transport.as_str(),
+            "account": m.account,
+            "sequence": m.sequence,
+            "type": m.token,
+            "receiver": m.receiver,
+            "line": m.line,
+            "unknown_account": m.unknown_account,
+            "frame": display_bytes(&wire),
+            "frame_hex": String::from_utf8_lossy(&frame_hex),
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `vagt audit export`: one JSON object per person's command in the journal — who (name and
+/// role), from where (client address), when, and what — in journal order.
+pub fn audit_export(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let dir = crate::config::journal_dir(&args.data);
+    if !dir.is_dir() {
+        bail!("no journal at {}", dir.display());
+    }
+    for record in Reader::open(&dir, Offset(args.from))? {
+        let record = record.with_context(|| format!("reading {}", dir.display()))?;
+        let Ok(Some(vagt_records::Input::Command(c))) =
+            vagt_records::input::decode_command_only(&record.payload)
+        else {
+            continue;
+        };
+        let secs = c.at_ms.div_euclid(1000);
+        let at = Timestamp::from_unix(secs).map(|t| t.rfc3339());
+        let line = json!({
+            "offset": record.offset.0,
+            "at": at,
+            "at_ms": c.at_ms,
+            "user": c.actor.name,
+            "role": c.actor.role,
+            "client": c.client.map(|a| a.to_string()),
+            "command": c.command,
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `vagt journal salvage`: copies every valid record into a new journal, one fsync at the end,
+/// and prints each unreadable range (segment, bytes) on stderr and a summary on stdout.
+pub fn salvage(args: &SalvageArgs) -> anyhow::Result<()> {
+    let from = crate::config::journal_dir(&args.data);
+    if !from.is_dir() {
+        bail!("no journal at {}", from.display());
+    }
+    let to = crate::config::journal_dir(&args.to);
+    if vagt_journal::segments(&to).is_ok_and(|s| !s.is_empty()) {
+        bail!(
+            "{} already holds a journal: salvage into a new directory",
+            to.display()
+        );
+    }
+    let journal = vagt_journal::SegmentJournal::open(vagt_journal::Config::new(&to), |_| {})
+        .with_context(|| format!("creating {}", to.display()))?;
+    let appender = journal.appender()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let report = vagt_journal::salvage(&from, |_, payload| {
+        let tx = tx.clone();
+        appender.append(payload.to_vec(), move |r| {
+            let _ = tx.send(r.is_ok());
+        })
+    })
+    .with_context(|| format!("reading {}", from.display()))?;
+    drop((appender, tx));
+    journal.close();
+    let stored = rx.iter().filter(|ok| *ok).count() as u64;
+    if stored != report.records {
+        bail!(
+            "only {stored} of {} valid records could be written to {}",
+            report.records,
+            to.display()
+        );
+    }
+    let lost: u64 = report.lost.iter().map(|l| l.to - l.from).sum();
+    for l in &report.lost {
+        eprintln!(
+            "lost: {} bytes {}..{} ({} bytes: {})",
+            l.segment.display(),
+            l.from,
+            l.to,
+            l.to - l.from,
+            l.why
+        );
+    }
+    println!(
+        "salvaged {} records into {}; {} damaged ranges, {lost} bytes unreadable",
+        report.records,
+        to.display(),
+        report.lost.len()
+    );
+    Ok(())
+}
+
+/// Checks every record; fails on the first damaged one.
+pub fn verify(args: &JournalArgs) -> anyhow::Result<()> {
+    let dir = crate::config::journal_dir(&args.data);
+    if !dir.is_dir() {
+        bail!("no journal at {}", dir.display());
+    }
+    let n = vagt_journal::verify(&dir).with_context(|| format!("journal {}", dir.display()))?;
+    println!(
+        "journal {}: {n} records, all checksums valid",
+        dir.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! `vagt report monthly`.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use vagt_report::{Month, Request, Source};
+
+use crate::cli::ReportArgs;
+use crate::serve::load_config;
+
+/// Computes the report the arguments ask for and writes it to `out`.
+pub fn run(args: &ReportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (config, accounts) = load_config(&args.serve)?;
+    let source = Source {
+        journal: config.journal_dir(),
+        core: config.core,
+        settings: config.protocol.settings(),
+        accounts: Arc::new(accounts),
+    };
+    let request = Request {
+        month: Month::parse(&args.month)?,
+        municipality: args.municipality.clone(),
+        provider: args.provider.clone(),
+        format: args.format,
+        table: args.table,
+        delimiter: args.delimiter,
+    };
+    let text = source.report(&request)?;
+    out.write_all(text.as_bytes())
+        .context("writing the report")?;
+    out.flush().context("writing the report")?;
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! `vagt`: the Vagt alarm-receiving-centre engine's command-line entry point.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use vagt::cli::{
+    AuditCommand, CertCommand, Cli, Command, JournalCommand, ReportCommand, ServeArgs, UserCommand,
+};
+use vagt::commands::{cert, check, console, decode, journal, report, user};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(args) => decode::run(&args),
+        Command::Serve(args) => serve(&args),
+        Command::CheckConfig(args) => check::run(&args),
+        Command::Journal(JournalCommand::Export(args)) => journal::export(&args),
+        Command::Journal(JournalCommand::Verify(args)) => journal::verify(&args),
+        Command::Journal(JournalCommand::Salvage(args)) => journal::salvage(&args),
+        Command::Console(args) => console::run(args),
+        Command::Audit(AuditCommand::Export(args)) => journal::audit_export(
+            &args,
+            &mut std::io::BufWriter::new(std::io::stdout().lock()),
+        ),
+        Command::Cert(CertCommand::Dev { out, name, client }) => cert::dev(&out, &name, &client),
+        Command::User(UserCommand::Add {
+            file,
+            name,
+            role,
+            team,
+            municipality,
+        }) => user::add(&file, name, &role, team, municipality),
+        Command::Report(ReportCommand::Monthly(args)) => {
+            report::run(&args, &mut std::io::stdout().lock())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vagt: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `vagt serve`: logging, the runtime, then [`vagt::serve::run`].
+fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let (config, accounts) = vagt::serve::load_config(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vagt")
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(vagt::serve::run(config, accounts))
+}

@@ -1,0 +1,353 @@
+//! `vagt serve`: the start order, the signals, and the ordered shutdown.
+//!
+//! Start: lock and recover the journal → rebuild the dedup window → bind every listener (a bind
+//! error stops us before anything runs) → the "accounts loaded" record → the engine (snapshot +
+//! replay, then following) → the console → the ops endpoint, ticker, TCP and UDP.
+//!
+//! Stop ([`Running::shutdown`], one tree of tokens): stop accepting and reading → in-flight
+//! frames finish their commit and ACK (up to the grace) → consoles closed → the engine stops
+//! journaling commands → the journal commits what is queued and stops (even if a task stuck
+//! past the grace still holds an appender) → the core applies the rest and writes its snapshot
+//! → the ops endpoint last.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+use vagt_console::RunningConsole;
+use vagt_engine::Engine;
+use vagt_ingest::{AckPath, Dedup, tcp, udp};
+use vagt_journal::{Journal, JournalError, SegmentJournal};
+use vagt_records::{Accounts, input, time};
+
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use crate::ops;
+
+/// Loads the configuration with the command line's overrides applied.
+pub fn load_config(args: &ServeArgs) -> anyhow::Result<(Config, Accounts)> {
+    let mut config = Config::load(args.config.as_deref())?;
+    let g = &mut config.gateway;
+    if let Some(a) = args.listen {
+        g.listen = a;
+    }
+    if let Some(a) = args.metrics {
+        g.metrics = a;
+    }
+    if let Some(d) = &args.data {
+        g.data.clone_from(d);
+    }
+    if let Some(a) = &args.accounts {
+        g.accounts = Some(a.clone());
+    }
+    if let Some(addr) = args.console {
+        match &mut config.console {
+            Some(c) => c.listen = addr,
+            None => {
+                bail!("--console needs a [console] section with cert, key and users (see README)")
+            }
+        }
+    }
+    let accounts = match &g.accounts {
+        Some(p) => Accounts::load(p)?,
+        None => Accounts::default(),
+    };
+    Ok((config, accounts))
+}
+
+/// A started gateway: its bound addresses and what is needed to stop it in order.
+pub struct Running {
+    /// DC-09 address (TCP and UDP).
+    pub addr: SocketAddr,
+    /// `/metrics` address.
+    pub metrics_addr: SocketAddr,
+    /// The journal directory.
+    pub journal_dir: PathBuf,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// The console's address, if it runs.
+    pub console_addr: Option<SocketAddr>,
+    console: Option<RunningConsole>,
+    stop: CancellationToken,
+    ops_stop: CancellationToken,
+    tracker: TaskTracker,
+    journal: SegmentJournal,
+    engine: Arc<Engine>,
+    ops_task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    journal_failed: Option<oneshot::Receiver<String>>,
+}
+
+/// Runs the gateway until SIGTERM or SIGINT, or until the journal fails (fail-stop).
+pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
+    // Signal handlers first: a SIGTERM during start-up must stop us gracefully, not kill us.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let grace_term = Duration::from_secs(config.gateway.shutdown_grace_secs);
+    let mut running = start(config, accounts).await?;
+    // One parseable line for operators and tests: the bound addresses.
+    println!(
+        "vagt: listening on {} (tcp+udp), metrics on http://{}/metrics, journal {}{}",
+        running.addr,
+        running.metrics_addr,
+        running.journal_dir.display(),
+        running
+            .console_addr
+            .map(|a| format!(", console wss://{a}/"))
+            .unwrap_or_default()
+    );
+    let mut failed = running.journal_failed.take();
+    let grace = tokio::select! {
+        _ = term.recv() => { info!("SIGTERM: stopping gracefully"); grace_term }
+        _ = int.recv() => { info!("SIGINT: stopping"); Duration::from_secs(1).min(grace_term) }
+        Some(why) = async { failed.as_mut()?.await.ok() } => {
+            return fail_stop(running, &why).await;
+        }
+    };
+    running.shutdown(grace).await
+}
+
+/// The journal could not write or sync: nothing more can be acknowledged. Stop at once and exit
+/// non-zero so the supervisor restarts us (recovery then reads only what was synced); a retried
+/// fsync after an I/O error could report success for data the kernel has dropped.
+async fn fail_stop(running: Running, why: &str) -> anyhow::Result<()> {
+    error!(
+        error = why,
+        "journal write failed: no frame can be acknowledged; stopping (fail-stop)"
+    );
+    let grace = Duration::from_secs(2);
+    let _ = tokio::time::timeout(grace * 2, running.shutdown(grace)).await;
+    bail!("journal write failed, stopped to be restarted: {why}")
+}
+
+/// The sockets, bound before anything starts (a bind error is reported at once).
+struct Listeners {
+    tcp: TcpListener,
+    udp: UdpSocket,
+    ops: TcpListener,
+}
+
+async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+    let g = &config.gateway;
+    let tcp = tcp::bind_listener(g.listen).with_context(|| format!("binding TCP {}", g.listen))?;
+    let addr = tcp.local_addr()?;
+    let udp = UdpSocket::bind(addr)
+        .await
+        .with_context(|| format!("binding UDP {addr}"))?;
+    let ops = TcpListener::bind(g.metrics)
+        .await
+        .with_context(|| format!("binding metrics address {}", g.metrics))?;
+    Ok(Listeners { tcp, udp, ops })
+}
+
+/// Locks and recovers the journal; `failed` hears if a write or fsync ever fails.
+fn open_journal(
+    config: &Config,
+    dir: &Path,
+) -> anyhow::Result<(SegmentJournal, oneshot::Receiver<String>)> {
+    if !config.journal.fsync {
+        warn!(
+            "!!! journal.fsync = false: acknowledged alarms can be LOST on a crash. Benchmarks only. !!!"
+        );
+        eprintln!(
+            "vagt: WARNING: journal.fsync = false — acknowledged alarms can be lost on a crash (benchmarks only)"
+        );
+    }
+    let journal = SegmentJournal::open(
+        config.journal.open_config(dir),
+        vagt_ingest::metrics::journal_commit,
+    )
+    .map_err(|e| open_error(e, dir))?;
+    let (failed_tx, failed) = oneshot::channel();
+    journal.on_failure(move |why| {
+        let _ = failed_tx.send(why.to_owned());
+    });
+    let rec = journal.recovery();
+    if rec.truncated_bytes > 0 {
+        warn!(
+            records = rec.records,
+            truncated_bytes = rec.truncated_bytes,
+            "journal recovered: a torn final write (never acknowledged) was cut off"
+        );
+    } else {
+        info!(
+            records = rec.records,
+            segments = rec.segments,
+            "journal recovered"
+        );
+    }
+    Ok((journal, failed))
+}
+
+/// The journal could not be opened: say what the operator can do about it.
+fn open_error(e: JournalError, dir: &Path) -> anyhow::Error {
+    let hint = match &e {
+        JournalError::Corrupt { .. } | JournalError::CorruptBeforeValid { .. } => {
+            "; refusing to start rather than lose acknowledged alarms. `vagt journal verify` \
+             shows it, `vagt journal salvage --data <data> --to <new data>` copies every valid \
+             record and lists what is lost"
+        }
+        JournalError::Locked { .. } => {
+            "; only one vagt may serve a data directory: stop the other one or use another --data"
+        }
+        _ => "",
+    };
+    anyhow::anyhow!("opening journal {}: {e}{hint}", dir.display())
+}
+
+/// Recovers the journal, rebuilds the dedup window, binds the listeners and starts serving.
+pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running> {
+    let handle = ops::install()?;
+    let journal_dir = config.journal_dir();
+    let (journal, journal_failed) = open_journal(&config, &journal_dir)?;
+    let appender: Arc<dyn Journal> = Arc::new(journal.appender()?);
+    let dedup = Dedup::new(config.dedup.window());
+    let rebuilt = dedup.rebuild(appender.as_ref())?;
+    info!(keys = rebuilt, "dedup window rebuilt from the journal tail");
+    let listeners = bind(&config).await?;
+
+    // The core follows the journal; from this record on, this accounts file applies.
+    appender
+        .append(input::encode_setup(time::now_secs()), Box::new(|_| {}))
+        .context("journaling the accounts set-up")?;
+    let settings = config.protocol.settings();
+    let engine = Arc::new(Engine::start(
+        &config.core,
+        &accounts,
+        settings,
+        &config.gateway.data.join("core"),
+        Arc::clone(&appender),
+    )?);
+    let accounts = Arc::new(accounts);
+    let console = match &config.console {
+        Some(c) => {
+            let reports = vagt_report::Source {
+                core: config.core.clone(),
+                settings,
+                accounts: Arc::clone(&accounts),
+                journal: journal_dir.clone(),
+            };
+            Some(crate::backend::start(c, &engine, reports).await?)
+        }
+        None => None,
+    };
+    let ack = Arc::new(AckPath::new(
+        settings,
+        accounts,
+        dedup,
+        Arc::clone(&appender),
+    ));
+    let addr = listeners.tcp.local_addr()?;
+    let metrics_addr = listeners.ops.local_addr()?;
+    let ops_stop = CancellationToken::new();
+    let ops_task = tokio::spawn(ops::serve_on(
+        listeners.ops,
+        handle,
+        Some(Arc::clone(&engine)),
+        ops_stop.clone(),
+    ));
+    let running = Running {
+        addr,
+        metrics_addr,
+        journal_dir,
+        data_dir: config.gateway.data.clone(),
+        console_addr: console.as_ref().map(|c| c.addr),
+        console,
+        stop: CancellationToken::new(),
+        ops_stop,
+        tracker: TaskTracker::new(),
+        journal,
+        engine,
+        ops_task,
+        journal_failed: Some(journal_failed),
+    };
+    running.spawn_ingest(&config, listeners.tcp, listeners.udp, ack, appender);
+    Ok(running)
+}
+
+impl Running {
+    /// The ticker and the ACK path's listeners, tracked for shutdown.
+    fn spawn_ingest(
+        &self,
+        config: &Config,
+        tcp: TcpListener,
+        udp: UdpSocket,
+        ack: Arc<AckPath>,
+        journal: Arc<dyn Journal>,
+    ) {
+        let decoder = config.gateway.decoder(&config.protocol);
+        let every = Duration::from_secs(config.core.tick_secs);
+        self.tracker
+            .spawn(ticker(journal, every, self.stop.clone()));
+        self.tracker.spawn(tcp::accept_loop(
+            tcp,
+            Arc::clone(&ack),
+            decoder.clone(),
+            config.gateway.limits(),
+            self.stop.clone(),
+            self.tracker.clone(),
+        ));
+        self.tracker.spawn(udp::recv_loop(
+            Arc::new(udp),
+            ack,
+            decoder,
+            self.stop.clone(),
+            self.tracker.clone(),
+        ));
+    }
+
+    /// Ordered shutdown (see the module docs). Returns an error if in-flight work did not
+    /// finish within `grace` — after still closing the journal and the core in order.
+    pub async fn shutdown(self, grace: Duration) -> anyhow::Result<()> {
+        drop(self.console);
+        self.stop.cancel();
+        self.tracker.close();
+        let in_time = tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok();
+        if !in_time {
+            error!("in-flight work did not finish within {grace:?}; closing the journal anyway");
+        }
+        // The journal commits what is queued and stops, even if a stuck task still holds an
+        // appender; then the core applies the rest and writes its snapshot.
+        self.engine.stop_appending();
+        let journal = self.journal;
+        tokio::task::spawn_blocking(move || journal.close()).await?;
+        let engine = Arc::clone(&self.engine);
+        tokio::task::spawn_blocking(move || engine.join()).await?;
+        self.ops_stop.cancel();
+        let _ = self.ops_task.await;
+        if !in_time {
+            bail!("shutdown grace period of {grace:?} exceeded");
+        }
+        info!("stopped cleanly");
+        Ok(())
+    }
+
+    /// The core: commands and the read side.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+}
+
+/// Journals a clock tick every `every` for the core's timers (escalation, supervision).
+async fn ticker(journal: Arc<dyn Journal>, every: Duration, stop: CancellationToken) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = interval.tick() => {
+                // A full queue skips this tick; the next one carries a later time.
+                let _ = journal.try_append(input::encode_tick(time::now_secs()), Box::new(|_| {}));
+            }
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! The console over real TLS on loopback: login, snapshot and change feed, a claim race between
+//! two operators, a responder who sees only their team's alarms, roles that may not command,
+//! and a plain-text client refused.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt::serve::{Running, start};
+use vagt_console::users::{User, UserRole, entry, hash_password};
+use vagt_records::Accounts;
+
+use crate::gateway::{ACCOUNTS, read_frames, sia};
+
+type Ws = vagt_console::client::ConsoleStream;
+
+/// Writes a dev certificate (with `vagt cert dev`, which also issues ole a client certificate)
+/// and a users file into `dir`; returns the `[console]` section (client certificates
+/// optional).
+pub fn console_section(dir: &Path) -> String {
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["cert", "dev", "--client", "ole", "--out"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let (cert, key) = (dir.join("console-cert.pem"), dir.join("console-key.pem"));
+    let mut users = String::new();
+    for (name, role, team) in [
+        ("ole", UserRole::Operator, None),
+        ("mette", UserRole::Operator, None),
+        ("vest-1", UserRole::Responder, Some("sygepleje-vest")),
+        ("revisor", UserRole::Auditor, None),
+        ("aarhus-revisor", UserRole::Auditor, None),
+        ("sara", UserRole::Supervisor, None),
+    ] {
+        users += &entry(&User {
+            name: name.into(),
+            role,
+            team: team.map(str::to_owned),
+            municipality: (name == "aarhus-revisor").then(|| "Aarhus".to_owned()),
+            password: hash_password(&format!("{name}-password")).unwrap(),
+        })
+        .unwrap();
+    }
+    let users_path = dir.join("users.toml");
+    std::fs::write(&users_path, users).unwrap();
+    format!(
+        "\n[console]\nlisten = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\nusers = \"{}\"\n\
+         client_ca = \"{}\"\n",
+        cert.display(),
+        key.display(),
+        users_path.display(),
+        dir.join("console-ca.pem").display()
+    )
+}
+
+async fn connect(addr: SocketAddr, cert: &Path) -> Ws {
+    vagt_console::client::connect(addr, "localhost", cert)
+        .await
+        .unwrap()
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The next message of `type` (others are skipped).
+async fn next(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} message"))
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+}
+
+async fn login(addr: SocketAddr, cert: &Path, user: &str) -> (Ws, Value) {
+    let mut ws = connect(addr, cert).await;
+    let password = format!("{user}-password");
+    send(
+        &mut ws,
+        json!({"type": "login", "user": user, "password": password}),
+    )
+    .await;
+    let welcome = next(&mut ws, "welcome").await;
+    let snapshot = next(&mut ws, "snapshot").await;
+    assert_eq!(welcome["user"], user);
+    (ws, snapshot)
+}
+
+/// A gateway with its console on loopback (data, certificate and users in `dir`) and the
+/// runtime it runs on.
+pub fn start_with_console(dir: &Path) -> (tokio::runtime::Runtime, Running) {
+    let text = DEFAULT_CONFIG
+        .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
+        .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
+        + &console_section(dir);
+    let mut config = Config::parse(&text, Path::new(".")).unwrap();
+    config.gateway.data = dir.join("data");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let running = rt
+        .block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
+        .unwrap();
+    (rt, running)
+}
+
+#[test]
+fn operators_responders_and_auditors_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, running) = start_with_console(dir.path());
+    let console = running.console_addr.unwrap();
+    let dc09 = running.addr;
+    // Stopped in order even when an assertion fails (a gateway left running hangs the test).
+    let mut guard = Guard {
+        rt: &rt,
+        running: Some(running),
+    };
+    let cert = dir.path().join("console-cert.pem");
+
+    // The console's threads are SCHED_IDLE: the gateway's take the CPU from them at once.
+    let policies: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| {
+            let t = t.unwrap().path();
+            let comm = std::fs::read_to_string(t.join("comm")).ok()?;
+            let stat = std::fs::read_to_string(t.join("stat")).ok()?;
+            // Field 41 (policy), counted after the parenthesised command name.
+            let after = stat.rsplit_once(')')?.1;
+            let policy = after.split_whitespace().nth(38)?.to_owned();
+            (comm.trim() == "vagt-console").then_some(policy)
+        })
+        .collect();
+    assert!(
+        !policies.is_empty() && policies.iter().all(|p| p == "5"),
+        "{policies:?}"
+    );
+
+    let pendant = rt.block_on(async {
+        // Wrong password: denied.
+        let mut ws = connect(console, &cert).await;
+        send(&mut ws, json!({"type": "login", "user": "ole", "password": "nope-nope"})).await;
+        assert_eq!(next(&mut ws, "denied").await["reason"], "wrong user name or password");
+
+        // Two operators and a responder log in; then alarms arrive as real DC-09 frames.
+        let (mut ole, empty) = login(console, &cert, "ole").await;
+        assert_eq!(empty["alarms"], json!([]));
+        let (mut mette, _) = login(console, &cert, "mette").await;
+        let (mut nurse, _) = login(console, &cert, "vest-1").await;
+        tokio::task::spawn_blocking(move || {
+            let mut s = std::net::TcpStream::connect(dc09).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            std::io::Write::write_all(&mut s, &sia("1234", 1, "QA")).unwrap();
+            std::io::Write::write_all(&mut s, &sia("4321", 2, "MA")).unwrap();
+            read_frames(&mut s, 2);
+        })
+        .await
+        .unwrap();
+        let mut opened = Vec::new();
+        while opened.len() < 2 {
+            let batch = next(&mut ole, "changes").await;
+            for c in batch["changes"].as_array().unwrap() {
+                if c["kind"]["change"] == "opened" {
+                    // Each batch carries the alarms it touched as they are now.
+                    let alarm = batch["alarms"].as_array().unwrap().iter().find(|a| a["id"] == c["kind"]["alarm"]);
+                    assert_eq!(alarm.unwrap()["state"], "queued", "{batch}");
+                    opened.push(c["kind"].clone());
+                }
+            }
+        }
+        let id_of = |account: &str| {
+            opened.iter().find(|o| o["account"] == account).unwrap()["alarm"]
+                .as_u64()
+                .unwrap()
+        };
+        let (pendant, nurse_call) = (id_of("1234"), id_of("4321"));
+
+        // The race: both claim the pendant alarm; one wins, the other is told who.
+        let claim = |id| json!({"type": "command", "id": 1, "command": {"command": "claim", "alarm": id}});
+        send(&mut ole, claim(pendant)).await;
+        send(&mut mette, claim(pendant)).await;
+        let (a, b) = (next_answer(&mut ole).await, next_answer(&mut mette).await);
+        let (winner, loser) = if a["type"] == "result" { ("ole", b) } else { ("mette", a) };
+        assert_eq!(loser["type"], "refused", "{loser}");
+        assert_eq!(loser["error"]["error"], "already_claimed");
+        assert_eq!(loser["error"]["by"], winner);
+
+        // Alarm detail: the account's citizen and services from the accounts file, and the
+        // alarm's history (the claim race above is in it).
+        // The history follows the feed (batched): asked until the claim has reached it.
+        let mut history = Vec::new();
+        for _ in 0..200 {
+            send(&mut ole, json!({"type": "detail", "id": 11, "alarm": pendant})).await;
+            let detail = next_answer(&mut ole).await;
+            assert_eq!(detail["type"], "detail", "{detail}");
+            assert_eq!(detail["account"]["citizen"], "borger-1");
+            assert_eq!(detail["account"]["call_type"], "nodkald");
+            history = detail["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["kind"]["change"].as_str().unwrap().to_owned())
+                .collect();
+            if history.len() > 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(history, ["opened", "claimed"]);
+        // A responder gets no detail of another team's alarm.
+        send(&mut nurse, json!({"type": "detail", "id": 12, "alarm": pendant})).await;
+        let refused = next_answer(&mut nurse).await;
+        assert_eq!(refused["message"], format!("no open alarm {pendant} in your queue"), "{refused}");
+        // The responder cannot act on an alarm not forwarded to their team …
+        send(&mut nurse, json!({"type": "command", "id": 2, "command": {"command": "accept", "alarm": nurse_call}})).await;
+        assert_eq!(next(&mut nurse, "error").await["message"], "not an alarm of your team");
+        // … until it is: then it is in their queue and they can accept it.
+        send(&mut ole, claim(nurse_call)).await;
+        let claimed = next_answer(&mut ole).await;
+        let forwarder = if claimed["type"] == "result" { &mut ole } else { &mut mette };
+        if claimed["type"] != "result" {
+            send(forwarder, claim(nurse_call)).await;
+            assert_eq!(next_answer(forwarder).await["type"], "result");
+        }
+        send(forwarder, json!({"type": "command", "id": 3, "command": {"command": "forward", "alarm": nurse_call, "team": null}})).await;
+        assert_eq!(next_answer(forwarder).await["type"], "result");
+        send(&mut nurse, json!({"type": "command", "id": 4, "command": {"command": "accept", "alarm": nurse_call}})).await;
+        let accepted = next_answer(&mut nurse).await;
+        assert_eq!(accepted["type"], "result", "{accepted}");
+        assert_eq!(accepted["changes"][0]["actor"]["name"], "vest-1");
+        // The responder's feed carried their alarm once it was theirs, and nothing else.
+        let mut theirs = Vec::new();
+        while !theirs.iter().any(|a: &Value| a["state"] == "accepted") {
+            let batch = next(&mut nurse, "changes").await;
+            for a in batch["alarms"].as_array().unwrap() {
+                assert_eq!(a["id"], nurse_call, "another team's alarm in a responder's feed: {batch}");
+                theirs.push(a.clone());
+            }
+            for c in batch["changes"].as_array().unwrap() {
+                assert_eq!(c["kind"]["alarm"], nurse_call, "{batch}");
+            }
+        }
+        // A fresh responder login sees exactly their team's alarm.
+        let (_, snap) = login(console, &cert, "vest-1").await;
+        let ids: Vec<u64> = snap["alarms"].as_array().unwrap().iter().map(|a| a["id"].as_u64().unwrap()).collect();
+        assert_eq!(ids, [nurse_call]);
+
+        // An auditor sees the queue but may not command.
+        let (mut auditor, snap) = login(console, &cert, "revisor").await;
+        assert_eq!(snap["alarms"].as_array().unwrap().len(), 2);
+        send(&mut auditor, claim(pendant)).await;
+        assert!(next(&mut auditor, "error").await["message"].as_str().unwrap().contains("may not give commands"));
+
+        // Reports over the console: the auditor gets this month's figures from the journal …
+        send(&mut auditor, json!({"type": "report", "id": 5, "request": {"format": "summary"}})).await;
+        let summary = next_answer(&mut auditor).await;
+        assert_eq!((summary["type"].as_str(), summary["id"].as_u64(), summary["format"].as_str()), (Some("report"), Some(5), Some("summary")), "{summary}");
+        let figures: Value = serde_json::from_str(summary["body"].as_str().unwrap()).unwrap();
+        assert_eq!(figures["calls"], 2, "{figures}");
+        assert_eq!(figures["top_callers"].as_array().unwrap().len(), 2, "{figures}");
+        // … and the call list as CSV for Danish Excel: a header and one row per call.
+        send(&mut auditor, json!({"type": "report", "id": 6, "request": {"format": "csv", "table": "calls", "delimiter": ";"}})).await;
+        let csv = next_answer(&mut auditor).await;
+        let body = csv["body"].as_str().unwrap();
+        assert_eq!(body.lines().count(), 3, "{body}");
+        assert!(body.lines().next().unwrap().contains(';'), "{body}");
+        assert!(body.contains("borger-1") && body.contains("borger-3"), "{body}");
+        // An auditor bound to a municipality gets only its figures, and may not ask for others.
+        let (mut local, _) = login(console, &cert, "aarhus-revisor").await;
+        send(&mut local, json!({"type": "report", "id": 7, "request": {"format": "summary"}})).await;
+        let theirs: Value = serde_json::from_str(next_answer(&mut local).await["body"].as_str().unwrap()).unwrap();
+        assert_eq!((theirs["municipality"].as_str(), theirs["calls"].as_u64()), (Some("Aarhus"), Some(0)), "{theirs}");
+        send(&mut local, json!({"type": "report", "id": 8, "request": {"municipality": "Odense"}})).await;
+        assert_eq!(next_answer(&mut local).await["message"], "your reports are limited to Aarhus");
+        // Operators may not fetch reports; a bad month is a clear error.
+        send(&mut ole, json!({"type": "report", "id": 9, "request": {}})).await;
+        assert!(next_answer(&mut ole).await["message"].as_str().unwrap().contains("may not fetch reports"));
+        send(&mut auditor, json!({"type": "report", "id": 10, "request": {"month": "2026-13"}})).await;
+        assert!(next_answer(&mut auditor).await["message"].as_str().unwrap().contains("YYYY-MM"));
+
+        // The same port serves the web console's files over HTTPS.
+        let page = https_get(console, &cert, "/").await;
+        assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+        assert!(page.contains("text/html") && page.contains("<script src=\"/app.js\">"));
+        let js = https_get(console, &cert, "/app.js").await;
+        assert!(js.contains("text/javascript") && js.contains("wss://"));
+        assert!(https_get(console, &cert, "/etc/passwd").await.starts_with("HTTP/1.1 404"));
+
+        // Plain text on the console port gets no WebSocket: the TLS handshake fails.
+        let tcp = TcpStream::connect(console).await.unwrap();
+        let plain = tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio_tungstenite::client_async(format!("ws://{console}/"), tcp),
+        )
+        .await
+        .unwrap();
+        assert!(plain.is_err(), "plain-text connection accepted");
+        pendant
+    });
+
+    // The terminal client: password, then commands as lines; JSON lines back.
+    // `--server` as an address (the certificate checked for its IP) or as a wss:// URL.
+    let terminal = |server: &str| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"));
+        c.args(["console", "--server", server, "--user", "ole", "--cert"])
+            .arg(&cert)
+            .env_remove("VAGT_PASSWORD");
+        c
+    };
+    let mut child = terminal(&console.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = format!("ole-password\nnote {pendant} called back, all well\nclaim nope\n");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|l| l["type"] == "welcome"));
+    assert!(lines.iter().any(|l| l["type"] == "input_error"));
+    let answer = lines.iter().find(|l| l["id"] == 1).unwrap();
+    // The note is the owner's or not, depending on who won the race; either way the core
+    // answered it.
+    assert!(
+        ["result", "refused"].contains(&answer["type"].as_str().unwrap()),
+        "{answer}"
+    );
+
+    // The terminal client with ole's client certificate: no password asked or sent.
+    let out = terminal(&format!("wss://localhost:{}/", console.port()))
+        .arg("--client-cert")
+        .arg(dir.path().join("ole-cert.pem"))
+        .arg("--client-key")
+        .arg(dir.path().join("ole-key.pem"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let first: Value = serde_json::from_str(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["type"], "welcome", "{first}");
+    assert_eq!(first["user"], "ole");
+
+    guard.stop();
+
+    // The audit trail: every console command with user, role, client address and time.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["audit", "export", "--data"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let audit: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let accept = audit
+        .iter()
+        .find(|a| a["command"]["command"] == "accept")
+        .unwrap();
+    assert_eq!(accept["user"], "vest-1");
+    assert_eq!(accept["role"], "responder");
+    assert!(accept["client"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(accept["at"].as_str().unwrap().ends_with('Z'));
+    // Both claims of the race are there, the refused one included; the auditor's is not (the
+    // console refused it before the core).
+    let claims = audit
+        .iter()
+        .filter(|a| a["command"]["command"] == "claim")
+        .count();
+    assert!(claims >= 3, "{audit:#?}");
+    assert!(audit.iter().all(|a| a["user"] != "revisor"));
+}
+
+/// Stops a gateway in order when dropped (also when an assertion failed).
+pub struct Guard<'a> {
+    pub rt: &'a tokio::runtime::Runtime,
+    pub running: Option<Running>,
+}
+
+impl Guard<'_> {
+    /// Stops it now.
+    pub fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            let stopped = self.rt.block_on(r.shutdown(Duration::from_secs(5)));
+            if !std::thread::panicking() {
+                stopped.unwrap();
+            }
+        }
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A whole HTTPS response (head and body) for `GET path`.
+async fn https_get(addr: SocketAddr, cert: &Path, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = vagt_console::tls::client_config(cert).unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The next `result`, `refused` or `error`.
+async fn next_answer(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("an answer")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if ["result", "refused", "error", "report", "detail"]
+                .contains(&v["type"].as_str().unwrap_or(""))
+            {
+                return v;
+            }
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! The core inside the gateway: alarms from real frames, commands through the journal, and a
+//! restart (graceful, from a snapshot, from the journal alone, and after SIGKILL) that rebuilds
+//! the same open alarms, owners and deadlines.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt::serve::{Running, start};
+use vagt_core::{Actor, AlarmId, ChangeKind, Classification, Command, CommandError, Role, State};
+use vagt_engine::{Engine, EngineError};
+use vagt_records::Accounts;
+
+use crate::gateway::{ACCOUNTS, Gateway, read_frames, sia};
+
+/// Frames for three citizens: a pendant press, a repeat press, a nurse call.
+fn send_alarms(addr: std::net::SocketAddr) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for (i, (account, code)) in [
+        ("1234", "QA"),
+        ("1234", "QA"),
+        ("4321", "MA"),
+        ("9999", "FA"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.write_all(&sia(account, i as u16 + 1, code)).unwrap();
+    }
+    read_frames(&mut s, 4);
+}
+
+struct InProcess {
+    rt: tokio::runtime::Runtime,
+    running: Option<Running>,
+}
+
+impl InProcess {
+    fn start(data: &Path) -> Self {
+        Self::start_with(data, "")
+    }
+
+    /// Starts with `extra` appended to the configuration.
+    fn start_with(data: &Path, extra: &str) -> Self {
+        let text = DEFAULT_CONFIG
+            .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
+            .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
+            // Deadlines far enough away that no escalation fires while the test runs.
+            .replace("shards = 2", "shards = 3")
+            .replace(
+                "claim_within_secs = [60, 120, 300, 900, 1800]",
+                "claim_within_secs = [3600, 3600, 3600, 3600, 3600]",
+            )
+            + extra;
+        let mut config = Config::parse(&text, Path::new(".")).unwrap();
+        config.gateway.data = data.to_owned();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let accounts = Accounts::parse(ACCOUNTS).unwrap();
+        let running = rt.block_on(start(config, accounts)).unwrap();
+        Self {
+            rt,
+            running: Some(running),
+        }
+    }
+
+    fn engine(&self) -> &Arc<Engine> {
+        self.running.as_ref().unwrap().engine()
+    }
+
+    fn command(&self, actor: &Actor, c: Command) -> Result<Vec<vagt_core::Change>, EngineError> {
+        self.rt
+            .block_on(self.engine().command(actor.clone(), c, None))
+    }
+
+    /// Open alarms once the core has applied everything journaled.
+    fn settled(&self) -> Vec<vagt_core::Alarm> {
+        for _ in 0..500 {
+            let st = self.engine().status();
+            if st.applied >= st.journal_end {
+                return self.engine().open_alarms();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("core did not catch up: {:?}", self.engine().status());
+    }
+
+    fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(running) = self.running.take() {
+            let stopped = self.rt.block_on(running.shutdown(Duration::from_secs(10)));
+            if !std::thread::panicking() {
+                stopped.unwrap();
+            }
+        }
+    }
+}
+
+impl Drop for InProcess {
+    /// Also when a test fails: a gateway left running would keep the test process alive.
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn opened_alarm(alarms: &[vagt_core::Alarm], account: &str) -> AlarmId {
+    alarms.iter().find(|a| a.account == account).unwrap().id
+}
+
+#[test]
+fn commands_go_through_the_journal_and_a_restart_rebuilds_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = InProcess::start(dir.path());
+    send_alarms(g.running.as_ref().unwrap().addr);
+    let alarms = g.settled();
+    assert_eq!(alarms.len(), 3, "{alarms:#?}");
+    // The pendant (QA, priority 1) with its repeat attached, not queued twice.
+    let p = alarms.iter().find(|a| a.account == "1234").unwrap();
+    assert_eq!((p.priority, p.repeats), (1, 1));
+    assert!(
+        alarms.windows(2).all(|w| w[0].priority <= w[1].priority),
+        "most urgent first"
+    );
+    assert!(alarms.iter().all(|a| a.state == State::Queued));
+    let pendant = opened_alarm(&alarms, "1234");
+    let nurse_call = opened_alarm(&alarms, "4321");
+    let unknown = opened_alarm(&alarms, "9999");
+
+    // Two operators race for one alarm: one wins, the other learns who.
+    let (ole, mette) = (Actor::operator("ole"), Actor::operator("mette"));
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| g.command(&ole, Command::Claim { alarm: pendant }));
+        let b = s.spawn(|| g.command(&mette, Command::Claim { alarm: pendant }));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let (winner, loser) = match (&a, &b) {
+        (Ok(_), Err(_)) => ("ole", b),
+        (Err(_), Ok(_)) => ("mette", a),
+        _ => panic!("exactly one claim must win: {a:?} {b:?}"),
+    };
+    match loser {
+        Err(EngineError::Refused(CommandError::AlreadyClaimed { by })) => assert_eq!(by, winner),
+        other => panic!("{other:?}"),
+    }
+    // Forward the nurse call to the account's district; its door lock gets a grant.
+    g.command(&ole, Command::Claim { alarm: nurse_call })
+        .unwrap();
+    let fwd = g
+        .command(
+            &ole,
+            Command::Forward {
+                alarm: nurse_call,
+                team: None,
+            },
+        )
+        .unwrap();
+    assert!(matches!(&fwd[0].kind, ChangeKind::Forwarded { team, .. } if team == "sygepleje-vest"));
+    assert!(
+        matches!(&fwd[1].kind, ChangeKind::DoorGranted { grant, .. } if grant.lock == "lock-3")
+    );
+    let nurse = Actor {
+        name: "sygepleje-vest".into(),
+        role: Role::Responder,
+    };
+    g.command(&nurse, Command::Accept { alarm: nurse_call })
+        .unwrap();
+    g.command(
+        &Actor::operator("x"),
+        Command::Note {
+            alarm: unknown,
+            text: "unknown device".into(),
+        },
+    )
+    .unwrap();
+    let before = g.settled();
+    assert_eq!(
+        before
+            .iter()
+            .find(|a| a.id == pendant)
+            .unwrap()
+            .owner
+            .as_deref(),
+        Some(winner)
+    );
+    assert_eq!(
+        before.iter().find(|a| a.id == nurse_call).unwrap().state,
+        State::Accepted
+    );
+
+    // Time to claim is measured per shift (the SLA figure, live).
+    let metrics = scrape(g.running.as_ref().unwrap().metrics_addr);
+    let shift = vagt_core::Policy::default().shift_at(p.opened_at).as_str();
+    assert!(
+        metrics.contains(&format!(
+            "vagt_core_time_to_claim_seconds_count{{shift=\"{shift}\"}}"
+        )),
+        "{metrics}"
+    );
+
+    // 1. Graceful restart: the final snapshot restores the state.
+    g.stop();
+    let g = InProcess::start(dir.path());
+    assert_eq!(g.settled(), before, "after a restart from the snapshot");
+    // Commands still work on the restored state; the closed alarm leaves the queue.
+    let w = Actor::operator(winner);
+    g.command(
+        &w,
+        Command::Close {
+            alarm: pendant,
+            classification: Classification::ReassuranceCall,
+        },
+    )
+    .unwrap();
+    let after_close = g.settled();
+    assert_eq!(after_close.len(), 2);
+    // Closed calls are counted by classification.
+    let metrics = scrape(g.running.as_ref().unwrap().metrics_addr);
+    assert!(
+        metrics.contains("vagt_core_alarms_closed_total{classification=\"reassurance_call\"}"),
+        "{metrics}"
+    );
+    g.stop();
+
+    // 2. No snapshot at all: the journal alone rebuilds the same state.
+    std::fs::remove_dir_all(dir.path().join("core")).unwrap();
+    let g = InProcess::start(dir.path());
+    assert_eq!(
+        g.settled(),
+        after_close,
+        "after replaying the whole journal"
+    );
+    g.stop();
+}
+
+#[test]
+fn open_alarms_survive_sigkill_and_are_served_on_the_ops_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gateway::start_on(dir.path(), &[]);
+    send_alarms(g.addr);
+    let before = g.settled_alarms();
+    let list = before.as_array().unwrap();
+    assert_eq!(list.len(), 3, "{before:#}");
+    let p = list.iter().find(|a| a["account"] == "1234").unwrap();
+    assert_eq!(p["repeats"], 1);
+    assert_eq!(p["state"], "queued");
+    assert_eq!(p["armed"][0], "claim");
+    assert_eq!(g.metric("vagt_core_alarms_open", "state=\"queued\""), 3.0);
+    assert_eq!(g.metric("vagt_core_alarms_opened_total", ""), 3.0);
+    assert_eq!(g.metric("vagt_core_repeat_events_total", ""), 1.0);
+    g.kill();
+    // No final snapshot after SIGKILL: the core replays the journal.
+    let g = Gateway::start_on(dir.path(), &[]);
+    let after = g.settled_alarms();
+    assert_eq!(
+        after, before,
+        "ids, deadlines and repeats rebuilt from the journal"
+    );
+    assert_eq!(g.stop(), Some(0));
+}
+
+/// A lock vendor's webhook on loopback: answers the first request 500, the rest 200, and hands
+/// over each request's `Authorization` header and JSON body.
+fn lock_vendor() -> (
+    String,
+    std::sync::mpsc::Receiver<(String, serde_json::Value)>,
+) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/door-grants", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let mut conn = conn.unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let (mut len, mut auth) = (0, String::new());
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                if lower.starts_with("authorization:") {
+                    auth = line["authorization:".len()..].trim().to_owned();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let status = if n == 0 {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            if n > 0 {
+                tx.send((auth, serde_json::from_slice(&body).unwrap()))
+                    .unwrap();
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn door_grants_and_revocations_reach_the_lock_vendor() {
+    let (url, vendor) = lock_vendor();
+    let dir = tempfile::tempdir().unwrap();
+    let extra =
+        format!("\n[core.door_webhook]\nurl = \"{url}\"\ntoken = \"s3cret\"\nretries = 2\n");
+    let g = InProcess::start_with(dir.path(), &extra);
+    send_alarms(g.running.as_ref().unwrap().addr);
+    let nurse_call = opened_alarm(&g.settled(), "4321");
+    let ole = Actor::operator("ole");
+    let nurse = Actor {
+        name: "sygepleje-vest".into(),
+        role: Role::Responder,
+    };
+    g.command(&ole, Command::Claim { alarm: nurse_call })
+        .unwrap();
+    let fwd = Command::Forward {
+        alarm: nurse_call,
+        team: None,
+    };
+    g.command(&ole, fwd).unwrap();
+    // The first attempt gets a 500; the retry is delivered.
+    let (auth, granted) = vendor.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(auth, "Bearer s3cret");
+    assert_eq!(granted["event"], "granted");
+    assert_eq!(granted["lock"], "lock-3");
+    assert_eq!(granted["account"], "4321");
+    assert_eq!(granted["to"], "sygepleje-vest");
+    assert_eq!(granted["alarm"], nurse_call.0);
+    for c in [
+        Command::Accept { alarm: nurse_call },
+        Command::Arrive { alarm: nurse_call },
+        Command::Close {
+            alarm: nurse_call,
+            classification: Classification::Emergency,
+        },
+    ] {
+        g.command(&nurse, c).unwrap();
+    }
+    let (_, revoked) = vendor.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(revoked["event"], "revoked");
+    assert_eq!(revoked["lock"], "lock-3");
+    assert!(revoked["to"].is_null());
+    g.stop();
+    // A restart replays the whole journal (no snapshot) but does not send the grants again.
+    std::fs::remove_dir_all(dir.path().join("core")).unwrap();
+    let g = InProcess::start_with(dir.path(), &extra);
+    g.settled();
+    g.stop();
+    assert!(vendor.recv_timeout(Duration::from_millis(500)).is_err());
+}
+
+/// The gateway's `/metrics` page.
+fn scrape(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        conn,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    text
+}

@@ -1,0 +1,20 @@
+//! Integration tests of the `vagt` binary (one test binary, modules per area).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)] // test code
+
+mod browser;
+mod console;
+mod core;
+mod crash;
+mod decode;
+mod gateway;
+mod ordering;
+mod report;
+mod serve;
+mod shutdown;
+mod storage;

@@ -1,0 +1,245 @@
+//! Storage faults (README "When storage fails"): a failing fsync or a full disk stops the
+//! gateway loudly and promptly (fail-stop) without trusting what was never synced; corruption
+//! is never mistaken for a torn write; one data directory has one gateway.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::gateway::{Gateway, export, sia};
+use crate::ordering::build_probe;
+
+/// The shipped config with clock ticks an hour apart: the only fsyncs are the test's frames.
+pub fn quiet_config(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/vagt.toml"
+    ))
+    .unwrap();
+    assert!(text.contains("tick_secs = 1\n"));
+    let path = dir.join("quiet.toml");
+    std::fs::write(&path, text.replace("tick_secs = 1\n", "tick_secs = 3600\n")).unwrap();
+    path
+}
+
+/// Waits up to `limit` for the gateway to exit on its own; its exit code.
+pub fn exited_within(g: &mut Gateway, limit: Duration) -> Option<Option<i32>> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = g.child.try_wait().unwrap() {
+            return Some(status.code());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Sends one frame on a new connection; whether an ACK came back (any close or timeout: no).
+pub fn acked(g: &Gateway, frame: &[u8]) -> bool {
+    let Ok(mut s) = std::net::TcpStream::connect(g.addr) else {
+        return false;
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    if s.write_all(frame).is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while let Ok(1) = s.read(&mut byte) {
+        answer.push(byte[0]);
+        if byte[0] == b'\r' {
+            break;
+        }
+    }
+    answer.windows(5).any(|w| w == b"\"ACK\"")
+}
+
+fn sequences(data: &Path) -> Vec<String> {
+    export(data)
+        .iter()
+        .map(|r| r["sequence"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_failed_fsync_stops_the_gateway_and_its_batch_is_not_trusted_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let probe = build_probe(dir.path());
+    let marker = dir.path().join("fail-fsync");
+    let config = quiet_config(dir.path());
+    let config = config.to_str().unwrap();
+    let env = [
+        ("LD_PRELOAD", probe.as_os_str()),
+        ("VAGT_PROBE_FAIL_IF", marker.as_os_str()),
+    ];
+    let mut g = Gateway::start_with_env(&data, &["--config", config], &env);
+    assert!(acked(&g, &sia("1234", 1, "MA1")));
+    std::fs::write(&marker, b"").unwrap();
+    assert!(
+        !acked(&g, &sia("1234", 2, "MA1")),
+        "an ACK for a frame whose fsync failed"
+    );
+    let code = exited_within(&mut g, Duration::from_secs(15))
+        .expect("the gateway must stop by itself when an fsync fails (fail-stop)");
+    assert_ne!(code, Some(0), "a failed journal must exit non-zero");
+    // Written but never synced: not in the journal.
+    assert_eq!(sequences(&data), ["0001"]);
+
+    // Restarted on a working disk, the retransmission is stored afresh, not ACKed as a
+    // duplicate of bytes that may never have reached the disk.
+    drop(g);
+    let g = Gateway::start_on(&data, &["--config", config]);
+    assert!(acked(&g, &sia("1234", 2, "MA1")));
+    assert_eq!(g.metric("vagt_dedup_hits_total", ""), 0.0);
+    assert_eq!(g.stop(), Some(0));
+    assert_eq!(sequences(&data), ["0001", "0002"]);
+}
+
+#[test]
+fn a_full_disk_stops_the_gateway_and_loses_no_acknowledged_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = quiet_config(dir.path());
+    let config = config.to_str().unwrap();
+    // A 48 KiB file-size limit stands in for a full disk: writes past it fail (EFBIG).
+    let mut limited = Command::new("bash");
+    limited.args([
+        "-c",
+        "trap '' XFSZ; ulimit -f 48; exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_vagt"),
+    ]);
+    let mut g = Gateway::start_command(limited, &data, &["--config", config]);
+    let mut acknowledged = Vec::new();
+    let mut refused = None;
+    for seq in 1..=2000u16 {
+        if acked(&g, &sia("1234", seq, "MA1")) {
+            acknowledged.push(format!("{seq:04}"));
+        } else {
+            refused = Some(seq);
+            break;
+        }
+    }
+    let refused = refused.expect("48 KiB must fill up");
+    assert!(acknowledged.len() > 10, "{acknowledged:?}");
+    let code = exited_within(&mut g, Duration::from_secs(15))
+        .expect("the gateway must stop by itself when the disk is full");
+    assert_ne!(code, Some(0));
+    drop(g);
+    assert_eq!(
+        sequences(&data),
+        acknowledged,
+        "exactly the acknowledged frames"
+    );
+
+    // Space is back: it recovers and takes the refused frame.
+    let g = Gateway::start_on(&data, &["--config", config]);
+    assert!(acked(&g, &sia("1234", refused, "MA1")));
+    assert_eq!(g.stop(), Some(0));
+    acknowledged.push(format!("{refused:04}"));
+    assert_eq!(sequences(&data), acknowledged);
+}
+
+#[test]
+fn a_second_gateway_on_the_same_data_directory_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gateway::start_on(dir.path(), &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+        ])
+        .arg("--data")
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("in use by another process")
+            && stderr.contains(&format!("pid {}", g.child.id())),
+        "{stderr}"
+    );
+    assert!(acked(&g, &sia("1234", 1, "MA1")), "the first one serves on");
+    assert_eq!(g.stop(), Some(0));
+}
+
+#[test]
+fn corruption_in_the_last_segment_refuses_to_start_and_salvage_keeps_every_valid_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let g = Gateway::start_on(&data, &[]);
+    for seq in 1..=50 {
+        assert!(acked(&g, &sia("1234", seq, "MA1")));
+    }
+    assert_eq!(g.stop(), Some(0));
+    let records = export(&data);
+    let hit = records[20]["offset"].as_u64().unwrap() + 30;
+    let seg = data.join("journal/00000000000000000000.seg");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[usize::try_from(hit).unwrap()] ^= 0x01;
+    std::fs::write(&seg, &bytes).unwrap();
+
+    let vagt = || Command::new(env!("CARGO_BIN_EXE_vagt"));
+    let out = vagt()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let at = records[20]["offset"].as_u64().unwrap();
+    assert!(
+        stderr.contains("00000000000000000000.seg")
+            && stderr.contains(&format!("at byte {at}"))
+            && stderr.contains("salvage"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&seg).unwrap(), bytes, "nothing was cut off");
+    let verify = vagt()
+        .args(["journal", "verify", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!verify.status.success(), "verify must see the damage");
+
+    let salvaged = dir.path().join("salvaged");
+    let out = vagt()
+        .args(["journal", "salvage", "--data"])
+        .arg(&data)
+        .arg("--to")
+        .arg(&salvaged)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("1 damaged ranges"), "{stdout}");
+    let next = records[21]["offset"].as_u64().unwrap();
+    assert!(stderr.contains(&format!("bytes {at}..{next}")), "{stderr}");
+    let mut expected = sequences_of(&records);
+    expected.remove(20);
+    assert_eq!(sequences(&salvaged), expected);
+    let g = Gateway::start_on(&salvaged, &[]);
+    assert!(acked(&g, &sia("1234", 99, "MA1")));
+    assert_eq!(g.stop(), Some(0));
+}
+
+fn sequences_of(records: &[serde_json::Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| r["sequence"].as_str().unwrap().to_owned())
+        .collect()
+}
