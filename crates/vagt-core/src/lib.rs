@@ -13,6 +13,7 @@
 
 mod accounts;
 mod command;
+pub mod correlation;
 mod model;
 mod policy;
 mod shard;

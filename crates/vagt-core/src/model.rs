@@ -157,6 +157,13 @@ pub struct Alarm {
     pub opened_at: u64,
     /// The event code that opened it.
     pub code: String,
+    /// What kind of call it is, for correlation ([`crate::correlation::kind`]): events of
+    /// another kind open their own alarm.
+    #[serde(default)]
+    pub kind: String,
+    /// The zone of the event that opened it, if the event named one.
+    #[serde(default)]
+    pub zone: Option<String>,
     /// 1 (life safety) … 5; escalation raises it.
     pub priority: u8,
     /// Where it is.
@@ -171,7 +178,7 @@ pub struct Alarm {
     pub forwarded_at: Option<u64>,
     /// How many times it escalated.
     pub escalation_level: u8,
-    /// Further alarm events from the same account while this one was open.
+    /// Further events of the same call (same kind and zone) while this one was open.
     pub repeats: u32,
     /// Notes and call-back records, in order.
     pub notes: Vec<String>,
@@ -192,6 +199,8 @@ impl PartialEq for Alarm {
             account,
             opened_at,
             code,
+            kind,
+            zone,
             priority,
             state,
             owner,
@@ -209,6 +218,8 @@ impl PartialEq for Alarm {
             && *account == other.account
             && *opened_at == other.opened_at
             && *code == other.code
+            && *kind == other.kind
+            && *zone == other.zone
             && *priority == other.priority
             && *state == other.state
             && *owner == other.owner

@@ -11,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use vagt_proto::Event;
 
 use crate::accounts::{AccountIx, AccountTable};
+use crate::correlation;
 use crate::model::{Actor, Alarm, AlarmId, Change, ChangeKind, Classification, Deadline, State};
 use crate::policy::Policy;
 use crate::wheel::Wheel;
@@ -50,7 +51,8 @@ pub struct AccountSetup {
 pub struct Shard {
     pub(crate) alarms: HashMap<AlarmId, Alarm>,
     pub(crate) finished: VecDeque<AlarmId>,
-    pub(crate) open_by_account: HashMap<String, AlarmId>,
+    /// Each account's open alarms, oldest first (usually one; one per kind and zone).
+    pub(crate) open_by_account: HashMap<String, Vec<AlarmId>>,
     pub(crate) wheel: Wheel<Timer>,
     pub(crate) accounts: AccountTable,
     pub(crate) normal: Policy,
@@ -123,11 +125,25 @@ impl Shard {
         self.alarms.values().filter(|a| a.state.is_open())
     }
 
-    /// The open alarm of an account, if any.
+    /// The most urgent open alarm of an account, if any.
     pub fn open_alarm_of(&self, account: &str) -> Option<&Alarm> {
+        self.open_alarms_of(account).min_by_key(|a| a.queue_order())
+    }
+
+    /// Every open alarm of an account, oldest first.
+    pub fn open_alarms_of(&self, account: &str) -> impl Iterator<Item = &Alarm> {
         self.open_by_account
             .get(account)
-            .and_then(|id| self.alarms.get(id))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.alarms.get(id))
+    }
+
+    /// The account's open alarm `matches` picks, if any.
+    fn find_open(&self, account: &str, matches: impl Fn(&Alarm) -> bool) -> Option<AlarmId> {
+        self.open_alarms_of(account)
+            .find(|a| matches(a))
+            .map(|a| a.id)
     }
 
     /// Timers pending.
@@ -187,16 +203,20 @@ impl Shard {
     }
 
     /// A journaled frame of `account` with its events (none for a `NULL` link test). Any frame
-    /// proves the device alive (supervision). Alarm events open an alarm or attach to the
-    /// account's open one; restores may cancel an unclaimed alarm; informational events (tests,
-    /// open/close) open nothing. Unknown codes open an *unclassified* alarm: never dropped.
+    /// proves the device alive (supervision). An alarm event attaches to the account's open
+    /// alarm of the same kind and zone (a repeat, [`crate::correlation`]) or opens its own;
+    /// a restore may cancel the unclaimed alarms it restores (same kind and zone);
+    /// informational events (tests, open/close) open nothing. Unknown codes open an
+    /// *unclassified* alarm: never dropped.
     pub fn on_events(&mut self, account: &str, events: &[Event], now: u64) -> Vec<Change> {
         let now = self.observe(now);
         let mut out = Vec::new();
         self.heard(account, now, &mut out);
         for e in events {
+            let kind = correlation::kind(e.category, &e.code);
+            let zone = e.zone.as_deref();
             if e.restore {
-                self.on_restore(account, now, &mut out);
+                self.on_restore(account, &kind, zone, now, &mut out);
                 continue;
             }
             let overridden = self
@@ -209,15 +229,30 @@ impl Shard {
                 None => 3,           // unclassified: shown, never dropped
             };
             self.count_for_runaway(account, now, &mut out);
-            match self.open_by_account.get(account).copied() {
+            let same_call = |a: &Alarm| a.kind == kind && a.zone.as_deref() == zone;
+            match self.find_open(account, same_call) {
                 Some(id) => self.attach(id, &e.code, priority, now, &mut out),
-                None => self.open(account, &e.code, priority, now, &mut out),
+                None => {
+                    let what = Opening {
+                        code: &e.code,
+                        kind,
+                        zone: e.zone.clone(),
+                        priority,
+                    };
+                    self.open(account, what, now, &mut out);
+                }
             }
         }
         out
     }
 
-    fn open(&mut self, account: &str, code: &str, priority: u8, now: u64, out: &mut Vec<Change>) {
+    fn open(&mut self, account: &str, what: Opening<'_>, now: u64, out: &mut Vec<Change>) {
+        let Opening {
+            code,
+            kind,
+            zone,
+            priority,
+        } = what;
         let id = AlarmId(self.next_id);
         self.next_id += self.id_stride;
         let alarm = Alarm {
@@ -225,6 +260,8 @@ impl Shard {
             account: account.to_owned(),
             opened_at: now,
             code: code.to_owned(),
+            kind,
+            zone,
             priority,
             state: State::Queued,
             owner: None,
@@ -241,7 +278,10 @@ impl Shard {
         self.alarms.insert(id, alarm);
         let due = now + self.policy().claim_within(priority, now);
         self.rearm(id, Deadline::Claim, due);
-        self.open_by_account.insert(account.to_owned(), id);
+        self.open_by_account
+            .entry(account.to_owned())
+            .or_default()
+            .push(id);
         let kind = ChangeKind::Opened {
             alarm: id,
             account: account.to_owned(),
@@ -272,16 +312,29 @@ impl Shard {
         out.push(system(now, kind));
     }
 
-    fn on_restore(&mut self, account: &str, now: u64, out: &mut Vec<Change>) {
-        let Some(&id) = self.open_by_account.get(account) else {
+    /// A restore of `kind` in `zone`: cancels the account's unclaimed alarms it restores (if
+    /// the policy says so); alarms of other kinds or zones are untouched.
+    fn on_restore(
+        &mut self,
+        account: &str,
+        kind: &str,
+        zone: Option<&str>,
+        now: u64,
+        out: &mut Vec<Change>,
+    ) {
+        if !self.policy().cancel_unclaimed_on_restore {
             return;
-        };
-        let cancel = self.policy().cancel_unclaimed_on_restore
-            && self
-                .alarms
-                .get(&id)
-                .is_some_and(|a| a.state == State::Queued);
-        if cancel {
+        }
+        let restored: Vec<AlarmId> = self
+            .open_alarms_of(account)
+            .filter(|a| {
+                a.state == State::Queued
+                    && a.kind == kind
+                    && correlation::restore_matches(zone, a.zone.as_deref())
+            })
+            .map(|a| a.id)
+            .collect();
+        for id in restored {
             self.finish(id, State::Cancelled, None, now, out);
             out.push(system(now, ChangeKind::Cancelled { alarm: id }));
         }
@@ -432,15 +485,12 @@ impl Shard {
                 self.watch(ix, interval, due);
             }
         }
-        let Some(&id) = self.open_by_account.get(account) else {
+        let Some(id) = self.find_open(account, |a| a.code == SUPERVISION_LOST) else {
             return;
         };
         let Some(a) = self.alarms.get(&id) else {
             return;
         };
-        if a.code != SUPERVISION_LOST {
-            return;
-        }
         if a.state == State::Queued {
             self.finish(id, State::Cancelled, None, now, out);
             out.push(system(now, ChangeKind::SupervisionRestored { alarm: id }));
@@ -465,17 +515,19 @@ impl Shard {
             account: account.to_owned(),
         };
         out.push(system(now, kind));
-        match self.open_by_account.get(account).copied() {
-            Some(id) => {
-                let already = self
-                    .alarms
-                    .get(&id)
-                    .is_some_and(|a| a.code == SUPERVISION_LOST);
-                if !already {
-                    self.attach(id, SUPERVISION_LOST, 3, now, out);
-                }
-            }
-            None => self.open(account, SUPERVISION_LOST, 3, now, out),
+        // A technical fault is its own alarm, never attached to the citizen's call; one per
+        // silent spell.
+        if self
+            .find_open(account, |a| a.code == SUPERVISION_LOST)
+            .is_none()
+        {
+            let what = Opening {
+                code: SUPERVISION_LOST,
+                kind: SUPERVISION_LOST.to_owned(),
+                zone: None,
+                priority: 3,
+            };
+            self.open(account, what, now, out);
         }
     }
 
@@ -523,8 +575,11 @@ impl Shard {
             };
             out.push(system(now, kind));
         }
-        if self.open_by_account.get(&a.account) == Some(&id) {
-            self.open_by_account.remove(&a.account);
+        if let Some(open) = self.open_by_account.get_mut(&a.account) {
+            open.retain(|o| *o != id);
+            if open.is_empty() {
+                self.open_by_account.remove(&a.account);
+            }
         }
         self.finished.push_back(id);
         while self.finished.len() > FINISHED_KEPT {
@@ -533,6 +588,14 @@ impl Shard {
             }
         }
     }
+}
+
+/// What opens an alarm.
+struct Opening<'a> {
+    code: &'a str,
+    kind: String,
+    zone: Option<String>,
+    priority: u8,
 }
 
 /// A change made by the engine itself.

@@ -88,7 +88,11 @@ impl Shard {
                 .armed
                 .map(|(deadline, due)| shard.wheel.insert(due, Timer::Alarm(a.id, deadline)));
             if a.state.is_open() {
-                shard.open_by_account.insert(a.account.clone(), a.id);
+                shard
+                    .open_by_account
+                    .entry(a.account.clone())
+                    .or_default()
+                    .push(a.id);
             }
             shard.alarms.insert(a.id, a);
         }

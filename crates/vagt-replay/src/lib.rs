@@ -8,8 +8,11 @@
 //! * [`verify`] — every ACKed message in the journal exactly once.
 //! * [`recorded`] — recorded traffic (`vagt journal export`, raw frames) sent again.
 //! * [`bare`] — the floor: a receiver that only answers ACK.
+//! * [`closed`] — closed-loop load (send, wait for the ACK, repeat) with the receiver's CPU
+//!   time per ACK from `/proc`.
 
 pub mod bare;
+pub mod closed;
 pub mod device;
 pub mod message;
 pub mod recorded;

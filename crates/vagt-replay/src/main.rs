@@ -63,6 +63,32 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1:7060")]
         listen: SocketAddr,
     },
+    /// Closed-loop load: each connection sends an alarm and waits for its ACK, as fast as the
+    /// receiver answers; prints ACKs/s, p50/p99 and (with --pid) the receiver's CPU per ACK as
+    /// one JSON line.
+    Closed {
+        /// The receiver's address.
+        #[arg(long)]
+        target: SocketAddr,
+        /// Connections (one account each).
+        #[arg(long, default_value_t = 100)]
+        connections: usize,
+        /// First account number (use a fresh range for every round).
+        #[arg(long, default_value_t = 500_000)]
+        account_start: u64,
+        /// Unmeasured warm-up seconds.
+        #[arg(long, default_value_t = 1.0)]
+        warmup_secs: f64,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+        /// The receiver's process id: its CPU time (whole process and per thread) per ACK.
+        #[arg(long)]
+        pid: Option<u32>,
+        /// Kernel clock ticks per second (`getconf CLK_TCK`).
+        #[arg(long, default_value_t = 100)]
+        clk_tck: u64,
+    },
     /// Prints the accounts file a Vagt gateway needs for a scenario's fleet (keys included).
     Accounts {
         /// The scenario.
@@ -125,6 +151,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Cmd::Accounts { scenario } => {
             print!("{}", Scenario::load(&scenario)?.accounts_file());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Closed {
+            target,
+            connections,
+            account_start,
+            warmup_secs,
+            secs,
+            pid,
+            clk_tck,
+        } => {
+            anyhow::ensure!(
+                warmup_secs >= 0.0 && secs > 0.0 && secs.is_finite() && warmup_secs.is_finite(),
+                "--secs must be positive and --warmup-secs not negative"
+            );
+            anyhow::ensure!(connections >= 1, "--connections must be at least 1");
+            let load = vagt_replay::closed::Load {
+                target,
+                connections,
+                account_start,
+                warmup: Duration::from_secs_f64(warmup_secs),
+                measure: Duration::from_secs_f64(secs),
+                pid,
+                clk_tck: clk_tck.max(1),
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            let measured = rt.block_on(vagt_replay::closed::run(&load))?;
+            println!("{}", serde_json::to_string(&measured)?);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Bare { listen } => {

@@ -40,6 +40,11 @@ pub struct Call {
     pub escalations: u32,
     /// Repeat events attached.
     pub repeats: u32,
+    /// Presses: every alarm event this call carried (the one that opened it and each repeat)
+    /// — what a municipality counts as calls.
+    pub presses: u32,
+    /// The event codes it carried, in order (the opening code first).
+    pub events: Vec<String>,
 }
 
 impl Call {
@@ -93,6 +98,8 @@ impl Collected {
                         team: None,
                         escalations: 0,
                         repeats: 0,
+                        presses: 1,
+                        events: vec![code.clone()],
                     },
                 );
             }
@@ -104,7 +111,11 @@ impl Collected {
                     return;
                 };
                 match kind {
-                    ChangeKind::Attached { .. } => call.repeats += 1,
+                    ChangeKind::Attached { code, .. } => {
+                        call.repeats += 1;
+                        call.presses += 1;
+                        call.events.push(code.clone());
+                    }
                     ChangeKind::Claimed { .. } if call.claimed.is_none() => {
                         call.claimed = Some(at);
                         call.claimed_by = Some(c.actor.name.clone());

@@ -118,8 +118,11 @@ pub struct CallRow {
 pub struct Citizen {
     /// Reference (the account if the citizen has none).
     pub citizen: String,
-    /// Calls.
+    /// Calls: every press (alarm event) the citizen's devices sent, repeats included — a
+    /// citizen who pressed 700 times shows 700, however the queue grouped them.
     pub calls: u64,
+    /// Alarms the centre handled (a repeat press joins the open alarm of the same call).
+    pub alarms: u64,
     /// Calls by classification (`unclassified` for calls still open or cancelled).
     pub by_classification: BTreeMap<String, u64>,
     /// Resolved at the centre (closed without a forward).
@@ -179,9 +182,11 @@ pub struct Exception {
 pub struct TopCaller {
     /// Citizen.
     pub citizen: String,
-    /// Calls this month.
+    /// Calls (presses) this month.
     pub calls: u64,
-    /// Calls the month before.
+    /// Alarms handled this month.
+    pub alarms: u64,
+    /// Calls (presses) the month before.
     pub previous_month: u64,
 }
 
@@ -314,7 +319,7 @@ pub fn monthly(
             continue;
         }
         if (prev_start..start).contains(&call.opened) {
-            *previous.entry(citizen_of(&call.account)).or_default() += 1;
+            *previous.entry(citizen_of(&call.account)).or_default() += u64::from(call.presses);
         }
         if !(start..end).contains(&call.opened) {
             continue;
@@ -341,7 +346,8 @@ pub fn monthly(
         let key = citizen_of(&r.call.account);
         let (c, claims, visits) = citizens.entry(key.clone()).or_default();
         c.citizen = key;
-        c.calls += 1;
+        c.calls += u64::from(r.call.presses);
+        c.alarms += 1;
         let class = r
             .call
             .classification
@@ -440,6 +446,7 @@ pub fn monthly(
         .map(|c| TopCaller {
             citizen: c.citizen.clone(),
             calls: c.calls,
+            alarms: c.alarms,
             previous_month: previous.get(&c.citizen).copied().unwrap_or(0),
         })
         .filter(|t| t.calls > 0)

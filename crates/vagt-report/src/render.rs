@@ -30,6 +30,8 @@ pub fn calls_csv(m: &Monthly, zone: &Zone, delimiter: char) -> String {
         "team",
         "escalations",
         "repeats",
+        "presses",
+        "events",
         "time_to_claim_secs",
         "time_to_on_site_secs",
     ];
@@ -67,6 +69,8 @@ pub fn calls_csv(m: &Monthly, zone: &Zone, delimiter: char) -> String {
                 c.team.clone().unwrap_or_default(),
                 c.escalations.to_string(),
                 c.repeats.to_string(),
+                c.presses.to_string(),
+                c.events.join(" "),
                 n(c.time_to_claim()),
                 n(c.time_to_on_site()),
             ],
@@ -86,7 +90,11 @@ pub fn citizens_csv(m: &Monthly, delimiter: char) -> String {
         "unclassified",
     ];
     let mut out = String::new();
-    let mut header = vec!["citizen".to_owned(), "calls".to_owned()];
+    let mut header = vec![
+        "citizen".to_owned(),
+        "calls".to_owned(),
+        "alarms".to_owned(),
+    ];
     header.extend(classes.iter().map(|c| (*c).to_owned()));
     header.extend(
         [
@@ -103,7 +111,7 @@ pub fn citizens_csv(m: &Monthly, delimiter: char) -> String {
     row(&mut out, delimiter, header);
     let n = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
     for c in &m.citizens {
-        let mut fields = vec![c.citizen.clone(), c.calls.to_string()];
+        let mut fields = vec![c.citizen.clone(), c.calls.to_string(), c.alarms.to_string()];
         fields.extend(classes.iter().map(|k| {
             c.by_classification
                 .get(*k)
@@ -223,7 +231,7 @@ pub fn html(m: &Monthly, zone: &Zone) -> String {
         }
     }
     s.push_str(&bars(&dist));
-    s.push_str("<h2>Top callers</h2>\n<table><tr><th>citizen</th><th>calls</th><th>previous month</th><th>trend</th></tr>\n");
+    s.push_str("<h2>Top callers</h2>\n<table><tr><th>citizen</th><th>calls (presses)</th><th>previous month</th><th>trend</th></tr>\n");
     let top: std::collections::BTreeMap<String, u64> = m
         .top_callers
         .iter()
@@ -255,15 +263,16 @@ pub fn html(m: &Monthly, zone: &Zone) -> String {
             e(&x.what)
         );
     }
-    s.push_str("</table>\n<h2>Per citizen</h2>\n<table><tr><th>citizen</th><th>calls</th><th>at centre</th><th>forwarded</th><th>median / worst to claim (s)</th><th>median / worst to on site (min)</th><th>runaway flags</th></tr>\n");
+    s.push_str("</table>\n<h2>Per citizen</h2>\n<table><tr><th>citizen</th><th>calls (presses)</th><th>alarms</th><th>at centre</th><th>forwarded</th><th>median / worst to claim (s)</th><th>median / worst to on site (min)</th><th>runaway flags</th></tr>\n");
     let o = |v: Option<u64>| v.map_or_else(|| "–".to_owned(), |x| x.to_string());
     let min = |v: Option<u64>| v.map_or_else(|| "–".to_owned(), |x| x.div_ceil(60).to_string());
     for c in &m.citizens {
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{} / {}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{} / {}</td><td>{}</td></tr>",
             e(&c.citizen),
             c.calls,
+            c.alarms,
             c.at_centre,
             c.forwarded,
             o(c.median_time_to_claim),

@@ -104,7 +104,8 @@ pub fn hex(text: &str) -> Vec<u8> {
 }
 
 /// A SIA event for core tests and benches: `code` in zone 1 with the given priority hint
-/// (`None`: a code the table does not know) and restore flag.
+/// (`None`: a code the table does not know) and restore flag; name and category from the SIA
+/// code table, as the decoder gives them.
 pub fn sia_event(code: &str, priority: Option<u8>, restore: bool) -> vagt_proto::Event {
     vagt_proto::Event {
         scheme: vagt_proto::Scheme::Sia,
@@ -115,8 +116,8 @@ pub fn sia_event(code: &str, priority: Option<u8>, restore: bool) -> vagt_proto:
         area: None,
         time: None,
         text: None,
-        name: None,
-        category: None,
+        name: vagt_sia::lookup(code).map(|i| i.name),
+        category: vagt_sia::lookup(code).map(|i| i.category),
         priority,
         restore,
     }

@@ -382,3 +382,105 @@ fn scrape(addr: std::net::SocketAddr) -> String {
     conn.read_to_string(&mut text).unwrap();
     text
 }
+
+/// Sends `codes` from `account` as one frame each (sequence numbers from `seq`), each ACKed.
+fn send_codes(g: &Gateway, account: &str, seq: u16, codes: &[&str]) {
+    let mut s = g.tcp();
+    for (i, code) in codes.iter().enumerate() {
+        s.write_all(&sia(account, seq + i as u16, code)).unwrap();
+        read_frames(&mut s, 1);
+    }
+}
+
+#[test]
+fn a_fire_never_hides_in_an_open_burglary_and_a_restore_clears_only_what_it_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gateway::start_on(dir.path(), &[]);
+    // Burglary in zone 1, then a fire and a medical alarm from the same panel, then the
+    // burglary's restoral.
+    send_codes(&g, "1234", 1, &["BA1", "FA1", "MA2", "BR1"]);
+    let alarms = g.settled_alarms();
+    let open: Vec<(&str, u64, &str)> = alarms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["code"].as_str().unwrap(),
+                a["priority"].as_u64().unwrap(),
+                a["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Most urgent first; the burglary was cancelled by its restoral, the others stay.
+    assert_eq!(
+        open,
+        [("FA", 1, "queued"), ("MA", 1, "queued")],
+        "{alarms:#}"
+    );
+    let fire = &alarms[0];
+    assert_eq!(fire["kind"], "fire alarm");
+    assert_eq!(fire["repeats"], 0);
+    // The fire's own claim deadline: priority 1 (60 s in the default policy).
+    let opened = fire["opened_at"].as_u64().unwrap();
+    assert_eq!(fire["armed"][1].as_u64().unwrap() - opened, 60);
+    // The same fire again is a repeat of the fire alarm, not a new row.
+    send_codes(&g, "1234", 5, &["FA1"]);
+    let alarms = g.settled_alarms();
+    assert_eq!(alarms.as_array().unwrap().len(), 2);
+    assert_eq!(alarms[0]["repeats"], 1);
+    assert_eq!(g.stop(), Some(0));
+}
+
+#[test]
+fn every_press_is_counted_in_the_monthly_extract() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gateway::start_on(dir.path(), &[]);
+    send_codes(&g, "4321", 1, &["QA1", "QA1", "QA1", "QA1", "QA1"]);
+    let alarms = g.settled_alarms();
+    assert_eq!(
+        alarms.as_array().unwrap().len(),
+        1,
+        "one alarm in the queue"
+    );
+    assert_eq!(alarms[0]["repeats"], 4);
+    assert_eq!(g.stop(), Some(0));
+    let month = String::from_utf8(
+        std::process::Command::new("date")
+            .env("TZ", "Europe/Copenhagen")
+            .arg("+%Y-%m")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args([
+            "report",
+            "monthly",
+            "--format",
+            "json",
+            "--month",
+            month.trim(),
+        ])
+        .arg("--data")
+        .arg(dir.path())
+        .arg("--accounts")
+        .arg(dir.path().join("accounts.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let citizen = &m["citizens"][0];
+    assert_eq!(citizen["citizen"], "borger-3");
+    assert_eq!(
+        (citizen["calls"].as_u64(), citizen["alarms"].as_u64()),
+        (Some(5), Some(1))
+    );
+    assert_eq!(m["calls"][0]["presses"], 5);
+    assert_eq!(m["top_callers"][0]["calls"], 5);
+}

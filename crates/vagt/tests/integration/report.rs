@@ -213,6 +213,9 @@ fn the_monthly_extract_has_the_known_answers_and_is_reproducible() {
         .collect();
     assert_eq!(citizens, ["borger-1", "borger-2", "borger-1", "borger-3"]);
     assert_eq!(calls[0]["repeats"], 1);
+    // Every press counts: the repeat press is in the call's events.
+    assert_eq!(calls[0]["presses"], 2);
+    assert_eq!(calls[0]["events"], serde_json::json!(["QA", "QA"]));
     assert_eq!(calls[0]["classification"], "false_call");
     assert_eq!(calls[1]["escalations"], 1);
     assert_eq!(calls[1]["team"], "vest");
@@ -246,7 +249,9 @@ fn the_monthly_extract_has_the_known_answers_and_is_reproducible() {
     // Per citizen, and the top callers with last month's count.
     let b1 = &m["citizens"][0];
     assert_eq!(b1["citizen"], "borger-1");
-    assert_eq!(b1["calls"], 2);
+    // Three presses (one a repeat while the first alarm was open) in two alarms.
+    assert_eq!(b1["calls"], 3);
+    assert_eq!(b1["alarms"], 2);
     assert_eq!(b1["at_centre"], 1);
     assert_eq!(b1["forwarded"], 1);
     assert_eq!(b1["median_time_to_claim"], 20);
@@ -257,7 +262,7 @@ fn the_monthly_extract_has_the_known_answers_and_is_reproducible() {
     assert_eq!(top[0]["citizen"], "borger-1");
     assert_eq!(
         (top[0]["calls"].as_u64(), top[0]["previous_month"].as_u64()),
-        (Some(2), Some(1))
+        (Some(3), Some(1))
     );
     assert_eq!(top[1]["previous_month"], 0);
 
@@ -323,7 +328,7 @@ fn the_monthly_extract_has_the_known_answers_and_is_reproducible() {
             .lines()
             .nth(1)
             .unwrap()
-            .starts_with("borger-1,2,1,1,0,0,0,0,1,1,20,30,")
+            .starts_with("borger-1,3,2,1,1,0,0,0,0,1,1,20,30,")
     );
 }
 
