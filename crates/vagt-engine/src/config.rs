@@ -52,7 +52,12 @@ impl TryFrom<RawCore> for CoreConfig {
     type Error = String;
 
     fn try_from(raw: RawCore) -> Result<Self, String> {
+        // Normal staffing, then the emergency defaults (shorter claim deadlines), then what
+        // `[core.emergency]` says.
         let mut merged = toml::Table::try_from(&raw.normal).map_err(|e| e.to_string())?;
+        let faster =
+            toml::Value::try_from(EMERGENCY_CLAIM_WITHIN_SECS).map_err(|e| e.to_string())?;
+        merged.insert("claim_within_secs".into(), faster);
         merged.extend(raw.emergency);
         let emergency = vagt_core::Policy::deserialize(toml::Value::Table(merged))
             .map_err(|e| format!("core.emergency: {e}"))?;
@@ -67,6 +72,9 @@ impl TryFrom<RawCore> for CoreConfig {
     }
 }
 
+/// Claim deadlines by priority under emergency staffing, unless `[core.emergency]` sets them.
+pub const EMERGENCY_CLAIM_WITHIN_SECS: [u64; 5] = [30, 60, 120, 300, 600];
+
 impl Default for CoreConfig {
     fn default() -> Self {
         Self {
@@ -74,7 +82,10 @@ impl Default for CoreConfig {
             snapshot_every_secs: 300,
             tick_secs: 1,
             normal: vagt_core::Policy::default(),
-            emergency: vagt_core::Policy::default(),
+            emergency: vagt_core::Policy {
+                claim_within_secs: EMERGENCY_CLAIM_WITHIN_SECS,
+                ..vagt_core::Policy::default()
+            },
             door_webhook: None,
         }
     }

@@ -22,8 +22,36 @@ pub fn fold(
     accounts: &Accounts,
     settings: &Settings,
     journal_dir: &Path,
-    mut on_change: impl FnMut(&Change),
+    on_change: impl FnMut(&Change),
 ) -> anyhow::Result<u64> {
+    replay(config, accounts, settings, journal_dir, on_change).map(|(_, read)| read)
+}
+
+/// The open alarms after the whole journal, most urgent first — the live core's queue when it
+/// has caught up (`vagt alarms`).
+pub fn open_alarms(
+    config: &CoreConfig,
+    accounts: &Accounts,
+    settings: &Settings,
+    journal_dir: &Path,
+) -> anyhow::Result<Vec<vagt_core::Alarm>> {
+    let (shards, _) = replay(config, accounts, settings, journal_dir, |_| {})?;
+    let mut open: Vec<vagt_core::Alarm> = shards
+        .iter()
+        .flat_map(|s| s.open_alarms().cloned())
+        .collect();
+    open.sort_by_key(vagt_core::Alarm::queue_order);
+    Ok(open)
+}
+
+/// [`fold`], returning the shards as they are after the last record.
+fn replay(
+    config: &CoreConfig,
+    accounts: &Accounts,
+    settings: &Settings,
+    journal_dir: &Path,
+    mut on_change: impl FnMut(&Change),
+) -> anyhow::Result<(Vec<vagt_core::Shard>, u64)> {
     let n = config.shards.max(1);
     let per_shard = setups_by_shard(accounts, n);
     let (mut shards, _) = fresh(config, n);
@@ -52,5 +80,5 @@ pub fn fold(
             }
         }
     }
-    Ok(read)
+    Ok((shards, read))
 }

@@ -358,6 +358,12 @@ impl Engine {
         }
     }
 
+    /// Whether the start-up replay is done: every shard has applied the journal as it was when
+    /// the core started (readiness; live records follow).
+    pub fn caught_up(&self) -> bool {
+        self.status().applied >= self.shared.live_from
+    }
+
     /// Sets the gauges that are cheaper to compute at scrape time than to keep up to date.
     pub fn refresh_gauges(&self, now: u64) {
         use ::metrics::gauge;

@@ -15,9 +15,9 @@ use vagt_dc09::{FrameDecoder, Policy, Tolerance, UnknownAccount, Window};
 
 use crate::tcp::Limits;
 
-/// `[gateway]`.
+/// `[gateway]` (every key optional; the defaults are `config/vagt.toml`'s).
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Gateway {
     /// DC-09 address, served on TCP and UDP.
     pub listen: SocketAddr,
@@ -28,29 +28,40 @@ pub struct Gateway {
     /// Accounts file; relative paths are relative to the config file. Optional.
     pub accounts: Option<PathBuf>,
     /// Most simultaneous TCP connections.
-    #[serde(default = "defaults::max_connections")]
     pub max_connections: usize,
     /// Most simultaneous TCP connections from one IP address.
-    #[serde(default = "defaults::max_connections_per_ip")]
     pub max_connections_per_ip: usize,
     /// Seconds a new connection has to deliver its first complete frame.
-    #[serde(default = "defaults::first_frame_timeout_secs")]
     pub first_frame_timeout_secs: u64,
     /// Seconds a connection may stay silent before it is closed.
-    #[serde(default = "defaults::idle_timeout_secs")]
     pub idle_timeout_secs: u64,
     /// Largest accepted frame body (at most 4095).
-    #[serde(default = "defaults::max_frame_len")]
     pub max_frame_len: usize,
     /// Most frames handled per read before the connection yields to others.
-    #[serde(default = "defaults::max_frames_per_read")]
     pub max_frames_per_read: usize,
     /// Bytes of garbage (outside any valid frame) after which a TCP peer is disconnected.
-    #[serde(default = "defaults::garbage_limit_bytes")]
     pub garbage_limit_bytes: usize,
     /// Seconds SIGTERM waits for in-flight frames before exiting anyway.
-    #[serde(default = "defaults::shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 7050)),
+            metrics: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            data: PathBuf::from("./data"),
+            accounts: None,
+            max_connections: defaults::max_connections(),
+            max_connections_per_ip: defaults::max_connections_per_ip(),
+            first_frame_timeout_secs: defaults::first_frame_timeout_secs(),
+            idle_timeout_secs: defaults::idle_timeout_secs(),
+            max_frame_len: defaults::max_frame_len(),
+            max_frames_per_read: defaults::max_frames_per_read(),
+            garbage_limit_bytes: defaults::garbage_limit_bytes(),
+            shutdown_grace_secs: defaults::shutdown_grace_secs(),
+        }
+    }
 }
 
 /// `[protocol]`.

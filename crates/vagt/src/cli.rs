@@ -26,6 +26,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Validate a configuration (and its accounts file) and exit.
     CheckConfig(ServeArgs),
+    /// Print the open alarms (JSON, most urgent first), replayed from the journal; works while
+    /// the gateway runs. Alarm data is not served on the operations port.
+    Alarms(ServeArgs),
     /// Read the journal.
     #[command(subcommand)]
     Journal(JournalCommand),

@@ -27,6 +27,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../../config/vagt.toml");
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Listeners, limits and files.
+    #[serde(default)]
     pub gateway: Gateway,
     /// Protocol policy and tolerances.
     #[serde(default)]
@@ -166,6 +167,35 @@ pub fn journal_dir(data: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use vagt_ingest::config::UnknownAccountPolicy;
+
+    #[test]
+    fn every_section_and_key_is_optional_with_the_shipped_defaults() {
+        let shipped = Config::load(None).unwrap();
+        let empty = Config::parse("", Path::new(".")).unwrap();
+        assert_eq!(
+            format!("{:?}", empty.gateway),
+            format!("{:?}", shipped.gateway)
+        );
+        assert_eq!(format!("{:?}", empty.core), format!("{:?}", shipped.core));
+        assert_eq!(
+            format!("{:?}", empty.protocol),
+            format!("{:?}", shipped.protocol)
+        );
+        assert_eq!(
+            format!("{:?}", empty.journal),
+            format!("{:?}", shipped.journal)
+        );
+        // The README's console lines alone make a valid file.
+        let console = Config::parse(
+            "[console]\nlisten = \"127.0.0.1:7443\"\ncert = \"data/console-cert.pem\"\n\
+             key = \"data/console-key.pem\"\nusers = \"users.toml\"\n",
+            Path::new("/etc/vagt"),
+        )
+        .unwrap();
+        let c = console.console.unwrap();
+        assert_eq!(c.users, Path::new("/etc/vagt/users.toml"));
+        assert_eq!(console.gateway.listen, shipped.gateway.listen);
+    }
 
     #[test]
     fn embedded_default_parses() {

@@ -7,7 +7,7 @@ use clap::Parser;
 use vagt::cli::{
     AuditCommand, CertCommand, Cli, Command, JournalCommand, ReportCommand, ServeArgs, UserCommand,
 };
-use vagt::commands::{cert, check, console, decode, journal, report, user};
+use vagt::commands::{alarms, cert, check, console, decode, journal, report, user};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode::run(&args),
         Command::Serve(args) => serve(&args),
         Command::CheckConfig(args) => check::run(&args),
+        Command::Alarms(args) => alarms::run(&args, &mut std::io::stdout().lock()),
         Command::Journal(JournalCommand::Export(args)) => journal::export(&args),
         Command::Journal(JournalCommand::Verify(args)) => journal::verify(&args),
         Command::Journal(JournalCommand::Salvage(args)) => journal::salvage(&args),
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("vagt: error: {e:#}");
+            vagt::serve::say(&mut std::io::stderr(), format_args!("vagt: error: {e:#}"));
             ExitCode::from(2)
         }
     }
@@ -52,6 +53,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // A closed stderr must not take the process down: tracing would report its own write
+        // error with `eprintln!`, which panics.
+        .log_internal_errors(false)
         .init();
     let (config, accounts) = vagt::serve::load_config(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -92,16 +92,20 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     let grace_term = Duration::from_secs(config.gateway.shutdown_grace_secs);
     let mut running = start(config, accounts).await?;
-    // One parseable line for operators and tests: the bound addresses.
-    println!(
-        "vagt: listening on {} (tcp+udp), metrics on http://{}/metrics, journal {}{}",
-        running.addr,
-        running.metrics_addr,
-        running.journal_dir.display(),
-        running
-            .console_addr
-            .map(|a| format!(", console wss://{a}/"))
-            .unwrap_or_default()
+    // One parseable line for operators and tests: the bound addresses. A closed stdout must
+    // not take the process down: the line is best effort.
+    say(
+        &mut std::io::stdout(),
+        format_args!(
+            "vagt: listening on {} (tcp+udp), metrics on http://{}/metrics, journal {}{}",
+            running.addr,
+            running.metrics_addr,
+            running.journal_dir.display(),
+            running
+                .console_addr
+                .map(|a| format!(", console wss://{a}/"))
+                .unwrap_or_default()
+        ),
     );
     let mut failed = running.journal_failed.take();
     let grace = tokio::select! {
@@ -112,6 +116,12 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
         }
     };
     running.shutdown(grace).await
+}
+
+/// Writes one line to a standard stream, ignoring a closed or full one (`println!` would
+/// panic): nothing the gateway prints is worth stopping the ACKs for.
+pub fn say(out: &mut dyn std::io::Write, line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// The journal could not write or sync: nothing more can be acknowledged. Stop at once and exit
@@ -151,13 +161,17 @@ async fn bind(config: &Config) -> anyhow::Result<Listeners> {
 fn open_journal(
     config: &Config,
     dir: &Path,
+    health: &ops::Health,
 ) -> anyhow::Result<(SegmentJournal, oneshot::Receiver<String>)> {
     if !config.journal.fsync {
         warn!(
             "!!! journal.fsync = false: acknowledged alarms can be LOST on a crash. Benchmarks only. !!!"
         );
-        eprintln!(
-            "vagt: WARNING: journal.fsync = false — acknowledged alarms can be lost on a crash (benchmarks only)"
+        say(
+            &mut std::io::stderr(),
+            format_args!(
+                "vagt: WARNING: journal.fsync = false — acknowledged alarms can be lost on a crash (benchmarks only)"
+            ),
         );
     }
     let journal = SegmentJournal::open(
@@ -166,7 +180,9 @@ fn open_journal(
     )
     .map_err(|e| open_error(e, dir))?;
     let (failed_tx, failed) = oneshot::channel();
+    let flag = Arc::clone(&health.journal_failed);
     journal.on_failure(move |why| {
+        flag.store(true, std::sync::atomic::Ordering::Release);
         let _ = failed_tx.send(why.to_owned());
     });
     let rec = journal.recovery();
@@ -206,7 +222,8 @@ fn open_error(e: JournalError, dir: &Path) -> anyhow::Error {
 pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running> {
     let handle = ops::install()?;
     let journal_dir = config.journal_dir();
-    let (journal, journal_failed) = open_journal(&config, &journal_dir)?;
+    let health = ops::Health::default();
+    let (journal, journal_failed) = open_journal(&config, &journal_dir, &health)?;
     let appender: Arc<dyn Journal> = Arc::new(journal.appender()?);
     let dedup = Dedup::new(config.dedup.window());
     let rebuilt = dedup.rebuild(appender.as_ref())?;
@@ -251,6 +268,7 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         listeners.ops,
         handle,
         Some(Arc::clone(&engine)),
+        health,
         ops_stop.clone(),
     ));
     let running = Running {

@@ -1,5 +1,6 @@
 //! One module per subcommand (besides `serve`, which is [`crate::serve`]).
 
+pub mod alarms;
 pub mod cert;
 pub mod check;
 pub mod console;

@@ -484,3 +484,32 @@ fn every_press_is_counted_in_the_monthly_extract() {
     assert_eq!(m["calls"][0]["presses"], 5);
     assert_eq!(m["top_callers"][0]["calls"], 5);
 }
+
+#[test]
+fn the_ops_port_serves_health_and_metrics_but_no_alarm_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gateway::start_on(dir.path(), &[]);
+    send_codes(&g, "4321", 1, &["MA1"]);
+    let alarms = g.settled_alarms();
+    assert_eq!(alarms[0]["account"], "4321", "`vagt alarms` has the queue");
+    let not_here = g.get("/alarms");
+    assert!(
+        not_here.starts_with("HTTP/1.0 404") || not_here.starts_with("HTTP/1.1 404"),
+        "{not_here}"
+    );
+    let health = g.get("/healthz");
+    assert!(
+        health.contains(" 200 ") && health.ends_with("ok\n"),
+        "{health}"
+    );
+    let ready = g.get("/readyz");
+    assert!(
+        ready.contains(" 200 ") && ready.ends_with("ready\n"),
+        "{ready}"
+    );
+    let metrics = g.scrape();
+    for private in ["4321", "borger-3", "sygepleje-vest", "lock-3"] {
+        assert!(!metrics.contains(private), "{private} in /metrics");
+    }
+    assert_eq!(g.stop(), Some(0));
+}

@@ -13,6 +13,10 @@ pub struct Gateway {
     pub child: Child,
     pub addr: SocketAddr,
     pub metrics: SocketAddr,
+    /// The data directory.
+    pub data: std::path::PathBuf,
+    /// `--config PATH`, if it was started with one.
+    config: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -91,10 +95,17 @@ impl Gateway {
         let metrics = between(&line, "metrics on http://", "/metrics")
             .parse()
             .unwrap();
+        let config = extra
+            .iter()
+            .position(|a| *a == "--config")
+            .and_then(|i| extra.get(i + 1))
+            .map(|c| (*c).to_owned());
         Self {
             child,
             addr,
             metrics,
+            data: data.to_owned(),
+            config,
             _dir: None,
         }
     }
@@ -155,16 +166,37 @@ impl Gateway {
         serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {r}"))
     }
 
-    /// Waits until the core has applied everything journaled so far; returns `/alarms`.
+    /// Waits until the core has applied everything journaled so far; returns the open alarms
+    /// (`vagt alarms`: alarm data is not on the unauthenticated ops port).
     pub fn settled_alarms(&self) -> Value {
         for _ in 0..500 {
             let st = self.get_json("/core");
             if st["applied"] == st["journal_end"] {
-                return self.get_json("/alarms");
+                return self.alarms();
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("the core did not catch up: {}", self.get_json("/core"));
+    }
+
+    /// `vagt alarms` on this gateway's data directory, accounts and config.
+    pub fn alarms(&self) -> Value {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vagt"));
+        cmd.arg("alarms")
+            .arg("--data")
+            .arg(&self.data)
+            .arg("--accounts")
+            .arg(self.data.join("accounts.toml"));
+        if let Some(c) = &self.config {
+            cmd.args(["--config", c]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// A metric's value (sum over label sets matching `labels`).

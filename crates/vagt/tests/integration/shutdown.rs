@@ -110,3 +110,87 @@ fn a_console_port_in_use_is_a_one_line_error() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Two free loopback ports (bound and released: the gateway binds them right after).
+fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+#[test]
+fn a_closed_stdout_or_stderr_never_stops_the_acks_or_the_signals() {
+    for closed in ["stdout", "stderr"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, metrics) = free_ports();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"));
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--metrics", &format!("127.0.0.1:{metrics}")])
+            .arg("--data")
+            .arg(dir.path())
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        // Close the read end of one of the pipes: every write to it fails (EPIPE).
+        match closed {
+            "stdout" => drop(child.stdout.take()),
+            _ => drop(child.stderr.take()),
+        }
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut stream = None;
+        for _ in 0..200 {
+            if let Ok(s) = std::net::TcpStream::connect(addr) {
+                stream = Some(s);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut s = stream.unwrap_or_else(|| panic!("{closed} closed: the gateway never listened"));
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&sia("1234", 1, "MA1")).unwrap();
+        crate::gateway::read_frames(&mut s, 1);
+        drop(s);
+        signal(&child, "TERM");
+        let start = std::time::Instant::now();
+        let code = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status.code();
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("{closed} closed: SIGTERM ignored");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(code, Some(0), "{closed} closed: a clean stop");
+    }
+}
+
+#[test]
+fn issuing_a_client_certificate_keeps_the_server_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let vagt = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args(["cert", "dev", "--out"])
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    vagt(&[]);
+    let cert = std::fs::read(dir.path().join("console-cert.pem")).unwrap();
+    let said = vagt(&["--client", "bob"]);
+    assert!(said.contains("kept the existing"), "{said}");
+    assert_eq!(
+        std::fs::read(dir.path().join("console-cert.pem")).unwrap(),
+        cert
+    );
+    assert!(dir.path().join("bob-cert.pem").is_file(), "{said}");
+}
