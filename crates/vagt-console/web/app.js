@@ -2,32 +2,71 @@
 "use strict";
 const alarms = new Map();
 let ws = null, selected = null, nextId = 1, me = null, detail = null;
+// Live = logged in and the queue is the server's (a snapshot came after the last connect).
+let creds = null, live = false, retries = 0, offlineSince = null;
+const pending = new Map(); // command id → what the operator asked, for the answer line
 const $ = (id) => document.getElementById(id);
 
 function connect(user, password) {
+  creds = { user, password };
+  open();
+}
+
+function open() {
   ws = new WebSocket(`wss://${location.host}/ws`);
-  ws.onopen = () => ws.send(JSON.stringify({ type: "login", user, password }));
-  ws.onclose = () => { $("status").textContent = "disconnected"; };
+  ws.onopen = () => ws.send(JSON.stringify({ type: "login", user: creds.user, password: creds.password }));
+  ws.onclose = () => offline();
   ws.onmessage = (ev) => handle(JSON.parse(ev.data));
 }
+
+// The connection is gone: say so over the whole queue, refuse to look actionable, and
+// reconnect with backoff (0.5 s doubling to 10 s, jittered); the next snapshot makes it live.
+function offline() {
+  ws = null;
+  for (const [, what] of pending) answer(`${what}: not confirmed — the connection was lost; check the alarm when live`);
+  pending.clear();
+  if (!me) { $("status").textContent = "not connected"; if (creds) $("login-error").textContent = "cannot reach the server"; return; }
+  setLive(false);
+  const delay = Math.min(10_000, 500 * 2 ** retries) * (0.75 + Math.random() / 2);
+  retries += 1;
+  $("stale-detail").textContent = `since ${offlineSince}; reconnecting (attempt ${retries}) in ${(delay / 1000).toFixed(1)} s`;
+  setTimeout(open, delay);
+}
+
+function setLive(on) {
+  live = on;
+  if (on) { offlineSince = null; retries = 0; } else if (!offlineSince) offlineSince = new Date().toLocaleTimeString();
+  document.body.classList.toggle("stale", !on);
+  $("stale").hidden = on;
+  $("status").textContent = on ? "live" : "NOT LIVE";
+  for (const el of document.querySelectorAll("#actions button, #actions select, #actions input, #supervisor button")) el.disabled = !on;
+}
+
+function answer(text) { $("answer").textContent = text; }
 
 function handle(m) {
   switch (m.type) {
     case "welcome":
       me = m;
       $("who").textContent = `${m.user} (${m.role}${m.team ? ", " + m.team : ""})`;
-      $("status").textContent = "connected";
+      $("status").textContent = "connected — waiting for the queue";
       $("login").hidden = true; $("console").hidden = false;
       $("supervisor").hidden = m.role !== "supervisor";
       $("figures").hidden = !["supervisor", "auditor", "admin"].includes(m.role);
       if (!$("figures").hidden) { $("report-month").value = thisMonth(); fetchSla(); }
       break;
     case "denied":
+      // On a reconnect too (password changed, user disabled): back to the login form.
       $("login-error").textContent = m.reason;
+      me = null; creds = null;
+      $("login").hidden = false; $("console").hidden = true; $("stale").hidden = true;
+      document.body.classList.remove("stale");
       break;
     case "snapshot":
       alarms.clear();
       for (const a of m.alarms) alarms.set(a.id, a);
+      setLive(true);
+      if (selected !== null) askDetail(selected);
       render();
       break;
     case "changes":
@@ -45,12 +84,14 @@ function handle(m) {
     case "detail":
       if (m.alarm.id === selected) { detail = m; showDetail(); }
       break;
-    case "result": $("answer").textContent = "done"; break;
+    case "result": answer(`${settle(m.id)}: done`); break;
     case "report": report(m); break;
-    case "refused": $("answer").textContent = refusal(m.error); break;
-    case "error": $("answer").textContent = m.message; break;
+    case "refused": answer(`${settle(m.id)}: refused — ${refusal(m.error)}`); break;
+    case "error": answer(`${m.id != null ? settle(m.id) : "error"}: ${m.message}`); break;
   }
 }
+
+function settle(id) { const what = pending.get(id) ?? "command"; pending.delete(id); return what; }
 
 function refusal(e) {
   switch (e.error) {
@@ -64,6 +105,9 @@ function refusal(e) {
 }
 
 function render() {
+  // Not live: the queue stays as it was last seen, under the banner; its clocks do not tick on
+  // as if it were current.
+  if (!live && me) return;
   const now = Date.now() / 1000;
   const sorted = [...alarms.values()].sort((a, b) => a.priority - b.priority || a.opened_at - b.opened_at || a.id - b.id);
   const body = document.querySelector("#queue tbody");
@@ -84,7 +128,7 @@ function render() {
 }
 
 function select(id) { selected = id; detail = null; askDetail(id); render(); }
-function askDetail(id) { if (ws) ws.send(JSON.stringify({ type: "detail", id: nextId++, alarm: id })); }
+function askDetail(id) { if (ws && live) ws.send(JSON.stringify({ type: "detail", id: nextId++, alarm: id })); }
 
 function showDetail() {
   const a = alarms.get(selected);
@@ -121,14 +165,18 @@ function accountFields() {
 }
 
 function command(c) {
-  if (!ws) return;
-  ws.send(JSON.stringify({ type: "command", id: nextId++, command: c }));
+  const what = `${c.command.replace("_", " ")}${c.alarm != null ? " A" + c.alarm : ""}`;
+  if (!ws || !live) { answer(`${what}: NOT SENT — the console is not live`); return; }
+  const id = nextId++;
+  pending.set(id, what);
+  answer(`${what}: sent…`);
+  ws.send(JSON.stringify({ type: "command", id, command: c }));
 }
 
 // Supervisor view and reports: the server computes them from the journal.
 const reportNames = new Map();
 function askReport(request, name) {
-  if (!ws) return;
+  if (!ws || !live) return;
   const id = nextId++;
   reportNames.set(id, name);
   ws.send(JSON.stringify({ type: "report", id, request }));
@@ -187,7 +235,7 @@ $("report-form").addEventListener("submit", (ev) => {
 });
 
 document.querySelectorAll("#actions button").forEach((b) => b.addEventListener("click", () => {
-  if (selected === null) return;
+  if (selected === null) { answer("select an alarm first"); return; }
   const cmd = b.dataset.cmd, alarm = selected, classification = $("classification").value;
   const c = { command: cmd, alarm };
   if (cmd === "classify" || cmd === "close") c.classification = classification;

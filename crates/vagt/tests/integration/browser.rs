@@ -99,3 +99,90 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
         .collect();
     assert_eq!(actions, expected);
 }
+
+#[test]
+fn the_console_says_when_it_is_not_live_and_reconnects_by_itself_after_a_restart() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists() && e2e_dir().join("node_modules/playwright-core").exists(),
+        "the browser test needs {chromium} and e2e/node_modules: run ./scripts/test"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, running) = start_with_console(dir.path());
+    let (console, dc09) = (running.console_addr.unwrap(), running.addr);
+    let mut guard = Guard {
+        rt: &rt,
+        running: Some(running),
+    };
+    let shots = dir.path().join("shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let mut browser = Command::new("node")
+        .arg(e2e_dir().join("reconnect.mjs"))
+        .env("VAGT_URL", format!("https://127.0.0.1:{}/", console.port()))
+        .env("VAGT_USER", "ole")
+        .env("VAGT_PASSWORD", "ole-password")
+        .env("VAGT_ACCOUNT", "4321")
+        .env("VAGT_SCREENSHOT_DIR", &shots)
+        .env("CHROMIUM", &chromium)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node (the browser test needs node and chromium; see scripts/test)");
+    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+
+    // The server restarts mid-shift.
+    guard.stop();
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "stale",
+        "the page must say it is not live"
+    );
+    guard.running = Some(restart_with_console(dir.path(), &rt, console, dc09));
+    // A priority-1 alarm arrives on the restarted server.
+    let mut s = std::net::TcpStream::connect(dc09).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    std::io::Write::write_all(&mut s, &sia("4321", 1, "QA")).unwrap();
+    read_frames(&mut s, 1);
+
+    let live = lines.next().unwrap().unwrap();
+    assert!(browser.wait().unwrap().success(), "{live}");
+    let alarm: u64 = live.strip_prefix("live ").unwrap().parse().unwrap();
+    let engine = guard.running.as_ref().unwrap().engine();
+    assert_eq!(
+        engine
+            .alarm(vagt_core::AlarmId(alarm))
+            .unwrap()
+            .owner
+            .as_deref(),
+        Some("ole")
+    );
+    for shot in ["stale.png", "live.png"] {
+        assert!(shots.join(shot).metadata().unwrap().len() > 1000, "{shot}");
+    }
+    if let Ok(keep) = std::env::var("VAGT_KEEP_SCREENSHOTS") {
+        for shot in ["stale.png", "live.png"] {
+            std::fs::copy(
+                shots.join(shot),
+                Path::new(&keep).join(format!("console-{shot}")),
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// The same gateway again: same data directory, same DC-09 and console addresses (retrying
+/// while the old listeners close).
+fn restart_with_console(
+    dir: &Path,
+    rt: &tokio::runtime::Runtime,
+    console: std::net::SocketAddr,
+    dc09: std::net::SocketAddr,
+) -> vagt::serve::Running {
+    for _ in 0..50 {
+        match crate::console::start_with_console_on(dir, rt, Some((console, dc09))) {
+            Ok(r) => return r,
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+    panic!("the gateway did not start again on {console} / {dc09}");
+}

@@ -104,21 +104,35 @@ async fn login(addr: SocketAddr, cert: &Path, user: &str) -> (Ws, Value) {
 /// A gateway with its console on loopback (data, certificate and users in `dir`) and the
 /// runtime it runs on.
 pub fn start_with_console(dir: &Path) -> (tokio::runtime::Runtime, Running) {
-    let text = DEFAULT_CONFIG
-        .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
-        .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
-        + &console_section(dir);
-    let mut config = Config::parse(&text, Path::new(".")).unwrap();
-    config.gateway.data = dir.join("data");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let running = rt
-        .block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
-        .unwrap();
+    let running = start_with_console_on(dir, &rt, None).unwrap();
     (rt, running)
+}
+
+/// As [`start_with_console`] on `rt`, at given console and DC-09 addresses (`None`: any).
+pub fn start_with_console_on(
+    dir: &Path,
+    rt: &tokio::runtime::Runtime,
+    at: Option<(SocketAddr, SocketAddr)>,
+) -> anyhow::Result<Running> {
+    let (console, dc09) = at.map_or(
+        ("127.0.0.1:0".to_owned(), "127.0.0.1:0".to_owned()),
+        |(c, d)| (c.to_string(), d.to_string()),
+    );
+    let text = DEFAULT_CONFIG
+        .replace("listen = \"0.0.0.0:7050\"", &format!("listen = \"{dc09}\""))
+        .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
+        + &console_section(dir).replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"{console}\""),
+        );
+    let mut config = Config::parse(&text, Path::new(".")).unwrap();
+    config.gateway.data = dir.join("data");
+    rt.block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
 }
 
 #[test]
