@@ -119,8 +119,8 @@ pub fn start_with_console_on(
     rt: &tokio::runtime::Runtime,
     at: Option<(SocketAddr, SocketAddr)>,
 ) -> anyhow::Result<Running> {
-    let (console, dc09) = at.map_or(
-        ("127.0.0.1:0".to_owned(), "127.0.0.1:0".to_owned()),
+    let (console, dc09) = at.map_or_else(
+        || ("127.0.0.1:0".to_owned(), "127.0.0.1:0".to_owned()),
         |(c, d)| (c.to_string(), d.to_string()),
     );
     let text = DEFAULT_CONFIG
