@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 
 use crate::config::{ConsoleConfig, ConsoleCpu};
 use crate::server::{Backend, Console};
@@ -68,7 +68,7 @@ pub async fn start(
     let listen = config.listen;
     // The listener belongs to the runtime that polls it: bound there.
     let listener = rt
-        .spawn(async move { bind(listen) })
+        .spawn(async move { TcpListener::bind(listen).await })
         .await
         .context("binding the console")?
         .with_context(|| format!("binding console {listen}"))?;
@@ -113,15 +113,3 @@ pub fn lower_priority(priority: Priority) {
 /// Elsewhere the console threads keep the gateway's priority.
 #[cfg(not(target_os = "linux"))]
 pub fn lower_priority(_priority: Priority) {}
-
-/// A listener with address reuse (a restarted gateway binds again at once).
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
-}

@@ -21,14 +21,20 @@ fn e2e_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e")
 }
 
-#[test]
-fn an_operator_handles_an_alarm_in_the_web_console() {
+/// The browser to drive, after checking it and playwright-core are installed.
+fn chromium() -> String {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         Path::new(&chromium).exists() && e2e_dir().join("node_modules/playwright-core").exists(),
         "the browser test needs {chromium} and e2e/node_modules: run ./scripts/test (it installs \
          them: apt-get install chromium; npm ci --prefix e2e)"
     );
+    chromium
+}
+
+#[test]
+fn an_operator_handles_an_alarm_in_the_web_console() {
+    let chromium = chromium();
     let dir = tempfile::tempdir().unwrap();
     let (rt, running) = start_with_console(dir.path());
     let (console, dc09) = (running.console_addr.unwrap(), running.addr);
@@ -102,11 +108,7 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
 
 #[test]
 fn the_console_says_when_it_is_not_live_and_reconnects_by_itself_after_a_restart() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists() && e2e_dir().join("node_modules/playwright-core").exists(),
-        "the browser test needs {chromium} and e2e/node_modules: run ./scripts/test"
-    );
+    let chromium = chromium();
     let dir = tempfile::tempdir().unwrap();
     let (rt, running) = start_with_console(dir.path());
     let (console, dc09) = (running.console_addr.unwrap(), running.addr);

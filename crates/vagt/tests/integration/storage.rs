@@ -145,19 +145,7 @@ fn a_full_disk_stops_the_gateway_and_loses_no_acknowledged_frame() {
 fn a_second_gateway_on_the_same_data_directory_is_refused_naming_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let g = Gateway::start_on(dir.path(), &[]);
-    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics",
-            "127.0.0.1:0",
-        ])
-        .arg("--data")
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = serve_refused(dir.path());
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -186,18 +174,7 @@ fn corruption_in_the_last_segment_refuses_to_start_and_salvage_keeps_every_valid
     std::fs::write(&seg, &bytes).unwrap();
 
     let vagt = || Command::new(env!("CARGO_BIN_EXE_vagt"));
-    let out = vagt()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics",
-            "127.0.0.1:0",
-        ])
-        .arg("--data")
-        .arg(&data)
-        .output()
-        .unwrap();
+    let out = serve_refused(&data);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let at = records[20]["offset"].as_u64().unwrap();
@@ -235,6 +212,23 @@ fn corruption_in_the_last_segment_refuses_to_start_and_salvage_keeps_every_valid
     let g = Gateway::start_on(&salvaged, &[]);
     assert!(acked(&g, &sia("1234", 99, "MA1")));
     assert_eq!(g.stop(), Some(0));
+}
+
+/// `vagt serve` on `data` that is expected to refuse to start: its output once it exited.
+fn serve_refused(data: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+        ])
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 fn sequences_of(records: &[serde_json::Value]) -> Vec<String> {
