@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod config;
+mod guard;
 pub mod http;
 pub mod protocol;
 mod run;

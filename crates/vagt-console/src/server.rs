@@ -9,22 +9,23 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use dashmap::DashMap;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
+use crate::guard::LoginGuard;
 use crate::http::{Prefixed, read_head, serve_file};
 use crate::protocol::{AccountInfo, BATCH_WINDOW_MS, ClientMsg, ReportRequest, ServerMsg, VERSION};
 use crate::users::{User, UserRole, Users};
@@ -85,8 +86,11 @@ pub struct Tap {
 /// What a responder hears about another team's alarm.
 const NOT_YOURS: &str = "not an alarm of your team";
 
-/// Failed logins allowed per client address per minute; then the address waits.
-const LOGIN_FAILURES_PER_MINUTE: u32 = 5;
+/// Console connections at once (each holds at most one small message before login).
+const MAX_CONNECTIONS: usize = 512;
+/// The largest WebSocket message (and frame) a client may send: commands, notes and logins
+/// are small; nothing big is buffered for a client that has not logged in.
+const MAX_CLIENT_MESSAGE: usize = 64 << 10;
 /// Time allowed for the TLS and WebSocket handshakes and the login message.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -95,7 +99,8 @@ pub struct Console {
     acceptor: TlsAcceptor,
     users: Users,
     backend: Arc<dyn Backend>,
-    failures: DashMap<IpAddr, (u32, Instant)>,
+    logins: LoginGuard,
+    connections: Arc<tokio::sync::Semaphore>,
     /// Batches of changes, serialized once for every client.
     prepared: broadcast::Sender<Arc<Prepared>>,
     /// Batches handed to `prepared` so far (each counted before it is sent).
@@ -174,7 +179,8 @@ impl Console {
             acceptor: TlsAcceptor::from(tls),
             users,
             backend,
-            failures: DashMap::new(),
+            logins: LoginGuard::new(),
+            connections: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
             prepared: broadcast::channel(batches.max(1)).0,
             published: AtomicU64::new(0),
             snapshot: Mutex::new(None),
@@ -369,11 +375,16 @@ impl Console {
             let Ok((tcp, peer)) = listener.accept().await else {
                 continue;
             };
+            let Ok(permit) = Arc::clone(&self.connections).try_acquire_owned() else {
+                warn!(%peer, "console connection refused: {MAX_CONNECTIONS} connections open");
+                continue;
+            };
             let me = Arc::clone(&self);
             tokio::spawn(async move {
                 if let Err(e) = me.connection(tcp, peer).await {
                     info!(%peer, "console connection ended: {e:#}");
                 }
+                drop(permit);
             });
         }
     }
@@ -398,9 +409,11 @@ impl Console {
             return Ok(serve_file(&mut tls, &head.path).await?);
         }
         let stream = Prefixed::new(head.bytes, tls);
-        let mut ws =
-            tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::accept_async(stream))
-                .await??;
+        let limits = WebSocketConfig::default()
+            .max_message_size(Some(MAX_CLIENT_MESSAGE))
+            .max_frame_size(Some(MAX_CLIENT_MESSAGE));
+        let accept = tokio_tungstenite::accept_async_with_config(stream, Some(limits));
+        let mut ws = tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await??;
         let Some(user) = self.login(&mut ws, peer, cert_user.as_deref()).await? else {
             return Ok(());
         };
@@ -484,30 +497,24 @@ impl Console {
             };
         }
         let ip = peer.ip();
-        if self.failures.get(&ip).is_some_and(|f| {
-            f.0 >= LOGIN_FAILURES_PER_MINUTE && f.1.elapsed() < Duration::from_secs(60)
-        }) {
-            warn!(%peer, %user, "console login refused: too many failed logins");
-            send(ws, &denied("too many failed logins; wait a minute")).await?;
+        if let Err(reason) = self.logins.admit(&user, ip) {
+            warn!(%peer, %user, "console login refused: {reason}");
+            send(ws, &denied(reason)).await?;
             return Ok(None);
         }
-        // argon2 is deliberately slow: off the async threads.
+        // argon2 is deliberately slow (and large): off the async threads, a few at a time.
         let users = self.users.clone();
         let name = user.clone();
-        let found =
-            tokio::task::spawn_blocking(move || users.check(&name, &password).cloned()).await?;
+        let found = self
+            .logins
+            .check(move || users.check(&name, &password).cloned())
+            .await?;
         match found {
             Some(u) => {
-                self.failures.remove(&ip);
+                self.logins.succeeded(&user, ip);
                 Ok(Some(u))
             }
             None => {
-                let mut f = self.failures.entry(ip).or_insert((0, Instant::now()));
-                if f.1.elapsed() >= Duration::from_secs(60) {
-                    *f = (0, Instant::now());
-                }
-                f.0 += 1;
-                drop(f);
                 warn!(%peer, %user, "console login failed");
                 send(ws, &denied("wrong user name or password")).await?;
                 Ok(None)

@@ -110,14 +110,19 @@ impl Users {
         Ok(Self { by_name })
     }
 
-    /// The user if the password is right.
+    /// The user if the password is right. An unknown name is checked against a dummy hash,
+    /// so it takes as long as a wrong password (no user enumeration by timing).
     pub fn check(&self, name: &str, password: &str) -> Option<&User> {
-        let user = self.by_name.get(name)?;
-        let hash = PasswordHash::new(&user.password).ok()?;
-        Argon2::default()
+        let user = self.by_name.get(name);
+        let stored: &str = match user {
+            Some(u) => &u.password,
+            None => dummy_hash(),
+        };
+        let hash = PasswordHash::new(stored).ok()?;
+        let right = Argon2::default()
             .verify_password(password.as_bytes(), &hash)
-            .ok()
-            .map(|()| user)
+            .is_ok();
+        user.filter(|_| right)
     }
 
     /// The user of this name (for a client certificate that names it).
@@ -134,6 +139,15 @@ impl Users {
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
+}
+
+/// A hash no password is known for, made once with the same parameters as real ones.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let secret = SaltString::generate(&mut OsRng);
+        hash_password(secret.as_str()).unwrap_or_default()
+    })
 }
 
 /// An argon2id hash of `password` with a fresh salt.

@@ -53,7 +53,7 @@ function handle(m) {
       $("login").hidden = true; $("console").hidden = false;
       $("supervisor").hidden = m.role !== "supervisor";
       $("figures").hidden = !["supervisor", "auditor", "admin"].includes(m.role);
-      if (!$("figures").hidden) { $("report-month").value = thisMonth(); fetchSla(); }
+      if (!$("figures").hidden && !$("report-month").value) $("report-month").value = thisMonth();
       break;
     case "denied":
       // On a reconnect too (password changed, user disabled): back to the login form.
@@ -62,13 +62,17 @@ function handle(m) {
       $("login").hidden = false; $("console").hidden = true; $("stale").hidden = true;
       document.body.classList.remove("stale");
       break;
-    case "snapshot":
+    case "snapshot": {
+      const wasLive = live;
       alarms.clear();
       for (const a of m.alarms) alarms.set(a.id, a);
       setLive(true);
+      // Live again after (re)connecting: the figures too (not on every resync).
+      if (!wasLive && !$("figures").hidden) fetchSla();
       if (selected !== null) askDetail(selected);
       render();
       break;
+    }
     case "changes":
       for (const c of m.changes) {
         if (c.kind.change === "emergency_mode") {
