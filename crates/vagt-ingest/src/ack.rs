@@ -43,7 +43,7 @@ pub enum Pending {
         /// The ACK to send after the commit.
         ack: Vec<u8>,
         /// Frame type, for metrics.
-        token: String,
+        token: &'static str,
     },
     /// A retransmission: answered once the original is durable.
     Duplicate {
@@ -52,7 +52,7 @@ pub enum Pending {
         /// The ACK to send.
         ack: Vec<u8>,
         /// Frame type, for metrics.
-        token: String,
+        token: &'static str,
     },
 }
 
@@ -111,7 +111,7 @@ impl AckPath {
         let Some(ack) = bytes else {
             return Pending::Now(None);
         };
-        let token = message.header.type_label();
+        let token = m::type_label(&message.header);
         if message.unknown_account {
             counter!(m::UNKNOWN_ACCOUNT).increment(1);
         }
@@ -202,12 +202,10 @@ impl AckPath {
 fn count_refusal(processed: &Processed) {
     let (token, kind) = match &processed.decoded {
         Decoded::Refused(r) => (
-            r.header
-                .as_deref()
-                .map_or_else(|| "none".into(), vagt_dc09::Header::type_label),
+            r.header.as_deref().map_or("none", m::type_label),
             r.reason.kind(),
         ),
-        _ => ("none".into(), "other"),
+        _ => ("none", "other"),
     };
     counter!(m::DECODE_ERRORS, "kind" => kind).increment(1);
     counter!(m::FRAMES, "type" => token, "outcome" => outcome(&processed.response)).increment(1);

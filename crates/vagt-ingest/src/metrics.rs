@@ -45,6 +45,27 @@ pub const BATCH_BUCKETS: &[f64] = &[
     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
 ];
 
+/// A frame's `type` label: the ID token, `*` when encrypted. Only the protocol's own tokens
+/// become label values — any other token a peer sends is `other` — so a peer can never grow the
+/// metric registry (or make the ACK path allocate a label per frame).
+pub fn type_label(header: &vagt_dc09::Header) -> &'static str {
+    use vagt_dc09::Token;
+    match (header.encrypted, &header.token) {
+        (false, Token::SiaDcs) => "SIA-DCS",
+        (true, Token::SiaDcs) => "*SIA-DCS",
+        (false, Token::AdmCid) => "ADM-CID",
+        (true, Token::AdmCid) => "*ADM-CID",
+        (false, Token::Null) => "NULL",
+        (true, Token::Null) => "*NULL",
+        (false, Token::Ack) => "ACK",
+        (false, Token::Nak) => "NAK",
+        (false, Token::Duh) => "DUH",
+        (false, Token::Rsp) => "RSP",
+        (true, _) => "*other",
+        (false, _) => "other",
+    }
+}
+
 /// Histograms with their buckets, for the recorder.
 pub const HISTOGRAMS: &[(&str, &[f64])] = &[
     (ACK_LATENCY, LATENCY_BUCKETS),

@@ -507,8 +507,12 @@ fn the_ops_port_serves_health_and_metrics_but_no_alarm_data() {
         ready.contains(" 200 ") && ready.ends_with("ready\n"),
         "{ready}"
     );
+    // A token a peer makes up never becomes a label value (the registry cannot be grown).
+    let made_up = vagt_dc09::wrap_body(b"\"ZZ-RANDOM7\"0001L0#4321[]").unwrap();
+    g.exchange(&made_up, 1);
     let metrics = g.scrape();
-    for private in ["4321", "borger-3", "sygepleje-vest", "lock-3"] {
+    assert!(metrics.contains("type=\"other\""), "{metrics}");
+    for private in ["4321", "borger-3", "sygepleje-vest", "lock-3", "ZZ-RANDOM7"] {
         assert!(!metrics.contains(private), "{private} in /metrics");
     }
     assert_eq!(g.stop(), Some(0));
