@@ -154,37 +154,7 @@ impl Engine {
         let snap_dir = snap_dir.to_owned();
         let committed = journal.committed();
         let per_shard = setups_by_shard(accounts, n);
-        let (mut shards, from) = match snapshot::load_latest(&snap_dir)? {
-            Some(s) if s.offset > committed.end().0 => {
-                warn!(
-                    offset = s.offset,
-                    journal_end = committed.end().0,
-                    "snapshot is ahead of the journal (journal cut back?); replaying the whole journal"
-                );
-                fresh(config, n)
-            }
-            Some(s) if s.shards.len() == n => {
-                info!(
-                    offset = s.offset,
-                    "core restored from snapshot; replaying the journal after it"
-                );
-                let from = s.offset;
-                let shards: Vec<Shard> = s
-                    .shards
-                    .into_iter()
-                    .map(|snap| {
-                        Shard::restore(snap, config.normal.clone(), config.emergency.clone())
-                    })
-                    .collect();
-                (shards, from)
-            }
-            other => {
-                if other.is_some() {
-                    info!("snapshot is for another shard count; replaying the whole journal");
-                }
-                fresh(config, n)
-            }
-        };
+        let (mut shards, from) = restore(config, n, &snap_dir, committed.end().0)?;
         // Restored shards had these settings live; re-apply them without moving any clock.
         if from > 0 {
             for (shard, list) in shards.iter_mut().zip(&per_shard) {
@@ -207,21 +177,17 @@ impl Engine {
             }
         }
         let mut threads = Vec::new();
-        let mut senders = Vec::new();
-        let accounts = Arc::new(accounts.clone());
-        let mut door_thread = None;
-        let door = match config.door_webhook.clone() {
+        let (door, door_thread) = match config.door_webhook.clone() {
             Some(hook) => {
                 info!(url = %hook.url, "door grants go to the lock vendor's webhook");
                 let (queue, thread) = door::start(hook)?;
-                door_thread = Some(thread);
-                Some(queue)
+                (Some(queue), Some(thread))
             }
-            None => None,
+            None => (None, None),
         };
+        let mut senders = Vec::new();
+        let accounts = Arc::new(accounts.clone());
         for (index, (shard, setups)) in shards.into_iter().zip(per_shard).enumerate() {
-            let (tx, rx) = crossbeam_channel::bounded(64);
-            senders.push(tx);
             let cx = worker::Context {
                 index,
                 setups,
@@ -230,12 +196,9 @@ impl Engine {
                 shared: Arc::clone(&shared),
                 door: door.clone(),
             };
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("vagt-core-{index}"))
-                    .spawn(move || worker::run(shard, &rx, &cx))
-                    .context("starting a core shard thread")?,
-            );
+            let (tx, thread) = spawn_shard(shard, cx)?;
+            senders.push(tx);
+            threads.push(thread);
         }
         let feed = feed::Feed {
             tail: journal.follow(Offset(from)),
@@ -412,6 +375,58 @@ impl Engine {
             let _ = t.join();
         }
     }
+}
+
+/// Starts shard `cx.index`'s thread; returns its input queue.
+fn spawn_shard(
+    shard: Shard,
+    cx: worker::Context,
+) -> anyhow::Result<(crossbeam_channel::Sender<worker::Msg>, JoinHandle<()>)> {
+    let (tx, rx) = crossbeam_channel::bounded(64);
+    let thread = std::thread::Builder::new()
+        .name(format!("vagt-core-{}", cx.index))
+        .spawn(move || worker::run(shard, &rx, &cx))
+        .context("starting a core shard thread")?;
+    Ok((tx, thread))
+}
+
+/// The newest usable snapshot's shards and offset, or fresh shards replaying from 0 (a
+/// snapshot ahead of the journal, or for another shard count, is not used).
+fn restore(
+    config: &CoreConfig,
+    n: usize,
+    snap_dir: &Path,
+    journal_end: u64,
+) -> anyhow::Result<(Vec<Shard>, u64)> {
+    Ok(match snapshot::load_latest(snap_dir)? {
+        Some(s) if s.offset > journal_end => {
+            warn!(
+                offset = s.offset,
+                journal_end = journal_end,
+                "snapshot is ahead of the journal (journal cut back?); replaying the whole journal"
+            );
+            fresh(config, n)
+        }
+        Some(s) if s.shards.len() == n => {
+            info!(
+                offset = s.offset,
+                "core restored from snapshot; replaying the journal after it"
+            );
+            let from = s.offset;
+            let shards: Vec<Shard> = s
+                .shards
+                .into_iter()
+                .map(|snap| Shard::restore(snap, config.normal.clone(), config.emergency.clone()))
+                .collect();
+            (shards, from)
+        }
+        other => {
+            if other.is_some() {
+                info!("snapshot is for another shard count; replaying the whole journal");
+            }
+            fresh(config, n)
+        }
+    })
 }
 
 /// Every account's core settings, on the shard that owns the account.
