@@ -21,6 +21,52 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// Entries kept before expired ones are swept (many user names from one attacker).
 const SWEEP_ABOVE: usize = 10_000;
 
+/// Console connections from one address that have not logged in yet.
+pub(crate) const PRE_LOGIN_PER_ADDRESS: usize = 32;
+
+/// The address a limit counts by: the IPv4 address, or the IPv6 /64 (one subscriber's
+/// prefix, which a client can pick addresses from at will).
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
+}
+
+/// Counts a connection against its address until it has logged in (or ended).
+pub(crate) struct PreLogin {
+    map: std::sync::Arc<DashMap<IpAddr, usize>>,
+    key: IpAddr,
+}
+
+impl PreLogin {
+    /// Takes a slot for `ip`, or `None` when its address has too many connections waiting.
+    pub(crate) fn take(map: &std::sync::Arc<DashMap<IpAddr, usize>>, ip: IpAddr) -> Option<Self> {
+        let key = client_key(ip);
+        let mut n = map.entry(key).or_insert(0);
+        if *n >= PRE_LOGIN_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(Self {
+            map: std::sync::Arc::clone(map),
+            key,
+        })
+    }
+}
+
+impl Drop for PreLogin {
+    fn drop(&mut self) {
+        self.map.remove_if_mut(&self.key, |_, n| {
+            *n -= 1;
+            *n == 0
+        });
+    }
+}
+
 /// Attempts in the current window.
 #[derive(Clone, Copy)]
 struct Count {
@@ -47,6 +93,7 @@ impl LoginGuard {
     /// Counts an attempt as it starts; `Err` with the reason when a limit is reached (the
     /// attempt is then not checked at all).
     pub(crate) fn admit(&self, user: &str, ip: IpAddr) -> Result<(), &'static str> {
+        let ip = client_key(ip);
         self.sweep();
         let now = Instant::now();
         let mut by_address = self
@@ -77,6 +124,7 @@ impl LoginGuard {
     /// attempt no longer counts against the address — a whole centre behind one NAT logging in
     /// again after a restart is not an attack.
     pub(crate) fn succeeded(&self, user: &str, ip: IpAddr) {
+        let ip = client_key(ip);
         self.per_user.remove(&(user.to_owned(), ip));
         if let Some(mut c) = self.per_address.get_mut(&ip) {
             c.n = c.n.saturating_sub(1);

@@ -45,6 +45,13 @@ pub enum ClientMsg {
         #[serde(default)]
         request: ReportRequest,
     },
+    /// Is the connection alive? Answered at once with `pong` and the same `id` (the web
+    /// console sends one every 5 s and shows NOT LIVE when no message came for 15 s: a
+    /// silently dead connection is never taken for a quiet queue).
+    Ping {
+        /// Chosen by the client.
+        id: u64,
+    },
 }
 
 /// What the accounts file says about the account an alarm came from.
@@ -155,6 +162,11 @@ pub enum ServerMsg {
         /// Alarms the changes touched that left this user's queue (closed, cancelled, or —
         /// for a responder — forwarded to another team).
         gone: Vec<AlarmId>,
+    },
+    /// The answer to `ping`.
+    Pong {
+        /// The ping's id.
+        id: u64,
     },
     /// A command succeeded.
     Result {

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use dashmap::DashMap;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
@@ -25,7 +26,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
-use crate::guard::LoginGuard;
+use crate::guard::{LoginGuard, PreLogin};
 use crate::http::{Prefixed, read_head, serve_file};
 use crate::protocol::{AccountInfo, BATCH_WINDOW_MS, ClientMsg, ReportRequest, ServerMsg, VERSION};
 use crate::users::{User, UserRole, Users};
@@ -101,6 +102,7 @@ pub struct Console {
     backend: Arc<dyn Backend>,
     logins: LoginGuard,
     connections: Arc<tokio::sync::Semaphore>,
+    pre_login: Arc<DashMap<std::net::IpAddr, usize>>,
     /// Batches of changes, serialized once for every client.
     prepared: broadcast::Sender<Arc<Prepared>>,
     /// Batches handed to `prepared` so far (each counted before it is sent).
@@ -181,6 +183,7 @@ impl Console {
             backend,
             logins: LoginGuard::new(),
             connections: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
+            pre_login: Arc::new(DashMap::new()),
             prepared: broadcast::channel(batches.max(1)).0,
             published: AtomicU64::new(0),
             snapshot: Mutex::new(None),
@@ -379,9 +382,13 @@ impl Console {
                 warn!(%peer, "console connection refused: {MAX_CONNECTIONS} connections open");
                 continue;
             };
+            let Some(waiting) = PreLogin::take(&self.pre_login, peer.ip()) else {
+                warn!(%peer, "console connection refused: too many from this address before login");
+                continue;
+            };
             let me = Arc::clone(&self);
             tokio::spawn(async move {
-                if let Err(e) = me.connection(tcp, peer).await {
+                if let Err(e) = me.connection(tcp, peer, waiting).await {
                     info!(%peer, "console connection ended: {e:#}");
                 }
                 drop(permit);
@@ -389,7 +396,12 @@ impl Console {
         }
     }
 
-    async fn connection(&self, tcp: TcpStream, peer: SocketAddr) -> anyhow::Result<()> {
+    async fn connection(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        waiting: PreLogin,
+    ) -> anyhow::Result<()> {
         let _ = tcp.set_nodelay(true);
         // Plain text (or anything but TLS) fails here: the console is TLS only.
         let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp)).await??;
@@ -417,6 +429,7 @@ impl Console {
         let Some(user) = self.login(&mut ws, peer, cert_user.as_deref()).await? else {
             return Ok(());
         };
+        drop(waiting);
         info!(%peer, user = %user.name, role = ?user.role, "console login");
         send(
             &mut ws,
@@ -581,6 +594,7 @@ impl Console {
                 return self.report(user, peer, id, request).await;
             }
             Ok(ClientMsg::Detail { id, alarm }) => return self.detail(user, id, alarm),
+            Ok(ClientMsg::Ping { id }) => return ServerMsg::Pong { id },
             Ok(ClientMsg::Login { .. }) => return error(None, "already logged in"),
             Err(e) => return error(None, &format!("bad message: {e}")),
         };

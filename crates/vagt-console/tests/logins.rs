@@ -136,3 +136,46 @@ async fn a_huge_message_before_login_is_refused_unread() {
         "welcome"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_hold_every_slot_before_login_and_a_ping_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let addr = console(dir).await;
+    let cert = dir.join("console-cert.pem");
+    let mut idle = Vec::new();
+    for _ in 0..32 {
+        idle.push(connect_as(addr, "localhost", &cert, None).await.unwrap());
+    }
+    let msg = json!({"type": "login", "user": "ole", "password": "ole-password"}).to_string();
+    let refused = first_answer(addr, dir, Message::Text(msg.clone().into())).await;
+    assert!(
+        refused.is_err(),
+        "a 33rd connection waiting to log in: {refused:?}"
+    );
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Logged in, the connection answers pings (the web console's liveness check).
+    let mut ws = connect_as(addr, "localhost", &cert, None).await.unwrap();
+    ws.send(Message::Text(msg.into())).await.unwrap();
+    ws.send(Message::Text(
+        json!({"type": "ping", "id": 77}).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    let mut kinds = Vec::new();
+    while let Some(Ok(Message::Text(t))) = ws.next().await {
+        let v: Value = serde_json::from_str(t.as_str()).unwrap();
+        kinds.push(v["type"].as_str().unwrap().to_owned());
+        if v["type"] == "pong" {
+            assert_eq!(v["id"], 77);
+            break;
+        }
+    }
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("welcome"),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last().map(String::as_str), Some("pong"), "{kinds:?}");
+}

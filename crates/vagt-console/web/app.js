@@ -3,7 +3,7 @@
 const alarms = new Map();
 let ws = null, selected = null, nextId = 1, me = null, detail = null;
 // Live = logged in and the queue is the server's (a snapshot came after the last connect).
-let creds = null, live = false, retries = 0, offlineSince = null;
+let creds = null, live = false, retries = 0, offlineSince = null, lastHeard = 0;
 const pending = new Map(); // command id → what the operator asked, for the answer line
 const $ = (id) => document.getElementById(id);
 
@@ -12,17 +12,37 @@ function connect(user, password) {
   open();
 }
 
+// One socket at a time: a new one replaces (and silences) the old, and only the current
+// socket's events count.
 function open() {
-  ws = new WebSocket(`wss://${location.host}/ws`);
-  ws.onopen = () => ws.send(JSON.stringify({ type: "login", user: creds.user, password: creds.password }));
-  ws.onclose = () => offline();
-  ws.onmessage = (ev) => handle(JSON.parse(ev.data));
+  drop();
+  const sock = new WebSocket(`wss://${location.host}/ws`);
+  ws = sock;
+  sock.onopen = () => sock.send(JSON.stringify({ type: "login", user: creds.user, password: creds.password }));
+  sock.onclose = () => { if (sock === ws) offline(); };
+  sock.onmessage = (ev) => { if (sock === ws) { lastHeard = Date.now(); handle(JSON.parse(ev.data)); } };
 }
+
+function drop() {
+  if (!ws) return;
+  const old = ws;
+  ws = null;
+  old.onopen = old.onclose = old.onmessage = null;
+  try { old.close(); } catch (_) { /* already closing */ }
+}
+
+// A silently dead connection (server host gone, a NAT dropped the flow) fires no close event
+// for minutes: ping every 5 s, and when nothing came for 15 s, treat it as lost.
+setInterval(() => {
+  if (!ws || !live) return;
+  if (Date.now() - lastHeard > 15_000) { drop(); offline(); return; }
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping", id: nextId++ }));
+}, 5_000);
 
 // The connection is gone: say so over the whole queue, refuse to look actionable, and
 // reconnect with backoff (0.5 s doubling to 10 s, jittered); the next snapshot makes it live.
 function offline() {
-  ws = null;
+  drop();
   for (const [, what] of pending) answer(`${what}: not confirmed — the connection was lost; check the alarm when live`);
   pending.clear();
   if (!me) { $("status").textContent = "not connected"; if (creds) $("login-error").textContent = "cannot reach the server"; return; }
@@ -56,8 +76,12 @@ function handle(m) {
       if (!$("figures").hidden && !$("report-month").value) $("report-month").value = thisMonth();
       break;
     case "denied":
-      // On a reconnect too (password changed, user disabled): back to the login form.
+      // Reconnecting and only rate-limited (a whole centre behind one address logging in
+      // again): keep trying, still NOT LIVE.
+      if (me && /too many/.test(m.reason)) { $("stale-detail").textContent = m.reason; break; }
+      // Otherwise (password changed, user disabled): back to the login form.
       $("login-error").textContent = m.reason;
+      drop();
       me = null; creds = null;
       $("login").hidden = false; $("console").hidden = true; $("stale").hidden = true;
       document.body.classList.remove("stale");
@@ -88,6 +112,7 @@ function handle(m) {
     case "detail":
       if (m.alarm.id === selected) { detail = m; showDetail(); }
       break;
+    case "pong": break;
     case "result": answer(`${settle(m.id)}: done`); break;
     case "report": report(m); break;
     case "refused": answer(`${settle(m.id)}: refused — ${refusal(m.error)}`); break;

@@ -120,6 +120,7 @@ impl Feed {
         }
         parts.sort_by_key(|(i, _)| *i);
         let snap = CoreSnapshot {
+            format: CoreSnapshot::FORMAT,
             offset: self.tail.position().0,
             shards: parts.into_iter().map(|(_, s)| s).collect(),
         };

@@ -399,6 +399,13 @@ fn restore(
     journal_end: u64,
 ) -> anyhow::Result<(Vec<Shard>, u64)> {
     Ok(match snapshot::load_latest(snap_dir)? {
+        Some(s) if s.format != CoreSnapshot::FORMAT => {
+            info!(
+                format = s.format,
+                "snapshot of an older format; replaying the whole journal"
+            );
+            fresh(config, n)
+        }
         Some(s) if s.offset > journal_end => {
             warn!(
                 offset = s.offset,

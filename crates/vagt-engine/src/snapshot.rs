@@ -20,10 +20,20 @@ const KEEP: usize = 2;
 /// The core's state after every record before `offset`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CoreSnapshot {
+    /// The state's format ([`CoreSnapshot::FORMAT`]); a snapshot of another format is not
+    /// restored (the journal is replayed instead), so a change to what the shards keep can never
+    /// make a restored core differ from a replayed one. Absent in the first format (0).
+    #[serde(default)]
+    pub format: u32,
     /// Journal offset: the first record not included.
     pub offset: u64,
     /// One per shard, in shard order.
     pub shards: Vec<ShardSnapshot>,
+}
+
+impl CoreSnapshot {
+    /// The current format: 1 = alarms correlated by kind and zone.
+    pub const FORMAT: u32 = 1;
 }
 
 fn snapshots(dir: &Path) -> anyhow::Result<Vec<(u64, PathBuf)>> {

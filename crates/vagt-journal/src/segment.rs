@@ -216,6 +216,9 @@ pub(crate) fn recover(dir: &Path) -> Result<(RecoveryReport, Segment, File), Jou
         .append(true)
         .open(&last.path)
         .map_err(io(&last.path))?;
+    // What was read back may be in the page cache only (a process killed between write and
+    // fdatasync): make it durable before anything trusts it as stored (dedup re-ACKs it).
+    file.sync_data().map_err(io(&last.path))?;
     Ok((report, last, file))
 }
 

@@ -311,6 +311,8 @@ impl Writer {
             }
         }
         self.committed.close();
+        // Appenders waiting for room find the journal closed instead of waiting forever.
+        self.room.notify(usize::MAX);
     }
 
     fn commit(

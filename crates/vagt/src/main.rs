@@ -63,5 +63,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .thread_name("vagt")
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(vagt::serve::run(config, accounts))
+    let result = runtime.block_on(vagt::serve::run(config, accounts));
+    // Never wait without limit for blocking work left behind (a final snapshot on a failing
+    // disk, door notices to an unreachable webhook): exit promptly, the journal is closed.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
 }
