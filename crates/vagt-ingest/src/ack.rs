@@ -178,20 +178,18 @@ impl AckPath {
         });
         let mut item = (payload, done);
         loop {
-            // Listen before trying, so a writer draining in between cannot be missed.
-            let room = push_back.then(|| self.journal.room());
             match self.journal.try_append(item.0, item.1) {
                 Ok(()) => return Some(rx),
-                Err(Refused::Full(payload, done)) => match room {
-                    Some(room) => {
-                        item = (payload, done);
-                        room.await;
-                    }
-                    None => {
-                        counter!(m::UDP_SHED).increment(1);
-                        return None;
-                    }
-                },
+                // `room()` listens before it looks at the queue, so a writer draining between
+                // this refusal and the wait is not missed; nothing is set up while there is room.
+                Err(Refused::Full(payload, done)) if push_back => {
+                    item = (payload, done);
+                    self.journal.room().await;
+                }
+                Err(Refused::Full(..)) => {
+                    counter!(m::UDP_SHED).increment(1);
+                    return None;
+                }
                 Err(Refused::Closed) => return None,
             }
         }

@@ -9,7 +9,7 @@
 //! that commit and is answered only if it succeeded: an ACK never precedes the fsync.
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
@@ -117,9 +117,10 @@ impl Dedup {
     /// Re-inserts the keys of the frames the journal received within the window (start-up:
     /// a device retransmitting across a restart is still deduplicated); returns how many.
     pub fn rebuild(&self, journal: &dyn Journal) -> Result<usize, RebuildError> {
-        let cutoff = SystemTime::now() - self.window;
+        // One reading of the clock: the cutoff in record time and as the file times see it.
         let cutoff_ms = vagt_records::time::now_ms()
-            - i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
+            .saturating_sub(i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX));
+        let cutoff = UNIX_EPOCH + Duration::from_millis(u64::try_from(cutoff_ms).unwrap_or(0));
         let mut n = 0;
         for r in journal.written_since(cutoff)? {
             let r = r?;

@@ -54,7 +54,9 @@ pub trait Journal: Send + Sync {
     /// Queues `payload` without waiting; `done` runs once it is durable or has failed.
     fn try_append(&self, payload: Vec<u8>, done: Done) -> Result<(), Refused>;
 
-    /// Resolves when the queue may have room for [`Journal::try_append`].
+    /// Resolves when the queue may have room for [`Journal::try_append`]. It must start
+    /// listening before it looks at the queue (resolving at once if there is room), so a caller
+    /// refused a moment ago cannot miss the writer draining in between.
     fn room(&self) -> Room;
 
     /// Queues `payload`, blocking the calling thread while the queue is full (for synchronous

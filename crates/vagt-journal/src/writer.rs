@@ -139,15 +139,6 @@ impl SegmentJournal {
         }
     }
 
-    /// Why the writer failed, if it did.
-    pub fn failed(&self) -> Option<String> {
-        self.failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .why
-            .clone()
-    }
-
     /// What recovery found when the journal was opened.
     pub fn recovery(&self) -> &RecoveryReport {
         &self.recovery
@@ -321,12 +312,6 @@ impl Writer {
         buf: &mut Vec<u8>,
         on_commit: &dyn Fn(&CommitStats),
     ) {
-        if let Some(why) = &self.failed {
-            for a in batch.drain(..) {
-                (a.done)(Err(JournalError::WriteFailed(why.clone())));
-            }
-            return;
-        }
         let started = Instant::now();
         let result = self.rotate_if_full().and_then(|()| {
             buf.clear();

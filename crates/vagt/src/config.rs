@@ -156,11 +156,33 @@ impl Config {
     pub fn journal_dir(&self) -> PathBuf {
         journal_dir(&self.gateway.data)
     }
+
+    /// What reports are computed from under this configuration.
+    pub fn report_source(
+        &self,
+        accounts: std::sync::Arc<vagt_records::Accounts>,
+    ) -> vagt_report::Source {
+        vagt_report::Source {
+            core: self.core.clone(),
+            settings: self.protocol.settings(),
+            accounts,
+            journal: self.journal_dir(),
+        }
+    }
 }
 
 /// The journal directory of a data directory (`<data>/journal`).
 pub fn journal_dir(data: &Path) -> PathBuf {
     data.join("journal")
+}
+
+/// [`journal_dir`], for commands that read a journal: an error if there is none.
+pub fn existing_journal_dir(data: &Path) -> anyhow::Result<PathBuf> {
+    let dir = journal_dir(data);
+    if !dir.is_dir() {
+        bail!("no journal at {}", dir.display());
+    }
+    Ok(dir)
 }
 
 #[cfg(test)]

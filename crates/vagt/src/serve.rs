@@ -245,12 +245,7 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
     let accounts = Arc::new(accounts);
     let console = match &config.console {
         Some(c) => {
-            let reports = vagt_report::Source {
-                core: config.core.clone(),
-                settings,
-                accounts: Arc::clone(&accounts),
-                journal: journal_dir.clone(),
-            };
+            let reports = config.report_source(Arc::clone(&accounts));
             Some(crate::backend::start(c, &engine, reports).await?)
         }
         None => None,

@@ -15,8 +15,7 @@ use crate::serve::load_config;
 /// reading needs no lock).
 pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let (config, accounts) = load_config(args)?;
-    let dir = config.journal_dir();
-    anyhow::ensure!(dir.is_dir(), "no journal at {}", dir.display());
+    let dir = crate::config::existing_journal_dir(&config.gateway.data)?;
     let open =
         vagt_engine::fold::open_alarms(&config.core, &accounts, &config.protocol.settings(), &dir)?;
     serde_json::to_writer_pretty(&mut *out, &open)?;

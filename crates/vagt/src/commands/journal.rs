@@ -18,10 +18,7 @@ pub fn export(args: &JournalArgs) -> anyhow::Result<()> {
 
 /// Writes one JSON object per journaled frame to `out`.
 pub fn export_to(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let dir = crate::config::journal_dir(&args.data);
-    if !dir.is_dir() {
-        bail!("no journal at {}", dir.display());
-    }
+    let dir = crate::config::existing_journal_dir(&args.data)?;
     for record in Reader::open(&dir, Offset(args.from))? {
         let record = record.with_context(|| format!("reading {}", dir.display()))?;
         let Some(f) = FrameRecord::decode(&record.payload)
@@ -66,10 +63,7 @@ pub fn export_to(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> 
 /// `vagt audit export`: one JSON object per person's command in the journal — who (name and
 /// role), from where (client address), when, and what — in journal order.
 pub fn audit_export(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let dir = crate::config::journal_dir(&args.data);
-    if !dir.is_dir() {
-        bail!("no journal at {}", dir.display());
-    }
+    let dir = crate::config::existing_journal_dir(&args.data)?;
     for record in Reader::open(&dir, Offset(args.from))? {
         let record = record.with_context(|| format!("reading {}", dir.display()))?;
         let Ok(Some(vagt_records::Input::Command(c))) =
@@ -97,10 +91,7 @@ pub fn audit_export(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<(
 /// `vagt journal salvage`: copies every valid record into a new journal, one fsync at the end,
 /// and prints each unreadable range (segment, bytes) on stderr and a summary on stdout.
 pub fn salvage(args: &SalvageArgs) -> anyhow::Result<()> {
-    let from = crate::config::journal_dir(&args.data);
-    if !from.is_dir() {
-        bail!("no journal at {}", from.display());
-    }
+    let from = crate::config::existing_journal_dir(&args.data)?;
     let to = crate::config::journal_dir(&args.to);
     if vagt_journal::segments(&to).is_ok_and(|s| !s.is_empty()) {
         bail!(
@@ -151,10 +142,7 @@ pub fn salvage(args: &SalvageArgs) -> anyhow::Result<()> {
 
 /// Checks every record; fails on the first damaged one.
 pub fn verify(args: &JournalArgs) -> anyhow::Result<()> {
-    let dir = crate::config::journal_dir(&args.data);
-    if !dir.is_dir() {
-        bail!("no journal at {}", dir.display());
-    }
+    let dir = crate::config::existing_journal_dir(&args.data)?;
     let n = vagt_journal::verify(&dir).with_context(|| format!("journal {}", dir.display()))?;
     println!(
         "journal {}: {n} records, all checksums valid",

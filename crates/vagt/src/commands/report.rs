@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context;
-use vagt_report::{Month, Request, Source};
+use vagt_report::{Month, Request};
 
 use crate::cli::ReportArgs;
 use crate::serve::load_config;
@@ -12,12 +12,7 @@ use crate::serve::load_config;
 /// Computes the report the arguments ask for and writes it to `out`.
 pub fn run(args: &ReportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let (config, accounts) = load_config(&args.serve)?;
-    let source = Source {
-        journal: config.journal_dir(),
-        core: config.core,
-        settings: config.protocol.settings(),
-        accounts: Arc::new(accounts),
-    };
+    let source = config.report_source(Arc::new(accounts));
     let request = Request {
         month: Month::parse(&args.month)?,
         municipality: args.municipality.clone(),

@@ -32,9 +32,40 @@ fn chromium() -> String {
     chromium
 }
 
+/// Runs `script` from `e2e/` against the console at `console`, logged in as ole, with `env`;
+/// returns the process and its stdout's lines.
+fn run_script(
+    script: &str,
+    console: std::net::SocketAddr,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (
+    std::process::Child,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
+    let mut browser = Command::new("node")
+        .arg(e2e_dir().join(script))
+        .env("VAGT_URL", format!("https://127.0.0.1:{}/", console.port()))
+        .env("VAGT_USER", "ole")
+        .env("VAGT_PASSWORD", "ole-password")
+        .env("CHROMIUM", chromium())
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node (the browser test needs node and chromium; see scripts/test)");
+    let lines = BufReader::new(browser.stdout.take().unwrap()).lines();
+    (browser, lines)
+}
+
+/// A pendant press on `account`: a real DC-09 frame to the gateway, ACKed.
+fn press(dc09: std::net::SocketAddr, account: &str) {
+    let mut s = std::net::TcpStream::connect(dc09).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    std::io::Write::write_all(&mut s, &sia(account, 1, "QA")).unwrap();
+    read_frames(&mut s, 1);
+}
+
 #[test]
 fn an_operator_handles_an_alarm_in_the_web_console() {
-    let chromium = chromium();
     let dir = tempfile::tempdir().unwrap();
     let (rt, running) = start_with_console(dir.path());
     let (console, dc09) = (running.console_addr.unwrap(), running.addr);
@@ -43,28 +74,22 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
         running: Some(running),
     };
 
-    let mut browser = Command::new("node")
-        .arg(e2e_dir().join("console.mjs"))
-        .env("VAGT_URL", format!("https://127.0.0.1:{}/", console.port()))
-        .env("VAGT_USER", "ole")
-        .env("VAGT_PASSWORD", "ole-password")
-        .env("VAGT_ACCOUNT", "1234")
-        .env("VAGT_CITIZEN", "borger-1")
-        .env("VAGT_SUPERVISOR", "sara")
-        .env("VAGT_SUPERVISOR_PASSWORD", "sara-password")
-        .env("CHROMIUM", &chromium)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node (the browser test needs node and chromium; see scripts/test)");
-    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
+    let os = std::ffi::OsStr::new;
+    let (mut browser, mut lines) = run_script(
+        "console.mjs",
+        console,
+        &[
+            ("VAGT_ACCOUNT", os("1234")),
+            ("VAGT_CITIZEN", os("borger-1")),
+            ("VAGT_SUPERVISOR", os("sara")),
+            ("VAGT_SUPERVISOR_PASSWORD", os("sara-password")),
+        ],
+    );
     let ready = lines.next().unwrap().unwrap();
     assert_eq!(ready, "ready", "the page did not log in");
 
-    // Now the pendant is pressed: a real frame to the gateway.
-    let mut s = std::net::TcpStream::connect(dc09).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    std::io::Write::write_all(&mut s, &sia("1234", 1, "QA")).unwrap();
-    read_frames(&mut s, 1);
+    // Now the pendant is pressed.
+    press(dc09, "1234");
 
     // One call this month, and the call list downloaded as vagt-YYYY-MM-calls.csv (the month
     // the browser's form suggests).
@@ -108,7 +133,6 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
 
 #[test]
 fn the_console_says_when_it_is_not_live_and_reconnects_by_itself_after_a_restart() {
-    let chromium = chromium();
     let dir = tempfile::tempdir().unwrap();
     let (rt, running) = start_with_console(dir.path());
     let (console, dc09) = (running.console_addr.unwrap(), running.addr);
@@ -118,18 +142,14 @@ fn the_console_says_when_it_is_not_live_and_reconnects_by_itself_after_a_restart
     };
     let shots = dir.path().join("shots");
     std::fs::create_dir_all(&shots).unwrap();
-    let mut browser = Command::new("node")
-        .arg(e2e_dir().join("reconnect.mjs"))
-        .env("VAGT_URL", format!("https://127.0.0.1:{}/", console.port()))
-        .env("VAGT_USER", "ole")
-        .env("VAGT_PASSWORD", "ole-password")
-        .env("VAGT_ACCOUNT", "4321")
-        .env("VAGT_SCREENSHOT_DIR", &shots)
-        .env("CHROMIUM", &chromium)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node (the browser test needs node and chromium; see scripts/test)");
-    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
+    let (mut browser, mut lines) = run_script(
+        "reconnect.mjs",
+        console,
+        &[
+            ("VAGT_ACCOUNT", std::ffi::OsStr::new("4321")),
+            ("VAGT_SCREENSHOT_DIR", shots.as_os_str()),
+        ],
+    );
     assert_eq!(lines.next().unwrap().unwrap(), "ready");
 
     // The server restarts mid-shift.
@@ -141,10 +161,7 @@ fn the_console_says_when_it_is_not_live_and_reconnects_by_itself_after_a_restart
     );
     guard.running = Some(restart_with_console(dir.path(), &rt, console, dc09));
     // A priority-1 alarm arrives on the restarted server.
-    let mut s = std::net::TcpStream::connect(dc09).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    std::io::Write::write_all(&mut s, &sia("4321", 1, "QA")).unwrap();
-    read_frames(&mut s, 1);
+    press(dc09, "4321");
 
     let live = lines.next().unwrap().unwrap();
     assert!(browser.wait().unwrap().success(), "{live}");
