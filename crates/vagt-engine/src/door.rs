@@ -131,22 +131,33 @@ impl DoorQueue {
 
 /// Starts the delivery thread; it ends when every [`DoorQueue`] is dropped and the queue is
 /// delivered.
-pub fn start(config: DoorWebhook) -> anyhow::Result<(DoorQueue, JoinHandle<()>)> {
+///
+/// `leads` says whether this node may deliver now (a cluster's leader; always true when
+/// embedded): a notice made while it is false is not sent by this node — the leader's core
+/// made the same notice and sends it.
+pub fn start(
+    config: DoorWebhook,
+    leads: crate::Leads,
+) -> anyhow::Result<(DoorQueue, JoinHandle<()>)> {
     let (tx, rx) = crossbeam_channel::bounded(10_000);
     let thread = std::thread::Builder::new()
         .name("vagt-door-webhook".into())
-        .spawn(move || deliver_all(&config, &rx))
+        .spawn(move || deliver_all(&config, &rx, &leads))
         .context("starting the door webhook thread")?;
     Ok((DoorQueue(tx), thread))
 }
 
-fn deliver_all(config: &DoorWebhook, rx: &Receiver<DoorNotice>) {
+fn deliver_all(config: &DoorWebhook, rx: &Receiver<DoorNotice>, leads: &crate::Leads) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(config.timeout_secs)))
         .http_status_as_error(true)
         .build()
         .into();
     for notice in rx {
+        if !leads() {
+            counter!(m::CORE_DOOR_WEBHOOK, "outcome" => "not_leader").increment(1);
+            continue;
+        }
         let mut attempt = 0;
         loop {
             match post(&agent, config, &notice) {

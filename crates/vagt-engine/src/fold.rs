@@ -2,11 +2,12 @@
 //! journal order — what reports are computed from. The same routing and the same step as the
 //! live shards (`worker::apply_input`), so the alarms and their ids are the live ones.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use vagt_core::Change;
-use vagt_journal::{Offset, Reader};
+use vagt_journal::{Offset, Reader, Records};
 use vagt_proto::Settings;
 
 use super::records;
@@ -14,6 +15,42 @@ use super::worker::apply_input;
 use super::{fresh, setups_by_shard, shard_for};
 use crate::config::CoreConfig;
 use vagt_records::Accounts;
+
+/// Opens a log from its start.
+pub type OpenLog = Arc<dyn Fn() -> anyhow::Result<Records> + Send + Sync>;
+
+/// Where the log that is folded offline is.
+#[derive(Clone)]
+pub enum Log {
+    /// The embedded segment journal in this directory.
+    Dir(PathBuf),
+    /// Another store (the cluster's PostgreSQL log), opened by the function.
+    Store(OpenLog),
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dir(d) => write!(f, "journal {}", d.display()),
+            Self::Store(_) => f.write_str("the cluster log"),
+        }
+    }
+}
+
+impl Log {
+    /// Every record from the start, in log order.
+    pub fn open(&self) -> anyhow::Result<Records> {
+        match self {
+            Self::Dir(dir) => {
+                anyhow::ensure!(dir.is_dir(), "no journal at {}", dir.display());
+                let reader = Reader::open(dir, Offset(0))
+                    .with_context(|| format!("opening the journal in {}", dir.display()))?;
+                Ok(Box::new(reader))
+            }
+            Self::Store(open) => open(),
+        }
+    }
+}
 
 /// Replays the journal in `journal_dir` from its start through fresh shards and hands every
 /// change to `on_change`. Returns the number of records read.
@@ -24,7 +61,24 @@ pub fn fold(
     journal_dir: &Path,
     on_change: impl FnMut(&Change),
 ) -> anyhow::Result<u64> {
-    replay(config, accounts, settings, journal_dir, on_change).map(|(_, read)| read)
+    fold_log(
+        config,
+        accounts,
+        settings,
+        &Log::Dir(journal_dir.to_owned()),
+        on_change,
+    )
+}
+
+/// [`fold`] over any [`Log`].
+pub fn fold_log(
+    config: &CoreConfig,
+    accounts: &Accounts,
+    settings: &Settings,
+    log: &Log,
+    on_change: impl FnMut(&Change),
+) -> anyhow::Result<u64> {
+    replay(config, accounts, settings, log, on_change).map(|(_, read)| read)
 }
 
 /// The open alarms after the whole journal, most urgent first — the live core's queue when it
@@ -33,9 +87,9 @@ pub fn open_alarms(
     config: &CoreConfig,
     accounts: &Accounts,
     settings: &Settings,
-    journal_dir: &Path,
+    log: &Log,
 ) -> anyhow::Result<Vec<vagt_core::Alarm>> {
-    let (shards, _) = replay(config, accounts, settings, journal_dir, |_| {})?;
+    let (shards, _) = replay(config, accounts, settings, log, |_| {})?;
     let mut open: Vec<vagt_core::Alarm> = shards
         .iter()
         .flat_map(|s| s.open_alarms().cloned())
@@ -49,17 +103,15 @@ fn replay(
     config: &CoreConfig,
     accounts: &Accounts,
     settings: &Settings,
-    journal_dir: &Path,
+    log: &Log,
     mut on_change: impl FnMut(&Change),
 ) -> anyhow::Result<(Vec<vagt_core::Shard>, u64)> {
     let n = config.shards.max(1);
     let per_shard = setups_by_shard(accounts, n);
     let (mut shards, _) = fresh(config, n);
     let mut read = 0;
-    let reader = Reader::open(journal_dir, Offset(0))
-        .with_context(|| format!("opening the journal in {}", journal_dir.display()))?;
-    for record in reader {
-        let record = record.with_context(|| format!("reading {}", journal_dir.display()))?;
+    for record in log.open()? {
+        let record = record.with_context(|| format!("reading {log:?}"))?;
         read += 1;
         // A record the live core could not decode was skipped there too.
         let Ok(Some(input)) = records::decode(&record.payload, accounts, settings) else {

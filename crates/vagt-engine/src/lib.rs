@@ -41,6 +41,37 @@ use vagt_records::input as records;
 use vagt_records::{Accounts, CallType, CommandRecord, Input};
 
 pub use crate::config::CoreConfig;
+
+/// Whether this node may do the once-only duties now (door webhooks): the cluster's leader
+/// lease, or always when embedded.
+pub type Leads = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Who this engine is among the nodes folding one log.
+#[derive(Clone)]
+pub struct Node {
+    /// A number unique among the nodes (command request numbers carry it, so one node's
+    /// answer never goes to another node's waiter); 0 when embedded.
+    pub tag: u16,
+    /// See [`Leads`].
+    pub leads: Leads,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Self {
+            tag: 0,
+            leads: Arc::new(|| true),
+        }
+    }
+}
+
+/// The first request number of an engine: the node's tag in the top 16 bits, then the start
+/// time in milliseconds shifted to leave room for 1 024 commands per millisecond of uptime —
+/// so numbers do not repeat across restarts (replayed commands never answer a new waiter).
+fn first_request(tag: u16) -> u64 {
+    let ms = u64::try_from(vagt_records::time::now_ms()).unwrap_or(0);
+    (u64::from(tag) << 48) | ((ms << 10) & ((1 << 48) - 1))
+}
 pub use snapshot::CoreSnapshot;
 
 type Answer = Result<Result<Vec<Change>, CommandError>, String>;
@@ -150,6 +181,25 @@ impl Engine {
         snap_dir: &Path,
         journal: Arc<dyn Journal>,
     ) -> anyhow::Result<Self> {
+        Self::start_as(
+            config,
+            accounts,
+            settings,
+            snap_dir,
+            journal,
+            Node::default(),
+        )
+    }
+
+    /// [`Engine::start`] as one of several nodes folding the same log.
+    pub fn start_as(
+        config: &CoreConfig,
+        accounts: &Accounts,
+        settings: Settings,
+        snap_dir: &Path,
+        journal: Arc<dyn Journal>,
+        node: Node,
+    ) -> anyhow::Result<Self> {
         let n = config.shards.max(1);
         let snap_dir = snap_dir.to_owned();
         let committed = journal.committed();
@@ -165,7 +215,7 @@ impl Engine {
         let shared = Arc::new(Shared {
             views: DashMap::new(),
             waiters: DashMap::new(),
-            requests: AtomicU64::new(0),
+            requests: AtomicU64::new(first_request(node.tag)),
             applied: (0..n).map(|_| AtomicU64::new(from)).collect(),
             live_from: committed.end().0,
             emergency: AtomicBool::new(shards.first().is_some_and(Shard::emergency_mode)),
@@ -180,7 +230,7 @@ impl Engine {
         let (door, door_thread) = match config.door_webhook.clone() {
             Some(hook) => {
                 info!(url = %hook.url, "door grants go to the lock vendor's webhook");
-                let (queue, thread) = door::start(hook)?;
+                let (queue, thread) = door::start(hook, Arc::clone(&node.leads))?;
                 (Some(queue), Some(thread))
             }
             None => (None, None),

@@ -128,6 +128,9 @@ pub enum JournalError {
     /// The writer has stopped (shut down, or an earlier I/O error).
     #[error("journal writer is not running")]
     Closed,
+    /// A replicated store (the cluster's database) could not be read or written.
+    #[error("{0}")]
+    Store(String),
     /// An I/O error.
     #[error("journal I/O on {path}: {source}")]
     Io {

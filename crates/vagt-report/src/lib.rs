@@ -10,12 +10,10 @@ pub mod calls;
 pub mod monthly;
 pub mod render;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::bail;
 use vagt_engine::CoreConfig;
-use vagt_engine::fold::fold;
+use vagt_engine::fold::fold_log;
 use vagt_proto::Settings;
 use vagt_records::Accounts;
 
@@ -55,8 +53,8 @@ pub struct Source {
     pub settings: Settings,
     /// The accounts (citizen references, municipalities).
     pub accounts: Arc<Accounts>,
-    /// The journal directory.
-    pub journal: PathBuf,
+    /// The log: the journal directory, or the cluster's store.
+    pub journal: vagt_engine::fold::Log,
 }
 
 /// One report.
@@ -79,13 +77,10 @@ pub struct Request {
 impl Source {
     /// Computes `request` from the whole journal (the same journal gives the same bytes).
     pub fn report(&self, request: &Request) -> anyhow::Result<String> {
-        if !self.journal.is_dir() {
-            bail!("no journal at {}", self.journal.display());
-        }
         let policy = &self.core.normal;
         let month = request.month;
         let mut collected = calls::Collected::default();
-        fold(
+        fold_log(
             &self.core,
             &self.accounts,
             &self.settings,

@@ -6,6 +6,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod pg;
+
 use std::path::PathBuf;
 
 use serde::Deserialize;

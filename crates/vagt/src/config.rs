@@ -44,6 +44,9 @@ pub struct Config {
     /// The operator console (off when absent).
     #[serde(default)]
     pub console: Option<ConsoleConfig>,
+    /// Several nodes on PostgreSQL (absent: the embedded journal alone).
+    #[serde(default)]
+    pub cluster: Option<vagt_cluster::ClusterConfig>,
 }
 
 /// `[journal]`.
@@ -140,6 +143,9 @@ impl Config {
         if let Some(c) = &self.console {
             c.validate()?;
         }
+        if let Some(c) = &self.cluster {
+            c.validate()?;
+        }
         Ok(())
     }
 
@@ -166,7 +172,21 @@ impl Config {
             core: self.core.clone(),
             settings: self.protocol.settings(),
             accounts,
-            journal: self.journal_dir(),
+            journal: self.log(),
+        }
+    }
+
+    /// The log offline readers fold: the cluster's PostgreSQL log with `[cluster]`, else the
+    /// journal directory.
+    pub fn log(&self) -> vagt_engine::fold::Log {
+        match &self.cluster {
+            Some(c) => {
+                let url = c.url.clone();
+                vagt_engine::fold::Log::Store(std::sync::Arc::new(move || {
+                    vagt_cluster::read_log(&url)
+                }))
+            }
+            None => vagt_engine::fold::Log::Dir(self.journal_dir()),
         }
     }
 }

@@ -22,8 +22,9 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
+use vagt_cluster::Cluster;
 use vagt_console::RunningConsole;
-use vagt_engine::Engine;
+use vagt_engine::{Engine, Leads, Node};
 use vagt_ingest::{AckPath, Dedup, tcp, udp};
 use vagt_journal::{Journal, JournalError, SegmentJournal};
 use vagt_records::{Accounts, input, time};
@@ -80,6 +81,7 @@ pub struct Running {
     ops_stop: CancellationToken,
     tracker: TaskTracker,
     journal: SegmentJournal,
+    cluster: Option<Arc<Cluster>>,
     engine: Arc<Engine>,
     ops_task: tokio::task::JoinHandle<anyhow::Result<()>>,
     journal_failed: Option<oneshot::Receiver<String>>,
@@ -224,23 +226,31 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
     let journal_dir = config.journal_dir();
     let health = ops::Health::default();
     let (journal, journal_failed) = open_journal(&config, &journal_dir, &health)?;
-    let appender: Arc<dyn Journal> = Arc::new(journal.appender()?);
+    let local: Arc<dyn Journal> = Arc::new(journal.appender()?);
     let dedup = Dedup::new(config.dedup.window());
-    let rebuilt = dedup.rebuild(appender.as_ref())?;
+    let rebuilt = dedup.rebuild(local.as_ref())?;
     info!(keys = rebuilt, "dedup window rebuilt from the journal tail");
     let listeners = bind(&config).await?;
+    let (cluster, appender, node) = join_cluster(&config, local).await?;
 
     // The core follows the journal; from this record on, this accounts file applies.
     appender
         .append(input::encode_setup(time::now_secs()), Box::new(|_| {}))
         .context("journaling the accounts set-up")?;
     let settings = config.protocol.settings();
-    let engine = Arc::new(Engine::start(
+    // A cluster's snapshots are positions in PostgreSQL's log, not in the local journal.
+    let snap_dir = config.gateway.data.join(match cluster {
+        Some(_) => "core-cluster",
+        None => "core",
+    });
+    let leads = Arc::clone(&node.leads);
+    let engine = Arc::new(Engine::start_as(
         &config.core,
         &accounts,
         settings,
-        &config.gateway.data.join("core"),
+        &snap_dir,
         Arc::clone(&appender),
+        node,
     )?);
     let accounts = Arc::new(accounts);
     let console = match &config.console {
@@ -277,12 +287,51 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         ops_stop,
         tracker: TaskTracker::new(),
         journal,
+        cluster,
         engine,
         ops_task,
         journal_failed: Some(journal_failed),
     };
-    running.spawn_ingest(&config, listeners.tcp, listeners.udp, ack, appender);
+    running.spawn_ingest(
+        &config,
+        listeners.tcp,
+        listeners.udp,
+        ack,
+        (appender, leads),
+    );
     Ok(running)
+}
+
+/// With `[cluster]`: joins it (PostgreSQL must answer within 10 s) and returns the replicated
+/// journal and who this node is; without it: the local journal, alone.
+async fn join_cluster(
+    config: &Config,
+    local: Arc<dyn Journal>,
+) -> anyhow::Result<(Option<Arc<Cluster>>, Arc<dyn Journal>, Node)> {
+    let Some(c) = config.cluster.clone() else {
+        return Ok((None, local, Node::default()));
+    };
+    vagt_cluster::check_url(&c.url);
+    let name = c.node.clone();
+    let (cluster, started) =
+        tokio::task::spawn_blocking(move || Cluster::start(c, local, Duration::from_secs(10)))
+            .await?
+            .with_context(|| format!("joining the cluster as node {name:?}"))?;
+    info!(
+        node = %name,
+        tag = started.tag,
+        schema = started.schema,
+        log_end = started.log_end,
+        unshipped_bytes = started.unshipped,
+        "cluster mode: acknowledging after the local fsync and the PostgreSQL commit"
+    );
+    let cluster = Arc::new(cluster);
+    let node = Node {
+        tag: started.tag,
+        leads: Arc::new(cluster.leader_check()),
+    };
+    let journal = cluster.journal();
+    Ok((Some(cluster), journal, node))
 }
 
 impl Running {
@@ -293,12 +342,12 @@ impl Running {
         tcp: TcpListener,
         udp: UdpSocket,
         ack: Arc<AckPath>,
-        journal: Arc<dyn Journal>,
+        (journal, leads): (Arc<dyn Journal>, Leads),
     ) {
         let decoder = config.gateway.decoder(&config.protocol);
         let every = Duration::from_secs(config.core.tick_secs);
         self.tracker
-            .spawn(ticker(journal, every, self.stop.clone()));
+            .spawn(ticker(journal, leads, every, self.stop.clone()));
         self.tracker.spawn(tcp::accept_loop(
             tcp,
             Arc::clone(&ack),
@@ -331,10 +380,15 @@ impl Running {
         // The journal commits what is queued and stops, even if a stuck task still holds an
         // appender; then the core applies the rest and writes its snapshot.
         self.engine.stop_appending();
+        if let Some(c) = self.cluster.clone() {
+            // Ships what the local journal holds, then lets the core's follower finish.
+            tokio::task::spawn_blocking(move || c.close()).await?;
+        }
         let journal = self.journal;
         tokio::task::spawn_blocking(move || journal.close()).await?;
         let engine = Arc::clone(&self.engine);
         tokio::task::spawn_blocking(move || engine.join()).await?;
+        drop(self.cluster);
         self.ops_stop.cancel();
         let _ = self.ops_task.await;
         if !in_time {
@@ -350,14 +404,18 @@ impl Running {
     }
 }
 
-/// Journals a clock tick every `every` for the core's timers (escalation, supervision).
-async fn ticker(journal: Arc<dyn Journal>, every: Duration, stop: CancellationToken) {
+/// Journals a clock tick every `every` for the core's timers (escalation, supervision) — in a
+/// cluster only while this node leads.
+async fn ticker(journal: Arc<dyn Journal>, leads: Leads, every: Duration, stop: CancellationToken) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = interval.tick() => {
+                if !leads() {
+                    continue;
+                }
                 // A full queue skips this tick; the next one carries a later time.
                 let _ = journal.try_append(input::encode_tick(time::now_secs()), Box::new(|_| {}));
             }

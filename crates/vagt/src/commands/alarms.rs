@@ -15,9 +15,15 @@ use crate::serve::load_config;
 /// reading needs no lock).
 pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let (config, accounts) = load_config(args)?;
-    let dir = crate::config::existing_journal_dir(&config.gateway.data)?;
-    let open =
-        vagt_engine::fold::open_alarms(&config.core, &accounts, &config.protocol.settings(), &dir)?;
+    if config.cluster.is_none() {
+        crate::config::existing_journal_dir(&config.gateway.data)?;
+    }
+    let open = vagt_engine::fold::open_alarms(
+        &config.core,
+        &accounts,
+        &config.protocol.settings(),
+        &config.log(),
+    )?;
     serde_json::to_writer_pretty(&mut *out, &open)?;
     writeln!(out).context("writing the alarms")?;
     Ok(())

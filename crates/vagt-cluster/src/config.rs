@@ -1,0 +1,107 @@
+//! `[cluster]`: where PostgreSQL is, who this node is, and how long the ACK path waits for it.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `[cluster]` (absent: the embedded journal alone, one process).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// A libpq-style connection string, e.g.
+    /// `host=db1,db2 port=5432,5432 user=vagt dbname=vagt target_session_attrs=read-write`
+    /// (several hosts: the promoted standby is found after a failover).
+    pub url: String,
+    /// This node's name: unique in the cluster, stable across restarts (letters, digits, `-`,
+    /// `_`; at most 32).
+    pub node: String,
+    /// Milliseconds the ACK path waits for PostgreSQL's commit before acknowledging on the
+    /// local fsync alone (degraded): well inside a panel's retry (5–13 s).
+    #[serde(default = "default_commit_timeout_ms")]
+    pub commit_timeout_ms: u64,
+    /// Seconds a leader's lease lasts without renewal (renewed every second): the longest a
+    /// dead leader's once-only duties (ticks, door webhooks) wait for another node.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
+    /// Seconds the dedup check in PostgreSQL looks back (a retransmission to another node
+    /// within it is the same message; DC-09 sequence numbers wrap, so it is not forever).
+    #[serde(default = "default_dedup_window_secs")]
+    pub dedup_window_secs: u64,
+}
+
+fn default_commit_timeout_ms() -> u64 {
+    1500
+}
+
+fn default_lease_secs() -> u64 {
+    5
+}
+
+fn default_dedup_window_secs() -> u64 {
+    3600
+}
+
+impl ClusterConfig {
+    /// Checks the settings; names what is wrong.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let name_ok = !self.node.is_empty()
+            && self.node.len() <= 32
+            && self
+                .node
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        anyhow::ensure!(
+            name_ok,
+            "cluster.node must be 1–32 letters, digits, '-' or '_' (got {:?})",
+            self.node
+        );
+        self.url.parse::<tokio_postgres::Config>().map_err(|e| {
+            anyhow::anyhow!("cluster.url is not a PostgreSQL connection string: {e}")
+        })?;
+        anyhow::ensure!(
+            (50..=10_000).contains(&self.commit_timeout_ms),
+            "cluster.commit_timeout_ms must be 50..=10000 (a panel retries after 5–13 s)"
+        );
+        anyhow::ensure!(
+            (2..=60).contains(&self.lease_secs),
+            "cluster.lease_secs must be 2..=60"
+        );
+        anyhow::ensure!(
+            (60..=86_400).contains(&self.dedup_window_secs),
+            "cluster.dedup_window_secs must be 60..=86400"
+        );
+        Ok(())
+    }
+
+    /// The commit timeout as a duration.
+    pub fn commit_timeout(&self) -> Duration {
+        Duration::from_millis(self.commit_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<ClusterConfig> {
+        let c: ClusterConfig = toml::from_str(text)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    #[test]
+    fn defaults_fill_what_is_left_out() {
+        let c = parse("url = \"host=127.0.0.1 user=vagt\"\nnode = \"a-1\"").unwrap();
+        assert_eq!(c.commit_timeout_ms, 1500);
+        assert_eq!(c.lease_secs, 5);
+    }
+
+    #[test]
+    fn bad_names_and_urls_are_refused_with_the_key() {
+        let e = parse("url = \"host=x\"\nnode = \"a b\"").unwrap_err();
+        assert!(e.to_string().contains("cluster.node"), "{e}");
+        let e = parse("url = \"host=x port=notaport\"\nnode = \"a\"").unwrap_err();
+        assert!(e.to_string().contains("cluster.url"), "{e}");
+    }
+}

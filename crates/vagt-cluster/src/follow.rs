@@ -1,0 +1,127 @@
+//! Reading the cluster's total order: the committed end (the next `gseq`, polled and poked
+//! after each of this node's commits) and a follower that reads `vagt_log` in `gseq` order.
+//!
+//! Why a follower never skips or reorders: `gseq`s are handed out under the `vagt_seq` row
+//! lock, held until the handing transaction commits, so every row below a committed
+//! `vagt_seq.next` is either committed or never will be (a gap). The follower reads only below
+//! the `next` it saw committed, so a row cannot appear later behind its position.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_postgres::Client;
+use tracing::warn;
+use vagt_journal::{Follow, JournalError, Offset, Record};
+
+use crate::{Inner, connect};
+
+/// Rows read per query at most.
+const PAGE: i64 = 10_000;
+
+/// The committed end: `vagt_seq.next` as committed now.
+pub(crate) async fn committed_end(c: &Client) -> anyhow::Result<u64> {
+    let next: i64 = c
+        .query_one("SELECT next FROM vagt_seq WHERE id = 1", &[])
+        .await?
+        .get(0);
+    Ok(u64::try_from(next).unwrap_or(0))
+}
+
+/// Publishes the committed end until the node stops: every 50 ms, and at once after this
+/// node's own commits.
+pub(crate) async fn watch(inner: Arc<Inner>) {
+    let mut client: Option<Client> = None;
+    let mut failing = false;
+    while !inner.closing.is_cancelled() {
+        if client.is_none() {
+            client = connect(&inner.config.url).await.ok();
+        }
+        if let Some(c) = &client {
+            match committed_end(c).await {
+                Ok(end) => {
+                    inner.committed.publish(end);
+                    failing = false;
+                }
+                Err(e) => {
+                    if !failing {
+                        warn!("cannot read the cluster's committed end: {e}; retrying");
+                    }
+                    failing = true;
+                    client = None;
+                }
+            }
+        }
+        tokio::select! {
+            () = inner.poke.notified() => {}
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            () = inner.closing.cancelled() => {}
+        }
+    }
+    // The last commits of the shipper are visible: publish them before followers stop.
+    if let Some(c) = &client
+        && let Ok(end) = committed_end(c).await
+    {
+        inner.committed.publish(end);
+    }
+    inner.committed.close();
+}
+
+/// Reads `vagt_log` from a `gseq` on (its own connection, reconnecting after errors).
+pub(crate) struct PgFollow {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) client: Option<Client>,
+    pub(crate) position: u64,
+}
+
+impl Follow for PgFollow {
+    fn read_to(&mut self, end: Offset, out: &mut Vec<Record>) -> Result<(), JournalError> {
+        let inner = Arc::clone(&self.inner);
+        let from = self.position;
+        let client = self.client.take();
+        let result = inner.handle.block_on(async {
+            let c = match client {
+                Some(c) => c,
+                None => connect(&inner.config.url).await?,
+            };
+            let rows = read(&c, from, end.0).await;
+            rows.map(|r| (c, r))
+        });
+        match result {
+            Ok((c, (rows, complete))) => {
+                self.client = Some(c);
+                self.position = match (complete, rows.last()) {
+                    (false, Some(last)) => last.offset.0 + 1,
+                    _ => end.0.max(from),
+                };
+                out.extend(rows);
+                Ok(())
+            }
+            Err(e) => Err(JournalError::Store(format!(
+                "reading the cluster log from gseq {from}: {e:#}"
+            ))),
+        }
+    }
+
+    fn position(&self) -> Offset {
+        Offset(self.position)
+    }
+}
+
+/// Rows with `from <= gseq < end`, at most a page; whether that was all of them.
+pub(crate) async fn read(c: &Client, from: u64, end: u64) -> anyhow::Result<(Vec<Record>, bool)> {
+    let rows = c
+        .query(
+            "SELECT gseq, payload FROM vagt_log WHERE gseq >= $1 AND gseq < $2 ORDER BY gseq LIMIT $3",
+            &[&i64::try_from(from)?, &i64::try_from(end)?, &PAGE],
+        )
+        .await?;
+    let complete = rows.len() < PAGE as usize;
+    let records = rows
+        .into_iter()
+        .map(|r| Record {
+            offset: Offset(u64::try_from(r.get::<_, i64>(0)).unwrap_or(0)),
+            payload: r.get(1),
+        })
+        .collect();
+    Ok((records, complete))
+}

@@ -1,0 +1,73 @@
+//! Reading the whole cluster log offline (`vagt alarms`, reports, audit in cluster mode): the
+//! same records, in the same `gseq` order, that every node's core folds.
+
+use std::collections::VecDeque;
+
+use anyhow::Context;
+use tokio_postgres::Client;
+use vagt_journal::{JournalError, Record, Records};
+
+use crate::follow;
+
+/// Every committed record of the cluster log at `url`, from the start, read page by page on a
+/// runtime of its own (call from outside an async context).
+pub fn read_log(url: &str) -> anyhow::Result<Records> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting a runtime for the cluster log")?;
+    let (client, end) = runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .context("connecting to PostgreSQL")?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let end = follow::committed_end(&client).await?;
+        anyhow::Ok((client, end))
+    })?;
+    Ok(Box::new(LogReader {
+        runtime,
+        client,
+        position: 1,
+        end,
+        page: VecDeque::new(),
+    }))
+}
+
+struct LogReader {
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+    position: u64,
+    /// The committed end when reading began: later records are not part of this reading.
+    end: u64,
+    page: VecDeque<Record>,
+}
+
+impl Iterator for LogReader {
+    type Item = Result<Record, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.page.is_empty() && self.position < self.end {
+            let read = self
+                .runtime
+                .block_on(follow::read(&self.client, self.position, self.end));
+            match read {
+                Ok((rows, complete)) => {
+                    self.position = match (complete, rows.last()) {
+                        (false, Some(last)) => last.offset.0 + 1,
+                        _ => self.end,
+                    };
+                    self.page.extend(rows);
+                }
+                Err(e) => {
+                    self.position = self.end;
+                    return Some(Err(JournalError::Store(format!(
+                        "reading the cluster log: {e:#}"
+                    ))));
+                }
+            }
+        }
+        self.page.pop_front().map(Ok)
+    }
+}

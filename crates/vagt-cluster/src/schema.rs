@@ -1,0 +1,77 @@
+//! The schema, created and migrated by Vagt itself: numbered migrations applied in order under
+//! an advisory lock (two nodes starting at once do not race), recorded in `vagt_schema`.
+//!
+//! * `vagt_log` — the one total order: `gseq` is assigned under the row lock of `vagt_seq`
+//!   (held until commit), so a later `gseq` always commits after an earlier one and a follower
+//!   reading `gseq >= position` never skips a row that commits later. Skipped numbers (a
+//!   duplicate dropped inside a batch) are gaps that are never filled.
+//! * `vagt_nodes` — per node, how far its local journal is shipped (updated in the shipping
+//!   transaction, so a batch is shipped exactly once).
+//! * `vagt_leader` — the lease for once-only duties.
+
+use anyhow::Context;
+use tokio_postgres::Client;
+
+/// Migrations, in order; index + 1 is the version.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE vagt_log (
+    gseq       bigint PRIMARY KEY,
+    node       text NOT NULL,
+    origin     bigint NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT now(),
+    dedup      bytea,
+    payload    bytea NOT NULL
+);
+CREATE INDEX vagt_log_dedup ON vagt_log (dedup) WHERE dedup IS NOT NULL;
+CREATE TABLE vagt_seq (
+    id   int PRIMARY KEY CHECK (id = 1),
+    next bigint NOT NULL
+);
+INSERT INTO vagt_seq VALUES (1, 1);
+CREATE TABLE vagt_nodes (
+    node    text PRIMARY KEY,
+    id      serial UNIQUE,
+    shipped bigint NOT NULL DEFAULT 0,
+    seen_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE vagt_leader (
+    id         int PRIMARY KEY CHECK (id = 1),
+    holder     text,
+    epoch      bigint NOT NULL DEFAULT 0,
+    expires_at timestamptz NOT NULL DEFAULT 'epoch'
+);
+INSERT INTO vagt_leader (id) VALUES (1);
+"];
+
+/// The schema version this build writes and reads.
+pub const VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// Advisory lock key for migrations (an arbitrary constant: "vagt" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7661_6774;
+
+/// Brings the database to [`VERSION`]; refuses a database migrated by a newer Vagt.
+pub async fn migrate(client: &mut Client) -> anyhow::Result<i32> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS vagt_schema (version int NOT NULL)")
+        .await?;
+    let row = tx
+        .query_opt("SELECT max(version) FROM vagt_schema", &[])
+        .await?;
+    let current: i32 = row.and_then(|r| r.get::<_, Option<i32>>(0)).unwrap_or(0);
+    anyhow::ensure!(
+        current <= VERSION,
+        "the database has schema version {current}, newer than this Vagt's {VERSION}: upgrade Vagt"
+    );
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i32 + 1;
+        tx.batch_execute(sql)
+            .await
+            .with_context(|| format!("applying schema migration {version}"))?;
+        tx.execute("INSERT INTO vagt_schema VALUES ($1)", &[&version])
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(VERSION)
+}

@@ -1,0 +1,206 @@
+//! The shipper: follows the node's local journal and commits each group of records into
+//! PostgreSQL's log in one transaction — normally within milliseconds of the local fsync, and
+//! after an outage as fast as PostgreSQL takes them (the local journal is the queue, so nothing
+//! waits in memory and nothing is lost while PostgreSQL is away).
+//!
+//! One transaction per group: take the sequencing row lock (`UPDATE vagt_seq`, held until
+//! commit: the total order), insert the group with the next `gseq`s — dropping a frame whose
+//! dedup key is already in the log within the window (a retransmission stored by another node,
+//! or a record shipped twice), and a clock tick if this node does not hold the leader lease —
+//! and record how far this node is shipped, all committed together: a group is in the log
+//! exactly once.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use metrics::{counter, gauge};
+use tokio_postgres::Client;
+use tracing::warn;
+use vagt_journal::{Follow, Offset, Record};
+use vagt_records::FrameRecord;
+
+use crate::{Inner, connect, metrics as m};
+
+/// Records per transaction at most (after an outage the backlog goes in groups of this size).
+const GROUP: usize = 2_000;
+
+const INSERT: &str = "\
+INSERT INTO vagt_log (gseq, node, origin, dedup, payload)
+SELECT $1 + r.i - 1, $2, r.origin, r.dedup, r.payload
+FROM unnest($3::bigint[], $4::bytea[], $5::bool[], $6::bytea[])
+     WITH ORDINALITY AS r(origin, dedup, tick, payload, i)
+WHERE (r.dedup IS NULL OR NOT EXISTS (
+        SELECT 1 FROM vagt_log l
+        WHERE l.dedup = r.dedup AND l.written_at > now() - make_interval(secs => $7)))
+  AND (NOT r.tick OR EXISTS (
+        SELECT 1 FROM vagt_leader
+        WHERE holder = $2 AND expires_at > clock_timestamp()))";
+
+/// One group of local records, as columns.
+#[derive(Default)]
+struct Group {
+    origins: Vec<i64>,
+    dedups: Vec<Option<Vec<u8>>>,
+    ticks: Vec<bool>,
+    payloads: Vec<Vec<u8>>,
+    /// The local offset after the group's last record.
+    end: u64,
+}
+
+impl Group {
+    fn push(&mut self, r: Record, end: u64) {
+        let dedup = match FrameRecord::decode(&r.payload) {
+            Ok(Some(f)) => {
+                let k = f.dedup_key();
+                let mut key = Vec::with_capacity(16);
+                key.extend_from_slice(&k.identity.to_be_bytes());
+                key.extend_from_slice(&k.content.to_be_bytes());
+                Some(key)
+            }
+            _ => None,
+        };
+        self.origins
+            .push(i64::try_from(r.offset.0).unwrap_or(i64::MAX));
+        self.ticks.push(r.payload.first() == Some(&b'T'));
+        self.dedups.push(dedup);
+        self.payloads.push(r.payload);
+        self.end = end;
+    }
+}
+
+/// Runs on its own thread until the node stops: ships everything locally durable, then (when
+/// stopping) what is left, within a bound.
+pub(crate) fn run(inner: &Arc<Inner>, mut tail: Box<dyn Follow>) {
+    let local = inner.local.committed();
+    let mut client: Option<Client> = None;
+    let mut records = Vec::new();
+    loop {
+        let stopping = inner.stopping.load(Ordering::Acquire);
+        let (end, closed) = local.wait_beyond(tail.position(), Duration::from_millis(100));
+        records.clear();
+        if let Err(e) = tail.read_to(end, &mut records) {
+            warn!("the shipper cannot read the local journal: {e}; retrying");
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        let last_end = tail.position().0;
+        if !ship_all(inner, &mut client, &mut records, last_end, stopping) {
+            return; // stopping and PostgreSQL is away: the rest ships on the next start
+        }
+        gauge!(m::UNSHIPPED_BYTES).set(local.end().0.saturating_sub(last_end) as f64);
+        if inner.pending.is_degraded() && last_end >= local.end().0 && client.is_some() {
+            inner.pending.set_degraded(false, "");
+        }
+        if (stopping || closed) && last_end >= local.end().0 {
+            return;
+        }
+    }
+}
+
+/// Ships `records` (ending at local offset `end`) in groups; retries until each is committed.
+/// Returns false if it gave up because the node is stopping.
+fn ship_all(
+    inner: &Arc<Inner>,
+    client: &mut Option<Client>,
+    records: &mut Vec<Record>,
+    end: u64,
+    stopping: bool,
+) -> bool {
+    let mut rest = std::mem::take(records).into_iter().peekable();
+    while rest.peek().is_some() {
+        let mut group = Group::default();
+        while group.payloads.len() < GROUP {
+            let Some(r) = rest.next() else { break };
+            let group_end = rest.peek().map_or(end, |n| n.offset.0);
+            group.push(r, group_end);
+        }
+        let mut attempts = 0u32;
+        loop {
+            match inner.handle.block_on(ship_group(inner, client, &group)) {
+                Ok(()) => break,
+                Err(e) => {
+                    *client = None;
+                    counter!(m::SHIP_ERRORS).increment(1);
+                    inner.pending.set_degraded(true, &format!("{e:#}"));
+                    attempts += 1;
+                    if (stopping || inner.stopping.load(Ordering::Acquire)) && attempts >= 3 {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_millis(200 * u64::from(attempts.min(10))));
+                }
+            }
+        }
+        counter!(m::SHIPPED).increment(group.payloads.len() as u64);
+        inner.pending.shipped(group.end);
+        inner.poke.notify_one();
+    }
+    true
+}
+
+async fn ship_group(
+    inner: &Inner,
+    client: &mut Option<Client>,
+    group: &Group,
+) -> anyhow::Result<()> {
+    if client.is_none() {
+        *client = Some(connect(&inner.config.url).await?);
+    }
+    let Some(c) = client.as_mut() else {
+        anyhow::bail!("no connection");
+    };
+    let deadline = inner.config.commit_timeout().max(Duration::from_secs(5));
+    tokio::time::timeout(deadline, transaction(inner, c, group))
+        .await
+        .map_err(|_| anyhow::anyhow!("PostgreSQL did not commit within {deadline:?}"))?
+}
+
+async fn transaction(inner: &Inner, c: &mut Client, group: &Group) -> anyhow::Result<()> {
+    let n = i64::try_from(group.payloads.len())?;
+    let node = inner.config.node.as_str();
+    let window = inner.config.dedup_window_secs as f64;
+    let end = i64::try_from(group.end)?;
+    let tx = c.transaction().await?;
+    let base: i64 = tx
+        .query_one(
+            "UPDATE vagt_seq SET next = next + $1 WHERE id = 1 RETURNING next - $1",
+            &[&n],
+        )
+        .await?
+        .get(0);
+    tx.execute(
+        INSERT,
+        &[
+            &base,
+            &node,
+            &group.origins,
+            &group.dedups,
+            &group.ticks,
+            &group.payloads,
+            &window,
+        ],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE vagt_nodes SET shipped = $2, seen_at = now() WHERE node = $1",
+        &[&node, &end],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Where the shipper starts: how far PostgreSQL has this node's journal — or its start, if the
+/// local journal is shorter than that (it is not the journal that was shipped: a new disk).
+pub(crate) fn start_offset(shipped: u64, local_end: u64) -> Offset {
+    if shipped > local_end {
+        warn!(
+            shipped,
+            local_end,
+            "the local journal is shorter than what PostgreSQL has from this node (a new data directory?): shipping it from its start (frames already stored are dropped as duplicates)"
+        );
+        Offset(0)
+    } else {
+        Offset(shipped)
+    }
+}
