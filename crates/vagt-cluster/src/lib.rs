@@ -116,15 +116,14 @@ impl Cluster {
             .build()
             .context("starting the cluster runtime")?;
         let handle = runtime.handle().clone();
-        let (schema, tag, shipped, log_end) = handle.block_on(async {
-            tokio::time::timeout(connect_timeout, register(&config))
+        let local_end = local.committed().end().0;
+        let (schema, tag, from, log_end) = handle.block_on(async {
+            tokio::time::timeout(connect_timeout, register(&config, local_end))
                 .await
                 .map_err(|_| {
                     anyhow::anyhow!("PostgreSQL did not answer within {connect_timeout:?}")
                 })?
         })?;
-        let local_end = local.committed().end().0;
-        let from = ship::start_offset(shipped, local_end);
         let inner = Arc::new(Inner {
             pending: pending::Pending::new(from.0, config.commit_timeout()),
             config,
@@ -219,8 +218,12 @@ impl Drop for Cluster {
     }
 }
 
-/// Connects, migrates, registers this node; returns (schema, tag, shipped, log end).
-async fn register(config: &ClusterConfig) -> anyhow::Result<(i32, u16, u64, u64)> {
+/// Connects, migrates, registers this node; returns (schema, tag, where shipping starts, log
+/// end).
+async fn register(
+    config: &ClusterConfig,
+    local_end: u64,
+) -> anyhow::Result<(i32, u16, Offset, u64)> {
     let mut c = connect(&config.url).await?;
     let schema = schema::migrate(&mut c).await?;
     let row = c
@@ -232,6 +235,14 @@ async fn register(config: &ClusterConfig) -> anyhow::Result<(i32, u16, u64, u64)
         .await?;
     let tag = u16::try_from(row.get::<_, i32>(0)).context("more than 65 535 nodes")?;
     let shipped = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
+    let from = ship::start_offset(shipped, local_end);
+    if from.0 < shipped {
+        c.execute(
+            "UPDATE vagt_nodes SET shipped = 0 WHERE node = $1",
+            &[&config.node],
+        )
+        .await?;
+    }
     let log_end = follow::committed_end(&c).await?;
     info!(
         node = %config.node,
@@ -239,7 +250,7 @@ async fn register(config: &ClusterConfig) -> anyhow::Result<(i32, u16, u64, u64)
         log_end,
         "joined the cluster"
     );
-    Ok((schema, tag, shipped, log_end))
+    Ok((schema, tag, from, log_end))
 }
 
 /// Acknowledges, every 50 ms, what waited longer than the commit timeout.

@@ -7,8 +7,9 @@
 //! commit: the total order), insert the group with the next `gseq`s — dropping a frame whose
 //! dedup key is already in the log within the window (a retransmission stored by another node,
 //! or a record shipped twice), and a clock tick if this node does not hold the leader lease —
-//! and record how far this node is shipped, all committed together: a group is in the log
-//! exactly once.
+//! and record how far this node is shipped, all committed together. Records below what
+//! `vagt_nodes.shipped` already says are skipped, so a group retried after a commit whose
+//! answer was lost (a failover at the wrong moment) is in the log exactly once.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -30,7 +31,8 @@ INSERT INTO vagt_log (gseq, node, origin, dedup, payload)
 SELECT $1 + r.i - 1, $2, r.origin, r.dedup, r.payload
 FROM unnest($3::bigint[], $4::bytea[], $5::bool[], $6::bytea[])
      WITH ORDINALITY AS r(origin, dedup, tick, payload, i)
-WHERE (r.dedup IS NULL OR NOT EXISTS (
+WHERE r.origin >= $8
+  AND (r.dedup IS NULL OR NOT EXISTS (
         SELECT 1 FROM vagt_log l
         WHERE l.dedup = r.dedup AND l.written_at > now() - make_interval(secs => $7)))
   AND (NOT r.tick OR EXISTS (
@@ -168,6 +170,15 @@ async fn transaction(inner: &Inner, c: &mut Client, group: &Group) -> anyhow::Re
         )
         .await?
         .get(0);
+    // What this node's earlier transactions stored: a commit whose answer was lost (the
+    // primary died after the standby had it) is not stored twice when the group is retried.
+    let shipped: i64 = tx
+        .query_one(
+            "SELECT shipped FROM vagt_nodes WHERE node = $1 FOR UPDATE",
+            &[&node],
+        )
+        .await?
+        .get(0);
     tx.execute(
         INSERT,
         &[
@@ -178,11 +189,12 @@ async fn transaction(inner: &Inner, c: &mut Client, group: &Group) -> anyhow::Re
             &group.ticks,
             &group.payloads,
             &window,
+            &shipped,
         ],
     )
     .await?;
     tx.execute(
-        "UPDATE vagt_nodes SET shipped = $2, seen_at = now() WHERE node = $1",
+        "UPDATE vagt_nodes SET shipped = GREATEST(shipped, $2), seen_at = now() WHERE node = $1",
         &[&node, &end],
     )
     .await?;

@@ -32,6 +32,7 @@ impl Postgres {
         let port = free_port();
         append_conf(
             &dir,
+            "postgresql.conf",
             &format!(
                 "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
                  wal_level = replica\nmax_wal_senders = 8\nfsync = on\nsynchronous_commit = on\n\
@@ -68,10 +69,18 @@ impl Postgres {
         let port = free_port();
         append_conf(
             &dir,
+            "postgresql.conf",
             &format!(
-                "port = {port}\nunix_socket_directories = '{}'\n\
-                 primary_conninfo = 'host=127.0.0.1 port={} user=vagt application_name={name}'\n",
-                dir.display(),
+                "port = {port}\nunix_socket_directories = '{}'\n",
+                dir.display()
+            ),
+        );
+        // After the line `pg_basebackup -R` wrote there (the last one counts).
+        append_conf(
+            &dir,
+            "postgresql.auto.conf",
+            &format!(
+                "primary_conninfo = 'host=127.0.0.1 port={} user=vagt application_name={name}'\n",
                 self.port
             ),
         );
@@ -222,14 +231,14 @@ fn server_dir() -> (tempfile::TempDir, PathBuf) {
     (temp, dir)
 }
 
-fn append_conf(dir: &Path, text: &str) {
+fn append_conf(dir: &Path, file: &str, text: &str) {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
         .append(true)
-        .open(dir.join("postgresql.conf"))
-        .unwrap_or_else(|e| panic!("postgresql.conf: {e}"));
+        .open(dir.join(file))
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
     f.write_all(text.as_bytes())
-        .unwrap_or_else(|e| panic!("postgresql.conf: {e}"));
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
 }
 
 fn free_port() -> u16 {

@@ -17,7 +17,7 @@ use vagt_records::Accounts;
 
 use crate::gateway::{ACCOUNTS, read_frames, sia};
 
-type Ws = vagt_console::client::ConsoleStream;
+pub type Ws = vagt_console::client::ConsoleStream;
 
 /// Writes a dev certificate (with `vagt cert dev`, which also issues ole a client certificate)
 /// and a users file into `dir`; returns the `[console]` section (client certificates
@@ -60,18 +60,18 @@ pub fn console_section(dir: &Path) -> String {
     )
 }
 
-async fn connect(addr: SocketAddr, cert: &Path) -> Ws {
+pub async fn connect(addr: SocketAddr, cert: &Path) -> Ws {
     vagt_console::client::connect(addr, "localhost", cert)
         .await
         .unwrap()
 }
 
-async fn send(ws: &mut Ws, v: Value) {
+pub async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
 /// The next message of `type` (others are skipped).
-async fn next(ws: &mut Ws, kind: &str) -> Value {
+pub async fn next(ws: &mut Ws, kind: &str) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
             .await
@@ -87,7 +87,7 @@ async fn next(ws: &mut Ws, kind: &str) -> Value {
     }
 }
 
-async fn login(addr: SocketAddr, cert: &Path, user: &str) -> (Ws, Value) {
+pub async fn login(addr: SocketAddr, cert: &Path, user: &str) -> (Ws, Value) {
     let mut ws = connect(addr, cert).await;
     let password = format!("{user}-password");
     send(
@@ -458,7 +458,7 @@ async fn https_get(addr: SocketAddr, cert: &Path, path: &str) -> String {
 }
 
 /// The next `result`, `refused` or `error`.
-async fn next_answer(ws: &mut Ws) -> Value {
+pub async fn next_answer(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
             .await

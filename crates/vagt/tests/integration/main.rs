@@ -8,6 +8,7 @@
 )] // test code
 
 mod browser;
+mod cluster;
 mod console;
 mod core;
 mod crash;

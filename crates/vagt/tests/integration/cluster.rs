@@ -1,0 +1,402 @@
+//! Cluster mode on real PostgreSQL servers (started here: a primary, and a streaming standby
+//! where a test needs one): a node killed mid-burst, a database failover, a paused leader, and
+//! a claim race between operators on two nodes.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt::serve::start;
+use vagt_records::{Accounts, FrameRecord};
+use vagt_testkit::pg::Postgres;
+
+use crate::console::{Guard, login, next_answer, send};
+use crate::gateway::{ACCOUNTS, Gateway, sia, signal};
+
+/// A `[cluster]` section for node `name` (short timeouts: the tests wait for them).
+fn cluster_section(url: &str, name: &str) -> String {
+    format!(
+        "\n[cluster]\nurl = \"{url}\"\nnode = \"{name}\"\ncommit_timeout_ms = 500\nlease_secs = 3\n"
+    )
+}
+
+/// A `vagt serve` process as cluster node `name`, data in `dir`.
+fn node(dir: &Path, url: &str, name: &str) -> Gateway {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = dir.join("vagt.toml");
+    std::fs::write(&config, cluster_section(url, name)).unwrap();
+    Gateway::start_on(dir, &["--config", config.to_str().unwrap()])
+}
+
+/// What a fleet of panels saw: the frames acknowledged, and the longest wait for an ACK.
+#[derive(Default)]
+struct Seen {
+    acked: Vec<(String, String)>,
+    longest_gap: Duration,
+}
+
+/// A panel: sends `frames` alarms one at a time, waiting for each ACK (2 s); on a refused
+/// connection or no answer it retransmits the same frame to the other receiver, like a panel
+/// alternating primary and backup.
+fn panel(receivers: [SocketAddr; 2], account: String, frames: u16, seen: &Mutex<Seen>) {
+    let mut which = 0;
+    let mut conn: Option<TcpStream> = None;
+    for seq in 1..=frames {
+        let frame = sia(&account, seq, "QA1");
+        let started = Instant::now();
+        loop {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{account} {seq}: no receiver answers"
+            );
+            if conn.is_none() {
+                conn = TcpStream::connect_timeout(&receivers[which], Duration::from_secs(1)).ok();
+                if let Some(s) = &conn {
+                    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                } else {
+                    which ^= 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            }
+            let s = conn.as_mut().unwrap();
+            if s.write_all(&frame).is_ok() && read_ack(s) {
+                let mut seen = seen.lock().unwrap();
+                seen.acked.push((account.clone(), format!("{seq:04}")));
+                seen.longest_gap = seen.longest_gap.max(started.elapsed());
+                break;
+            }
+            conn = None;
+            which ^= 1;
+        }
+    }
+}
+
+/// Reads one answer frame; whether it is an ACK.
+fn read_ack(s: &mut TcpStream) -> bool {
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while let Ok(1) = s.read(&mut byte) {
+        answer.push(byte[0]);
+        if byte[0] == b'\r' {
+            return answer.windows(5).any(|w| w == b"\"ACK\"");
+        }
+    }
+    false
+}
+
+/// Every frame in the cluster log, as (account, sequence) → how many times it is stored.
+fn stored_frames(pg: &Postgres) -> HashMap<(String, String), usize> {
+    let mut stored = HashMap::new();
+    let rows = pg.sql("SELECT encode(payload, 'hex') FROM vagt_log WHERE dedup IS NOT NULL");
+    for hex in rows.lines() {
+        let payload = vagt_testkit::hex(hex);
+        let f = FrameRecord::decode(&payload).unwrap().unwrap();
+        *stored.entry((f.meta.account, f.meta.sequence)).or_default() += 1;
+    }
+    stored
+}
+
+/// Acknowledged frames not stored exactly once.
+fn not_once(seen: &Seen, stored: &HashMap<(String, String), usize>) -> Vec<(String, String)> {
+    seen.acked
+        .iter()
+        .filter(|k| stored.get(*k) != Some(&1))
+        .cloned()
+        .collect()
+}
+
+/// Waits (up to `limit`) for `ok`; returns how long it took, or `None`.
+fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if ok() {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Starts `n` panels over `receivers`, `frames` each, on unique accounts from `first`.
+fn fleet(
+    receivers: [SocketAddr; 2],
+    n: u16,
+    first: u16,
+    frames: u16,
+) -> (Arc<Mutex<Seen>>, Vec<std::thread::JoinHandle<()>>) {
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let threads = (0..n)
+        .map(|i| {
+            let seen = Arc::clone(&seen);
+            let account = format!("{:04X}", first + i);
+            std::thread::spawn(move || panel(receivers, account, frames, &seen))
+        })
+        .collect();
+    (seen, threads)
+}
+
+#[test]
+fn a_node_killed_mid_burst_loses_nothing_and_its_duties_move() {
+    let pg = Postgres::primary();
+    let standby = pg.standby("s1");
+    pg.require_sync_standby("s1");
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(&dir.path().join("a"), &pg.url(), "a");
+    // a leads (it came first): ticks are a's.
+    assert!(
+        wait_for(Duration::from_secs(20), || a
+            .metric("vagt_cluster_leader", "")
+            == 1.0)
+        .is_some()
+    );
+    let b = node(&dir.path().join("b"), &pg.url(), "b");
+    let (seen, panels) = fleet([a.addr, b.addr], 24, 0xB000, 60);
+    assert!(
+        wait_for(Duration::from_secs(60), || seen.lock().unwrap().acked.len()
+            >= 400)
+        .is_some()
+    );
+    a.kill();
+    let took_over = wait_for(Duration::from_secs(30), || {
+        b.metric("vagt_cluster_leader", "") == 1.0
+    })
+    .expect("b never took over the leader lease");
+    for p in panels {
+        p.join().unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.acked.len(),
+        24 * 60,
+        "every frame was acknowledged by one node or the other"
+    );
+    // Stored exactly once, on the primary and on the synchronous standby alike.
+    let lost = not_once(&seen, &stored_frames(&pg));
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged frames not stored once, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    assert!(
+        wait_for(Duration::from_secs(30), || stored_frames(&standby).len()
+            == seen.acked.len())
+        .is_some()
+    );
+    // b's live core folded every frame exactly once: one alarm per panel, the rest repeats.
+    let end: f64 = pg.sql("SELECT next FROM vagt_seq").parse().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(30), || b.get_json("/core")["applied"]
+            .as_f64()
+            >= Some(end))
+        .is_some()
+    );
+    let opened = b.metric("vagt_core_alarms_opened_total", "");
+    let repeats = b.metric("vagt_core_repeat_events_total", "");
+    assert_eq!(
+        (opened, opened + repeats),
+        (24.0, 24.0 * 60.0),
+        "b's core: alarms, frames"
+    );
+    // b's queue, read back from the cluster log, holds every panel's alarm.
+    let alarms = b.alarms();
+    assert_eq!(alarms.as_array().unwrap().len(), 24, "{alarms}");
+    eprintln!(
+        "node loss: the longest wait for an ACK was {:?}; b led {:?} after a died",
+        seen.longest_gap, took_over
+    );
+    assert_eq!(b.stop(), Some(0));
+}
+
+#[test]
+fn a_database_failover_is_bridged_by_the_degraded_mode_and_drained_without_duplicates() {
+    let mut pg = Postgres::primary();
+    let standby = pg.standby("s1");
+    pg.require_sync_standby("s1");
+    let url = format!(
+        "host=127.0.0.1,127.0.0.1 port={},{} user=vagt dbname=postgres connect_timeout=1 target_session_attrs=read-write",
+        pg.port, standby.port
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), &url, "a");
+    let (seen, panels) = fleet([a.addr, a.addr], 16, 0xC000, 80);
+    assert!(
+        wait_for(Duration::from_secs(60), || seen.lock().unwrap().acked.len()
+            >= 300)
+        .is_some()
+    );
+    pg.kill();
+    std::thread::sleep(Duration::from_secs(2));
+    standby.promote();
+    for p in panels {
+        p.join().unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.acked.len(), 16 * 80);
+    assert!(
+        a.metric("vagt_cluster_acks_total", "mode=\"degraded\"") > 0.0,
+        "the outage was bridged degraded"
+    );
+    let drained = wait_for(Duration::from_secs(60), || {
+        a.metric("vagt_cluster_degraded", "") == 0.0
+            && a.metric("vagt_cluster_unshipped_bytes", "") == 0.0
+    });
+    assert!(
+        drained.is_some(),
+        "the local journal was not drained into the new primary"
+    );
+    let lost = not_once(&seen, &stored_frames(&standby));
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged frames not stored once on the new primary, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    eprintln!(
+        "database failover: the longest wait for an ACK was {:?}",
+        seen.longest_gap
+    );
+    assert_eq!(a.stop(), Some(0));
+}
+
+#[test]
+fn a_paused_leader_wakes_as_a_follower_and_emits_no_tick() {
+    let pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(&dir.path().join("a"), &pg.url(), "a");
+    assert!(
+        wait_for(Duration::from_secs(20), || a
+            .metric("vagt_cluster_leader", "")
+            == 1.0)
+        .is_some()
+    );
+    let b = node(&dir.path().join("b"), &pg.url(), "b");
+    signal(&a.child, "STOP");
+    let took_over = wait_for(Duration::from_secs(30), || {
+        pg.sql("SELECT holder FROM vagt_leader") == "b"
+    });
+    assert!(
+        took_over.is_some(),
+        "b never took over from the paused leader"
+    );
+    let from = pg.sql("SELECT next FROM vagt_seq");
+    signal(&a.child, "CONT");
+    std::thread::sleep(Duration::from_secs(4));
+    let ticks_of = |who: &str| -> u64 {
+        pg.sql(&format!(
+            "SELECT count(*) FROM vagt_log WHERE node = '{who}' AND get_byte(payload, 0) = 84 AND gseq >= {from}"
+        ))
+        .parse()
+        .unwrap()
+    };
+    assert_eq!(
+        ticks_of("a"),
+        0,
+        "the old leader's ticks after it lost the lease"
+    );
+    assert!(ticks_of("b") >= 2, "the new leader ticks");
+    assert_eq!(a.metric("vagt_cluster_leader", ""), 0.0);
+    assert_eq!(pg.sql("SELECT holder FROM vagt_leader"), "b");
+    assert_eq!(a.stop(), Some(0));
+    assert_eq!(b.stop(), Some(0));
+}
+
+/// A node with its console, in this process.
+fn console_node(
+    dir: &Path,
+    url: &str,
+    name: &str,
+    rt: &tokio::runtime::Runtime,
+) -> vagt::serve::Running {
+    std::fs::create_dir_all(dir).unwrap();
+    let text = DEFAULT_CONFIG
+        .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
+        .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
+        + &crate::console::console_section(dir)
+        + &cluster_section(url, name);
+    let mut config = Config::parse(&text, Path::new(".")).unwrap();
+    config.gateway.data = dir.join("data");
+    rt.block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
+        .unwrap()
+}
+
+#[test]
+fn operators_on_two_nodes_racing_for_one_alarm_get_one_owner() {
+    let pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    let mut a = Guard {
+        rt: &rt,
+        running: Some(console_node(&da, &pg.url(), "a", &rt)),
+    };
+    let mut b = Guard {
+        rt: &rt,
+        running: Some(console_node(&db, &pg.url(), "b", &rt)),
+    };
+    let (ca, cb) = (
+        a.running.as_ref().unwrap().console_addr.unwrap(),
+        b.running.as_ref().unwrap().console_addr.unwrap(),
+    );
+    let dc09 = a.running.as_ref().unwrap().addr;
+    rt.block_on(async {
+        let (mut ole, _) = login(ca, &da.join("console-cert.pem"), "ole").await;
+        let (mut mette, _) = login(cb, &db.join("console-cert.pem"), "mette").await;
+        tokio::task::spawn_blocking(move || {
+            let mut s = TcpStream::connect(dc09).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(&sia("1234", 1, "QA")).unwrap();
+            assert!(read_ack(&mut s));
+        })
+        .await
+        .unwrap();
+        // The alarm arrived on a; b's queue shows it too (it folds the same log).
+        let mut id = None;
+        while id.is_none() {
+            let batch = crate::console::next(&mut mette, "changes").await;
+            id = batch["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["kind"]["change"] == "opened")
+                .and_then(|c| c["kind"]["alarm"].as_u64());
+        }
+        let id = id.expect("the alarm never reached b's console");
+        let claim =
+            json!({"type": "command", "id": 1, "command": {"command": "claim", "alarm": id}});
+        send(&mut ole, claim.clone()).await;
+        send(&mut mette, claim).await;
+        let (x, y) = (next_answer(&mut ole).await, next_answer(&mut mette).await);
+        let (winner, loser) = if x["type"] == "result" {
+            ("ole", y)
+        } else {
+            ("mette", x)
+        };
+        assert_eq!(loser["type"], "refused", "{loser}");
+        assert_eq!(loser["error"]["error"], "already_claimed");
+        assert_eq!(loser["error"]["by"], winner);
+    });
+    // Both nodes' cores agree on the owner.
+    let owner = |g: &Guard<'_>| {
+        g.running.as_ref().unwrap().engine().open_alarms()[0]
+            .owner
+            .clone()
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || owner(&a).is_some()
+            && owner(&a) == owner(&b))
+        .is_some()
+    );
+    a.stop();
+    b.stop();
+}
