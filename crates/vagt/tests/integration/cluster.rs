@@ -400,3 +400,97 @@ fn operators_on_two_nodes_racing_for_one_alarm_get_one_owner() {
     a.stop();
     b.stop();
 }
+
+#[test]
+fn every_node_restarted_folds_the_same_state_it_had() {
+    let pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    let state = |g: &Guard<'_>| {
+        serde_json::to_value(g.running.as_ref().unwrap().engine().open_alarms()).unwrap()
+    };
+    let mut a = Guard {
+        rt: &rt,
+        running: Some(console_node(&da, &pg.url(), "a", &rt)),
+    };
+    let mut b = Guard {
+        rt: &rt,
+        running: Some(console_node(&db, &pg.url(), "b", &rt)),
+    };
+    let ca = a.running.as_ref().unwrap().console_addr.unwrap();
+    let dc09 = b.running.as_ref().unwrap().addr;
+    let mut s = TcpStream::connect(dc09).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for (seq, (account, code)) in [
+        ("1234", "QA"),
+        ("4321", "MA"),
+        ("1234", "QA"),
+        ("4321", "FA01"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.write_all(&sia(account, seq as u16 + 1, code)).unwrap();
+        let answer = crate::gateway::read_frames(&mut s, 1);
+        assert!(
+            answer[0].windows(5).any(|w| w == b"\"ACK\""),
+            "{seq}: {}",
+            String::from_utf8_lossy(&answer[0])
+        );
+    }
+    assert!(
+        wait_for(Duration::from_secs(10), || state(&a)
+            .as_array()
+            .unwrap()
+            .len()
+            == 3)
+        .is_some()
+    );
+    rt.block_on(async {
+        let (mut ole, snap) = login(ca, &da.join("console-cert.pem"), "ole").await;
+        let id = snap["alarms"][0]["id"].as_u64().unwrap();
+        send(
+            &mut ole,
+            json!({"type": "command", "id": 1, "command": {"command": "claim", "alarm": id}}),
+        )
+        .await;
+        assert_eq!(next_answer(&mut ole).await["type"], "result");
+    });
+    assert!(
+        wait_for(Duration::from_secs(10), || state(&a) == state(&b)
+            && state(&a).to_string().contains("\"ole\""))
+        .is_some()
+    );
+    let before = state(&a);
+    a.stop();
+    b.stop();
+    let a = Guard {
+        rt: &rt,
+        running: Some(console_node(&da, &pg.url(), "a", &rt)),
+    };
+    let b = Guard {
+        rt: &rt,
+        running: Some(console_node(&db, &pg.url(), "b", &rt)),
+    };
+    for g in [&a, &b] {
+        assert!(
+            wait_for(Duration::from_secs(10), || g
+                .running
+                .as_ref()
+                .unwrap()
+                .engine()
+                .caught_up())
+            .is_some()
+        );
+        assert_eq!(
+            state(g),
+            before,
+            "open alarms, owners and escalation levels after a restart"
+        );
+    }
+}
