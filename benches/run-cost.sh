@@ -7,6 +7,8 @@
 #
 #   benches/run-cost.sh                        # vagt (fsync on) and the bare ACK-only floor
 #   VAGT_B=/path/to/vagt benches/run-cost.sh   # and a second vagt build (e.g. the previous tree)
+#   CLUSTER=1 benches/run-cost.sh              # and cluster mode: node a of two, on a PostgreSQL
+#                                              # primary with a synchronous standby (this machine)
 #
 #   ROUNDS=5 SECS=5 CONNS="100 1000"   (defaults)   OUT=benches/results (cost.jsonl, cost.md)
 set -euo pipefail
@@ -25,6 +27,7 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    [ -d "$work/pg" ] && deploy/cluster-demo.sh stop "$work/pg" || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,6 +60,23 @@ start_vagt vagt target/release/vagt
 if [ -n "${VAGT_B:-}" ]; then
     servers="$servers vagt_b"
     start_vagt vagt_b "$VAGT_B"
+fi
+if [ -n "${CLUSTER:-}" ]; then
+    chmod 755 "$work"
+    PG_ONLY=1 PG_PORT=55532 STANDBY_PORT=55533 deploy/cluster-demo.sh start "$work/pg" > "$work/pg.log"
+    for n in a b; do
+        cp "$work/vagt.toml" "$work/cluster-$n.toml"
+        printf '\n[cluster]\nurl = "host=127.0.0.1 port=55532 user=vagt dbname=postgres"\nnode = "%s"\n' "$n" \
+            >> "$work/cluster-$n.toml"
+    done
+    for n in a b; do
+        port=$((port + 1))
+        target/release/vagt serve --config "$work/cluster-$n.toml" --data "$work/cluster_$n" \
+            --listen "127.0.0.1:$port" --metrics 127.0.0.1:0 > "$work/cluster_$n.log" 2>&1 &
+        pids+=($!); pid[cluster_$n]=$!; addr[cluster_$n]="127.0.0.1:$port"
+        wait_for "$work/cluster_$n.log" "listening on"
+    done
+    servers="$servers cluster_a"
 fi
 port=$((port + 1))
 target/release/vagt-replay bare --listen "127.0.0.1:$port" > "$work/bare.log" 2>&1 &

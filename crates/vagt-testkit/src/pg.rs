@@ -37,7 +37,7 @@ impl Postgres {
                 "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
                  wal_level = replica\nmax_wal_senders = 8\nfsync = on\nsynchronous_commit = on\n\
                  hot_standby = on\nwal_keep_size = '256MB'\nlog_min_messages = warning\n",
-                dir.display()
+                socket_dir(&dir).display()
             ),
         );
         std::fs::write(
@@ -72,7 +72,7 @@ impl Postgres {
             "postgresql.conf",
             &format!(
                 "port = {port}\nunix_socket_directories = '{}'\n",
-                dir.display()
+                socket_dir(&dir).display()
             ),
         );
         // After the line `pg_basebackup -R` wrote there (the last one counts).
@@ -229,6 +229,11 @@ fn server_dir() -> (tempfile::TempDir, PathBuf) {
             .arg(temp.path()));
     }
     (temp, dir)
+}
+
+/// Beside the data directory, not in it (`pg_basebackup` would copy the socket).
+fn socket_dir(data: &Path) -> &Path {
+    data.parent().unwrap_or(data)
 }
 
 fn append_conf(dir: &Path, file: &str, text: &str) {
