@@ -13,7 +13,8 @@ use anyhow::Context;
 use tokio_postgres::Client;
 
 /// Migrations, in order; index + 1 is the version.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE vagt_log (
     gseq       bigint PRIMARY KEY,
     node       text NOT NULL,
@@ -41,7 +42,38 @@ CREATE TABLE vagt_leader (
     expires_at timestamptz NOT NULL DEFAULT 'epoch'
 );
 INSERT INTO vagt_leader (id) VALUES (1);
-"];
+",
+    r"
+-- One call (one round trip) per shipped group; see ship.rs. VOLATILE plpgsql: every statement
+-- takes a new snapshot, so the dedup check after the sequencing lock sees every row committed
+-- before the lock was granted.
+CREATE FUNCTION vagt_ship(p_node text, p_origins bigint[], p_dedups bytea[], p_ticks bool[],
+                          p_payloads bytea[], p_window float8, p_end bigint)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    n    bigint := coalesce(cardinality(p_origins), 0);
+    base bigint;
+    done bigint;
+BEGIN
+    UPDATE vagt_seq SET next = next + n WHERE id = 1 RETURNING next - n INTO base;
+    SELECT shipped INTO done FROM vagt_nodes WHERE node = p_node FOR UPDATE;
+    INSERT INTO vagt_log (gseq, node, origin, dedup, payload)
+    SELECT base + r.i - 1, p_node, r.origin, r.dedup, r.payload
+    FROM unnest(p_origins, p_dedups, p_ticks, p_payloads)
+         WITH ORDINALITY AS r(origin, dedup, tick, payload, i)
+    WHERE r.origin >= done
+      AND (r.dedup IS NULL OR NOT EXISTS (
+            SELECT 1 FROM vagt_log l
+            WHERE l.dedup = r.dedup AND l.written_at > now() - make_interval(secs => p_window)))
+      AND (NOT r.tick OR EXISTS (
+            SELECT 1 FROM vagt_leader
+            WHERE holder = p_node AND expires_at > clock_timestamp()));
+    UPDATE vagt_nodes SET shipped = GREATEST(shipped, p_end), seen_at = now()
+    WHERE node = p_node;
+    RETURN base;
+END $$;
+",
+];
 
 /// The schema version this build writes and reads.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;

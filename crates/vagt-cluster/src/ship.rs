@@ -3,7 +3,8 @@
 //! after an outage as fast as PostgreSQL takes them (the local journal is the queue, so nothing
 //! waits in memory and nothing is lost while PostgreSQL is away).
 //!
-//! One transaction per group: take the sequencing row lock (`UPDATE vagt_seq`, held until
+//! One transaction per group — one call of the `vagt_ship` function (schema migration 2), so one
+//! round trip and one commit: take the sequencing row lock (`UPDATE vagt_seq`, held until
 //! commit: the total order), insert the group with the next `gseq`s — dropping a frame whose
 //! dedup key is already in the log within the window (a retransmission stored by another node,
 //! or a record shipped twice), and a clock tick if this node does not hold the leader lease —
@@ -16,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use metrics::{counter, gauge};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Statement};
 use tracing::warn;
 use vagt_journal::{Follow, Offset, Record};
 use vagt_records::FrameRecord;
@@ -26,18 +27,8 @@ use crate::{Inner, connect, metrics as m};
 /// Records per transaction at most (after an outage the backlog goes in groups of this size).
 const GROUP: usize = 2_000;
 
-const INSERT: &str = "\
-INSERT INTO vagt_log (gseq, node, origin, dedup, payload)
-SELECT $1 + r.i - 1, $2, r.origin, r.dedup, r.payload
-FROM unnest($3::bigint[], $4::bytea[], $5::bool[], $6::bytea[])
-     WITH ORDINALITY AS r(origin, dedup, tick, payload, i)
-WHERE r.origin >= $8
-  AND (r.dedup IS NULL OR NOT EXISTS (
-        SELECT 1 FROM vagt_log l
-        WHERE l.dedup = r.dedup AND l.written_at > now() - make_interval(secs => $7)))
-  AND (NOT r.tick OR EXISTS (
-        SELECT 1 FROM vagt_leader
-        WHERE holder = $2 AND expires_at > clock_timestamp()))";
+/// The shipping call (schema migration 2: `vagt_ship` does the whole transaction).
+const SHIP: &str = "SELECT vagt_ship($1, $2, $3, $4, $5, $6, $7)";
 
 /// One group of local records, as columns.
 #[derive(Default)]
@@ -75,7 +66,7 @@ impl Group {
 /// stopping) what is left, within a bound.
 pub(crate) fn run(inner: &Arc<Inner>, mut tail: Box<dyn Follow>) {
     let local = inner.local.committed();
-    let mut client: Option<Client> = None;
+    let mut client: Option<Conn> = None;
     let mut records = Vec::new();
     loop {
         let stopping = inner.stopping.load(Ordering::Acquire);
@@ -104,7 +95,7 @@ pub(crate) fn run(inner: &Arc<Inner>, mut tail: Box<dyn Follow>) {
 /// Returns false if it gave up because the node is stopping.
 fn ship_all(
     inner: &Arc<Inner>,
-    client: &mut Option<Client>,
+    client: &mut Option<Conn>,
     records: &mut Vec<Record>,
     end: u64,
     stopping: bool,
@@ -140,65 +131,40 @@ fn ship_all(
     true
 }
 
-async fn ship_group(
-    inner: &Inner,
-    client: &mut Option<Client>,
-    group: &Group,
-) -> anyhow::Result<()> {
-    if client.is_none() {
-        *client = Some(connect(&inner.config.url).await?);
+/// A connection to PostgreSQL with the shipping call prepared on it.
+pub(crate) struct Conn {
+    client: Client,
+    ship: Statement,
+}
+
+async fn ship_group(inner: &Inner, conn: &mut Option<Conn>, group: &Group) -> anyhow::Result<()> {
+    if conn.is_none() {
+        let client = connect(&inner.config.url).await?;
+        let ship = client.prepare(SHIP).await?;
+        *conn = Some(Conn { client, ship });
     }
-    let Some(c) = client.as_mut() else {
+    let Some(c) = conn.as_ref() else {
         anyhow::bail!("no connection");
     };
     let deadline = inner.config.commit_timeout().max(Duration::from_secs(5));
-    tokio::time::timeout(deadline, transaction(inner, c, group))
-        .await
-        .map_err(|_| anyhow::anyhow!("PostgreSQL did not commit within {deadline:?}"))?
-}
-
-async fn transaction(inner: &Inner, c: &mut Client, group: &Group) -> anyhow::Result<()> {
-    let n = i64::try_from(group.payloads.len())?;
     let node = inner.config.node.as_str();
     let window = inner.config.dedup_window_secs as f64;
     let end = i64::try_from(group.end)?;
-    let tx = c.transaction().await?;
-    let base: i64 = tx
-        .query_one(
-            "UPDATE vagt_seq SET next = next + $1 WHERE id = 1 RETURNING next - $1",
-            &[&n],
-        )
-        .await?
-        .get(0);
-    // What this node's earlier transactions stored: a commit whose answer was lost (the
-    // primary died after the standby had it) is not stored twice when the group is retried.
-    let shipped: i64 = tx
-        .query_one(
-            "SELECT shipped FROM vagt_nodes WHERE node = $1 FOR UPDATE",
-            &[&node],
-        )
-        .await?
-        .get(0);
-    tx.execute(
-        INSERT,
-        &[
-            &base,
-            &node,
-            &group.origins,
-            &group.dedups,
-            &group.ticks,
-            &group.payloads,
-            &window,
-            &shipped,
-        ],
-    )
-    .await?;
-    tx.execute(
-        "UPDATE vagt_nodes SET shipped = GREATEST(shipped, $2), seen_at = now() WHERE node = $1",
-        &[&node, &end],
-    )
-    .await?;
-    tx.commit().await?;
+    // One statement in autocommit: one round trip and one commit (one WAL flush, and the
+    // synchronous standby's) per group.
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+        &node,
+        &group.origins,
+        &group.dedups,
+        &group.ticks,
+        &group.payloads,
+        &window,
+        &end,
+    ];
+    let call = c.client.query_one(&c.ship, &params);
+    tokio::time::timeout(deadline, call)
+        .await
+        .map_err(|_| anyhow::anyhow!("PostgreSQL did not commit within {deadline:?}"))??;
     Ok(())
 }
 
