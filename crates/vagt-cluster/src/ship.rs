@@ -3,7 +3,7 @@
 //! after an outage as fast as PostgreSQL takes them (the local journal is the queue, so nothing
 //! waits in memory and nothing is lost while PostgreSQL is away).
 //!
-//! One transaction per group — one call of the `vagt_ship` function (schema migration 2), so one
+//! One transaction per group — one call of the `vagt_ship` function (schema migrations 2–3), so one
 //! round trip and one commit: take the sequencing row lock (`UPDATE vagt_seq`, held until
 //! commit: the total order), insert the group with the next `gseq`s — dropping a frame whose
 //! dedup key is already in the log within the window (a retransmission stored by another node,
@@ -27,7 +27,7 @@ use crate::{Inner, connect, metrics as m};
 /// Records per transaction at most (after an outage the backlog goes in groups of this size).
 const GROUP: usize = 2_000;
 
-/// The shipping call (schema migration 2: `vagt_ship` does the whole transaction).
+/// The shipping call (`vagt_ship`, schema migrations 2–3, does the whole transaction).
 const SHIP: &str = "SELECT vagt_ship($1, $2, $3, $4, $5, $6, $7)";
 
 /// One group of local records, as columns.
