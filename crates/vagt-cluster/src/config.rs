@@ -63,8 +63,8 @@ impl ClusterConfig {
             "cluster.commit_timeout_ms must be 50..=10000 (a panel retries after 5–13 s)"
         );
         anyhow::ensure!(
-            (2..=60).contains(&self.lease_secs),
-            "cluster.lease_secs must be 2..=60"
+            (3..=60).contains(&self.lease_secs),
+            "cluster.lease_secs must be 3..=60 (it is renewed every second)"
         );
         anyhow::ensure!(
             (60..=86_400).contains(&self.dedup_window_secs),
