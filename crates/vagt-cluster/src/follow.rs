@@ -13,7 +13,7 @@ use tokio_postgres::Client;
 use tracing::warn;
 use vagt_journal::{Follow, JournalError, Offset, Record};
 
-use crate::{Inner, connect};
+use crate::{Inner, connect, within};
 
 /// Rows read per query at most.
 const PAGE: i64 = 10_000;
@@ -37,7 +37,10 @@ pub(crate) async fn watch(inner: Arc<Inner>) {
             client = connect(&inner.config.url).await.ok();
         }
         if let Some(c) = &client {
-            match committed_end(c).await {
+            match within(committed_end(c), "reading the committed end")
+                .await
+                .and_then(|r| r)
+            {
                 Ok(end) => {
                     inner.committed.publish(end);
                     failing = false;
@@ -59,7 +62,7 @@ pub(crate) async fn watch(inner: Arc<Inner>) {
     }
     // The last commits of the shipper are visible: publish them before followers stop.
     if let Some(c) = &client
-        && let Ok(end) = committed_end(c).await
+        && let Ok(Ok(end)) = within(committed_end(c), "reading the committed end").await
     {
         inner.committed.publish(end);
     }
@@ -87,12 +90,13 @@ impl Follow for PgFollow {
             rows.map(|r| (c, r))
         });
         match result {
-            Ok((c, (rows, complete))) => {
+            Ok((c, (rows, next))) => {
                 self.client = Some(c);
-                self.position = match (complete, rows.last()) {
-                    (false, Some(last)) => last.offset.0 + 1,
-                    _ => end.0.max(from),
-                };
+                if next == from && end.0 > from {
+                    // The server is behind the end we were told of: do not spin on it.
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                self.position = next;
                 out.extend(rows);
                 Ok(())
             }
@@ -107,21 +111,42 @@ impl Follow for PgFollow {
     }
 }
 
-/// Rows with `from <= gseq < end`, at most a page; whether that was all of them.
-pub(crate) async fn read(c: &Client, from: u64, end: u64) -> anyhow::Result<(Vec<Record>, bool)> {
-    let rows = c
-        .query(
-            "SELECT gseq, payload FROM vagt_log WHERE gseq >= $1 AND gseq < $2 ORDER BY gseq LIMIT $3",
+/// Rows with `from <= gseq < end`, at most a page; and where the next read starts.
+///
+/// One statement, so one snapshot: the rows and the `vagt_seq.next` they are capped at are seen
+/// together. A server that is behind (a standby reached after a failover) then returns an
+/// earlier cap, and the reader never moves past a row it has not seen.
+pub(crate) async fn read(c: &Client, from: u64, end: u64) -> anyhow::Result<(Vec<Record>, u64)> {
+    let rows = within(
+        c.query(
+            "SELECT e.cap, l.gseq, l.payload
+             FROM (SELECT LEAST($2, next) AS cap FROM vagt_seq WHERE id = 1) e
+             LEFT JOIN LATERAL (
+                 SELECT gseq, payload FROM vagt_log
+                 WHERE gseq >= $1 AND gseq < e.cap ORDER BY gseq LIMIT $3
+             ) l ON true",
             &[&i64::try_from(from)?, &i64::try_from(end)?, &PAGE],
-        )
-        .await?;
-    let complete = rows.len() < PAGE as usize;
-    let records = rows
-        .into_iter()
-        .map(|r| Record {
-            offset: Offset(u64::try_from(r.get::<_, i64>(0)).unwrap_or(0)),
-            payload: r.get(1),
-        })
-        .collect();
-    Ok((records, complete))
+        ),
+        "reading the log",
+    )
+    .await??;
+    let cap = rows
+        .first()
+        .map_or(from, |r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(from));
+    let mut records = Vec::with_capacity(rows.len());
+    for r in &rows {
+        if let Some(gseq) = r.get::<_, Option<i64>>(1) {
+            records.push(Record {
+                offset: Offset(u64::try_from(gseq).unwrap_or(0)),
+                payload: r.get::<_, Option<Vec<u8>>>(2).unwrap_or_default(),
+            });
+        }
+    }
+    // A full page: the next read starts after its last row; else everything below the cap
+    // was read.
+    let next = match records.last() {
+        Some(last) if records.len() >= PAGE as usize => last.offset.0 + 1,
+        _ => cap.max(from),
+    };
+    Ok((records, next))
 }

@@ -67,8 +67,8 @@ pub(crate) struct Inner {
 
 /// Connects to PostgreSQL; the connection runs on the current runtime.
 pub(crate) async fn connect(url: &str) -> anyhow::Result<Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
+    let (client, connection) = within(tokio_postgres::connect(url, NoTls), "connecting")
+        .await?
         .context("connecting to PostgreSQL")?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
@@ -76,6 +76,17 @@ pub(crate) async fn connect(url: &str) -> anyhow::Result<Client> {
         }
     });
     Ok(client)
+}
+
+/// How long one connect or query to PostgreSQL may take before it counts as failed (a
+/// blackholed server must not hang the node or its shutdown).
+pub(crate) const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `fut` within [`QUERY_TIMEOUT`].
+pub(crate) async fn within<T>(fut: impl Future<Output = T>, what: &str) -> anyhow::Result<T> {
+    tokio::time::timeout(QUERY_TIMEOUT, fut)
+        .await
+        .map_err(|_| anyhow::anyhow!("PostgreSQL: {what} took longer than {QUERY_TIMEOUT:?}"))
 }
 
 /// A node of a Vagt cluster: the replicated journal, the follower of the total order, and the
@@ -212,8 +223,23 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if let Some(rt) = self.runtime.lock().ok().and_then(|mut r| r.take()) {
-            rt.shutdown_background();
+        // Dropped without close() (start-up failed later on): stop everything; the runtime goes
+        // only after the shipper thread, which still uses it, has ended.
+        self.inner.stopping.store(true, Ordering::Release);
+        self.inner.closing.cancel();
+        let runtime = self.runtime.lock().ok().and_then(|mut r| r.take());
+        let shipper = self.shipper.lock().ok().and_then(|mut s| s.take());
+        match (runtime, shipper) {
+            (Some(rt), Some(shipper)) => {
+                let _ = std::thread::Builder::new()
+                    .name("vagt-cluster-drop".into())
+                    .spawn(move || {
+                        let _ = shipper.join();
+                        rt.shutdown_background();
+                    });
+            }
+            (Some(rt), None) => rt.shutdown_background(),
+            _ => {}
         }
     }
 }
@@ -226,13 +252,24 @@ async fn register(
 ) -> anyhow::Result<(i32, u16, Offset, u64)> {
     let mut c = connect(&config.url).await?;
     let schema = schema::migrate(&mut c).await?;
-    let row = c
-        .query_one(
-            "INSERT INTO vagt_nodes (node) VALUES ($1)
-             ON CONFLICT (node) DO UPDATE SET seen_at = now() RETURNING id, shipped",
+    // Looked up first: an upsert would use up a serial number (a node tag) on every start.
+    let found = c
+        .query_opt(
+            "UPDATE vagt_nodes SET seen_at = now() WHERE node = $1 RETURNING id, shipped",
             &[&config.node],
         )
         .await?;
+    let row = match found {
+        Some(row) => row,
+        None => {
+            c.query_one(
+                "INSERT INTO vagt_nodes (node) VALUES ($1)
+                 ON CONFLICT (node) DO UPDATE SET seen_at = now() RETURNING id, shipped",
+                &[&config.node],
+            )
+            .await?
+        }
+    };
     let tag = u16::try_from(row.get::<_, i32>(0)).context("more than 65 535 nodes")?;
     let shipped = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
     let from = ship::start_offset(shipped, local_end);

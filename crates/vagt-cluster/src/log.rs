@@ -53,11 +53,9 @@ impl Iterator for LogReader {
                 .runtime
                 .block_on(follow::read(&self.client, self.position, self.end));
             match read {
-                Ok((rows, complete)) => {
-                    self.position = match (complete, rows.last()) {
-                        (false, Some(last)) => last.offset.0 + 1,
-                        _ => self.end,
-                    };
+                Ok((rows, next)) => {
+                    // A server behind the end first seen (cap below it) would loop: stop there.
+                    self.position = if next > self.position { next } else { self.end };
                     self.page.extend(rows);
                 }
                 Err(e) => {

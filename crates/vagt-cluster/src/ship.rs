@@ -17,12 +17,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use metrics::{counter, gauge};
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::{Client, NoTls, Statement};
 use tracing::warn;
 use vagt_journal::{Follow, Offset, Record};
 use vagt_records::FrameRecord;
 
-use crate::{Inner, connect, metrics as m};
+use crate::{Inner, connect, metrics as m, within};
 
 /// Records per transaction at most (after an outage the backlog goes in groups of this size).
 const GROUP: usize = 2_000;
@@ -72,17 +72,26 @@ pub(crate) fn run(inner: &Arc<Inner>, mut tail: Box<dyn Follow>) {
         let stopping = inner.stopping.load(Ordering::Acquire);
         let (end, closed) = local.wait_beyond(tail.position(), Duration::from_millis(100));
         records.clear();
-        if let Err(e) = tail.read_to(end, &mut records) {
+        let read = tail.read_to(end, &mut records);
+        // What was read before an error is shipped all the same: the tail has moved past it,
+        // and the shipped mark must never pass a record that is not in PostgreSQL.
+        let last_end = tail.position().0;
+        // None: stopping and PostgreSQL is away; the rest ships on the next start.
+        let Some(caught_up) = ship_all(inner, &mut client, &mut records, last_end, stopping) else {
+            return;
+        };
+        if let Err(e) = read {
             warn!("the shipper cannot read the local journal: {e}; retrying");
+            if stopping {
+                return;
+            }
             std::thread::sleep(Duration::from_millis(500));
             continue;
         }
-        let last_end = tail.position().0;
-        if !ship_all(inner, &mut client, &mut records, last_end, stopping) {
-            return; // stopping and PostgreSQL is away: the rest ships on the next start
-        }
         gauge!(m::UNSHIPPED_BYTES).set(local.end().0.saturating_sub(last_end) as f64);
-        if inner.pending.is_degraded() && last_end >= local.end().0 && client.is_some() {
+        // Keeping up (the last read fitted in one group and committed): leave the degraded mode
+        // even while traffic goes on.
+        if inner.pending.is_degraded() && caught_up && client.is_some() {
             inner.pending.set_degraded(false, "");
         }
         if (stopping || closed) && last_end >= local.end().0 {
@@ -92,14 +101,16 @@ pub(crate) fn run(inner: &Arc<Inner>, mut tail: Box<dyn Follow>) {
 }
 
 /// Ships `records` (ending at local offset `end`) in groups; retries until each is committed.
-/// Returns false if it gave up because the node is stopping.
+/// Returns whether they fitted in one group (the shipper keeps up), or `None` if it gave up
+/// because the node is stopping.
 fn ship_all(
     inner: &Arc<Inner>,
     client: &mut Option<Conn>,
     records: &mut Vec<Record>,
     end: u64,
     stopping: bool,
-) -> bool {
+) -> Option<bool> {
+    let caught_up = records.len() < GROUP;
     let mut rest = std::mem::take(records).into_iter().peekable();
     while rest.peek().is_some() {
         let mut group = Group::default();
@@ -118,7 +129,7 @@ fn ship_all(
                     inner.pending.set_degraded(true, &format!("{e:#}"));
                     attempts += 1;
                     if (stopping || inner.stopping.load(Ordering::Acquire)) && attempts >= 3 {
-                        return false;
+                        return None;
                     }
                     std::thread::sleep(Duration::from_millis(200 * u64::from(attempts.min(10))));
                 }
@@ -128,7 +139,7 @@ fn ship_all(
         inner.pending.shipped(group.end);
         inner.poke.notify_one();
     }
-    true
+    Some(caught_up)
 }
 
 /// A connection to PostgreSQL with the shipping call prepared on it.
@@ -140,7 +151,7 @@ pub(crate) struct Conn {
 async fn ship_group(inner: &Inner, conn: &mut Option<Conn>, group: &Group) -> anyhow::Result<()> {
     if conn.is_none() {
         let client = connect(&inner.config.url).await?;
-        let ship = client.prepare(SHIP).await?;
+        let ship = within(client.prepare(SHIP), "preparing the shipping call").await??;
         *conn = Some(Conn { client, ship });
     }
     let Some(c) = conn.as_ref() else {
@@ -162,22 +173,29 @@ async fn ship_group(inner: &Inner, conn: &mut Option<Conn>, group: &Group) -> an
         &end,
     ];
     let call = c.client.query_one(&c.ship, &params);
-    tokio::time::timeout(deadline, call)
-        .await
-        .map_err(|_| anyhow::anyhow!("PostgreSQL did not commit within {deadline:?}"))??;
-    Ok(())
+    if let Ok(done) = tokio::time::timeout(deadline, call).await {
+        done?;
+        return Ok(());
+    }
+    // Cancel it, so a backend stuck waiting (for the synchronous standby, for the sequencing
+    // lock) does not stay behind holding a connection slot; the group is retried, and what the
+    // cancelled call did commit is skipped by the shipped mark.
+    let _ = within(c.client.cancel_token().cancel_query(NoTls), "cancelling").await;
+    anyhow::bail!("PostgreSQL did not commit within {deadline:?}")
 }
 
-/// Where the shipper starts: how far PostgreSQL has this node's journal — or its start, if the
-/// local journal is shorter than that (it is not the journal that was shipped: a new disk).
+/// Where the shipper starts: how far PostgreSQL has this node's journal — or the local journal's
+/// end, if it is shorter than that: it is not the journal that was shipped (a restored backup, a
+/// salvaged copy, a new disk), and shipping it again would store commands and ticks twice (frames
+/// only are deduplicated, within a window).
 pub(crate) fn start_offset(shipped: u64, local_end: u64) -> Offset {
     if shipped > local_end {
         warn!(
             shipped,
             local_end,
-            "the local journal is shorter than what PostgreSQL has from this node (a new data directory?): shipping it from its start (frames already stored are dropped as duplicates)"
+            "the local journal is shorter than what PostgreSQL has from this node (restored, salvaged or a new data directory): shipping starts at its end; records it holds that PostgreSQL lacks are not shipped"
         );
-        Offset(0)
+        Offset(local_end)
     } else {
         Offset(shipped)
     }

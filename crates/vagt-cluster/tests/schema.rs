@@ -37,3 +37,25 @@ async fn a_database_from_a_newer_vagt_is_refused() {
     let e = migrate(&mut c).await.unwrap_err().to_string();
     assert!(e.contains("newer than this Vagt"), "{e}");
 }
+
+#[tokio::test]
+async fn shipping_for_an_unregistered_node_is_an_error_not_a_silent_drop() {
+    let pg = Postgres::primary();
+    let mut c = client(&pg.url()).await;
+    migrate(&mut c).await.unwrap();
+    let e = c
+        .query_one(
+            "SELECT vagt_ship('ghost', ARRAY[0]::bigint[], ARRAY[NULL]::bytea[], ARRAY[false], \
+             ARRAY['\\x53'::bytea], 3600, 9)",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("not registered"), "{e:?}");
+    assert_eq!(pg.sql("SELECT count(*) FROM vagt_log"), "0");
+    assert_eq!(
+        pg.sql("SELECT next FROM vagt_seq"),
+        "1",
+        "the sequencing step rolled back"
+    );
+}

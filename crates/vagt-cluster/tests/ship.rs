@@ -122,3 +122,56 @@ fn a_stream_of_frames_is_acknowledged_once_committed_and_stored_once_in_one_orde
     la.close();
     lb.close();
 }
+
+fn append_all(journal: &Arc<dyn Journal>, payloads: impl Iterator<Item = Vec<u8>>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut n = 0;
+    for p in payloads {
+        let tx = tx.clone();
+        journal
+            .append(p, Box::new(move |r| tx.send(r.is_ok()).unwrap()))
+            .unwrap();
+        n += 1;
+    }
+    assert!((0..n).all(|_| rx.recv().unwrap()));
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// A node restarted on an older copy of its journal (a restored backup, a salvaged copy) does
+/// not ship again what PostgreSQL already has: commands are not deduplicated, so they would be
+/// applied twice.
+#[test]
+fn a_node_on_a_restored_older_journal_stores_nothing_twice() {
+    let pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let (live, backup) = (dir.path().join("live"), dir.path().join("backup"));
+    let command = |i: u32| format!("C-command-{i}").into_bytes();
+    let (local, a) = node(&pg, "a", &live);
+    append_all(&a.journal(), (0..50).map(command));
+    a.close();
+    local.close();
+    copy_dir(&live, &backup); // the backup: 50 commands
+    let (local, a) = node(&pg, "a", &live);
+    append_all(&a.journal(), (50..100).map(command));
+    a.close();
+    local.close();
+    assert_eq!(pg.sql("SELECT count(*) FROM vagt_log"), "100");
+    // The disk is lost; the node comes back on the backup and goes on.
+    std::fs::remove_dir_all(&live).unwrap();
+    let (local, a) = node(&pg, "a", &backup);
+    append_all(&a.journal(), (100..110).map(command));
+    a.close();
+    local.close();
+    assert_eq!(
+        pg.sql("SELECT count(*), count(DISTINCT payload) FROM vagt_log"),
+        "110|110",
+        "every command once"
+    );
+}

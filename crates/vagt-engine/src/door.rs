@@ -160,6 +160,11 @@ fn deliver_all(config: &DoorWebhook, rx: &Receiver<DoorNotice>, leads: &crate::L
         }
         let mut attempt = 0;
         loop {
+            // Before every attempt: a node that lost the lease while retrying stops sending.
+            if attempt > 0 && !leads() {
+                counter!(m::CORE_DOOR_WEBHOOK, "outcome" => "not_leader").increment(1);
+                break;
+            }
             match post(&agent, config, &notice) {
                 Ok(()) => {
                     info!(alarm = notice.alarm.0, lock = %notice.lock, event = %notice.event, "door webhook delivered");
