@@ -167,6 +167,10 @@ pub enum ServerMsg {
     Pong {
         /// The ping's id.
         id: u64,
+        /// The node acknowledges alarms on its own disk alone (cluster mode: the database is
+        /// not committing); consoles show it until it is over.
+        #[serde(default)]
+        degraded: bool,
     },
     /// A command succeeded.
     Result {

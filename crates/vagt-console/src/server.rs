@@ -65,6 +65,11 @@ pub trait Backend: Send + Sync + 'static {
         let _ = account;
         None
     }
+    /// Whether the node acknowledges on its own disk alone (a cluster whose database is not
+    /// committing): every console shows it.
+    fn degraded(&self) -> bool {
+        false
+    }
     /// Computes a report from the journal (`Err`: why not, for the user).
     fn report(&self, request: ReportRequest) -> BoxFuture<'_, Result<String, String>> {
         let _ = request;
@@ -594,7 +599,12 @@ impl Console {
                 return self.report(user, peer, id, request).await;
             }
             Ok(ClientMsg::Detail { id, alarm }) => return self.detail(user, id, alarm),
-            Ok(ClientMsg::Ping { id }) => return ServerMsg::Pong { id },
+            Ok(ClientMsg::Ping { id }) => {
+                return ServerMsg::Pong {
+                    id,
+                    degraded: self.backend.degraded(),
+                };
+            }
             Ok(ClientMsg::Login { .. }) => return error(None, "already logged in"),
             Err(e) => return error(None, &format!("bad message: {e}")),
         };

@@ -112,7 +112,7 @@ function handle(m) {
     case "detail":
       if (m.alarm.id === selected) { detail = m; showDetail(); }
       break;
-    case "pong": break;
+    case "pong": $("degraded").hidden = !m.degraded; break;
     case "result": answer(`${settle(m.id)}: done`); break;
     case "report": report(m); break;
     case "refused": answer(`${settle(m.id)}: refused — ${refusal(m.error)}`); break;

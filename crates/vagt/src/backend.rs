@@ -19,18 +19,24 @@ struct EngineBackend {
     /// The gateway's runtime: commands are journaled from its threads, not the console's
     /// low-priority ones (which must never hold a lock the ACK path needs).
     gateway: tokio::runtime::Handle,
+    degraded: Degraded,
 }
+
+/// Whether the node acknowledges on its own disk alone (cluster mode), for the consoles.
+pub type Degraded = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// Starts the console over `engine` (commands run on the calling runtime).
 pub async fn start(
     config: &ConsoleConfig,
     engine: &Arc<Engine>,
     reports: vagt_report::Source,
+    degraded: Degraded,
 ) -> anyhow::Result<RunningConsole> {
     let backend = EngineBackend {
         engine: Arc::downgrade(engine),
         reports: Arc::new(reports),
         gateway: tokio::runtime::Handle::current(),
+        degraded,
     };
     vagt_console::start(config, Arc::new(backend)).await
 }
@@ -75,6 +81,10 @@ impl Backend for EngineBackend {
             .upgrade()
             .map(|e| e.open_alarms())
             .unwrap_or_default()
+    }
+
+    fn degraded(&self) -> bool {
+        (self.degraded)()
     }
 
     fn tap(&self) -> Option<Tap> {

@@ -256,7 +256,14 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
     let console = match &config.console {
         Some(c) => {
             let reports = config.report_source(Arc::clone(&accounts));
-            Some(crate::backend::start(c, &engine, reports).await?)
+            let degraded: crate::backend::Degraded = match &cluster {
+                Some(cluster) => {
+                    let cluster = Arc::clone(cluster);
+                    Arc::new(move || cluster.degraded())
+                }
+                None => Arc::new(|| false),
+            };
+            Some(crate::backend::start(c, &engine, reports, degraded).await?)
         }
         None => None,
     };

@@ -34,7 +34,7 @@ fn chromium() -> String {
 
 /// Runs `script` from `e2e/` against the console at `console`, logged in as ole, with `env`;
 /// returns the process and its stdout's lines.
-fn run_script(
+pub(crate) fn run_script(
     script: &str,
     console: std::net::SocketAddr,
     env: &[(&str, &std::ffi::OsStr)],
@@ -57,7 +57,7 @@ fn run_script(
 }
 
 /// A pendant press on `account`: a real DC-09 frame to the gateway, ACKed.
-fn press(dc09: std::net::SocketAddr, account: &str) {
+pub(crate) fn press(dc09: std::net::SocketAddr, account: &str) {
     let mut s = std::net::TcpStream::connect(dc09).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     std::io::Write::write_all(&mut s, &sia(account, 1, "QA")).unwrap();

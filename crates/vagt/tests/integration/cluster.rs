@@ -494,3 +494,95 @@ fn every_node_restarted_folds_the_same_state_it_had() {
         );
     }
 }
+
+/// Pings until the pong's `degraded` is `want`.
+async fn degraded_becomes(ws: &mut crate::console::Ws, want: bool) {
+    for id in 100.. {
+        send(ws, json!({"type": "ping", "id": id})).await;
+        let pong = crate::console::next(ws, "pong").await;
+        if pong["degraded"] == want {
+            return;
+        }
+        assert!(id < 400, "the console never said degraded = {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn every_console_says_when_the_node_is_degraded_and_when_it_is_over() {
+    let mut pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let da = dir.path().join("a");
+    let mut a = Guard {
+        rt: &rt,
+        running: Some(console_node(&da, &pg.url(), "a", &rt)),
+    };
+    let (console, dc09) = {
+        let r = a.running.as_ref().unwrap();
+        (r.console_addr.unwrap(), r.addr)
+    };
+    let alarm = |seq: u16| {
+        let mut s = TcpStream::connect(dc09).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&sia("1234", seq, "QA")).unwrap();
+        assert!(read_ack(&mut s), "alarm {seq} not acknowledged");
+    };
+    let mut ole =
+        rt.block_on(async { login(console, &da.join("console-cert.pem"), "ole").await.0 });
+    rt.block_on(degraded_becomes(&mut ole, false));
+    pg.kill();
+    // Still answered: on the local fsync alone, after commit_timeout_ms.
+    alarm(1);
+    rt.block_on(degraded_becomes(&mut ole, true));
+    pg.start();
+    alarm(2);
+    rt.block_on(degraded_becomes(&mut ole, false));
+    assert_eq!(
+        pg.sql("SELECT count(*) FROM vagt_log WHERE dedup IS NOT NULL"),
+        "2",
+        "the alarm ACKed while degraded was drained into PostgreSQL"
+    );
+    a.stop();
+}
+
+#[test]
+fn the_web_console_shows_the_degraded_banner_in_chromium() {
+    let mut pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let da = dir.path().join("a");
+    let mut a = Guard {
+        rt: &rt,
+        running: Some(console_node(&da, &pg.url(), "a", &rt)),
+    };
+    let (console, dc09) = {
+        let r = a.running.as_ref().unwrap();
+        (r.console_addr.unwrap(), r.addr)
+    };
+    // VAGT_KEEP_SCREENSHOTS=docs/screenshots keeps degraded.png (README); else a temp dir.
+    let shots = std::env::var_os("VAGT_KEEP_SCREENSHOTS")
+        .map_or_else(|| dir.path().to_owned(), std::path::PathBuf::from);
+    let (mut browser, mut lines) = crate::browser::run_script(
+        "degraded.mjs",
+        console,
+        &[("VAGT_SCREENSHOT_DIR", shots.as_os_str())],
+    );
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    pg.kill();
+    crate::browser::press(dc09, "1234");
+    assert_eq!(lines.next().unwrap().unwrap(), "degraded");
+    pg.start();
+    crate::browser::press(dc09, "4321");
+    assert_eq!(lines.next().unwrap().unwrap(), "over");
+    assert!(browser.wait().unwrap().success());
+    a.stop();
+}

@@ -1,0 +1,40 @@
+// Cluster mode: when the database stops committing, the node keeps acknowledging alarms on its
+// own disk (degraded) and every console must say so — a banner over a queue that stays
+// workable — and clear it when the database is back.
+//
+// Environment: VAGT_URL, VAGT_USER, VAGT_PASSWORD, CHROMIUM, VAGT_SCREENSHOT_DIR (degraded.png).
+// Prints "ready" once live, "degraded" once the banner shows (the queue still actionable),
+// "over" once it is gone again.
+import { chromium } from "playwright-core";
+
+const env = (k, d) => process.env[k] ?? d ?? (() => { throw new Error(`${k} not set`); })();
+const url = env("VAGT_URL"), user = env("VAGT_USER"), password = env("VAGT_PASSWORD");
+const shots = process.env.VAGT_SCREENSHOT_DIR;
+
+const browser = await chromium.launch({
+  executablePath: env("CHROMIUM", "/usr/bin/chromium"),
+  args: ["--no-sandbox", "--ignore-certificate-errors"],
+});
+try {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(60_000);
+  await page.goto(url);
+  await page.fill("#user", user);
+  await page.fill("#password", password);
+  await page.click("#login button[type=submit]");
+  await page.waitForSelector('#status:text-is("live")');
+  if (await page.isVisible("#degraded")) throw new Error("DEGRADED shown while the database commits");
+  console.log("ready");
+
+  await page.waitForSelector("#degraded:not([hidden])");
+  if (!(await page.textContent("#degraded")).includes("DEGRADED")) throw new Error("banner text");
+  if ((await page.textContent("#status")) !== "live") throw new Error("degraded is not NOT LIVE: the console stays live");
+  if (shots) await page.screenshot({ path: `${shots}/degraded.png`, fullPage: true });
+  console.log("degraded");
+
+  await page.waitForSelector("#degraded", { state: "hidden" });
+  console.log("over");
+} finally {
+  await browser.close();
+}
