@@ -30,6 +30,8 @@ try {
   await page.waitForSelector("#degraded:not([hidden])");
   if (!(await page.textContent("#degraded")).includes("DEGRADED")) throw new Error("banner text");
   if ((await page.textContent("#status")) !== "live") throw new Error("degraded is not NOT LIVE: the console stays live");
+  // The alarm pressed while degraded is listed under the banner.
+  await page.waitForSelector('#provisional li:has-text("account 1234")');
   if (shots) await page.screenshot({ path: `${shots}/degraded.png`, fullPage: true });
   console.log("degraded");
 

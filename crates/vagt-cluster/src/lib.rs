@@ -96,6 +96,8 @@ pub struct Cluster {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     shipper: Mutex<Option<JoinHandle<()>>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// [`Cluster::unshipped_frames`], and when it was read.
+    unshipped: Mutex<(Option<std::time::Instant>, Vec<Vec<u8>>)>,
 }
 
 /// What happened at start, for the log.
@@ -171,6 +173,7 @@ impl Cluster {
                 runtime: Mutex::new(Some(runtime)),
                 shipper: Mutex::new(Some(shipper)),
                 tasks: Mutex::new(tasks),
+                unshipped: Mutex::new((None, Vec::new())),
             },
             started,
         ))
@@ -195,6 +198,39 @@ impl Cluster {
     /// Whether the node acknowledges on its local fsync alone (PostgreSQL is not committing).
     pub fn degraded(&self) -> bool {
         self.inner.pending.is_degraded()
+    }
+
+    /// The newest `limit` frame records of the local journal that are not in PostgreSQL yet
+    /// (acknowledged while degraded; none normally), oldest first. Read at most once a second
+    /// however often it is asked (every console asks every 5 s).
+    pub fn unshipped_frames(&self, limit: usize) -> Vec<Vec<u8>> {
+        let Ok(mut cache) = self.unshipped.lock() else {
+            return Vec::new();
+        };
+        if cache
+            .0
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(1))
+        {
+            return cache.1.clone();
+        }
+        let mark = self.inner.pending.shipped_mark();
+        let end = self.inner.local.committed().end();
+        let mut frames = Vec::new();
+        if end.0 > mark {
+            let mut tail = self.inner.local.follow(Offset(mark));
+            let mut records = Vec::new();
+            // What was read before an error still counts: the list is for people to see.
+            let _ = tail.read_to(end, &mut records);
+            frames = records
+                .into_iter()
+                .filter(|r| r.payload.first() == Some(&b'F'))
+                .map(|r| r.payload)
+                .collect();
+            let skip = frames.len().saturating_sub(limit);
+            frames.drain(..skip);
+        }
+        *cache = (Some(std::time::Instant::now()), frames.clone());
+        frames
     }
 
     /// Stops taking records, ships what the local journal holds (giving up after a few

@@ -123,6 +123,11 @@ impl Pending {
         }
     }
 
+    /// Every local record before this offset is committed in PostgreSQL.
+    pub(crate) fn shipped_mark(&self) -> u64 {
+        self.state.lock().map_or(0, |s| s.shipped)
+    }
+
     /// Whether the node acknowledges on its local fsync alone.
     pub(crate) fn is_degraded(&self) -> bool {
         self.degraded.load(Ordering::Acquire)

@@ -54,6 +54,19 @@ pub enum ClientMsg {
     },
 }
 
+/// An alarm acknowledged while degraded and not yet in the shared queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provisional {
+    /// The account.
+    pub account: String,
+    /// When it was received (seconds since the Unix epoch).
+    pub received_at: u64,
+    /// The first event's code (`FA`, `QA`, `1100` …), if it decoded.
+    pub code: Option<String>,
+    /// What the code means (`fire alarm` …).
+    pub kind: Option<String>,
+}
+
 /// What the accounts file says about the account an alarm came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountInfo {
@@ -171,6 +184,11 @@ pub enum ServerMsg {
         /// not committing); consoles show it until it is over.
         #[serde(default)]
         degraded: bool,
+        /// While degraded: alarms this node acknowledged that are not in the shared queue yet
+        /// (they appear there when the database is back), newest last; operators and
+        /// supervisors only.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        provisional: Vec<Provisional>,
     },
     /// A command succeeded.
     Result {

@@ -70,6 +70,10 @@ pub trait Backend: Send + Sync + 'static {
     fn degraded(&self) -> bool {
         false
     }
+    /// While degraded: the alarms acknowledged and not yet in the shared queue.
+    fn provisional(&self) -> Vec<crate::protocol::Provisional> {
+        Vec::new()
+    }
     /// Computes a report from the journal (`Err`: why not, for the user).
     fn report(&self, request: ReportRequest) -> BoxFuture<'_, Result<String, String>> {
         let _ = request;
@@ -600,9 +604,18 @@ impl Console {
             }
             Ok(ClientMsg::Detail { id, alarm }) => return self.detail(user, id, alarm),
             Ok(ClientMsg::Ping { id }) => {
+                let degraded = self.backend.degraded();
+                // Not for responders (their queue is their team's alarms) or auditors.
+                let sees_all = matches!(user.role, UserRole::Operator | UserRole::Supervisor);
+                let provisional = if degraded && sees_all {
+                    self.backend.provisional()
+                } else {
+                    Vec::new()
+                };
                 return ServerMsg::Pong {
                     id,
-                    degraded: self.backend.degraded(),
+                    degraded,
+                    provisional,
                 };
             }
             Ok(ClientMsg::Login { .. }) => return error(None, "already logged in"),

@@ -62,6 +62,19 @@ function setLive(on) {
   for (const el of document.querySelectorAll("#actions button, #actions select, #actions input, #supervisor button")) el.disabled = !on;
 }
 
+// Degraded (cluster mode): the banner, and the alarms acknowledged meanwhile that the shared
+// queue does not show yet — so none of them is out of sight.
+function showDegraded(m) {
+  $("degraded").hidden = !m.degraded;
+  const list = $("provisional");
+  list.replaceChildren(...(m.provisional ?? []).map((p) => {
+    const li = document.createElement("li");
+    const at = new Date(p.received_at * 1000).toLocaleTimeString();
+    li.textContent = `${at} — account ${p.account}: ${p.code ?? "?"} ${p.kind ?? ""}`;
+    return li;
+  }));
+}
+
 function answer(text) { $("answer").textContent = text; }
 
 function handle(m) {
@@ -112,7 +125,7 @@ function handle(m) {
     case "detail":
       if (m.alarm.id === selected) { detail = m; showDetail(); }
       break;
-    case "pong": $("degraded").hidden = !m.degraded; break;
+    case "pong": showDegraded(m); break;
     case "result": answer(`${settle(m.id)}: done`); break;
     case "report": report(m); break;
     case "refused": answer(`${settle(m.id)}: refused — ${refusal(m.error)}`); break;

@@ -19,24 +19,25 @@ struct EngineBackend {
     /// The gateway's runtime: commands are journaled from its threads, not the console's
     /// low-priority ones (which must never hold a lock the ACK path needs).
     gateway: tokio::runtime::Handle,
-    degraded: Degraded,
+    /// Cluster mode: whether the node is degraded, and what it acknowledged meanwhile.
+    cluster: Option<Arc<vagt_cluster::Cluster>>,
 }
 
-/// Whether the node acknowledges on its own disk alone (cluster mode), for the consoles.
-pub type Degraded = Arc<dyn Fn() -> bool + Send + Sync>;
+/// Alarms acknowledged while degraded, listed at most (the newest).
+const PROVISIONAL_LIMIT: usize = 200;
 
 /// Starts the console over `engine` (commands run on the calling runtime).
 pub async fn start(
     config: &ConsoleConfig,
     engine: &Arc<Engine>,
     reports: vagt_report::Source,
-    degraded: Degraded,
+    cluster: Option<Arc<vagt_cluster::Cluster>>,
 ) -> anyhow::Result<RunningConsole> {
     let backend = EngineBackend {
         engine: Arc::downgrade(engine),
         reports: Arc::new(reports),
         gateway: tokio::runtime::Handle::current(),
-        degraded,
+        cluster,
     };
     vagt_console::start(config, Arc::new(backend)).await
 }
@@ -84,7 +85,36 @@ impl Backend for EngineBackend {
     }
 
     fn degraded(&self) -> bool {
-        (self.degraded)()
+        self.cluster.as_ref().is_some_and(|c| c.degraded())
+    }
+
+    fn provisional(&self) -> Vec<vagt_console::protocol::Provisional> {
+        let Some(cluster) = &self.cluster else {
+            return Vec::new();
+        };
+        let r = &self.reports;
+        cluster
+            .unshipped_frames(PROVISIONAL_LIMIT)
+            .iter()
+            .filter_map(
+                |p| match vagt_records::input::decode(p, &r.accounts, &r.settings) {
+                    Ok(Some(vagt_records::Input::Frame {
+                        account,
+                        events,
+                        at,
+                    })) => {
+                        let first = events.first();
+                        Some(vagt_console::protocol::Provisional {
+                            account,
+                            received_at: at,
+                            code: first.map(|e| e.code.clone()),
+                            kind: first.and_then(|e| e.name).map(str::to_owned),
+                        })
+                    }
+                    _ => None,
+                },
+            )
+            .collect()
     }
 
     fn tap(&self) -> Option<Tap> {

@@ -256,14 +256,7 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
     let console = match &config.console {
         Some(c) => {
             let reports = config.report_source(Arc::clone(&accounts));
-            let degraded: crate::backend::Degraded = match &cluster {
-                Some(cluster) => {
-                    let cluster = Arc::clone(cluster);
-                    Arc::new(move || cluster.degraded())
-                }
-                None => Arc::new(|| false),
-            };
-            Some(crate::backend::start(c, &engine, reports, degraded).await?)
+            Some(crate::backend::start(c, &engine, reports, cluster.clone()).await?)
         }
         None => None,
     };

@@ -452,8 +452,14 @@ fn every_node_restarted_folds_the_same_state_it_had() {
         .is_some()
     );
     rt.block_on(async {
-        let (mut ole, snap) = login(ca, &da.join("console-cert.pem"), "ole").await;
-        let id = snap["alarms"][0]["id"].as_u64().unwrap();
+        // The console's copy of the queue follows the core's feed: log in until it has them.
+        let (mut ole, id) = loop {
+            let (ole, snap) = login(ca, &da.join("console-cert.pem"), "ole").await;
+            if let Some(id) = snap["alarms"][0]["id"].as_u64() {
+                break (ole, id);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
         send(
             &mut ole,
             json!({"type": "command", "id": 1, "command": {"command": "claim", "alarm": id}}),
@@ -495,17 +501,18 @@ fn every_node_restarted_folds_the_same_state_it_had() {
     }
 }
 
-/// Pings until the pong's `degraded` is `want`.
-async fn degraded_becomes(ws: &mut crate::console::Ws, want: bool) {
+/// Pings until the pong's `degraded` is `want`; returns that pong.
+async fn degraded_becomes(ws: &mut crate::console::Ws, want: bool) -> serde_json::Value {
     for id in 100.. {
         send(ws, json!({"type": "ping", "id": id})).await;
         let pong = crate::console::next(ws, "pong").await;
         if pong["degraded"] == want {
-            return;
+            return pong;
         }
         assert!(id < 400, "the console never said degraded = {want}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    unreachable!()
 }
 
 #[test]
@@ -538,7 +545,10 @@ fn every_console_says_when_the_node_is_degraded_and_when_it_is_over() {
     pg.kill();
     // Still answered: on the local fsync alone, after commit_timeout_ms.
     alarm(1);
-    rt.block_on(degraded_becomes(&mut ole, true));
+    let pong = rt.block_on(degraded_becomes(&mut ole, true));
+    // The alarm is not in the shared queue yet, but the console lists it.
+    assert_eq!(pong["provisional"][0]["account"], "1234", "{pong}");
+    assert_eq!(pong["provisional"][0]["code"], "QA", "{pong}");
     pg.start();
     alarm(2);
     rt.block_on(degraded_becomes(&mut ole, false));
