@@ -32,6 +32,20 @@ pub struct Load {
     pub pid: Option<u32>,
     /// Kernel clock ticks per second (`getconf CLK_TCK`).
     pub clk_tck: u64,
+    /// What a connection does when its receiver fails or does not answer.
+    pub failover: Failover,
+}
+
+/// A panel's retry rule: wait `ack_timeout` for an ACK, retransmit the same alarm up to `tries`
+/// times on a receiver, then turn to the other one (if there is a backup).
+#[derive(Clone, Copy, Debug)]
+pub struct Failover {
+    /// The backup receiver.
+    pub backup: Option<SocketAddr>,
+    /// How long to wait for an ACK.
+    pub ack_timeout: Duration,
+    /// Attempts on one receiver before the other.
+    pub tries: u32,
 }
 
 /// What was measured.
@@ -55,6 +69,11 @@ pub struct Measured {
     pub cpu_us_per_ack_by_thread: BTreeMap<String, f64>,
     /// Answers that were not an ACK, and connections that failed.
     pub errors: u64,
+    /// The longest first send → ACK of one alarm (retransmissions and failover included),
+    /// milliseconds.
+    pub max_ms: f64,
+    /// Times a connection turned to the other receiver.
+    pub failovers: u64,
 }
 
 /// Runs the load and measures it.
@@ -67,10 +86,13 @@ pub async fn run(load: &Load) -> anyhow::Result<Measured> {
             .await
             .with_context(|| format!("connecting to {}", load.target))?;
         stream.set_nodelay(true)?;
-        let account = (load.account_start + i as u64).to_string();
-        tasks.push(tokio::spawn(connection(
+        let panel = Panel {
+            receivers: [load.target, load.failover.backup.unwrap_or(load.target)],
+            failover: load.failover,
+            account: (load.account_start + i as u64).to_string(),
+        };
+        tasks.push(tokio::spawn(panel.run(
             stream,
-            account,
             Arc::clone(&stop),
             Arc::clone(&measuring),
         )));
@@ -86,10 +108,12 @@ pub async fn run(load: &Load) -> anyhow::Result<Measured> {
     stop.store(true, Ordering::Release);
     let mut hist = histogram();
     let mut errors = 0;
+    let mut failovers = 0;
     for t in tasks {
-        let (h, e) = t.await?;
-        hist.add(&h).ok();
-        errors += e;
+        let done = t.await?;
+        hist.add(&done.hist).ok();
+        errors += done.errors;
+        failovers += done.failovers;
     }
     let acks = hist.len();
     let per_ack = |ticks: u64| ticks as f64 * 1e6 / load.clk_tck as f64 / acks.max(1) as f64;
@@ -114,6 +138,8 @@ pub async fn run(load: &Load) -> anyhow::Result<Measured> {
         cpu_us_per_ack: total,
         cpu_us_per_ack_by_thread: by_thread,
         errors,
+        max_ms: hist.max() as f64 / 1000.0,
+        failovers,
     })
 }
 
@@ -122,48 +148,121 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
 }
 
-/// One panel: send, wait for the answer, repeat. Latencies in microseconds.
-async fn connection(
-    mut s: TcpStream,
+/// One simulated panel: its receivers (primary, backup), retry rule and account.
+struct Panel {
+    receivers: [SocketAddr; 2],
+    failover: Failover,
     account: String,
-    stop: Arc<AtomicBool>,
-    measuring: Arc<AtomicBool>,
-) -> (Histogram<u64>, u64) {
-    let mut hist = histogram();
-    let mut errors = 0;
-    let mut buf = vec![0u8; 256];
-    let mut seq: u16 = 0;
-    while !stop.load(Ordering::Acquire) {
-        seq = seq % 9999 + 1;
-        let body = format!("\"SIA-DCS\"{seq:04}L0#{account}[#{account}|NMA1]");
-        let Ok(frame) = vagt_dc09::wrap_body(body.as_bytes()) else {
-            return (hist, errors + 1);
+}
+
+/// What a panel measured: send → ACK latencies (microseconds), errors, failovers.
+struct Done {
+    hist: Histogram<u64>,
+    errors: u64,
+    failovers: u64,
+}
+
+impl Panel {
+    /// Send, wait for the ACK, repeat; a failed or silent receiver gets the same alarm again,
+    /// then the other receiver does.
+    async fn run(
+        self,
+        first: TcpStream,
+        stop: Arc<AtomicBool>,
+        measuring: Arc<AtomicBool>,
+    ) -> Done {
+        let mut done = Done {
+            hist: histogram(),
+            errors: 0,
+            failovers: 0,
         };
-        let sent = Instant::now();
-        if s.write_all(&frame).await.is_err() {
-            return (hist, errors + 1);
-        }
-        let mut got = 0;
-        loop {
-            match s.read(buf.get_mut(got..).unwrap_or_default()).await {
-                Ok(0) | Err(_) => return (hist, errors + 1),
-                Ok(n) => got += n,
+        let mut conn = Some(first);
+        let (mut which, mut tries) = (0usize, 0u32);
+        let mut seq: u16 = 0;
+        while !stop.load(Ordering::Acquire) {
+            seq = seq % 9999 + 1;
+            let body = format!("\"SIA-DCS\"{seq:04}L0#{a}[#{a}|NMA1]", a = self.account);
+            let Ok(frame) = vagt_dc09::wrap_body(body.as_bytes()) else {
+                done.errors += 1;
+                return done;
+            };
+            let sent = Instant::now();
+            // Until this alarm is acknowledged (or the run ends).
+            while !stop.load(Ordering::Acquire) {
+                if conn.is_none() {
+                    conn = self.connect(which).await;
+                }
+                let acked = match conn.as_mut() {
+                    Some(s) => self.exchange(s, &frame).await,
+                    None => Err(()),
+                };
+                match acked {
+                    Ok(true) => {
+                        tries = 0;
+                        if measuring.load(Ordering::Acquire) {
+                            let us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                            let _ = done.hist.record(us.max(1));
+                        }
+                        break;
+                    }
+                    Ok(false) => {
+                        done.errors += 1; // answered, but not with an ACK: the next alarm
+                        break;
+                    }
+                    Err(()) => {
+                        done.errors += 1;
+                        conn = None;
+                        tries += 1;
+                        if tries >= self.failover.tries && self.receivers[0] != self.receivers[1] {
+                            which ^= 1;
+                            tries = 0;
+                            done.failovers += 1;
+                        }
+                    }
+                }
             }
-            if buf.get(..got).is_some_and(|b| b.contains(&b'\r')) || got == buf.len() {
-                break;
+        }
+        done
+    }
+
+    async fn connect(&self, which: usize) -> Option<TcpStream> {
+        let addr = self.receivers[which];
+        let s = tokio::time::timeout(self.failover.ack_timeout, TcpStream::connect(addr));
+        match s.await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                Some(s)
             }
-        }
-        let answer = buf.get(..got).unwrap_or_default();
-        if !answer.windows(5).any(|w| w == b"\"ACK\"") {
-            errors += 1;
-            continue;
-        }
-        if measuring.load(Ordering::Acquire) {
-            let us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-            let _ = hist.record(us.max(1));
+            _ => {
+                // A refused connection comes back at once: do not spin on it.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                None
+            }
         }
     }
-    (hist, errors)
+
+    /// Sends `frame` and reads the answer: whether it is an ACK, or `Err` when the connection
+    /// failed or stayed silent past the ACK timeout.
+    async fn exchange(&self, s: &mut TcpStream, frame: &[u8]) -> Result<bool, ()> {
+        let answer = async {
+            s.write_all(frame).await.map_err(|_| ())?;
+            let mut buf = [0u8; 256];
+            let mut got = 0;
+            loop {
+                match s.read(buf.get_mut(got..).unwrap_or_default()).await {
+                    Ok(0) | Err(_) => return Err(()),
+                    Ok(n) => got += n,
+                }
+                let b = buf.get(..got).unwrap_or_default();
+                if b.contains(&b'\r') || got == buf.len() {
+                    return Ok(b.windows(5).any(|w| w == b"\"ACK\""));
+                }
+            }
+        };
+        tokio::time::timeout(self.failover.ack_timeout, answer)
+            .await
+            .unwrap_or(Err(()))
+    }
 }
 
 /// CPU ticks (user + system) of each of a process's threads, summed by thread name.
@@ -205,7 +304,50 @@ fn thread_group(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn free_port() -> SocketAddr {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    }
+
+    /// A primary that accepts and never answers (a frozen machine), a backup that ACKs: every
+    /// panel turns to the backup after its tries and its alarms are acknowledged there.
+    #[tokio::test]
+    async fn panels_turn_to_the_backup_when_the_primary_is_silent() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let primary = silent.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = silent.accept().await {
+                held.push(s); // open, read by no one
+            }
+        });
+        let backup = free_port();
+        tokio::spawn(crate::bare::serve(backup));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let load = Load {
+            target: primary,
+            connections: 4,
+            account_start: 1000,
+            warmup: Duration::ZERO,
+            measure: Duration::from_secs(2),
+            pid: None,
+            clk_tck: 100,
+            failover: Failover {
+                backup: Some(backup),
+                ack_timeout: Duration::from_millis(200),
+                tries: 2,
+            },
+        };
+        let m = run(&load).await.unwrap();
+        assert_eq!(m.failovers, 4, "each panel switched once: {m:?}");
+        assert!(m.acks > 100, "{m:?}");
+        assert!(m.max_ms >= 400.0, "the first alarm waited two timeouts: {m:?}");
+    }
 
     #[test]
     fn stat_lines_give_name_and_cpu_ticks() {

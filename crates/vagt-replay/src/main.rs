@@ -88,6 +88,17 @@ enum Cmd {
         /// Kernel clock ticks per second (`getconf CLK_TCK`).
         #[arg(long, default_value_t = 100)]
         clk_tck: u64,
+        /// A backup receiver: a connection that fails or gets no ACK within --ack-timeout-ms
+        /// retransmits the same alarm, --tries times on its receiver, then on the other (like a
+        /// panel with primary and backup receivers); the longest wait for an ACK is reported.
+        #[arg(long)]
+        backup: Option<SocketAddr>,
+        /// How long a panel waits for an ACK before it retransmits.
+        #[arg(long, default_value_t = 2000)]
+        ack_timeout_ms: u64,
+        /// Attempts on one receiver before turning to the other.
+        #[arg(long, default_value_t = 2)]
+        tries: u32,
     },
     /// Prints the accounts file a Vagt gateway needs for a scenario's fleet (keys included).
     Accounts {
@@ -161,6 +172,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             secs,
             pid,
             clk_tck,
+            backup,
+            ack_timeout_ms,
+            tries,
         } => {
             anyhow::ensure!(
                 warmup_secs >= 0.0 && secs > 0.0 && secs.is_finite() && warmup_secs.is_finite(),
@@ -175,6 +189,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 measure: Duration::from_secs_f64(secs),
                 pid,
                 clk_tck: clk_tck.max(1),
+                failover: vagt_replay::closed::Failover {
+                    backup,
+                    ack_timeout: Duration::from_millis(ack_timeout_ms.max(1)),
+                    tries: tries.max(1),
+                },
             };
             let rt = tokio::runtime::Runtime::new()?;
             let measured = rt.block_on(vagt_replay::closed::run(&load))?;
