@@ -80,7 +80,7 @@ EOF
     target/release/vagt serve --config "$dir/node-$name/vagt.toml" > "$dir/node-$name.log" 2>&1 &
     echo $! > "$dir/node-$name.pid"
     for _ in $(seq 1 100); do
-        grep -q "listening on" "$dir/node-$name.log" && break
+        grep -q "listening on" "$dir/node-$name.log" 2>/dev/null && break
         sleep 0.1
     done
     grep "listening on" "$dir/node-$name.log" || { cat "$dir/node-$name.log" >&2; exit 1; }
