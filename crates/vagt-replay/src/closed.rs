@@ -346,7 +346,10 @@ mod tests {
         let m = run(&load).await.unwrap();
         assert_eq!(m.failovers, 4, "each panel switched once: {m:?}");
         assert!(m.acks > 100, "{m:?}");
-        assert!(m.max_ms >= 400.0, "the first alarm waited two timeouts: {m:?}");
+        assert!(
+            m.max_ms >= 400.0,
+            "the first alarm waited two timeouts: {m:?}"
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Prints one JSON line per command: offset, time, user, role, client address, command.
-    Export(JournalArgs),
+    Export(AuditArgs),
 }
 
 /// `vagt cert …`.
@@ -209,6 +209,18 @@ pub struct JournalArgs {
     /// Start at this journal offset (export only).
     #[arg(long, value_name = "OFFSET", default_value_t = 0)]
     pub from: u64,
+}
+
+/// Arguments of `vagt audit export`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The journal to read.
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    /// A config file: with a `[cluster]` section the trail is read from the cluster's
+    /// PostgreSQL log (offsets are its `gseq`), else from `--data`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Arguments of `vagt decode`.

@@ -7,7 +7,7 @@ use serde_json::json;
 use vagt_dc09::{Timestamp, display_bytes, encode_hex_upper};
 use vagt_journal::{Offset, Reader};
 
-use crate::cli::{JournalArgs, SalvageArgs};
+use crate::cli::{AuditArgs, JournalArgs, SalvageArgs};
 use vagt_records::FrameRecord;
 
 /// Prints one JSON object per journaled frame.
@@ -62,10 +62,30 @@ pub fn export_to(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> 
 
 /// `vagt audit export`: one JSON object per person's command in the journal — who (name and
 /// role), from where (client address), when, and what — in journal order.
-pub fn audit_export(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let dir = crate::config::existing_journal_dir(&args.data)?;
-    for record in Reader::open(&dir, Offset(args.from))? {
-        let record = record.with_context(|| format!("reading {}", dir.display()))?;
+pub fn audit_export(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let from = args.journal.from;
+    let cluster = match &args.config {
+        Some(path) => crate::config::Config::load(Some(path))?.cluster,
+        None => None,
+    };
+    let (records, source): (vagt_journal::Records, String) = match cluster {
+        Some(c) => (
+            vagt_cluster::read_log(&c.url)?,
+            "the cluster log".to_owned(),
+        ),
+        None => {
+            let dir = crate::config::existing_journal_dir(&args.journal.data)?;
+            (
+                Box::new(Reader::open(&dir, Offset(from))?),
+                dir.display().to_string(),
+            )
+        }
+    };
+    for record in records {
+        let record = record.with_context(|| format!("reading {source}"))?;
+        if record.offset.0 < from {
+            continue;
+        }
         let Ok(Some(vagt_records::Input::Command(c))) =
             vagt_records::input::decode_command_only(&record.payload)
         else {

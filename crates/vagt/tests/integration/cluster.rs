@@ -320,6 +320,8 @@ fn console_node(
         .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
         + &crate::console::console_section(dir)
         + &cluster_section(url, name);
+    // Also as a file, for the offline commands (`vagt audit export --config`).
+    std::fs::write(dir.join("vagt.toml"), &text).unwrap();
     let mut config = Config::parse(&text, Path::new(".")).unwrap();
     config.gateway.data = dir.join("data");
     rt.block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
@@ -397,6 +399,27 @@ fn operators_on_two_nodes_racing_for_one_alarm_get_one_owner() {
             && owner(&a) == owner(&b))
         .is_some()
     );
+    // The audit trail from the cluster log, as any node's config reads it: both claims, the
+    // refused one included, each with its operator.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["audit", "export", "--config"])
+        .arg(db.join("vagt.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut claims: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|a| a["command"]["command"] == "claim")
+        .map(|a| a["user"].as_str().unwrap().to_owned())
+        .collect();
+    claims.sort();
+    assert_eq!(claims, ["mette", "ole"]);
     a.stop();
     b.stop();
 }
