@@ -11,25 +11,17 @@
 // frame), "supervisor <calls> <file name>" after the supervisor part and "done <alarm id>" at
 // the end; exits non-zero with a message on any failure.
 import { readFile } from "node:fs/promises";
-import { chromium } from "playwright-core";
+import { env, launch, login } from "./session.mjs";
 
-const env = (k, d) => process.env[k] ?? d ?? (() => { throw new Error(`${k} not set`); })();
 const url = env("VAGT_URL"), user = env("VAGT_USER"), password = env("VAGT_PASSWORD");
 const account = env("VAGT_ACCOUNT");
 
-const browser = await chromium.launch({
-  executablePath: env("CHROMIUM", "/usr/bin/chromium"),
-  // The test's certificate is self-signed (vagt cert dev).
-  args: ["--no-sandbox", "--ignore-certificate-errors"],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
-  await page.goto(url);
-  await page.fill("#user", user);
-  await page.fill("#password", password);
-  await page.click("#login button[type=submit]");
+  await login(page, url, user, password);
   await page.waitForSelector(`#who:has-text("${user}")`);
   console.log("ready");
 
@@ -60,10 +52,7 @@ try {
   if (process.env.VAGT_SUPERVISOR) {
     const sup = await context.newPage();
     sup.setDefaultTimeout(30_000);
-    await sup.goto(url);
-    await sup.fill("#user", env("VAGT_SUPERVISOR"));
-    await sup.fill("#password", env("VAGT_SUPERVISOR_PASSWORD"));
-    await sup.click("#login button[type=submit]");
+    await login(sup, url, env("VAGT_SUPERVISOR"), env("VAGT_SUPERVISOR_PASSWORD"));
     await sup.waitForSelector("#sla tbody tr");
     const shifts = await sup.locator("#sla tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.shift));
     if (shifts.join(",") !== "day,evening,night") throw new Error(`SLA shifts: ${shifts}`);

@@ -5,24 +5,17 @@
 // Environment: VAGT_URL, VAGT_USER, VAGT_PASSWORD, CHROMIUM, VAGT_SCREENSHOT_DIR (degraded.png).
 // Prints "ready" once live, "degraded" once the banner shows (the queue still actionable),
 // "over" once it is gone again.
-import { chromium } from "playwright-core";
+import { env, launch, login } from "./session.mjs";
 
-const env = (k, d) => process.env[k] ?? d ?? (() => { throw new Error(`${k} not set`); })();
 const url = env("VAGT_URL"), user = env("VAGT_USER"), password = env("VAGT_PASSWORD");
 const shots = process.env.VAGT_SCREENSHOT_DIR;
 
-const browser = await chromium.launch({
-  executablePath: env("CHROMIUM", "/usr/bin/chromium"),
-  args: ["--no-sandbox", "--ignore-certificate-errors"],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
   page.setDefaultTimeout(60_000);
-  await page.goto(url);
-  await page.fill("#user", user);
-  await page.fill("#password", password);
-  await page.click("#login button[type=submit]");
+  await login(page, url, user, password);
   await page.waitForSelector('#status:text-is("live")');
   if (await page.isVisible("#degraded")) throw new Error("DEGRADED shown while the database commits");
   console.log("ready");

@@ -7,25 +7,18 @@
 // test sends after the restart), CHROMIUM, VAGT_SCREENSHOT_DIR (PNGs: stale.png, live.png).
 // Prints "ready" once live, "stale" once the page shows it is not live (the test then restarts
 // the server and sends the alarm), "live <alarm id>" at the end.
-import { chromium } from "playwright-core";
+import { env, launch, login } from "./session.mjs";
 
-const env = (k, d) => process.env[k] ?? d ?? (() => { throw new Error(`${k} not set`); })();
 const url = env("VAGT_URL"), user = env("VAGT_USER"), password = env("VAGT_PASSWORD");
 const account = env("VAGT_ACCOUNT");
 const shots = process.env.VAGT_SCREENSHOT_DIR;
 
-const browser = await chromium.launch({
-  executablePath: env("CHROMIUM", "/usr/bin/chromium"),
-  args: ["--no-sandbox", "--ignore-certificate-errors"],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
   page.setDefaultTimeout(60_000);
-  await page.goto(url);
-  await page.fill("#user", user);
-  await page.fill("#password", password);
-  await page.click("#login button[type=submit]");
+  await login(page, url, user, password);
   await page.waitForSelector('#status:text-is("live")');
   console.log("ready");
 

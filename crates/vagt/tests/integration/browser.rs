@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::console::{Guard, start_with_console};
 use crate::gateway::{read_frames, sia};
 
@@ -107,23 +105,20 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
     guard.stop();
 
     // The journal has the clicks, attributed to the operator.
-    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args(["audit", "export", "--data"])
-        .arg(dir.path().join("data"))
-        .output()
-        .unwrap();
-    let actions: Vec<(String, String)> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|a| a["command"]["alarm"] == alarm)
-        .map(|a| {
-            (
-                a["user"].as_str().unwrap().to_owned(),
-                a["command"]["command"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let actions: Vec<(String, String)> = crate::gateway::json_lines(
+        Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args(["audit", "export", "--data"])
+            .arg(dir.path().join("data")),
+    )
+    .into_iter()
+    .filter(|a| a["command"]["alarm"] == alarm)
+    .map(|a| {
+        (
+            a["user"].as_str().unwrap().to_owned(),
+            a["command"]["command"].as_str().unwrap().to_owned(),
+        )
+    })
+    .collect();
     let expected: Vec<(String, String)> = ["claim", "classify", "close"]
         .iter()
         .map(|c| ("ole".to_owned(), (*c).to_owned()))

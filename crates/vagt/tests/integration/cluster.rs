@@ -307,13 +307,13 @@ fn a_paused_leader_wakes_as_a_follower_and_emits_no_tick() {
     assert_eq!(b.stop(), Some(0));
 }
 
-/// A node with its console, in this process.
-fn console_node(
+/// A node with its console, in this process, stopped in order when dropped.
+fn console_node<'a>(
     dir: &Path,
     url: &str,
     name: &str,
-    rt: &tokio::runtime::Runtime,
-) -> vagt::serve::Running {
+    rt: &'a tokio::runtime::Runtime,
+) -> Guard<'a> {
     std::fs::create_dir_all(dir).unwrap();
     let text = DEFAULT_CONFIG
         .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
@@ -324,28 +324,23 @@ fn console_node(
     std::fs::write(dir.join("vagt.toml"), &text).unwrap();
     let mut config = Config::parse(&text, Path::new(".")).unwrap();
     config.gateway.data = dir.join("data");
-    rt.block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
-        .unwrap()
+    let running = rt
+        .block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
+        .unwrap();
+    Guard {
+        rt,
+        running: Some(running),
+    }
 }
 
 #[test]
 fn operators_on_two_nodes_racing_for_one_alarm_get_one_owner() {
     let pg = Postgres::primary();
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::console::runtime();
     let (da, db) = (dir.path().join("a"), dir.path().join("b"));
-    let mut a = Guard {
-        rt: &rt,
-        running: Some(console_node(&da, &pg.url(), "a", &rt)),
-    };
-    let mut b = Guard {
-        rt: &rt,
-        running: Some(console_node(&db, &pg.url(), "b", &rt)),
-    };
+    let mut a = console_node(&da, &pg.url(), "a", &rt);
+    let mut b = console_node(&db, &pg.url(), "b", &rt);
     let (ca, cb) = (
         a.running.as_ref().unwrap().console_addr.unwrap(),
         b.running.as_ref().unwrap().console_addr.unwrap(),
@@ -401,23 +396,15 @@ fn operators_on_two_nodes_racing_for_one_alarm_get_one_owner() {
     );
     // The audit trail from the cluster log, as any node's config reads it: both claims, the
     // refused one included, each with its operator.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args(["audit", "export", "--config"])
-        .arg(db.join("vagt.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut claims: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|a| a["command"]["command"] == "claim")
-        .map(|a| a["user"].as_str().unwrap().to_owned())
-        .collect();
+    let mut claims: Vec<String> = crate::gateway::json_lines(
+        std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args(["audit", "export", "--config"])
+            .arg(db.join("vagt.toml")),
+    )
+    .into_iter()
+    .filter(|a| a["command"]["command"] == "claim")
+    .map(|a| a["user"].as_str().unwrap().to_owned())
+    .collect();
     claims.sort();
     assert_eq!(claims, ["mette", "ole"]);
     a.stop();
@@ -428,23 +415,13 @@ fn operators_on_two_nodes_racing_for_one_alarm_get_one_owner() {
 fn every_node_restarted_folds_the_same_state_it_had() {
     let pg = Postgres::primary();
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::console::runtime();
     let (da, db) = (dir.path().join("a"), dir.path().join("b"));
     let state = |g: &Guard<'_>| {
         serde_json::to_value(g.running.as_ref().unwrap().engine().open_alarms()).unwrap()
     };
-    let mut a = Guard {
-        rt: &rt,
-        running: Some(console_node(&da, &pg.url(), "a", &rt)),
-    };
-    let mut b = Guard {
-        rt: &rt,
-        running: Some(console_node(&db, &pg.url(), "b", &rt)),
-    };
+    let mut a = console_node(&da, &pg.url(), "a", &rt);
+    let mut b = console_node(&db, &pg.url(), "b", &rt);
     let ca = a.running.as_ref().unwrap().console_addr.unwrap();
     let dc09 = b.running.as_ref().unwrap().addr;
     let mut s = TcpStream::connect(dc09).unwrap();
@@ -498,14 +475,8 @@ fn every_node_restarted_folds_the_same_state_it_had() {
     let before = state(&a);
     a.stop();
     b.stop();
-    let a = Guard {
-        rt: &rt,
-        running: Some(console_node(&da, &pg.url(), "a", &rt)),
-    };
-    let b = Guard {
-        rt: &rt,
-        running: Some(console_node(&db, &pg.url(), "b", &rt)),
-    };
+    let a = console_node(&da, &pg.url(), "a", &rt);
+    let b = console_node(&db, &pg.url(), "b", &rt);
     for g in [&a, &b] {
         assert!(
             wait_for(Duration::from_secs(10), || g
@@ -542,16 +513,9 @@ async fn degraded_becomes(ws: &mut crate::console::Ws, want: bool) -> serde_json
 fn every_console_says_when_the_node_is_degraded_and_when_it_is_over() {
     let mut pg = Postgres::primary();
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::console::runtime();
     let da = dir.path().join("a");
-    let mut a = Guard {
-        rt: &rt,
-        running: Some(console_node(&da, &pg.url(), "a", &rt)),
-    };
+    let mut a = console_node(&da, &pg.url(), "a", &rt);
     let (console, dc09) = {
         let r = a.running.as_ref().unwrap();
         (r.console_addr.unwrap(), r.addr)
@@ -587,16 +551,9 @@ fn every_console_says_when_the_node_is_degraded_and_when_it_is_over() {
 fn the_web_console_shows_the_degraded_banner_in_chromium() {
     let mut pg = Postgres::primary();
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::console::runtime();
     let da = dir.path().join("a");
-    let mut a = Guard {
-        rt: &rt,
-        running: Some(console_node(&da, &pg.url(), "a", &rt)),
-    };
+    let mut a = console_node(&da, &pg.url(), "a", &rt);
     let (console, dc09) = {
         let r = a.running.as_ref().unwrap();
         (r.console_addr.unwrap(), r.addr)

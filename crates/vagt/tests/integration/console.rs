@@ -101,14 +101,19 @@ pub async fn login(addr: SocketAddr, cert: &Path, user: &str) -> (Ws, Value) {
     (ws, snapshot)
 }
 
-/// A gateway with its console on loopback (data, certificate and users in `dir`) and the
-/// runtime it runs on.
-pub fn start_with_console(dir: &Path) -> (tokio::runtime::Runtime, Running) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// The runtime in-process gateways run on in these tests (two workers, like the machine).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// A gateway with its console on loopback (data, certificate and users in `dir`) and the
+/// runtime it runs on.
+pub fn start_with_console(dir: &Path) -> (tokio::runtime::Runtime, Running) {
+    let rt = runtime();
     let running = start_with_console_on(dir, &rt, None).unwrap();
     (rt, running)
 }
@@ -386,17 +391,11 @@ fn operators_responders_and_auditors_over_tls() {
     guard.stop();
 
     // The audit trail: every console command with user, role, client address and time.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args(["audit", "export", "--data"])
-        .arg(dir.path().join("data"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let audit: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let audit = crate::gateway::json_lines(
+        std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args(["audit", "export", "--data"])
+            .arg(dir.path().join("data")),
+    );
     let accept = audit
         .iter()
         .find(|a| a["command"]["command"] == "accept")

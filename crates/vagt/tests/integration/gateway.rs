@@ -255,11 +255,16 @@ pub fn read_frames(s: &mut TcpStream, n: usize) -> Vec<Vec<u8>> {
 
 /// `vagt journal export` of a data dir, parsed.
 pub fn export(data: &Path) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args(["journal", "export", "--data"])
-        .arg(data)
-        .output()
-        .unwrap();
+    json_lines(
+        Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args(["journal", "export", "--data"])
+            .arg(data),
+    )
+}
+
+/// Runs a `vagt` command that prints one JSON object per line (it must succeed); the objects.
+pub fn json_lines(command: &mut Command) -> Vec<Value> {
+    let out = command.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
