@@ -29,12 +29,15 @@ pub struct Gateway {
     pub accounts: Option<PathBuf>,
     /// Most simultaneous TCP connections.
     pub max_connections: usize,
-    /// Most simultaneous TCP connections from one IP address.
+    /// Most simultaneous TCP connections from one IP address that have not yet sent a valid
+    /// frame (talking devices behind one NAT do not count).
     pub max_connections_per_ip: usize,
     /// Seconds a new connection has to deliver its first complete frame.
     pub first_frame_timeout_secs: u64,
-    /// Seconds a connection may stay silent before it is closed.
+    /// Seconds a connection may go without a valid frame before it is closed.
     pub idle_timeout_secs: u64,
+    /// Seconds an answer may wait for room in the connection's send buffer before it is closed.
+    pub write_timeout_secs: u64,
     /// Largest accepted frame body (at most 4095).
     pub max_frame_len: usize,
     /// Most frames handled per read before the connection yields to others.
@@ -56,6 +59,7 @@ impl Default for Gateway {
             max_connections_per_ip: defaults::max_connections_per_ip(),
             first_frame_timeout_secs: defaults::first_frame_timeout_secs(),
             idle_timeout_secs: defaults::idle_timeout_secs(),
+            write_timeout_secs: defaults::write_timeout_secs(),
             max_frame_len: defaults::max_frame_len(),
             max_frames_per_read: defaults::max_frames_per_read(),
             garbage_limit_bytes: defaults::garbage_limit_bytes(),
@@ -146,11 +150,16 @@ pub enum UnknownAccountPolicy {
 pub struct Dedup {
     /// Seconds a (receiver, line, account, sequence, content) stays a retransmission.
     pub window_secs: u64,
+    /// Most keys held (the memory bound: about 100 bytes each); a full window rotates early.
+    pub max_keys: usize,
 }
 
 impl Default for Dedup {
     fn default() -> Self {
-        Self { window_secs: 900 }
+        Self {
+            window_secs: 900,
+            max_keys: 1_000_000,
+        }
     }
 }
 
@@ -166,6 +175,9 @@ mod defaults {
     }
     pub(super) fn idle_timeout_secs() -> u64 {
         300
+    }
+    pub(super) fn write_timeout_secs() -> u64 {
+        10
     }
     pub(super) fn max_frame_len() -> usize {
         1_024
@@ -185,7 +197,7 @@ impl Gateway {
     /// Checks every value; the error names the key.
     pub fn validate(&self) -> anyhow::Result<()> {
         let g = self;
-        let checks: [(&str, bool, &str); 6] = [
+        let checks: [(&str, bool, &str); 7] = [
             (
                 "gateway.max_connections",
                 g.max_connections >= 1,
@@ -204,6 +216,11 @@ impl Gateway {
             (
                 "gateway.idle_timeout_secs",
                 g.idle_timeout_secs >= 1,
+                "must be at least 1",
+            ),
+            (
+                "gateway.write_timeout_secs",
+                g.write_timeout_secs >= 1,
                 "must be at least 1",
             ),
             (
@@ -232,6 +249,7 @@ impl Gateway {
             max_per_ip: self.max_connections_per_ip,
             first_frame: Duration::from_secs(self.first_frame_timeout_secs),
             idle: Duration::from_secs(self.idle_timeout_secs),
+            write: Duration::from_secs(self.write_timeout_secs),
             max_frames_per_read: self.max_frames_per_read,
             garbage_limit: self.garbage_limit_bytes,
         }
@@ -249,6 +267,9 @@ impl Dedup {
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.window_secs < 1 {
             bail!("dedup.window_secs must be at least 1");
+        }
+        if self.max_keys < 1_000 {
+            bail!("dedup.max_keys must be at least 1000");
         }
         Ok(())
     }

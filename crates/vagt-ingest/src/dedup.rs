@@ -3,20 +3,31 @@
 //!
 //! Two generations of concurrent maps (`dashmap`): inserts go to the current one, lookups check
 //! both, and every `window` the older generation is dropped whole — no per-entry timers, no
-//! sweeps, memory bounded by two windows' worth. A key lives at least one window.
+//! sweeps. A key lives at least one window.
+//!
+//! Memory is bounded by `max_keys` too: when the current generation holds half of them it is
+//! rotated early (WARN, `vagt_dedup_early_rotations_total`). A flood of distinct frames then
+//! shortens the window instead of growing the process without limit; a retransmission older
+//! than the shortened window is stored a second time (the core treats it as a repeat), never
+//! lost.
 //!
 //! A retransmission may arrive while the first copy is still being committed. It then waits for
 //! that commit and is answered only if it succeeded: an ACK never precedes the fsync.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
+use metrics::counter;
 use tokio::sync::watch;
+use tracing::warn;
 use vagt_journal::{Journal, JournalError, Offset};
 pub use vagt_records::DedupKey;
 use vagt_records::FrameRecord;
+
+use crate::metrics as m;
 
 /// A key's state: being committed (watch for the outcome) or committed at an offset.
 #[derive(Clone, Debug)]
@@ -37,6 +48,10 @@ struct Generations {
 pub struct Dedup {
     generations: RwLock<Generations>,
     window: Duration,
+    /// Keys one generation may take before it is rotated early (half of `max_keys`).
+    per_generation: usize,
+    /// Keys inserted into the current generation.
+    inserted: AtomicUsize,
 }
 
 /// The result of [`Dedup::claim`].
@@ -59,8 +74,8 @@ pub struct NewClaim {
 pub struct Duplicate(Slot);
 
 impl Dedup {
-    /// An empty window of `window` length.
-    pub fn new(window: Duration) -> Self {
+    /// An empty window of `window` length holding at most `max_keys` keys (at least 2).
+    pub fn new(window: Duration, max_keys: usize) -> Self {
         Self {
             generations: RwLock::new(Generations {
                 current: Arc::new(Map::new()),
@@ -68,20 +83,43 @@ impl Dedup {
                 rotated: Instant::now(),
             }),
             window,
+            per_generation: (max_keys / 2).max(1),
+            inserted: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether the current generation is due: a window old, or full.
+    fn due(&self, g: &Generations) -> Option<&'static str> {
+        if g.rotated.elapsed() >= self.window {
+            Some("window")
+        } else if self.inserted.load(Ordering::Relaxed) >= self.per_generation {
+            Some("full")
+        } else {
+            None
         }
     }
 
     fn maps(&self) -> (Arc<Map>, Arc<Map>) {
         {
             let g = self.generations.read().unwrap_or_else(|e| e.into_inner());
-            if g.rotated.elapsed() < self.window {
+            if self.due(&g).is_none() {
                 return (Arc::clone(&g.current), Arc::clone(&g.previous));
             }
         }
         let mut g = self.generations.write().unwrap_or_else(|e| e.into_inner());
-        if g.rotated.elapsed() >= self.window {
+        if let Some(why) = self.due(&g) {
+            if why == "full" {
+                counter!(m::DEDUP_EARLY_ROTATIONS).increment(1);
+                warn!(
+                    keys = self.per_generation,
+                    held_secs = g.rotated.elapsed().as_secs(),
+                    "dedup window full: rotated early (retransmissions older than this are \
+                     stored again)"
+                );
+            }
             g.previous = std::mem::replace(&mut g.current, Arc::new(Map::new()));
             g.rotated = Instant::now();
+            self.inserted.store(0, Ordering::Relaxed);
         }
         (Arc::clone(&g.current), Arc::clone(&g.previous))
     }
@@ -97,6 +135,7 @@ impl Dedup {
             Entry::Vacant(e) => {
                 let (tx, rx) = watch::channel(None);
                 e.insert(Slot::Pending(rx));
+                self.inserted.fetch_add(1, Ordering::Relaxed);
                 tx
             }
         };
@@ -111,7 +150,9 @@ impl Dedup {
     /// Records a message already in the journal (rebuilding the window at start-up).
     pub fn insert_committed(&self, key: DedupKey, offset: Offset) {
         let (current, _) = self.maps();
-        current.insert(key, Slot::Committed(offset));
+        if current.insert(key, Slot::Committed(offset)).is_none() {
+            self.inserted.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Re-inserts the keys of the frames the journal received within the window (start-up:
@@ -220,7 +261,7 @@ mod tests {
 
     #[tokio::test]
     async fn second_claim_waits_for_the_first_commit() {
-        let d = Dedup::new(Duration::from_secs(60));
+        let d = Dedup::new(Duration::from_secs(60), 1_000);
         let Claim::New(first) = d.claim(key("0001")) else {
             panic!("new")
         };
@@ -244,7 +285,7 @@ mod tests {
 
     #[tokio::test]
     async fn failed_commit_releases_the_key() {
-        let d = Dedup::new(Duration::from_secs(60));
+        let d = Dedup::new(Duration::from_secs(60), 1_000);
         let Claim::New(first) = d.claim(key("0001")) else {
             panic!("new")
         };
@@ -258,7 +299,7 @@ mod tests {
 
     #[tokio::test]
     async fn keys_expire_after_two_rotations() {
-        let d = Dedup::new(Duration::from_millis(30));
+        let d = Dedup::new(Duration::from_millis(30), 1_000);
         d.insert_committed(key("0001"), Offset(1));
         std::thread::sleep(Duration::from_millis(35));
         assert!(
@@ -268,5 +309,20 @@ mod tests {
         std::thread::sleep(Duration::from_millis(35));
         // The claim above inserted nothing new; two rotations later the key is gone.
         assert!(matches!(d.claim(key("0001")), Claim::New(_)));
+    }
+
+    #[test]
+    fn a_flood_of_distinct_keys_stays_within_max_keys() {
+        let d = Dedup::new(Duration::from_secs(3600), 100);
+        for i in 0..10_000u32 {
+            let Claim::New(c) = d.claim(key(&format!("{:04}", i % 10_000))) else {
+                panic!("distinct keys are new")
+            };
+            c.committed(Offset(u64::from(i)));
+            assert!(d.len() <= 100, "{} keys held after {i}", d.len());
+        }
+        // The newest keys are still recognised.
+        assert!(matches!(d.claim(key("9999")), Claim::Duplicate(_)));
+        assert!(matches!(d.claim(key("9950")), Claim::Duplicate(_)));
     }
 }

@@ -25,12 +25,15 @@ pub const CONNECTIONS_OPEN: &str = "vagt_connections_open";
 /// TCP connections accepted.
 pub const CONNECTIONS: &str = "vagt_connections_total";
 /// TCP connections refused or closed by a limit, by `reason` (`max_connections`, `per_ip`,
-/// `first_frame_timeout`, `idle_timeout`, `garbage`, `shutdown`).
+/// `first_frame_timeout`, `frame_timeout`, `idle_timeout`, `write_timeout`, `garbage`,
+/// `read_error`, `write_error`, `shutdown`).
 pub const DISCONNECTS: &str = "vagt_disconnects_total";
 /// Decode errors by `kind` (`bad_crc`, `garbage`, `bad_sequence`, `time_window`, …).
 pub const DECODE_ERRORS: &str = "vagt_decode_errors_total";
 /// Retransmissions recognised by dedup (ACKed again, not stored).
 pub const DEDUP_HITS: &str = "vagt_dedup_hits_total";
+/// Times the dedup window was rotated before its time because it held `dedup.max_keys`.
+pub const DEDUP_EARLY_ROTATIONS: &str = "vagt_dedup_early_rotations_total";
 /// Frames from accounts not in the accounts file.
 pub const UNKNOWN_ACCOUNT: &str = "vagt_unknown_account_frames_total";
 /// UDP datagrams not answered because the journal queue was full (the device retransmits).
@@ -95,6 +98,10 @@ pub fn describe() {
     describe_counter!(
         DEDUP_HITS,
         "retransmissions acknowledged again without a new record"
+    );
+    describe_counter!(
+        DEDUP_EARLY_ROTATIONS,
+        "dedup window rotated early because it held dedup.max_keys"
     );
     describe_counter!(
         UNKNOWN_ACCOUNT,

@@ -9,33 +9,41 @@ use dashmap::DashMap;
 use metrics::{counter, gauge, histogram};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
-use vagt_dc09::{FrameDecoder, FramingError};
+use vagt_dc09::FrameDecoder;
 
 use crate::metrics as m;
 use vagt_records::Transport;
 
-use crate::ack::{AckPath, since};
+use crate::ack::{AckPath, Pending, since};
 
 /// Connection limits and timeouts.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Most open connections.
     pub max_connections: usize,
-    /// Most open connections per IP address.
+    /// Most connections per IP address that have not yet sent a valid frame.
     pub max_per_ip: usize,
     /// Time to deliver the first frame, and to finish any started frame.
     pub first_frame: Duration,
-    /// Silence allowed between frames.
+    /// Time allowed without a valid frame (filler and garbage do not keep a connection open).
     pub idle: Duration,
+    /// Time an answer may wait for room in the send buffer (a peer that never reads).
+    pub write: Duration,
     /// Frames handled per wake-up before yielding.
     pub max_frames_per_read: usize,
-    /// Garbage bytes tolerated before disconnecting.
+    /// Bytes outside valid frames (garbage and filler) tolerated between two valid frames.
     pub garbage_limit: usize,
 }
+
+/// The kernel send buffer asked for on every connection (Linux doubles it). It bounds what a
+/// peer that pipelines frames without reading its ACKs can make us process and hold: once the
+/// buffer and the peer's receive window are full the connection is no longer read, and after
+/// `write_timeout_secs` it is closed. A panel waits for each ACK, so it never comes near it.
+const SEND_BUFFER: usize = 16 * 1024;
 
 /// Accepts connections until `stop` is cancelled; connection tasks go on `tracker`.
 pub async fn accept_loop(
@@ -68,37 +76,39 @@ pub async fn accept_loop(
             drop(stream);
             continue;
         };
-        let Some(ip_guard) = IpGuard::take(&per_ip, peer.ip(), limits.max_per_ip) else {
+        let Some(silent) = IpGuard::take(&per_ip, peer.ip(), limits.max_per_ip) else {
             counter!(m::DISCONNECTS, "reason" => "per_ip").increment(1);
             drop(stream);
             continue;
         };
+        if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER) {
+            debug!(error = %e, "could not set the send buffer");
+        }
         counter!(m::CONNECTIONS).increment(1);
-        let (ack, decoder, limits, stop) = (
-            Arc::clone(&ack),
-            decoder.clone(),
-            limits.clone(),
-            stop.clone(),
-        );
-        tracker.spawn(async move {
-            gauge!(m::CONNECTIONS_OPEN).increment(1.0);
-            let mut conn = Connection {
-                stream,
-                peer,
-                ack,
-                decoder,
-                limits,
-            };
-            let reason = conn.run(&stop).await;
-            // Count before closing, so whoever sees the close also sees the metric.
-            gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
-            if let Some(reason) = reason {
-                counter!(m::DISCONNECTS, "reason" => reason).increment(1);
-            }
-            debug!(%peer, reason = reason.unwrap_or("closed by peer"), "connection ended");
-            drop((conn, permit, ip_guard));
-        });
+        let conn = Connection {
+            stream,
+            peer,
+            ack: Arc::clone(&ack),
+            decoder: decoder.clone(),
+            limits: limits.clone(),
+            silent: Some(silent),
+        };
+        tracker.spawn(serve(conn, stop.clone(), permit));
     }
+}
+
+/// Runs one connection to its end, with its metrics.
+async fn serve(mut conn: Connection, stop: CancellationToken, permit: OwnedSemaphorePermit) {
+    gauge!(m::CONNECTIONS_OPEN).increment(1.0);
+    let reason = conn.run(&stop).await;
+    // Count before closing, so whoever sees the close also sees the metric.
+    gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
+    if let Some(reason) = reason {
+        counter!(m::DISCONNECTS, "reason" => reason).increment(1);
+    }
+    let peer = conn.peer;
+    debug!(%peer, reason = reason.unwrap_or("closed by peer"), "connection ended");
+    drop((conn, permit));
 }
 
 /// Counts a connection against its IP address while alive.
@@ -136,58 +146,55 @@ struct Connection {
     ack: Arc<AckPath>,
     decoder: FrameDecoder,
     limits: Limits,
+    /// Counts against the peer's address until its first valid frame.
+    silent: Option<IpGuard>,
+}
+
+/// What the connection's deadlines are measured from.
+struct Clock {
+    opened: Instant,
+    last_frame: Option<Instant>,
+    partial_since: Option<Instant>,
+    /// Bytes outside valid frames since the last valid frame.
+    garbage: usize,
+}
+
+impl Clock {
+    /// The next deadline and the reason it would close the connection.
+    fn deadline(&mut self, buffered: bool, limits: &Limits) -> (Instant, &'static str) {
+        self.partial_since = match (buffered, self.partial_since) {
+            (false, _) => None,
+            (true, None) => Some(Instant::now()),
+            (true, since) => since,
+        };
+        match (self.last_frame, self.partial_since) {
+            (None, _) => (self.opened + limits.first_frame, "first_frame_timeout"),
+            // A started frame must be finished promptly: defeats slow-loris trickling.
+            (Some(_), Some(t)) => (t + limits.first_frame, "frame_timeout"),
+            (Some(t), None) => (t + limits.idle, "idle_timeout"),
+        }
+    }
 }
 
 impl Connection {
     /// Serves the connection; returns why we closed it (`None`: the peer closed).
     async fn run(&mut self, stop: &CancellationToken) -> Option<&'static str> {
-        let opened = Instant::now();
+        let mut clock = Clock {
+            opened: Instant::now(),
+            last_frame: None,
+            partial_since: None,
+            garbage: 0,
+        };
         let mut buf = BytesMut::with_capacity(4096);
-        let mut seen_frame = false;
-        let mut garbage = 0usize;
-        let mut partial_since: Option<Instant> = None;
         let mut out = Vec::with_capacity(512);
         loop {
             // Decode what is buffered: submit every frame, then answer them in order.
             let received = Instant::now();
-            let mut pending = Vec::new();
-            let mut drained = false;
-            while pending.len() < self.limits.max_frames_per_read {
-                match self.decoder.decode(&mut buf) {
-                    Ok(None) => {
-                        drained = true;
-                        break;
-                    }
-                    Ok(Some(raw)) => {
-                        seen_frame = true;
-                        garbage = 0;
-                        pending.push(self.ack.submit(&raw, self.peer, Transport::Tcp, true).await);
-                    }
-                    Err(e) => {
-                        self.ack.framing_error(&e);
-                        garbage += match e {
-                            FramingError::Garbage { skipped } => skipped,
-                            _ => 1,
-                        };
-                    }
-                }
+            let (pending, drained) = self.submit_buffered(&mut buf, &mut clock).await;
+            if let Some(reason) = self.answer(pending, received, &mut out).await {
+                return Some(reason);
             }
-            out.clear();
-            let mut acks = 0;
-            for p in pending {
-                let answer = p.resolve().await;
-                acks += usize::from(answer.acknowledged);
-                out.extend(answer.bytes.unwrap_or_default());
-            }
-            if !out.is_empty() {
-                if self.stream.write_all(&out).await.is_err() {
-                    return Some("write_error");
-                }
-                for _ in 0..acks {
-                    histogram!(m::ACK_LATENCY).record(since(received));
-                }
-            }
-            if garbage > self.limits.garbage_limit {
+            if clock.garbage > self.limits.garbage_limit {
                 return Some("garbage");
             }
             if !drained {
@@ -195,19 +202,7 @@ impl Connection {
                 tokio::task::yield_now().await;
                 continue;
             }
-            partial_since = match (buf.is_empty(), partial_since) {
-                (true, _) => None,
-                (false, None) => Some(Instant::now()),
-                (false, since) => since,
-            };
-            let (deadline, reason) = if !seen_frame {
-                (opened + self.limits.first_frame, "first_frame_timeout")
-            } else if let Some(t) = partial_since {
-                // A started frame must be finished promptly: defeats slow-loris trickling.
-                (t + self.limits.first_frame, "frame_timeout")
-            } else {
-                (Instant::now() + self.limits.idle, "idle_timeout")
-            };
+            let (deadline, reason) = clock.deadline(!buf.is_empty(), &self.limits);
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => return Some("shutdown"),
@@ -219,6 +214,68 @@ impl Connection {
                 },
             }
         }
+    }
+
+    /// Submits up to `max_frames_per_read` buffered frames; `true` when the buffer holds no
+    /// further complete frame. Every byte the framer discards — garbage, a bad frame, filler —
+    /// counts towards the garbage limit; only a valid frame resets it.
+    async fn submit_buffered(
+        &mut self,
+        buf: &mut BytesMut,
+        clock: &mut Clock,
+    ) -> (Vec<Pending>, bool) {
+        let mut pending = Vec::new();
+        while pending.len() < self.limits.max_frames_per_read {
+            let before = buf.len();
+            let decoded = self.decoder.decode(buf);
+            let consumed = before - buf.len();
+            match decoded {
+                Ok(None) => {
+                    clock.garbage += consumed;
+                    return (pending, true);
+                }
+                Ok(Some(raw)) => {
+                    clock.last_frame = Some(Instant::now());
+                    clock.garbage = 0;
+                    // A talking device no longer counts against its address.
+                    self.silent = None;
+                    pending.push(self.ack.submit(&raw, self.peer, Transport::Tcp, true).await);
+                }
+                Err(e) => {
+                    self.ack.framing_error(&e);
+                    clock.garbage += consumed.max(1);
+                }
+            }
+        }
+        (pending, false)
+    }
+
+    /// Waits for each frame's answer and writes them in order; `Some(reason)` closes.
+    async fn answer(
+        &mut self,
+        pending: Vec<Pending>,
+        received: Instant,
+        out: &mut Vec<u8>,
+    ) -> Option<&'static str> {
+        out.clear();
+        let mut acks = 0;
+        for p in pending {
+            let answer = p.resolve().await;
+            acks += usize::from(answer.acknowledged);
+            out.extend(answer.bytes.unwrap_or_default());
+        }
+        if out.is_empty() {
+            return None;
+        }
+        match tokio::time::timeout(self.limits.write, self.stream.write_all(out)).await {
+            Err(_) => return Some("write_timeout"),
+            Ok(Err(_)) => return Some("write_error"),
+            Ok(Ok(())) => {}
+        }
+        for _ in 0..acks {
+            histogram!(m::ACK_LATENCY).record(since(received));
+        }
+        None
     }
 }
 

@@ -227,7 +227,7 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
     let health = ops::Health::default();
     let (journal, journal_failed) = open_journal(&config, &journal_dir, &health)?;
     let local: Arc<dyn Journal> = Arc::new(journal.appender()?);
-    let dedup = Dedup::new(config.dedup.window());
+    let dedup = Dedup::new(config.dedup.window(), config.dedup.max_keys);
     let rebuilt = dedup.rebuild(local.as_ref())?;
     info!(keys = rebuilt, "dedup window rebuilt from the journal tail");
     let listeners = bind(&config).await?;

@@ -282,3 +282,15 @@ pub fn sia(account: &str, seq: u16, code: &str) -> Vec<u8> {
     let body = format!("\"SIA-DCS\"{seq:04}L0#{account}[#{account}|N{code}]");
     vagt_dc09::wrap_body(body.as_bytes()).unwrap()
 }
+
+/// Writes a variant of the embedded default config and returns its path.
+pub fn config_with(dir: &Path, replacements: &[(&str, &str)]) -> String {
+    let mut text = vagt::config::DEFAULT_CONFIG.to_owned();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{from} not in the default config");
+        text = text.replace(from, to);
+    }
+    let path = dir.join("vagt.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}

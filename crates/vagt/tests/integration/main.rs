@@ -14,6 +14,7 @@ mod core;
 mod crash;
 mod decode;
 mod gateway;
+mod hostile;
 mod ordering;
 mod report;
 mod serve;

@@ -11,7 +11,7 @@ use vagt_dc09::{
 use vagt_proto::{Settings, process};
 use vagt_testkit::vectors;
 
-use crate::gateway::{Gateway, export, read_frames, sia};
+use crate::gateway::{Gateway, config_with, export, read_frames, sia};
 
 fn parse(bytes: &[u8]) -> Frame {
     let raw = FrameDecoder::default()
@@ -281,20 +281,8 @@ fn bad_config_is_named_and_refused() {
     assert!(String::from_utf8_lossy(&ok.stdout).starts_with("config OK"));
 }
 
-/// Writes a variant of the embedded default config and returns its path.
-fn config_with(dir: &std::path::Path, replacements: &[(&str, &str)]) -> String {
-    let mut text = vagt::config::DEFAULT_CONFIG.to_owned();
-    for (from, to) in replacements {
-        assert!(text.contains(from), "{from} not in the default config");
-        text = text.replace(from, to);
-    }
-    let path = dir.join("vagt.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
-}
-
 #[test]
-fn connection_caps_refuse_extra_connections_and_serve_the_rest() {
+fn the_per_address_cap_counts_silent_connections_and_max_connections_all() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with(
         dir.path(),
@@ -304,23 +292,33 @@ fn connection_caps_refuse_extra_connections_and_serve_the_rest() {
         )],
     );
     let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
-    let mut held: Vec<_> = (0..2).map(|_| g.tcp()).collect();
-    // Both held connections are served.
-    for (i, c) in held.iter_mut().enumerate() {
-        c.write_all(&sia("1234", 100 + i as u16, "BA1")).unwrap();
-        read_frames(c, 1);
-    }
-    // A third from the same address is closed without a word.
+    // Five devices behind one address (a NAT): each talks, so none counts against the cap.
+    let mut talking: Vec<_> = (0..5u16)
+        .map(|i| {
+            let mut c = g.tcp();
+            c.write_all(&sia("1234", 100 + i, "BA1")).unwrap();
+            read_frames(&mut c, 1);
+            c
+        })
+        .collect();
+    // Two connections that say nothing fill the cap; a third from the address is closed.
+    let silent: Vec<_> = (0..2).map(|_| g.tcp()).collect();
+    std::thread::sleep(Duration::from_millis(100));
     let mut third = g.tcp();
-    let _ = third.write_all(&sia("1234", 102, "BA1"));
+    let _ = third.write_all(&sia("1234", 110, "BA1"));
     let mut buf = Vec::new();
     let _ = third.read_to_end(&mut buf);
     assert!(buf.is_empty());
     assert_eq!(g.metric("vagt_disconnects_total", "reason=\"per_ip\""), 1.0);
-    // Once one closes, a new connection is accepted again.
-    drop(held);
+    // The talking devices are still served.
+    for (i, c) in talking.iter_mut().enumerate() {
+        c.write_all(&sia("1234", 120 + i as u16, "BA1")).unwrap();
+        read_frames(c, 1);
+    }
+    // Once the silent ones close, a new connection is accepted again.
+    drop(silent);
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(g.exchange(&sia("1234", 103, "BA1"), 1).len(), 1);
+    assert_eq!(g.exchange(&sia("1234", 130, "BA1"), 1).len(), 1);
     drop(g);
 
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,129 @@
+//! Hostile peers on real loopback sockets (promise 8): a peer that never reads its ACKs, filler
+//! streams, filler that would keep an idle connection open. Each is cut off while a good device
+//! is answered.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::gateway::{Gateway, config_with, read_frames, sia};
+
+/// Polls `f` for up to `secs`; whether it became true.
+fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Reads until the gateway closes the connection; whether it did within the read timeout.
+fn closed_by_gateway(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            // Reset (we still had unread bytes on either side) also means closed.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn a_peer_that_never_reads_its_acks_is_bounded_and_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(
+        dir.path(),
+        &[("write_timeout_secs = 10", "write_timeout_secs = 2")],
+    );
+    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    // 20 000 valid frames pipelined on one connection whose ACKs are never read.
+    const FRAMES: u16 = 20_000;
+    let flood: Vec<u8> = (0..FRAMES)
+        .flat_map(|i| sia("1234", i % 9_999 + 1, "BA1"))
+        .collect();
+    let hostile = g.tcp();
+    let mut writer = hostile.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(&flood);
+    });
+    // The gateway stops reading once its send buffer and our receive window are full, and
+    // closes the connection after write_timeout_secs.
+    assert!(
+        eventually(30, || g
+            .metric("vagt_disconnects_total", "reason=\"write_timeout\"")
+            == 1.0),
+        "the non-reading peer was never closed"
+    );
+    sender.join().unwrap();
+    let answered = g.metric("vagt_frames_total", "outcome=\"ack\"")
+        + g.metric("vagt_frames_total", "outcome=\"duplicate\"");
+    assert!(
+        answered < f64::from(FRAMES) / 2.0,
+        "{answered} of {FRAMES} frames were processed for a peer that reads nothing"
+    );
+    // A good device is answered meanwhile and after.
+    assert_eq!(g.exchange(&sia("4321", 1, "BA1"), 1).len(), 1);
+    drop(hostile);
+}
+
+#[test]
+fn filler_streams_count_as_garbage() {
+    let g = Gateway::start(&[]);
+    for filler in [b"\0".as_slice(), b"\r", b" ", b"\t", b"\0\r \t"] {
+        let mut s = g.tcp();
+        s.write_all(&sia("1234", 1, "BA1")).unwrap();
+        read_frames(&mut s, 1);
+        // Past the garbage limit (4096 bytes), only filler.
+        let _ = s.write_all(&filler.repeat(8192 / filler.len()));
+        assert!(
+            closed_by_gateway(&mut s),
+            "{filler:?} kept the connection open"
+        );
+    }
+    assert_eq!(
+        g.metric("vagt_disconnects_total", "reason=\"garbage\""),
+        5.0
+    );
+    // A few filler bytes between frames are harmless: the limit counts from the last frame.
+    let mut s = g.tcp();
+    for seq in 2..40u16 {
+        s.write_all(&[sia("1234", seq, "BA1"), b"\r\0\0 ".repeat(100)].concat())
+            .unwrap();
+        read_frames(&mut s, 1);
+    }
+}
+
+#[test]
+fn filler_does_not_keep_an_idle_connection_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(
+        dir.path(),
+        &[("idle_timeout_secs = 300", "idle_timeout_secs = 2")],
+    );
+    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let mut s = g.tcp();
+    s.write_all(&sia("1234", 1, "BA1")).unwrap();
+    read_frames(&mut s, 1);
+    let mut writer = s.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        // One NUL every 100 ms, far below the garbage limit, for up to 10 s.
+        for _ in 0..100 {
+            if writer.write_all(b"\0").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    assert!(closed_by_gateway(&mut s), "a NUL trickle kept it open");
+    trickle.join().unwrap();
+    assert_eq!(
+        g.metric("vagt_disconnects_total", "reason=\"idle_timeout\""),
+        1.0
+    );
+}
