@@ -19,6 +19,7 @@ pub mod ack;
 pub mod config;
 pub mod dedup;
 pub mod metrics;
+mod silent;
 pub mod tcp;
 pub mod udp;
 

@@ -1,11 +1,10 @@
 //! TCP: accept loop with connection limits, and one task per connection.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use dashmap::DashMap;
 use metrics::{counter, gauge, histogram};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -19,13 +18,15 @@ use crate::metrics as m;
 use vagt_records::Transport;
 
 use crate::ack::{AckPath, Pending, since};
+use crate::silent::{Silent, SilentSlots};
 
 /// Connection limits and timeouts.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Most open connections.
     pub max_connections: usize,
-    /// Most connections per IP address that have not yet sent a valid frame.
+    /// Most connections per IP address that have not yet sent a valid frame (the oldest gives
+    /// way to a new one).
     pub max_per_ip: usize,
     /// Time to deliver the first frame, and to finish any started frame.
     pub first_frame: Duration,
@@ -55,7 +56,7 @@ pub async fn accept_loop(
     tracker: TaskTracker,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let per_ip: Arc<DashMap<IpAddr, usize>> = Arc::new(DashMap::new());
+    let silent = SilentSlots::new(limits.max_per_ip);
     let mut backoff = Duration::from_millis(5);
     loop {
         let (stream, peer) = tokio::select! {
@@ -76,11 +77,6 @@ pub async fn accept_loop(
             drop(stream);
             continue;
         };
-        let Some(silent) = IpGuard::take(&per_ip, peer.ip(), limits.max_per_ip) else {
-            counter!(m::DISCONNECTS, "reason" => "per_ip").increment(1);
-            drop(stream);
-            continue;
-        };
         if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER) {
             debug!(error = %e, "could not set the send buffer");
         }
@@ -91,7 +87,7 @@ pub async fn accept_loop(
             ack: Arc::clone(&ack),
             decoder: decoder.clone(),
             limits: limits.clone(),
-            silent: Some(silent),
+            silent: Some(silent.take(peer.ip())),
         };
         tracker.spawn(serve(conn, stop.clone(), permit));
     }
@@ -111,35 +107,6 @@ async fn serve(mut conn: Connection, stop: CancellationToken, permit: OwnedSemap
     drop((conn, permit));
 }
 
-/// Counts a connection against its IP address while alive.
-struct IpGuard {
-    map: Arc<DashMap<IpAddr, usize>>,
-    ip: IpAddr,
-}
-
-impl IpGuard {
-    fn take(map: &Arc<DashMap<IpAddr, usize>>, ip: IpAddr, max: usize) -> Option<Self> {
-        let mut n = map.entry(ip).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(Self {
-            map: Arc::clone(map),
-            ip,
-        })
-    }
-}
-
-impl Drop for IpGuard {
-    fn drop(&mut self) {
-        self.map.remove_if_mut(&self.ip, |_, n| {
-            *n -= 1;
-            *n == 0
-        });
-    }
-}
-
 struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
@@ -147,7 +114,7 @@ struct Connection {
     decoder: FrameDecoder,
     limits: Limits,
     /// Counts against the peer's address until its first valid frame.
-    silent: Option<IpGuard>,
+    silent: Option<Silent>,
 }
 
 /// What the connection's deadlines are measured from.
@@ -203,9 +170,13 @@ impl Connection {
                 continue;
             }
             let (deadline, reason) = clock.deadline(!buf.is_empty(), &self.limits);
+            let evicted = self.silent.as_ref().map(|s| s.evicted.clone());
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => return Some("shutdown"),
+                _ = async { evicted?.cancelled_owned().await; Some(()) }, if evicted.is_some() => {
+                    return Some("per_ip");
+                }
                 r = tokio::time::timeout_at(deadline.into(), self.stream.read_buf(&mut buf)) => match r {
                     Err(_) => return Some(reason),
                     Ok(Ok(0)) => return None,
