@@ -11,6 +11,7 @@
 //! * [`config`] — the `[console]` section; [`start`] runs the console on its own runtime at a
 //!   CPU priority below the gateway's.
 
+pub mod audit;
 pub mod client;
 pub mod config;
 mod guard;

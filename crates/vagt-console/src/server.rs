@@ -26,6 +26,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
+use crate::audit::{NoteBudget, Refusal};
 use crate::guard::{LoginGuard, PreLogin};
 use crate::http::{Prefixed, read_head, serve_file};
 use crate::protocol::{AccountInfo, BATCH_WINDOW_MS, ClientMsg, ReportRequest, ServerMsg, VERSION};
@@ -74,6 +75,12 @@ pub trait Backend: Send + Sync + 'static {
     fn provisional(&self) -> Vec<crate::protocol::Provisional> {
         Vec::new()
     }
+    /// Journals a request the console refused itself, for the audit trail (the core journals
+    /// its own refusals with the command). `Err`: it could not be recorded.
+    fn audit_refusal(&self, refusal: Refusal) -> BoxFuture<'_, Result<(), String>> {
+        let _ = refusal;
+        Box::pin(async { Ok(()) })
+    }
     /// Computes a report from the journal (`Err`: why not, for the user).
     fn report(&self, request: ReportRequest) -> BoxFuture<'_, Result<String, String>> {
         let _ = request;
@@ -110,6 +117,8 @@ pub struct Console {
     users: Users,
     backend: Arc<dyn Backend>,
     logins: LoginGuard,
+    /// Each user's budget of notes.
+    notes: NoteBudget,
     connections: Arc<tokio::sync::Semaphore>,
     pre_login: Arc<DashMap<std::net::IpAddr, usize>>,
     /// Batches of changes, serialized once for every client.
@@ -191,6 +200,7 @@ impl Console {
             users,
             backend,
             logins: LoginGuard::new(),
+            notes: NoteBudget::default(),
             connections: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
             pre_login: Arc::new(DashMap::new()),
             prepared: broadcast::channel(batches.max(1)).0,
@@ -602,7 +612,7 @@ impl Console {
             Ok(ClientMsg::Report { id, request }) => {
                 return self.report(user, peer, id, request).await;
             }
-            Ok(ClientMsg::Detail { id, alarm }) => return self.detail(user, id, alarm),
+            Ok(ClientMsg::Detail { id, alarm }) => return self.detail(user, peer, id, alarm).await,
             Ok(ClientMsg::Ping { id }) => {
                 let degraded = self.backend.degraded();
                 // Not for responders (their queue is their team's alarms) or auditors.
@@ -621,28 +631,32 @@ impl Console {
             Ok(ClientMsg::Login { .. }) => return error(None, "already logged in"),
             Err(e) => return error(None, &format!("bad message: {e}")),
         };
+        let request = || serde_json::to_value(&command).unwrap_or_default();
         let Some(role) = user.role.core_role() else {
-            return error(
-                Some(id),
-                &format!("the {:?} role may not give commands", user.role),
-            );
+            let reason = format!("the {:?} role may not give commands", user.role);
+            return self.refuse(user, peer, id, request(), &reason).await;
         };
+        if let Err(reason) = self.notes.admit(&user.name, &command) {
+            warn!(%peer, user = %user.name, "console note refused: {reason}");
+            return error(Some(id), &reason);
+        }
         // A responder's team is checked against the core's state, not this console's copy
         // (which may be a batch behind the forward that made the alarm theirs).
         let team = match user.role {
             UserRole::Responder => match &user.team {
                 Some(t) => Some(t.clone()),
-                None => return error(Some(id), NOT_YOURS),
+                None => return self.refuse(user, peer, id, request(), NOT_YOURS).await,
             },
             _ => None,
         };
+        let asked = request();
         let actor = Actor {
             name: user.name.clone(),
             role,
         };
         match self.backend.command(actor, command, Some(peer), team).await {
             Ok(changes) => ServerMsg::Result { id, changes },
-            Err(Failure::NotYours) => error(Some(id), NOT_YOURS),
+            Err(Failure::NotYours) => self.refuse(user, peer, id, asked, NOT_YOURS).await,
             Err(Failure::Refused(error)) => ServerMsg::Refused { id, error },
             Err(Failure::Unavailable(e)) => error(Some(id), &format!("core unavailable: {e}")),
         }
@@ -670,13 +684,38 @@ impl Console {
         }
     }
 
-    /// One alarm in full, if this user may see it.
-    fn detail(&self, user: &User, id: u64, alarm: AlarmId) -> ServerMsg {
-        let Some(found) = self.alarm(alarm).filter(|a| visible(user, a)) else {
-            return error(
+    /// Refuses request `id` with `reason`, after journaling the refusal for the audit trail.
+    async fn refuse(
+        &self,
+        user: &User,
+        peer: SocketAddr,
+        id: u64,
+        request: serde_json::Value,
+        reason: &str,
+    ) -> ServerMsg {
+        warn!(%peer, user = %user.name, "console refused a request: {reason}");
+        let refusal = Refusal {
+            user: user.name.clone(),
+            role: user.role,
+            client: Some(peer),
+            request,
+            reason: reason.to_owned(),
+        };
+        match self.backend.audit_refusal(refusal).await {
+            Ok(()) => error(Some(id), reason),
+            Err(e) => error(
                 Some(id),
-                &format!("no open alarm {} in your queue", alarm.0),
-            );
+                &format!("{reason} (and the refusal could not be recorded: {e})"),
+            ),
+        }
+    }
+
+    /// One alarm in full, if this user may see it.
+    async fn detail(&self, user: &User, peer: SocketAddr, id: u64, alarm: AlarmId) -> ServerMsg {
+        let Some(found) = self.alarm(alarm).filter(|a| visible(user, a)) else {
+            let reason = format!("no open alarm {} in your queue", alarm.0);
+            let request = serde_json::json!({ "detail": alarm.0 });
+            return self.refuse(user, peer, id, request, &reason).await;
         };
         let history = self
             .history
@@ -702,22 +741,22 @@ impl Console {
         id: u64,
         mut request: ReportRequest,
     ) -> ServerMsg {
+        let asked = || serde_json::json!({ "report": &request });
         if !matches!(
             user.role,
             UserRole::Supervisor | UserRole::Auditor | UserRole::Admin
         ) {
-            return error(
-                Some(id),
-                &format!(
-                    "the {:?} role may not fetch reports (supervisors, auditors and admins may)",
-                    user.role
-                ),
+            let reason = format!(
+                "the {:?} role may not fetch reports (supervisors, auditors and admins may)",
+                user.role
             );
+            return self.refuse(user, peer, id, asked(), &reason).await;
         }
         if let Some(own) = &user.municipality {
             match &request.municipality {
-                Some(asked) if !asked.eq_ignore_ascii_case(own) => {
-                    return error(Some(id), &format!("your reports are limited to {own}"));
+                Some(other) if !other.eq_ignore_ascii_case(own) => {
+                    let reason = format!("your reports are limited to {own}");
+                    return self.refuse(user, peer, id, asked(), &reason).await;
                 }
                 _ => request.municipality = Some(own.clone()),
             }

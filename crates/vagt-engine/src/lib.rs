@@ -302,16 +302,7 @@ impl Engine {
                 let _ = tx.send(Err(e.to_string()));
             }
         };
-        let appended = match self.journal.lock().ok().and_then(|a| a.clone()) {
-            Some(journal) => {
-                tokio::task::spawn_blocking(move || journal.append(record, Box::new(done)))
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()))
-            }
-            None => Err("stopping".to_owned()),
-        };
-        if let Err(e) = appended {
+        if let Err(e) = self.append(record, Box::new(done)).await {
             self.shared.waiters.remove(&request);
             return Err(EngineError::Unavailable(e));
         }
@@ -319,6 +310,33 @@ impl Engine {
             Ok(Ok(result)) => Ok(result?),
             Ok(Err(e)) => Err(EngineError::Unavailable(e)),
             Err(_) => Err(EngineError::Unavailable("core stopped".into())),
+        }
+    }
+
+    /// Journals a record the core does not apply (a console-layer refusal, for the audit
+    /// trail) and waits until it is durable.
+    pub async fn journal_audit(&self, record: Vec<u8>) -> Result<(), EngineError> {
+        let (tx, rx) = oneshot::channel();
+        let done = move |r: Result<Offset, JournalError>| {
+            let _ = tx.send(r.map(|_| ()).map_err(|e| e.to_string()));
+        };
+        self.append(record, Box::new(done))
+            .await
+            .map_err(EngineError::Unavailable)?;
+        match rx.await {
+            Ok(r) => r.map_err(EngineError::Unavailable),
+            Err(_) => Err(EngineError::Unavailable("journal closed".into())),
+        }
+    }
+
+    /// Hands a record to the journal (blocking while its queue is full, off the async threads).
+    async fn append(&self, record: Vec<u8>, done: vagt_journal::Done) -> Result<(), String> {
+        match self.journal.lock().ok().and_then(|a| a.clone()) {
+            Some(journal) => tokio::task::spawn_blocking(move || journal.append(record, done))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string())),
+            None => Err("stopping".to_owned()),
         }
     }
 

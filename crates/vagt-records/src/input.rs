@@ -20,6 +20,43 @@ use crate::frame::FrameRecord;
 const COMMAND_TAG: u8 = b'C';
 const TICK_TAG: u8 = b'T';
 const SETUP_TAG: u8 = b'S';
+const REFUSAL_TAG: u8 = b'R';
+
+/// A request the console layer refused before it reached the core (a responder's command on
+/// another team's alarm, an auditor's command, a report the role may not fetch), journaled for
+/// the audit trail. The core ignores these records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalRecord {
+    /// When (milliseconds since the Unix epoch).
+    pub at_ms: i64,
+    /// The console user.
+    pub user: String,
+    /// The user's console role (`operator`, `auditor`, …).
+    pub role: String,
+    /// From where (console client address), if known.
+    pub client: Option<SocketAddr>,
+    /// What was asked, as the client sent it.
+    pub request: serde_json::Value,
+    /// Why it was refused, as the user was told.
+    pub reason: String,
+}
+
+/// Encodes a refusal record.
+pub fn encode_refusal(r: &RefusalRecord) -> anyhow::Result<Vec<u8>> {
+    let mut out = vec![REFUSAL_TAG];
+    serde_json::to_writer(&mut out, r)?;
+    Ok(out)
+}
+
+/// Decodes a record only if it is a console-layer refusal (`Ok(None)` otherwise).
+pub fn decode_refusal(payload: &[u8]) -> anyhow::Result<Option<RefusalRecord>> {
+    match payload.split_first() {
+        Some((&REFUSAL_TAG, rest)) => Ok(Some(
+            serde_json::from_slice(rest).context("refusal record")?,
+        )),
+        _ => Ok(None),
+    }
+}
 
 /// A person's command as journaled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

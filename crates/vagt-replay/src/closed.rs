@@ -181,8 +181,7 @@ impl Panel {
         let mut seq: u16 = 0;
         while !stop.load(Ordering::Acquire) {
             seq = seq % 9999 + 1;
-            let body = format!("\"SIA-DCS\"{seq:04}L0#{a}[#{a}|NMA1]", a = self.account);
-            let Ok(frame) = vagt_dc09::wrap_body(body.as_bytes()) else {
+            let Ok(frame) = crate::message::sia_alarm(&self.account, seq, "MA1") else {
                 done.errors += 1;
                 return done;
             };

@@ -10,10 +10,13 @@
 //! * [`bare`] — the floor: a receiver that only answers ACK.
 //! * [`closed`] — closed-loop load (send, wait for the ACK, repeat) with the receiver's CPU
 //!   time per ACK from `/proc`.
+//! * [`hostile`] — rate-limited hostile peers (never reading ACKs, NUL streams, idle
+//!   connections, reconnect storms, UDP garbage) for the hardening bench.
 
 pub mod bare;
 pub mod closed;
 pub mod device;
+pub mod hostile;
 pub mod message;
 pub mod recorded;
 pub mod report;

@@ -100,6 +100,28 @@ enum Cmd {
         #[arg(long, default_value_t = 2)]
         tries: u32,
     },
+    /// Hostile peers, rate-limited (they share the machine), for the hardening bench; prints what
+    /// they did as one JSON line.
+    Hostile {
+        /// The receiver's address.
+        #[arg(long)]
+        target: SocketAddr,
+        /// What they do.
+        #[arg(long, value_enum)]
+        kind: vagt_replay::hostile::Kind,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        /// Frames, 64-byte writes, connects or datagrams per second, all together.
+        #[arg(long, default_value_t = 2000.0)]
+        rate: f64,
+        /// Seconds.
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+        /// First account number (no-read, nul).
+        #[arg(long, default_value_t = 900_000)]
+        account_start: u64,
+    },
     /// Prints the accounts file a Vagt gateway needs for a scenario's fleet (keys included).
     Accounts {
         /// The scenario.
@@ -198,6 +220,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let rt = tokio::runtime::Runtime::new()?;
             let measured = rt.block_on(vagt_replay::closed::run(&load))?;
             println!("{}", serde_json::to_string(&measured)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Hostile {
+            target,
+            kind,
+            connections,
+            rate,
+            secs,
+            account_start,
+        } => {
+            anyhow::ensure!(
+                secs > 0.0 && secs.is_finite() && rate > 0.0 && rate.is_finite(),
+                "--secs and --rate must be positive"
+            );
+            let h = vagt_replay::hostile::Hostile {
+                target,
+                kind,
+                connections,
+                rate,
+                duration: Duration::from_secs_f64(secs),
+                account_start,
+            };
+            // One thread: the hostile peers must not take the receiver's CPU.
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let done = rt.block_on(vagt_replay::hostile::run(&h))?;
+            println!("{}", serde_json::to_string(&done)?);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Bare { listen } => {

@@ -34,6 +34,12 @@ pub struct Outgoing {
     pub frame: Vec<u8>,
 }
 
+/// A clear SIA-DCS alarm frame `code` from `account` with sequence `seq` (1..=9999).
+pub fn sia_alarm(account: impl std::fmt::Display, seq: u16, code: &str) -> anyhow::Result<Vec<u8>> {
+    let body = format!("\"SIA-DCS\"{seq:04}L0#{account}[#{account}|N{code}]");
+    vagt_dc09::wrap_body(body.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Builds message number `n` of a device: SIA `QA` / CID `1100` alarms carry `n` in the zone so
 /// every message is distinct; the timestamp is the device's clock.
 pub fn build(

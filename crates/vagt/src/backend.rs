@@ -4,11 +4,13 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 
+use vagt_console::audit::Refusal;
 use vagt_console::protocol::{AccountInfo, ReportRequest};
 use vagt_console::server::{Backend, BoxFuture, Failure, Tap};
 use vagt_console::{ConsoleConfig, RunningConsole};
 use vagt_core::{Actor, Alarm, Change, Command};
 use vagt_engine::{Engine, EngineError};
+use vagt_records::input::RefusalRecord;
 use vagt_report::{Month, ReportFormat, ReportTable};
 
 /// The core as the console sees it. It holds the engine weakly: shutdown does not wait for
@@ -75,6 +77,31 @@ impl Backend for EngineBackend {
             task.await
                 .map_err(|e| Failure::Unavailable(e.to_string()))?
         })
+    }
+
+    fn audit_refusal(&self, refusal: Refusal) -> BoxFuture<'_, Result<(), String>> {
+        let engine = self.engine.upgrade();
+        let run = async move {
+            let engine = engine.ok_or_else(|| "stopping".to_owned())?;
+            let record = vagt_records::input::encode_refusal(&RefusalRecord {
+                at_ms: vagt_records::time::now_ms(),
+                user: refusal.user,
+                role: serde_json::to_value(refusal.role)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                client: refusal.client,
+                request: refusal.request,
+                reason: refusal.reason,
+            })
+            .map_err(|e| e.to_string())?;
+            engine
+                .journal_audit(record)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let task = self.gateway.spawn(run);
+        Box::pin(async move { task.await.map_err(|e| e.to_string())? })
     }
 
     fn open_alarms(&self) -> Vec<Alarm> {

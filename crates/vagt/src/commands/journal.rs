@@ -61,7 +61,8 @@ pub fn export_to(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> 
 }
 
 /// `vagt audit export`: one JSON object per person's command in the journal — who (name and
-/// role), from where (client address), when, and what — in journal order.
+/// role), from where (client address), when, and what — and per request the console refused
+/// before the core (with `refused` and `refused_by`), in journal order.
 pub fn audit_export(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let from = args.journal.from;
     let cluster = match &args.config {
@@ -86,6 +87,10 @@ pub fn audit_export(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<()>
         if record.offset.0 < from {
             continue;
         }
+        if let Ok(Some(r)) = vagt_records::input::decode_refusal(&record.payload) {
+            writeln!(out, "{}", refusal_line(record.offset.0, &r))?;
+            continue;
+        }
         let Ok(Some(vagt_records::Input::Command(c))) =
             vagt_records::input::decode_command_only(&record.payload)
         else {
@@ -106,6 +111,22 @@ pub fn audit_export(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<()>
     }
     out.flush()?;
     Ok(())
+}
+
+/// An audit line for a request the console refused before it reached the core.
+fn refusal_line(offset: u64, r: &vagt_records::input::RefusalRecord) -> serde_json::Value {
+    let at = Timestamp::from_unix(r.at_ms.div_euclid(1000)).map(|t| t.rfc3339());
+    json!({
+        "offset": offset,
+        "at": at,
+        "at_ms": r.at_ms,
+        "user": r.user,
+        "role": r.role,
+        "client": r.client.map(|a| a.to_string()),
+        "request": r.request,
+        "refused": r.reason,
+        "refused_by": "console",
+    })
 }
 
 /// `vagt journal salvage`: copies every valid record into a new journal, one fsync at the end,

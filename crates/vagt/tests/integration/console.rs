@@ -313,6 +313,19 @@ fn operators_responders_and_auditors_over_tls() {
         send(&mut auditor, json!({"type": "report", "id": 10, "request": {"month": "2026-13"}})).await;
         assert!(next_answer(&mut auditor).await["message"].as_str().unwrap().contains("YYYY-MM"));
 
+        // Notes are bounded: 2 000 characters, and 20 at once per user (then 30 a minute).
+        let note = |id: u64, text: String| json!({"type": "command", "id": id, "command": {"command": "note", "alarm": pendant, "text": text}});
+        send(&mut mette, note(20, "x".repeat(2001))).await;
+        assert!(next_answer(&mut mette).await["message"].as_str().unwrap().contains("at most 2000 characters"));
+        let mut answers = Vec::new();
+        for i in 0..25 {
+            send(&mut mette, note(21 + i, format!("note {i}"))).await;
+            answers.push(next_answer(&mut mette).await);
+        }
+        let done = answers.iter().filter(|a| a["type"] == "result").count();
+        assert_eq!(done, 20, "{answers:#?}");
+        assert!(answers[24]["message"].as_str().unwrap().contains("too many notes"), "{answers:#?}");
+
         // The same port serves the web console's files over HTTPS.
         let page = https_get(console, &cert, "/").await;
         assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
@@ -404,14 +417,50 @@ fn operators_responders_and_auditors_over_tls() {
     assert_eq!(accept["role"], "responder");
     assert!(accept["client"].as_str().unwrap().starts_with("127.0.0.1:"));
     assert!(accept["at"].as_str().unwrap().ends_with('Z'));
-    // Both claims of the race are there, the refused one included; the auditor's is not (the
-    // console refused it before the core).
+    // Both claims of the race are there, the refused one included.
     let claims = audit
         .iter()
         .filter(|a| a["command"]["command"] == "claim")
         .count();
     assert!(claims >= 3, "{audit:#?}");
-    assert!(audit.iter().all(|a| a["user"] != "revisor"));
+    // So is every request the console refused before the core: who, what, why.
+    let refused = |user: &str, why: &str| {
+        audit
+            .iter()
+            .find(|a| a["user"] == user && a["refused"].as_str().is_some_and(|r| r.contains(why)))
+            .unwrap_or_else(|| panic!("no refusal of {user} ({why}) in {audit:#?}"))
+    };
+    let auditor = refused("revisor", "may not give commands");
+    assert_eq!(
+        (
+            auditor["role"].as_str(),
+            auditor["request"]["command"].as_str()
+        ),
+        (Some("auditor"), Some("claim"))
+    );
+    assert_eq!(auditor["refused_by"], "console");
+    assert!(
+        auditor["client"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
+    assert_eq!(
+        refused("vest-1", "not an alarm of your team")["request"]["command"],
+        "accept"
+    );
+    assert!(refused("vest-1", "in your queue")["request"]["detail"].is_u64());
+    assert_eq!(
+        refused("aarhus-revisor", "limited to Aarhus")["request"]["report"]["municipality"],
+        "Odense"
+    );
+    refused("ole", "may not fetch reports");
+    // Notes refused for size or rate are not authorisation refusals: answered, not journaled.
+    assert!(
+        audit
+            .iter()
+            .all(|a| !a["refused"].as_str().is_some_and(|r| r.contains("note")))
+    );
 }
 
 /// Stops a gateway in order when dropped (also when an assertion failed).
