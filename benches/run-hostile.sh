@@ -36,7 +36,7 @@ for _ in $(seq 1 100); do grep -q "listening on" "$work/vagt.log" && break; slee
 
 # What each kind does, and how hard (all together, per second).
 declare -A args=(
-    [no-read]="--connections 1000 --rate 5000"      # 5 valid alarms/s each, ACKs never read
+    [no-read]="--connections 1000 --rate 1000"      # 1 valid alarm/s each, ACKs never read
     [nul]="--connections 1000 --rate 10000"         # 10 x 64 NUL bytes/s each after one alarm
     [idle]="--connections 1000 --rate 1"            # silent, from the devices' own address
     [reconnect]="--connections 200 --rate 2000"     # connect + close, 2 000/s
@@ -46,14 +46,14 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$vagt/status"; }
 
 : > "$OUT/hostile.jsonl"
 account=2000000
-good() { # good LABEL: one measured closed-loop round; prints its JSON line
-    account=$((account + 100))
+good() { # good ACCOUNT: one measured closed-loop round from fresh accounts; prints its JSON line
     target/release/vagt-replay closed --target "$addr" --connections 100 \
-        --account-start "$account" --secs "$SECS" --pid "$vagt"
+        --account-start "$1" --secs "$SECS" --pid "$vagt"
 }
 for round in $(seq 1 "$ROUNDS"); do
     for kind in $KINDS; do
-        line=$(good)
+        account=$((account + 100))
+        line=$(good "$account")
         echo "{\"round\": $round, \"kind\": \"$kind\", \"hostile\": false, \"rss_kib\": $(rss_kib), \"result\": $line}" >> "$OUT/hostile.jsonl"
         echo "round $round $kind alone: $line"
         # The hostile peers start 2 s before the devices and run past their end.
@@ -61,7 +61,8 @@ for round in $(seq 1 "$ROUNDS"); do
             --secs "$(echo "$SECS + 4" | bc)" --account-start $((account + 500000)) > "$work/hostile.json" &
         hp=$!
         sleep 2
-        line=$(good)
+        account=$((account + 100))
+        line=$(good "$account")
         rss=$(rss_kib)
         wait "$hp"
         echo "{\"round\": $round, \"kind\": \"$kind\", \"hostile\": true, \"rss_kib\": $rss, \"did\": $(cat "$work/hostile.json"), \"result\": $line}" >> "$OUT/hostile.jsonl"

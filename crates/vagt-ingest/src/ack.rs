@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use metrics::counter;
+use metrics::{Counter, counter};
 use tokio::sync::oneshot;
 use vagt_dc09::{
     AccountKey, Decoded, Frame, FramingError, RawFrame, Refusal, Response, Timestamp, Window,
@@ -28,6 +28,9 @@ pub struct AckPath {
     accounts: Arc<Accounts>,
     dedup: Dedup,
     journal: Arc<dyn Journal>,
+    /// Handles looked up once: a flood of junk must not cost a registry lookup per datagram.
+    garbage: Counter,
+    unanswered: Counter,
 }
 
 /// A frame on its way to an answer.
@@ -77,13 +80,18 @@ impl AckPath {
             accounts,
             dedup,
             journal,
+            garbage: counter!(m::DECODE_ERRORS, "kind" => "garbage"),
+            unanswered: counter!(m::FRAMES, "type" => "none", "outcome" => "silent"),
         }
     }
 
     /// Counts bytes the framer discarded (never answered).
     pub fn framing_error(&self, e: &FramingError) {
-        counter!(m::DECODE_ERRORS, "kind" => e.kind()).increment(1);
-        counter!(m::FRAMES, "type" => "none", "outcome" => "silent").increment(1);
+        match e {
+            FramingError::Garbage { .. } => self.garbage.increment(1),
+            _ => counter!(m::DECODE_ERRORS, "kind" => e.kind()).increment(1),
+        }
+        self.unanswered.increment(1);
     }
 
     /// Decodes and checks one frame, claims it in the dedup window and hands a new message to the

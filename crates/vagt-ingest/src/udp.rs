@@ -7,7 +7,7 @@ use metrics::histogram;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use vagt_dc09::FrameDecoder;
+use vagt_dc09::{FrameDecoder, FramingError};
 
 use crate::metrics as m;
 use vagt_records::Transport;
@@ -33,7 +33,13 @@ pub async fn recv_loop(
             },
         };
         let received = std::time::Instant::now();
-        let mut buf = BytesMut::from(datagram.get(..n).unwrap_or_default());
+        let bytes = datagram.get(..n).unwrap_or_default();
+        if !bytes.contains(&b'\n') {
+            // No frame can start in it (a flood of junk): counted, nothing allocated.
+            ack.framing_error(&FramingError::Garbage { skipped: n });
+            continue;
+        }
+        let mut buf = BytesMut::from(bytes);
         loop {
             let raw = match decoder.decode(&mut buf) {
                 Ok(Some(raw)) => raw,

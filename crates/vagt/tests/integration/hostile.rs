@@ -127,3 +127,24 @@ fn filler_does_not_keep_an_idle_connection_open() {
         1.0
     );
 }
+
+#[test]
+fn udp_junk_is_counted_and_never_answered() {
+    let g = Gateway::start(&[]);
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    junk.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    for i in 0..50u8 {
+        junk.send_to(&[i; 64], g.addr).unwrap();
+    }
+    let mut buf = [0u8; 256];
+    assert!(
+        junk.recv_from(&mut buf).is_err(),
+        "junk must not be answered"
+    );
+    assert!(eventually(5, || g
+        .metric("vagt_decode_errors_total", "kind=\"garbage\"")
+        >= 49.0));
+    // A frame in a datagram is still answered.
+    assert!(!g.udp(&sia("1234", 1, "BA1")).is_empty());
+}
