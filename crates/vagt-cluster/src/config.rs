@@ -1,5 +1,6 @@
 //! `[cluster]`: where PostgreSQL is, who this node is, and how long the ACK path waits for it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -27,6 +28,16 @@ pub struct ClusterConfig {
     /// within it is the same message; DC-09 sequence numbers wrap, so it is not forever).
     #[serde(default = "default_dedup_window_secs")]
     pub dedup_window_secs: u64,
+    /// The CA that signed PostgreSQL's certificate (PEM): every connection is then TLS, and the
+    /// server's certificate is verified for the host it was reached at. Absent: plain TCP.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// This node's client certificate chain (PEM), with `key_file`.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
 }
 
 fn default_commit_timeout_ms() -> u64 {
@@ -55,9 +66,22 @@ impl ClusterConfig {
             "cluster.node must be 1–32 letters, digits, '-' or '_' (got {:?})",
             self.node
         );
-        self.url.parse::<tokio_postgres::Config>().map_err(|e| {
+        let url = self.url.parse::<tokio_postgres::Config>().map_err(|e| {
             anyhow::anyhow!("cluster.url is not a PostgreSQL connection string: {e}")
         })?;
+        anyhow::ensure!(
+            self.ca_file.is_some() || (self.cert_file.is_none() && self.key_file.is_none()),
+            "cluster.cert_file and cluster.key_file need cluster.ca_file (the server is verified)"
+        );
+        anyhow::ensure!(
+            self.cert_file.is_some() == self.key_file.is_some(),
+            "cluster.cert_file and cluster.key_file go together"
+        );
+        anyhow::ensure!(
+            self.ca_file.is_none()
+                || url.get_ssl_mode() != tokio_postgres::config::SslMode::Disable,
+            "cluster.url says sslmode=disable but cluster.ca_file asks for TLS"
+        );
         anyhow::ensure!(
             (50..=10_000).contains(&self.commit_timeout_ms),
             "cluster.commit_timeout_ms must be 50..=10000 (a panel retries after 5–13 s)"
@@ -71,6 +95,24 @@ impl ClusterConfig {
             "cluster.dedup_window_secs must be 60..=86400"
         );
         Ok(())
+    }
+
+    /// Loads the TLS files (CA, client certificate and key), so a broken one is reported
+    /// before serving.
+    pub fn check_files(&self) -> anyhow::Result<()> {
+        crate::tls::connector(self).map(|_| ())
+    }
+
+    /// Resolves the relative file paths against `base` (the config file's directory).
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        for p in [&mut self.ca_file, &mut self.cert_file, &mut self.key_file]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
     }
 
     /// The commit timeout as a duration.
@@ -103,5 +145,13 @@ mod tests {
         assert!(e.to_string().contains("cluster.node"), "{e}");
         let e = parse("url = \"host=x port=notaport\"\nnode = \"a\"").unwrap_err();
         assert!(e.to_string().contains("cluster.url"), "{e}");
+        let e = parse("url = \"host=x sslmode=disable\"\nnode = \"a\"\nca_file = \"ca.pem\"")
+            .unwrap_err();
+        assert!(e.to_string().contains("sslmode=disable"), "{e}");
+        let e = parse("url = \"host=x\"\nnode = \"a\"\ncert_file = \"c.pem\"").unwrap_err();
+        assert!(e.to_string().contains("cluster.ca_file"), "{e}");
+        let e = parse("url = \"host=x\"\nnode = \"a\"\nca_file = \"missing.pem\"").unwrap();
+        let e = e.check_files().unwrap_err();
+        assert!(format!("{e:#}").contains("cluster.ca_file"), "{e:#}");
     }
 }

@@ -34,7 +34,7 @@ pub(crate) async fn watch(inner: Arc<Inner>) {
     let mut failing = false;
     while !inner.closing.is_cancelled() {
         if client.is_none() {
-            client = connect(&inner.config.url).await.ok();
+            client = connect(&inner.config).await.ok();
         }
         if let Some(c) = &client {
             match within(committed_end(c), "reading the committed end")
@@ -84,7 +84,7 @@ impl Follow for PgFollow {
         let result = inner.handle.block_on(async {
             let c = match client {
                 Some(c) => c,
-                None => connect(&inner.config.url).await?,
+                None => connect(&inner.config).await?,
             };
             let rows = read(&c, from, end.0).await;
             rows.map(|r| (c, r))

@@ -108,7 +108,7 @@ async fn renew(
     lease: Duration,
 ) -> anyhow::Result<Option<i64>> {
     if client.is_none() {
-        *client = Some(connect(&inner.config.url).await?);
+        *client = Some(connect(&inner.config).await?);
     }
     let Some(c) = client.as_ref() else {
         anyhow::bail!("no connection");

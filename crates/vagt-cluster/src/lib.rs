@@ -28,6 +28,7 @@ pub mod metrics;
 mod pending;
 pub mod schema;
 mod ship;
+mod tls;
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -65,17 +66,47 @@ pub(crate) struct Inner {
     closing: CancellationToken,
 }
 
-/// Connects to PostgreSQL; the connection runs on the current runtime.
-pub(crate) async fn connect(url: &str) -> anyhow::Result<Client> {
-    let (client, connection) = within(tokio_postgres::connect(url, NoTls), "connecting")
-        .await?
-        .context("connecting to PostgreSQL")?;
+/// Connects to PostgreSQL (over TLS with `ca_file`); the connection runs on the current
+/// runtime.
+pub(crate) async fn connect(config: &ClusterConfig) -> anyhow::Result<Client> {
+    let mut pg: tokio_postgres::Config = config
+        .url
+        .parse()
+        .context("cluster.url is not a PostgreSQL connection string")?;
+    match tls::connector(config)? {
+        Some(tls) => {
+            // Never fall back to plain TCP when TLS was asked for.
+            pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+            start(within(pg.connect(tls), "connecting").await?).await
+        }
+        None => start(within(pg.connect(NoTls), "connecting").await?).await,
+    }
+}
+
+/// Runs a new connection on the current runtime; its client.
+async fn start<S, T>(
+    connected: Result<(Client, tokio_postgres::Connection<S, T>), tokio_postgres::Error>,
+) -> anyhow::Result<Client>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (client, connection) = connected.context("connecting to PostgreSQL")?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("PostgreSQL connection ended: {e}");
         }
     });
     Ok(client)
+}
+
+/// Cancels the query running on `client`'s connection (over TLS with `ca_file`).
+pub(crate) async fn cancel(client: &Client, config: &ClusterConfig) {
+    let token = client.cancel_token();
+    let _ = match tls::connector(config) {
+        Ok(Some(tls)) => within(token.cancel_query(tls), "cancelling").await,
+        _ => within(token.cancel_query(NoTls), "cancelling").await,
+    };
 }
 
 /// How long one connect or query to PostgreSQL may take before it counts as failed (a
@@ -286,7 +317,7 @@ async fn register(
     config: &ClusterConfig,
     local_end: u64,
 ) -> anyhow::Result<(i32, u16, Offset, u64)> {
-    let mut c = connect(&config.url).await?;
+    let mut c = connect(config).await?;
     let schema = schema::migrate(&mut c).await?;
     // Looked up first: an upsert would use up a serial number (a node tag) on every start.
     let found = c

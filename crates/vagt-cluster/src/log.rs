@@ -7,22 +7,18 @@ use anyhow::Context;
 use tokio_postgres::Client;
 use vagt_journal::{JournalError, Record, Records};
 
+use crate::ClusterConfig;
 use crate::follow;
 
-/// Every committed record of the cluster log at `url`, from the start, read page by page on a
-/// runtime of its own (call from outside an async context).
-pub fn read_log(url: &str) -> anyhow::Result<Records> {
+/// Every committed record of the cluster log, from the start, read page by page on a runtime of
+/// its own (call from outside an async context).
+pub fn read_log(config: &ClusterConfig) -> anyhow::Result<Records> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting a runtime for the cluster log")?;
     let (client, end) = runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .context("connecting to PostgreSQL")?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let client = crate::connect(config).await?;
         let end = follow::committed_end(&client).await?;
         anyhow::Ok((client, end))
     })?;

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use metrics::{counter, gauge};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 use tracing::warn;
 use vagt_journal::{Follow, Offset, Record};
 use vagt_records::FrameRecord;
@@ -150,7 +150,7 @@ pub(crate) struct Conn {
 
 async fn ship_group(inner: &Inner, conn: &mut Option<Conn>, group: &Group) -> anyhow::Result<()> {
     if conn.is_none() {
-        let client = connect(&inner.config.url).await?;
+        let client = connect(&inner.config).await?;
         let ship = within(client.prepare(SHIP), "preparing the shipping call").await??;
         *conn = Some(Conn { client, ship });
     }
@@ -180,7 +180,7 @@ async fn ship_group(inner: &Inner, conn: &mut Option<Conn>, group: &Group) -> an
     // Cancel it, so a backend stuck waiting (for the synchronous standby, for the sequencing
     // lock) does not stay behind holding a connection slot; the group is retried, and what the
     // cancelled call did commit is skipped by the shipped mark.
-    let _ = within(c.client.cancel_token().cancel_query(NoTls), "cancelling").await;
+    crate::cancel(&c.client, &inner.config).await;
     anyhow::bail!("PostgreSQL did not commit within {deadline:?}")
 }
 

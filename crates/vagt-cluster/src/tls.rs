@@ -43,10 +43,11 @@ pub(crate) fn connector(config: &ClusterConfig) -> anyhow::Result<Option<MakeRus
                 .with_context(|| read_error("cert_file", cert))?
                 .collect::<Result<Vec<_>, _>>()
                 .with_context(|| read_error("cert_file", cert))?;
-            let key = PrivateKeyDer::from_pem_file(key).with_context(|| read_error("key_file", key))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .context("cluster.cert_file and cluster.key_file do not make a client certificate")?
+            let key =
+                PrivateKeyDer::from_pem_file(key).with_context(|| read_error("key_file", key))?;
+            builder.with_client_auth_cert(chain, key).context(
+                "cluster.cert_file and cluster.key_file do not make a client certificate",
+            )?
         }
         (None, None) => builder.with_no_client_auth(),
         _ => anyhow::bail!("cluster.cert_file and cluster.key_file go together"),

@@ -20,6 +20,9 @@ fn node(pg: &Postgres, name: &str, dir: &std::path::Path) -> (SegmentJournal, Cl
         commit_timeout_ms: 5_000,
         lease_secs: 5,
         dedup_window_secs: 3600,
+        ca_file: None,
+        cert_file: None,
+        key_file: None,
     };
     let appender: Arc<dyn Journal> = Arc::new(local.appender().unwrap());
     let (cluster, _) = Cluster::start(config, appender, Duration::from_secs(10)).unwrap();

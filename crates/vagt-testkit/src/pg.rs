@@ -103,6 +103,32 @@ impl Postgres {
         self.sql("SELECT pg_reload_conf()");
     }
 
+    /// Turns TLS on with this certificate and key (PEM) and refuses every TCP connection without
+    /// it (`hostnossl … reject`), then restarts the server.
+    pub fn require_tls(&mut self, cert_pem: &str, key_pem: &str) {
+        for (name, text) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+            let path = self.dir.join(name);
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {name}: {e}"));
+            run(Command::new("chmod").arg("600").arg(&path));
+            if is_root() {
+                run(Command::new("chown").arg(SERVER_USER).arg(&path));
+            }
+        }
+        append_conf(
+            &self.dir,
+            "postgresql.conf",
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+        );
+        std::fs::write(
+            self.dir.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n\
+             hostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .unwrap_or_else(|e| panic!("writing pg_hba.conf: {e}"));
+        self.kill();
+        self.start();
+    }
+
     /// A libpq connection string for `vagt` on database `postgres`.
     pub fn url(&self) -> String {
         format!(
@@ -171,6 +197,25 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A CA and a server certificate it signed for `127.0.0.1` and `localhost`: (CA certificate,
+/// server certificate, server key), PEM.
+pub fn test_ca() -> (String, String, String) {
+    let mut ca = rcgen::CertificateParams::new(Vec::new()).unwrap_or_else(|e| panic!("{e}"));
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Vagt test PostgreSQL CA");
+    let ca_key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    let ca_cert = ca.self_signed(&ca_key).unwrap_or_else(|e| panic!("{e}"));
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let server = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    let cert = server
+        .signed_by(&key, &issuer)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
 }
 
 /// Where the PostgreSQL programs are: `pg_config --bindir`, else Debian's newest version.

@@ -111,6 +111,9 @@ impl Config {
         {
             config.gateway.accounts = Some(base.join(a));
         }
+        if let Some(c) = &mut config.cluster {
+            c.resolve_paths(base);
+        }
         if let Some(c) = &mut config.console {
             for p in [&mut c.cert, &mut c.key, &mut c.users] {
                 if p.is_relative() {
@@ -155,6 +158,9 @@ impl Config {
         if let Some(c) = &self.console {
             c.check()?;
         }
+        if let Some(c) = &self.cluster {
+            c.check_files()?;
+        }
         Ok(())
     }
 
@@ -181,9 +187,9 @@ impl Config {
     pub fn log(&self) -> vagt_engine::fold::Log {
         match &self.cluster {
             Some(c) => {
-                let url = c.url.clone();
+                let c = c.clone();
                 vagt_engine::fold::Log::Store(std::sync::Arc::new(move || {
-                    vagt_cluster::read_log(&url)
+                    vagt_cluster::read_log(&c)
                 }))
             }
             None => vagt_engine::fold::Log::Dir(self.journal_dir()),

@@ -70,10 +70,7 @@ pub fn audit_export(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<()>
         None => None,
     };
     let (records, source): (vagt_journal::Records, String) = match cluster {
-        Some(c) => (
-            vagt_cluster::read_log(&c.url)?,
-            "the cluster log".to_owned(),
-        ),
+        Some(c) => (vagt_cluster::read_log(&c)?, "the cluster log".to_owned()),
         None => {
             let dir = crate::config::existing_journal_dir(&args.journal.data)?;
             (

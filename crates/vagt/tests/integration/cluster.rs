@@ -576,3 +576,81 @@ fn the_web_console_shows_the_degraded_banner_in_chromium() {
     assert!(browser.wait().unwrap().success());
     a.stop();
 }
+
+/// `vagt serve` as node `name` with `extra` lines in its `[cluster]` section, expected to
+/// refuse to start: its exit code and stderr.
+fn node_refused(dir: &Path, url: &str, name: &str, extra: &str) -> (Option<i32>, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = dir.join("vagt.toml");
+    std::fs::write(&config, cluster_section(url, name) + extra).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(dir)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn nodes_reach_postgresql_only_over_verified_tls() {
+    let mut pg = Postgres::primary();
+    let (ca, cert, key) = vagt_testkit::pg::test_ca();
+    pg.require_tls(&cert, &key);
+    let dir = tempfile::tempdir().unwrap();
+    // Plain TCP is refused by the server: the node says so and exits 2.
+    let (code, err) = node_refused(&dir.path().join("plain"), &pg.url(), "a", "");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("no encryption") || err.contains("pg_hba"),
+        "{err}"
+    );
+    // A CA that did not sign the server's certificate: refused, naming the certificate.
+    let (other_ca, _, _) = vagt_testkit::pg::test_ca();
+    let wrong = dir.path().join("wrong");
+    std::fs::create_dir_all(&wrong).unwrap();
+    std::fs::write(wrong.join("ca.pem"), other_ca).unwrap();
+    let (code, err) = node_refused(&wrong, &pg.url(), "a", "ca_file = \"ca.pem\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    // With the right CA (a path relative to the config file): alarms are ACKed after their
+    // commit in PostgreSQL, and every connection the node holds is encrypted.
+    let ok = dir.path().join("ok");
+    std::fs::create_dir_all(&ok).unwrap();
+    std::fs::write(ok.join("ca.pem"), ca).unwrap();
+    let config = ok.join("vagt.toml");
+    std::fs::write(
+        &config,
+        cluster_section(&pg.url(), "a") + "ca_file = \"ca.pem\"\n",
+    )
+    .unwrap();
+    let g = Gateway::start_on(&ok, &["--config", config.to_str().unwrap()]);
+    let mut s = g.tcp();
+    s.write_all(&sia("1234", 1, "BA1")).unwrap();
+    assert!(read_ack(&mut s), "no ACK over a TLS cluster");
+    assert_eq!(
+        pg.sql("SELECT count(*) FROM vagt_log WHERE node = 'a' AND dedup IS NOT NULL"),
+        "1"
+    );
+    let conns = pg.sql(
+        "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s \
+         JOIN pg_stat_activity a USING (pid) \
+         WHERE a.client_addr IS NOT NULL AND a.application_name <> 'psql'",
+    );
+    let (encrypted, all) = conns.split_once('|').unwrap();
+    assert_eq!(encrypted, all, "{conns}");
+    assert!(all.parse::<u32>().unwrap() >= 2, "{conns}");
+    // `vagt alarms` reads the cluster log over TLS too.
+    assert_eq!(g.settled_alarms().as_array().unwrap().len(), 1);
+}
