@@ -57,6 +57,9 @@ pub async fn accept_loop(
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let silent = SilentSlots::new(limits.max_per_ip);
+    // Looked up once: a reconnect storm must not cost registry look-ups per connection.
+    let accepted = counter!(m::CONNECTIONS);
+    let open = gauge!(m::CONNECTIONS_OPEN);
     let mut backoff = Duration::from_millis(5);
     loop {
         let (stream, peer) = tokio::select! {
@@ -80,7 +83,7 @@ pub async fn accept_loop(
         if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER) {
             debug!(error = %e, "could not set the send buffer");
         }
-        counter!(m::CONNECTIONS).increment(1);
+        accepted.increment(1);
         let conn = Connection {
             stream,
             peer,
@@ -89,16 +92,21 @@ pub async fn accept_loop(
             limits: limits.clone(),
             silent: Some(silent.take(peer.ip())),
         };
-        tracker.spawn(serve(conn, stop.clone(), permit));
+        tracker.spawn(serve(conn, stop.clone(), permit, open.clone()));
     }
 }
 
 /// Runs one connection to its end, with its metrics.
-async fn serve(mut conn: Connection, stop: CancellationToken, permit: OwnedSemaphorePermit) {
-    gauge!(m::CONNECTIONS_OPEN).increment(1.0);
+async fn serve(
+    mut conn: Connection,
+    stop: CancellationToken,
+    permit: OwnedSemaphorePermit,
+    open: metrics::Gauge,
+) {
+    open.increment(1.0);
     let reason = conn.run(&stop).await;
     // Count before closing, so whoever sees the close also sees the metric.
-    gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
+    open.decrement(1.0);
     if let Some(reason) = reason {
         counter!(m::DISCONNECTS, "reason" => reason).increment(1);
     }
