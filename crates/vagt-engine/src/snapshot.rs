@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -72,12 +73,30 @@ pub(super) fn load_latest(dir: &Path) -> anyhow::Result<Option<CoreSnapshot>> {
     Ok(None)
 }
 
+/// Creates `dir` (0700), or makes an existing one 0700.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} private", dir.display()))
+}
+
 /// Writes a snapshot durably and removes all but the newest two.
 pub(super) fn write(dir: &Path, snap: &CoreSnapshot) -> anyhow::Result<PathBuf> {
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    private_dir(dir)?;
     let path = dir.join(format!("{PREFIX}{:020}{SUFFIX}", snap.offset));
     let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    // The core's state names citizens: the owner's only, whatever the umask.
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
     let mut w = std::io::BufWriter::new(&mut f);
     serde_json::to_writer(&mut w, snap)?;
     w.flush()?;

@@ -16,6 +16,7 @@ mod decode;
 mod gateway;
 mod hostile;
 mod ordering;
+mod prometheus;
 mod report;
 mod serve;
 mod shutdown;

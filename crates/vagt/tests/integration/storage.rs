@@ -237,3 +237,32 @@ fn sequences_of(records: &[serde_json::Value]) -> Vec<String> {
         .map(|r| r["sequence"].as_str().unwrap().to_owned())
         .collect()
 }
+
+#[test]
+fn journal_and_snapshots_are_the_owners_only_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut open = Command::new("bash");
+    open.args([
+        "-c",
+        "umask 000; exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_vagt"),
+    ]);
+    let g = Gateway::start_command(open, &data, &[]);
+    assert!(acked(&g, &sia("1234", 1, "MA1")));
+    // SIGTERM writes the final core snapshot.
+    assert_eq!(g.stop(), Some(0));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut checked = 0;
+    for sub in ["journal", "core"] {
+        let d = data.join(sub);
+        assert_eq!(mode(&d), 0o700, "{}", d.display());
+        for f in std::fs::read_dir(&d).unwrap() {
+            let f = f.unwrap().path();
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "a segment, the lock and a snapshot");
+}
