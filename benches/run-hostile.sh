@@ -58,14 +58,15 @@ for round in $(seq 1 "$ROUNDS"); do
         echo "round $round $kind alone: $line"
         # The hostile peers start 2 s before the devices and run past their end.
         target/release/vagt-replay hostile --target "$addr" --kind "$kind" ${args[$kind]} \
-            --secs "$(echo "$SECS + 4" | bc)" --account-start $((account + 500000)) > "$work/hostile.json" &
+            --secs "$(echo "$SECS + 4" | bc)" --account-start $((account + 500000)) \
+            --clk-tck "$(getconf CLK_TCK)" > "$work/hostile.json" &
         hp=$!
         sleep 2
         account=$((account + 100))
         line=$(good "$account")
         rss=$(rss_kib)
         wait "$hp"
-        echo "{\"round\": $round, \"kind\": \"$kind\", \"hostile\": true, \"rss_kib\": $rss, \"did\": $(cat "$work/hostile.json"), \"result\": $line}" >> "$OUT/hostile.jsonl"
+        echo "{\"round\": $round, \"kind\": \"$kind\", \"hostile\": true, \"hostile_secs\": $(echo "$SECS + 4" | bc), \"rss_kib\": $rss, \"did\": $(cat "$work/hostile.json"), \"result\": $line}" >> "$OUT/hostile.jsonl"
         echo "round $round $kind hostile: $line $(cat "$work/hostile.json")"
         sleep 1
     done
@@ -78,8 +79,8 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 med = statistics.median
 peak = [r["peak_rss_kib"] for r in rows if "peak_rss_kib" in r]
 runs = [r for r in rows if "kind" in r]
-print("| hostile kind | rounds | p99 ms alone → beside | p99 change | ACKs/s alone → beside | throughput change | RSS MiB beside (max) | receiver CPU µs/ACK alone → beside |")
-print("|---|---|---|---|---|---|---|---|")
+print("| hostile kind | rounds | p99 ms alone → beside | p99 change | ACKs/s alone → beside | throughput change | RSS MiB beside (max) | receiver CPU µs/ACK alone → beside | hostile's own CPU (% of one core) |")
+print("|---|---|---|---|---|---|---|---|---|")
 for kind in dict.fromkeys(r["kind"] for r in runs):
     a = [r for r in runs if r["kind"] == kind and not r["hostile"]]
     b = [r for r in runs if r["kind"] == kind and r["hostile"]]
@@ -87,8 +88,10 @@ for kind in dict.fromkeys(r["kind"] for r in runs):
     ta, tb = med([r["result"]["acks_per_sec"] for r in a]), med([r["result"]["acks_per_sec"] for r in b])
     ca, cb = med([r["result"]["cpu_us_per_ack"] for r in a]), med([r["result"]["cpu_us_per_ack"] for r in b])
     rss = max(r["rss_kib"] for r in b) / 1024
+    own = [r["did"]["cpu_secs"] / r["hostile_secs"] for r in b if r["did"].get("cpu_secs") is not None]
+    own = f"{100*med(own):.0f} %" if own else "—"
     print(f"| {kind} | {len(b)} | {p99a:.2f} → {p99b:.2f} | {100*(p99b/p99a-1):+.0f} % | "
-          f"{ta:,.0f} → {tb:,.0f} | {100*(tb/ta-1):+.1f} % | {rss:.0f} | {ca:.1f} → {cb:.1f} |")
+          f"{ta:,.0f} → {tb:,.0f} | {100*(tb/ta-1):+.1f} % | {rss:.0f} | {ca:.1f} → {cb:.1f} | {own} |")
 if peak:
     print(f"\npeak RSS of the receiver over the whole run: {peak[0]/1024:.0f} MiB")
 PY

@@ -346,12 +346,19 @@ impl Shard {
             self.policy().runaway_window_secs,
         );
         let times = self.recent.entry(account.to_owned()).or_default();
-        times.push_back(now);
         while times.front().is_some_and(|&t| t + window <= now) {
             times.pop_front();
         }
+        let was_over = times.len() > limit;
+        times.push_back(now);
+        // Only the newest limit + 1 times matter (is the (limit+1)-th newest inside the
+        // window?): a device sending thousands of events an hour costs no more memory than one
+        // that just crossed the limit.
+        if times.len() > limit + 1 {
+            times.pop_front();
+        }
         // Flag when the count first exceeds the limit within the window.
-        if times.len() == limit + 1 {
+        if !was_over && times.len() > limit {
             let kind = ChangeKind::Runaway {
                 account: account.to_owned(),
                 events: times.len(),

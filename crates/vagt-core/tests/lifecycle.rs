@@ -267,6 +267,33 @@ fn runaway_device_is_flagged_once_and_still_handled() {
 }
 
 #[test]
+fn a_flooding_device_costs_bounded_state_and_is_flagged_again_after_a_quiet_hour() {
+    let t0 = local(9, 0);
+    let mut s = shard(t0);
+    let runaways = |changes: &[Change]| {
+        changes
+            .iter()
+            .filter(|c| matches!(c.kind, ChangeKind::Runaway { .. }))
+            .count()
+    };
+    let mut flags = 0;
+    for i in 0..10_000u64 {
+        flags += runaways(&s.on_events("1234", &[pendant()], t0 + i / 100));
+    }
+    assert_eq!(flags, 1);
+    // The shard keeps the newest 21 event times of the account, not 10 000.
+    let recent = s.snapshot().recent;
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].1.len(), 21, "{:?}", recent[0].1.len());
+    // An hour later a new burst is flagged again.
+    let later = t0 + 100 + 3_600;
+    let again: usize = (0..25u64)
+        .map(|i| runaways(&s.on_events("1234", &[pendant()], later + i)))
+        .sum();
+    assert_eq!(again, 1);
+}
+
+#[test]
 fn restore_cancels_only_an_unclaimed_alarm() {
     let t0 = local(9, 0);
     let mut s = shard(t0);

@@ -282,7 +282,7 @@ fn cpu_by_thread(pid: u32) -> anyhow::Result<BTreeMap<String, u64>> {
 }
 
 /// The thread name and utime + stime of a `/proc/…/stat` line.
-fn parse_stat(stat: &str) -> Option<(String, u64)> {
+pub(crate) fn parse_stat(stat: &str) -> Option<(String, u64)> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     let name = stat.get(open + 1..close)?.to_owned();

@@ -42,6 +42,8 @@ pub struct Hostile {
     pub duration: Duration,
     /// First account number of the `no-read` and `nul` connections.
     pub account_start: u64,
+    /// Kernel clock ticks per second (`getconf CLK_TCK`), for the CPU time.
+    pub clk_tck: u64,
 }
 
 /// What the hostile peers did.
@@ -53,6 +55,8 @@ pub struct Done {
     pub cut: u64,
     /// Units sent (frames, 64-byte writes, datagrams).
     pub sent: u64,
+    /// CPU seconds the hostile process used (it shares the machine with the receiver).
+    pub cpu_secs: Option<f64>,
 }
 
 #[derive(Default)]
@@ -100,7 +104,15 @@ pub async fn run(h: &Hostile) -> anyhow::Result<Done> {
         connects: counters.connects.load(Ordering::Relaxed),
         cut: counters.cut.load(Ordering::Relaxed),
         sent: counters.sent.load(Ordering::Relaxed),
+        cpu_secs: own_cpu_secs(h.clk_tck),
     })
+}
+
+/// This process's CPU time so far (user + system), from `/proc/self/stat`.
+fn own_cpu_secs(clk_tck: u64) -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let (_, ticks) = crate::closed::parse_stat(&stat)?;
+    Some(ticks as f64 / clk_tck.max(1) as f64)
 }
 
 /// One connection's life; `false` if it could not connect.

@@ -121,6 +121,9 @@ enum Cmd {
         /// First account number (no-read, nul).
         #[arg(long, default_value_t = 900_000)]
         account_start: u64,
+        /// Kernel clock ticks per second (`getconf CLK_TCK`).
+        #[arg(long, default_value_t = 100)]
+        clk_tck: u64,
     },
     /// Prints the accounts file a Vagt gateway needs for a scenario's fleet (keys included).
     Accounts {
@@ -229,6 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rate,
             secs,
             account_start,
+            clk_tck,
         } => {
             anyhow::ensure!(
                 secs > 0.0 && secs.is_finite() && rate > 0.0 && rate.is_finite(),
@@ -241,6 +245,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 rate,
                 duration: Duration::from_secs_f64(secs),
                 account_start,
+                clk_tck,
             };
             // One thread: the hostile peers must not take the receiver's CPU.
             let rt = tokio::runtime::Builder::new_current_thread()
