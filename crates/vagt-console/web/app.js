@@ -191,6 +191,26 @@ function showDetail() {
     const dd = document.createElement("dd"); dd.textContent = v ?? "";
     dl.append(dt, dd);
   }
+  showCitizen();
+}
+
+// The citizen from the register (the server records every such view): name, address, phone
+// numbers as tel: links for the call back, contacts, language, care notes.
+function showCitizen() {
+  const c = detail && detail.alarm.id === selected ? detail.citizen : null;
+  $("d-citizen").hidden = !c;
+  if (!c) return;
+  $("c-name").textContent = c.name;
+  $("c-address").textContent = c.address;
+  $("c-phones").replaceChildren(...c.phones.flatMap((p, i) => {
+    const a = document.createElement("a");
+    a.href = `tel:${p.replace(/[^+0-9]/g, "")}`; a.textContent = p; a.className = "tel";
+    return i ? [document.createTextNode(" · "), a] : [a];
+  }));
+  $("c-contacts").textContent = c.contacts.join(" · ");
+  $("c-language").textContent = c.language;
+  $("c-notes").textContent = c.care_notes;
+  $("c-keybox").textContent = c.key_box;
 }
 
 // The account's citizen and services and the alarm's history, from the last `detail`.
