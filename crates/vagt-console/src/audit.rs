@@ -27,6 +27,21 @@ pub struct Refusal {
     pub reason: String,
 }
 
+/// A citizen's record shown to a user with an alarm; journaled before it is shown.
+#[derive(Clone, Debug)]
+pub struct View {
+    /// The console user.
+    pub user: String,
+    /// Their role.
+    pub role: UserRole,
+    /// From where.
+    pub client: Option<SocketAddr>,
+    /// The alarm.
+    pub alarm: u64,
+    /// The citizen's reference (never the record).
+    pub citizen: String,
+}
+
 /// The longest note or call-back text, in characters (a page of text).
 pub const NOTE_MAX_CHARS: usize = 2_000;
 /// Notes and call-backs a user may write at once …

@@ -40,6 +40,10 @@ pub struct ConsoleConfig {
     /// With `cpu = "nice"`: their Unix nice value (0 = the gateway's own, 19 = the lowest).
     #[serde(default = "default_nice")]
     pub nice: i32,
+    /// The citizen register (CSV or JSON, not readable by others): names, addresses, phones
+    /// and care notes shown with an alarm's detail. Reloaded on SIGHUP.
+    #[serde(default)]
+    pub citizens: Option<PathBuf>,
 }
 
 /// How the console's threads share the CPU with the gateway's (promise 2: however many
@@ -90,6 +94,15 @@ impl ConsoleConfig {
             "console TLS (make a self-signed pair for a first run with `vagt cert dev`)",
         )?;
         let users = Users::load(&self.users)?;
+        self.load_citizens()?;
         Ok((tls, users))
+    }
+
+    /// The citizen register (empty without `citizens`).
+    pub fn load_citizens(&self) -> anyhow::Result<vagt_records::Citizens> {
+        match &self.citizens {
+            Some(path) => vagt_records::Citizens::load(path),
+            None => Ok(vagt_records::Citizens::default()),
+        }
     }
 }

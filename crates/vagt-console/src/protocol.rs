@@ -205,6 +205,9 @@ pub enum ServerMsg {
         alarm: Box<Alarm>,
         /// Its account, if the accounts file has it.
         account: Option<AccountInfo>,
+        /// The citizen from the register, when the account names one the register has (the
+        /// view is journaled before this is sent).
+        citizen: Option<Box<vagt_records::Citizen>>,
         /// What happened to it, oldest first, as this console server saw it (since the
         /// server started; at most the last 200 changes).
         history: Vec<Change>,

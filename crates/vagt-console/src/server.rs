@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
-use crate::audit::{NoteBudget, Refusal};
+use crate::audit::{NoteBudget, Refusal, View};
 use crate::guard::{LoginGuard, PreLogin};
 use crate::http::{Prefixed, read_head, serve_file};
 use crate::protocol::{AccountInfo, BATCH_WINDOW_MS, ClientMsg, ReportRequest, ServerMsg, VERSION};
@@ -79,6 +79,17 @@ pub trait Backend: Send + Sync + 'static {
     /// its own refusals with the command). `Err`: it could not be recorded.
     fn audit_refusal(&self, refusal: Refusal) -> BoxFuture<'_, Result<(), String>> {
         let _ = refusal;
+        Box::pin(async { Ok(()) })
+    }
+    /// The citizen behind a reference, from the register.
+    fn citizen(&self, reference: &str) -> Option<vagt_records::Citizen> {
+        let _ = reference;
+        None
+    }
+    /// Journals that a user was shown a citizen's record (before it is shown). `Err`: it could
+    /// not be recorded, and the record is not shown.
+    fn audit_view(&self, view: View) -> BoxFuture<'_, Result<(), String>> {
+        let _ = view;
         Box::pin(async { Ok(()) })
     }
     /// Computes a report from the journal (`Err`: why not, for the user).
@@ -724,11 +735,46 @@ impl Console {
             .get(&alarm)
             .map(|h| h.iter().cloned().collect())
             .unwrap_or_default();
+        let account = self.backend.account(&found.account);
+        let citizen = match self.citizen_for(user, peer, &found, account.as_ref()).await {
+            Ok(c) => c,
+            Err(e) => return error(Some(id), &e),
+        };
         ServerMsg::Detail {
             id,
-            account: self.backend.account(&found.account),
+            account,
+            citizen,
             alarm: Box::new(found),
             history,
+        }
+    }
+
+    /// The register's record of the alarm's citizen, once its view is journaled.
+    async fn citizen_for(
+        &self,
+        user: &User,
+        peer: SocketAddr,
+        alarm: &Alarm,
+        account: Option<&AccountInfo>,
+    ) -> Result<Option<Box<vagt_records::Citizen>>, String> {
+        let Some(found) = account
+            .and_then(|a| a.citizen.as_deref())
+            .and_then(|r| self.backend.citizen(r))
+        else {
+            return Ok(None);
+        };
+        let view = View {
+            user: user.name.clone(),
+            role: user.role,
+            client: Some(peer),
+            alarm: alarm.id.0,
+            citizen: found.citizen.clone(),
+        };
+        match self.backend.audit_view(view).await {
+            Ok(()) => Ok(Some(Box::new(found))),
+            Err(e) => Err(format!(
+                "the citizen's record is not shown: its view could not be recorded ({e})"
+            )),
         }
     }
 

@@ -200,7 +200,8 @@ mod tests {
 
     #[test]
     fn json_is_the_same_register() {
-        let json = r#"[{"citizen": "borger-1", "name": "Karen Jensen", "phones": ["+4512345678"]}]"#;
+        let json =
+            r#"[{"citizen": "borger-1", "name": "Karen Jensen", "phones": ["+4512345678"]}]"#;
         let r = Citizens::parse_json(json).unwrap();
         assert_eq!(r.get("borger-1").unwrap().phones, ["+4512345678"]);
     }
@@ -210,7 +211,10 @@ mod tests {
         let e = Citizens::parse_csv("citizen,name,cpr\nb,Karen,010101-1234\n").unwrap_err();
         assert!(e.to_string().contains("unknown column \"cpr\""), "{e}");
         let e = Citizens::parse_csv("citizen,name\nb,Karen\nb,Karen Jensen\n").unwrap_err();
-        assert!(e.to_string().contains("twice") && !e.to_string().contains("Karen"), "{e}");
+        assert!(
+            e.to_string().contains("twice") && !e.to_string().contains("Karen"),
+            "{e}"
+        );
         let e = Citizens::parse_csv("citizen,name\nb,\n").unwrap_err();
         assert!(e.to_string().contains("required"), "{e}");
     }

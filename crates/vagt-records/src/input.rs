@@ -21,6 +21,41 @@ const COMMAND_TAG: u8 = b'C';
 const TICK_TAG: u8 = b'T';
 const SETUP_TAG: u8 = b'S';
 const REFUSAL_TAG: u8 = b'R';
+const VIEW_TAG: u8 = b'V';
+
+/// A console user was shown a citizen's record from the register, with an alarm (journaled
+/// before it is shown: every view of health data is audited). The core ignores these records;
+/// they hold the citizen's reference, never the record itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewRecord {
+    /// When (milliseconds since the Unix epoch).
+    pub at_ms: i64,
+    /// The console user.
+    pub user: String,
+    /// Their console role.
+    pub role: String,
+    /// From where.
+    pub client: Option<SocketAddr>,
+    /// The alarm it was shown with.
+    pub alarm: u64,
+    /// The citizen's reference.
+    pub citizen: String,
+}
+
+/// Encodes a view record.
+pub fn encode_view(v: &ViewRecord) -> anyhow::Result<Vec<u8>> {
+    let mut out = vec![VIEW_TAG];
+    serde_json::to_writer(&mut out, v)?;
+    Ok(out)
+}
+
+/// Decodes a record only if it is a citizen view (`Ok(None)` otherwise).
+pub fn decode_view(payload: &[u8]) -> anyhow::Result<Option<ViewRecord>> {
+    match payload.split_first() {
+        Some((&VIEW_TAG, rest)) => Ok(Some(serde_json::from_slice(rest).context("view record")?)),
+        _ => Ok(None),
+    }
+}
 
 /// A request the console layer refused before it reached the core (a responder's command on
 /// another team's alarm, an auditor's command, a report the role may not fetch), journaled for

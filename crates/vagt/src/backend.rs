@@ -2,15 +2,16 @@
 //! the reports, as `vagt-console` asks for them.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, RwLock, Weak};
 
-use vagt_console::audit::Refusal;
+use vagt_console::audit::{Refusal, View};
 use vagt_console::protocol::{AccountInfo, ReportRequest};
 use vagt_console::server::{Backend, BoxFuture, Failure, Tap};
 use vagt_console::{ConsoleConfig, RunningConsole};
 use vagt_core::{Actor, Alarm, Change, Command};
 use vagt_engine::{Engine, EngineError};
-use vagt_records::input::RefusalRecord;
+use vagt_records::input::{RefusalRecord, ViewRecord};
+use vagt_records::{Citizen, Citizens};
 use vagt_report::{Month, ReportFormat, ReportTable};
 
 /// The core as the console sees it. It holds the engine weakly: shutdown does not wait for
@@ -23,25 +24,88 @@ struct EngineBackend {
     gateway: tokio::runtime::Handle,
     /// Cluster mode: whether the node is degraded, and what it acknowledged meanwhile.
     cluster: Option<Arc<vagt_cluster::Cluster>>,
+    /// The citizen register.
+    register: Register,
 }
 
 /// Alarms acknowledged while degraded, listed at most (the newest).
 const PROVISIONAL_LIMIT: usize = 200;
 
-/// Starts the console over `engine` (commands run on the calling runtime).
+/// The citizen register the console shows: loaded at start, replaced whole on reload (SIGHUP);
+/// a reader keeps the version it took.
+#[derive(Clone)]
+pub struct Register {
+    config: ConsoleConfig,
+    current: Arc<RwLock<Arc<Citizens>>>,
+}
+
+impl Register {
+    /// Loads `config.citizens` (empty without it).
+    pub fn load(config: &ConsoleConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            current: Arc::new(RwLock::new(Arc::new(config.load_citizens()?))),
+            config: config.clone(),
+        })
+    }
+
+    /// Reads the file again; the number of citizens. On error the old register stays.
+    pub fn reload(&self) -> anyhow::Result<usize> {
+        let fresh = Arc::new(self.config.load_citizens()?);
+        let n = fresh.len();
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(n)
+    }
+
+    fn get(&self, reference: &str) -> Option<Citizen> {
+        let current = Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()));
+        current.get(reference).cloned()
+    }
+}
+
+/// Starts the console over `engine` (commands run on the calling runtime), with the reports'
+/// source, the cluster (if any) and the citizen register.
 pub async fn start(
     config: &ConsoleConfig,
     engine: &Arc<Engine>,
-    reports: vagt_report::Source,
-    cluster: Option<Arc<vagt_cluster::Cluster>>,
+    (reports, cluster, register): (
+        vagt_report::Source,
+        Option<Arc<vagt_cluster::Cluster>>,
+        Register,
+    ),
 ) -> anyhow::Result<RunningConsole> {
     let backend = EngineBackend {
         engine: Arc::downgrade(engine),
         reports: Arc::new(reports),
         gateway: tokio::runtime::Handle::current(),
         cluster,
+        register,
     };
     vagt_console::start(config, Arc::new(backend)).await
+}
+
+impl EngineBackend {
+    /// Journals an audit record on the gateway's runtime and waits until it is durable.
+    fn journal_audit(&self, record: anyhow::Result<Vec<u8>>) -> BoxFuture<'_, Result<(), String>> {
+        let engine = self.engine.upgrade();
+        let run = async move {
+            let engine = engine.ok_or_else(|| "stopping".to_owned())?;
+            let record = record.map_err(|e| e.to_string())?;
+            engine
+                .journal_audit(record)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let task = self.gateway.spawn(run);
+        Box::pin(async move { task.await.map_err(|e| e.to_string())? })
+    }
+}
+
+/// A console role's name as the audit trail writes it (`operator`, `auditor`, …).
+fn role_name(role: vagt_console::users::UserRole) -> String {
+    serde_json::to_value(role)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 impl Backend for EngineBackend {
@@ -80,28 +144,31 @@ impl Backend for EngineBackend {
     }
 
     fn audit_refusal(&self, refusal: Refusal) -> BoxFuture<'_, Result<(), String>> {
-        let engine = self.engine.upgrade();
-        let run = async move {
-            let engine = engine.ok_or_else(|| "stopping".to_owned())?;
-            let record = vagt_records::input::encode_refusal(&RefusalRecord {
-                at_ms: vagt_records::time::now_ms(),
-                user: refusal.user,
-                role: serde_json::to_value(refusal.role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                client: refusal.client,
-                request: refusal.request,
-                reason: refusal.reason,
-            })
-            .map_err(|e| e.to_string())?;
-            engine
-                .journal_audit(record)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        let task = self.gateway.spawn(run);
-        Box::pin(async move { task.await.map_err(|e| e.to_string())? })
+        let record = vagt_records::input::encode_refusal(&RefusalRecord {
+            at_ms: vagt_records::time::now_ms(),
+            user: refusal.user,
+            role: role_name(refusal.role),
+            client: refusal.client,
+            request: refusal.request,
+            reason: refusal.reason,
+        });
+        self.journal_audit(record)
+    }
+
+    fn citizen(&self, reference: &str) -> Option<Citizen> {
+        self.register.get(reference)
+    }
+
+    fn audit_view(&self, view: View) -> BoxFuture<'_, Result<(), String>> {
+        let record = vagt_records::input::encode_view(&ViewRecord {
+            at_ms: vagt_records::time::now_ms(),
+            user: view.user,
+            role: role_name(view.role),
+            client: view.client,
+            alarm: view.alarm,
+            citizen: view.citizen,
+        });
+        self.journal_audit(record)
     }
 
     fn open_alarms(&self) -> Vec<Alarm> {

@@ -115,7 +115,10 @@ impl Config {
             c.resolve_paths(base);
         }
         if let Some(c) = &mut config.console {
-            for p in [&mut c.cert, &mut c.key, &mut c.users] {
+            for p in [&mut c.cert, &mut c.key, &mut c.users]
+                .into_iter()
+                .chain(c.citizens.as_mut())
+            {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }

@@ -77,6 +77,8 @@ pub struct Running {
     /// The console's address, if it runs.
     pub console_addr: Option<SocketAddr>,
     console: Option<RunningConsole>,
+    /// The citizen register the console shows (reloaded on SIGHUP).
+    register: Option<crate::backend::Register>,
     stop: CancellationToken,
     ops_stop: CancellationToken,
     tracker: TaskTracker,
@@ -92,6 +94,7 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
     // Signal handlers first: a SIGTERM during start-up must stop us gracefully, not kill us.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let grace_term = Duration::from_secs(config.gateway.shutdown_grace_secs);
     let mut running = start(config, accounts).await?;
     // One parseable line for operators and tests: the bound addresses. A closed stdout must
@@ -110,11 +113,17 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
         ),
     );
     let mut failed = running.journal_failed.take();
-    let grace = tokio::select! {
-        _ = term.recv() => { info!("SIGTERM: stopping gracefully"); grace_term }
-        _ = int.recv() => { info!("SIGINT: stopping"); Duration::from_secs(1).min(grace_term) }
-        Some(why) = async { failed.as_mut()?.await.ok() } => {
-            return fail_stop(running, &why).await;
+    let grace = loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM: stopping gracefully"); break grace_term }
+            _ = int.recv() => {
+                info!("SIGINT: stopping");
+                break Duration::from_secs(1).min(grace_term);
+            }
+            _ = hup.recv() => running.reload_register(),
+            Some(why) = async { failed.as_mut()?.await.ok() } => {
+                return fail_stop(running, &why).await;
+            }
         }
     };
     running.shutdown(grace).await
@@ -253,12 +262,18 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         node,
     )?);
     let accounts = Arc::new(accounts);
-    let console = match &config.console {
-        Some(c) => {
+    let register = config
+        .console
+        .as_ref()
+        .map(crate::backend::Register::load)
+        .transpose()?;
+    let console = match (&config.console, &register) {
+        (Some(c), Some(r)) => {
             let reports = config.report_source(Arc::clone(&accounts));
-            Some(crate::backend::start(c, &engine, reports, cluster.clone()).await?)
+            let backend = (reports, cluster.clone(), r.clone());
+            Some(crate::backend::start(c, &engine, backend).await?)
         }
-        None => None,
+        _ => None,
     };
     let ack = Arc::new(AckPath::new(
         settings,
@@ -283,6 +298,7 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         data_dir: config.gateway.data.clone(),
         console_addr: console.as_ref().map(|c| c.addr),
         console,
+        register,
         stop: CancellationToken::new(),
         ops_stop,
         tracker: TaskTracker::new(),
@@ -335,6 +351,18 @@ async fn join_cluster(
 }
 
 impl Running {
+    /// SIGHUP: reads the citizen register again; a broken file keeps the one in use.
+    fn reload_register(&self) {
+        let Some(r) = &self.register else {
+            info!("SIGHUP: no console, nothing to reload");
+            return;
+        };
+        match r.reload() {
+            Ok(n) => info!(citizens = n, "SIGHUP: citizen register reloaded"),
+            Err(e) => warn!("SIGHUP: citizen register not reloaded, the previous one stays: {e:#}"),
+        }
+    }
+
     /// The ticker and the ACK path's listeners, tracked for shutdown.
     fn spawn_ingest(
         &self,

@@ -62,7 +62,8 @@ pub fn export_to(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> 
 
 /// `vagt audit export`: one JSON object per person's command in the journal — who (name and
 /// role), from where (client address), when, and what — and per request the console refused
-/// before the core (with `refused` and `refused_by`), in journal order.
+/// before the core (with `refused` and `refused_by`) and per citizen record shown (`viewed`),
+/// in journal order.
 pub fn audit_export(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let from = args.journal.from;
     let cluster = match &args.config {
@@ -86,6 +87,10 @@ pub fn audit_export(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<()>
         }
         if let Ok(Some(r)) = vagt_records::input::decode_refusal(&record.payload) {
             writeln!(out, "{}", refusal_line(record.offset.0, &r))?;
+            continue;
+        }
+        if let Ok(Some(v)) = vagt_records::input::decode_view(&record.payload) {
+            writeln!(out, "{}", view_line(record.offset.0, &v))?;
             continue;
         }
         let Ok(Some(vagt_records::Input::Command(c))) =
@@ -123,6 +128,22 @@ fn refusal_line(offset: u64, r: &vagt_records::input::RefusalRecord) -> serde_js
         "request": r.request,
         "refused": r.reason,
         "refused_by": "console",
+    })
+}
+
+/// An audit line for a citizen's record shown to a user with an alarm.
+fn view_line(offset: u64, v: &vagt_records::input::ViewRecord) -> serde_json::Value {
+    let at = Timestamp::from_unix(v.at_ms.div_euclid(1000)).map(|t| t.rfc3339());
+    json!({
+        "offset": offset,
+        "at": at,
+        "at_ms": v.at_ms,
+        "user": v.user,
+        "role": v.role,
+        "client": v.client.map(|a| a.to_string()),
+        "viewed": "citizen",
+        "citizen": v.citizen,
+        "alarm": v.alarm,
     })
 }
 

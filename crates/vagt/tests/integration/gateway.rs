@@ -13,6 +13,8 @@ pub struct Gateway {
     pub child: Child,
     pub addr: SocketAddr,
     pub metrics: SocketAddr,
+    /// The console's address, if it runs.
+    pub console: Option<SocketAddr>,
     /// The data directory.
     pub data: std::path::PathBuf,
     /// `--config PATH`, if it was started with one.
@@ -95,6 +97,9 @@ impl Gateway {
         let metrics = between(&line, "metrics on http://", "/metrics")
             .parse()
             .unwrap();
+        let console = line
+            .contains("console wss://")
+            .then(|| between(&line, "console wss://", "/").parse().unwrap());
         let config = extra
             .iter()
             .position(|a| *a == "--config")
@@ -104,6 +109,7 @@ impl Gateway {
             child,
             addr,
             metrics,
+            console,
             data: data.to_owned(),
             config,
             _dir: None,

@@ -8,6 +8,7 @@
 )] // test code
 
 mod browser;
+mod citizens;
 mod cluster;
 mod console;
 mod core;
