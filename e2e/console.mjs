@@ -6,7 +6,8 @@
 // CSV with one row per call.
 //
 // Environment: VAGT_URL (https://127.0.0.1:PORT/), VAGT_USER, VAGT_PASSWORD, VAGT_ACCOUNT,
-// VAGT_CITIZEN (the account's citizen reference, shown in the alarm detail),
+// VAGT_CITIZEN (the account's citizen reference, shown in the alarm detail), VAGT_CITIZEN_NAME
+// (the register's name for it, shown with a tel: call-back link; VAGT_DETAIL_SCREENSHOT: a PNG),
 // CHROMIUM (default /usr/bin/chromium), VAGT_SCREENSHOT (a PNG of the supervisor's page). Prints "ready" once logged in (the test then sends the
 // frame), "supervisor <calls> <file name>" after the supervisor part and "done <alarm id>" at
 // the end; exits non-zero with a message on any failure.
@@ -33,6 +34,13 @@ try {
   // The detail shows the citizen from the accounts file and the alarm's history.
   await page.waitForSelector(`#d-fields dd:has-text("${env("VAGT_CITIZEN")}")`);
   await page.waitForSelector('#d-fields dd:has-text("opened")');
+  // … and, with a citizen register, who the citizen is, with the number to call back.
+  if (process.env.VAGT_CITIZEN_NAME) {
+    await page.waitForSelector(`#d-citizen #c-name:has-text("${env("VAGT_CITIZEN_NAME")}")`);
+    const tel = await page.getAttribute("#c-phones a", "href");
+    if (!/^tel:\+?[0-9]+$/.test(tel)) throw new Error(`call-back link: ${tel}`);
+    if (process.env.VAGT_DETAIL_SCREENSHOT) await page.screenshot({ path: process.env.VAGT_DETAIL_SCREENSHOT, fullPage: true });
+  }
   await page.click('#actions button[data-cmd="claim"]');
   await page.waitForFunction(
     ([id, user]) => [...document.querySelectorAll("#queue tbody tr")]

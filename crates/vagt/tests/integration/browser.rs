@@ -73,12 +73,15 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
     };
 
     let os = std::ffi::OsStr::new;
+    let detail_shot = dir.path().join("detail.png");
     let (mut browser, mut lines) = run_script(
         "console.mjs",
         console,
         &[
             ("VAGT_ACCOUNT", os("1234")),
             ("VAGT_CITIZEN", os("borger-1")),
+            ("VAGT_CITIZEN_NAME", os("Karen Jensen")),
+            ("VAGT_DETAIL_SCREENSHOT", detail_shot.as_os_str()),
             ("VAGT_SUPERVISOR", os("sara")),
             ("VAGT_SUPERVISOR_PASSWORD", os("sara-password")),
         ],
@@ -103,6 +106,10 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
     assert!(browser.wait().unwrap().success(), "{done}");
     let alarm: u64 = done.strip_prefix("done ").unwrap().parse().unwrap();
     guard.stop();
+    assert!(detail_shot.metadata().unwrap().len() > 1000);
+    if let Ok(keep) = std::env::var("VAGT_KEEP_SCREENSHOTS") {
+        std::fs::copy(&detail_shot, Path::new(&keep).join("citizen-detail.png")).unwrap();
+    }
 
     // The journal has the clicks, attributed to the operator.
     let actions: Vec<(String, String)> = crate::gateway::json_lines(

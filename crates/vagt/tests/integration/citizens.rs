@@ -2,25 +2,17 @@
 //! see the alarm, every view journaled before it is shown, never in the journal export or the
 //! metrics, refused when others can read the file, reloaded on SIGHUP.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::console::{console_section, login, next, next_answer, send};
+use crate::console::{REGISTER, console_section, login, next, next_answer, send, write_register};
 use crate::gateway::{Gateway, export, json_lines, sia, signal};
-
-const REGISTER: &str = "citizen,name,address,phones,contacts,language,care_notes,key_box\n\
-    borger-1,Karen Jensen,\"Nørregade 1, 8000 Aarhus C\",+45 12 34 56 78,\
-    \"Per Jensen (søn) +4587654321\",da,\"Diabetes; hører dårligt\",Nøgleboks 1234\n\
-    borger-3,Ib Holm,Vestergade 3,+4511111111,,da,,\n";
 
 /// Writes the register (mode `mode`) and a config with the console reading it; the config path.
 fn setup(dir: &Path, mode: u32) -> String {
-    let register = dir.join("citizens.csv");
-    std::fs::write(&register, REGISTER).unwrap();
-    std::fs::set_permissions(&register, std::fs::Permissions::from_mode(mode)).unwrap();
+    let register = write_register(dir, mode);
     let config = dir.join("vagt.toml");
     std::fs::write(
         &config,

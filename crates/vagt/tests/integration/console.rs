@@ -60,6 +60,21 @@ pub fn console_section(dir: &Path) -> String {
     )
 }
 
+/// The test citizen register: the citizens behind the test accounts' references.
+pub const REGISTER: &str = "citizen,name,address,phones,contacts,language,care_notes,key_box\n\
+    borger-1,Karen Jensen,\"Nørregade 1, 8000 Aarhus C\",+45 12 34 56 78,\
+    \"Per Jensen (søn) +4587654321\",da,\"Diabetes; hører dårligt\",Nøgleboks 1234\n\
+    borger-3,Ib Holm,Vestergade 3,+4511111111,,da,,\n";
+
+/// Writes [`REGISTER`] to `dir/citizens.csv` with `mode`; its path.
+pub fn write_register(dir: &Path, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("citizens.csv");
+    std::fs::write(&path, REGISTER).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
 pub async fn connect(addr: SocketAddr, cert: &Path) -> Ws {
     vagt_console::client::connect(addr, "localhost", cert)
         .await
@@ -135,6 +150,7 @@ pub fn start_with_console_on(
             "listen = \"127.0.0.1:0\"",
             &format!("listen = \"{console}\""),
         );
+    let text = text + &format!("citizens = \"{}\"\n", write_register(dir, 0o600).display());
     let mut config = Config::parse(&text, Path::new(".")).unwrap();
     config.gateway.data = dir.join("data");
     rt.block_on(start(config, Accounts::parse(ACCOUNTS).unwrap()))
