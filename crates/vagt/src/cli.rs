@@ -152,6 +152,19 @@ pub struct ServeArgs {
     /// Console address (TLS; needs the `[console]` section's cert, key and users).
     #[arg(long, value_name = "ADDR")]
     pub console: Option<SocketAddr>,
+    /// Log lines on stderr: `text` (coloured only on a terminal) or `json` (one object per
+    /// line, for log shippers).
+    #[arg(long, env = "VAGT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `vagt serve --log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, `fields`).
+    Json,
 }
 
 /// Arguments of `vagt console`.

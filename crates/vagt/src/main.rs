@@ -47,16 +47,21 @@ fn main() -> ExitCode {
 
 /// `vagt serve`: logging, the runtime, then [`vagt::serve::run`].
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into a file or journald.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         // A closed stderr must not take the process down: tracing would report its own write
         // error with `eprintln!`, which panics.
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    match args.log_format {
+        vagt::cli::LogFormat::Text => logs.init(),
+        vagt::cli::LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
     let (config, accounts) = vagt::serve::load_config(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -371,3 +371,68 @@ fn unknown_accounts_can_be_refused_by_policy() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["account"], "1234");
 }
+
+/// `vagt serve` with `args` until its ready line, then SIGTERM: its exit code and stderr.
+fn serve_logs(args: &[&str]) -> (Option<i32>, String) {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(dir.path())
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.contains("listening on"), "{ready}");
+    crate::gateway::signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn logs_are_plain_text_off_a_terminal_or_json_lines() {
+    let (code, text) = serve_logs(&[]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("SIGTERM: stopping gracefully"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "colour codes in a log file: {text:?}"
+    );
+    let (code, json) = serve_logs(&["--log-format", "json"]);
+    assert_eq!(code, Some(0));
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.len() >= 3, "{json}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "SIGTERM: stopping gracefully"),
+        "{json}"
+    );
+    // A bad value is a one-line error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["serve", "--log-format", "xml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
