@@ -343,3 +343,17 @@ fn a_bad_month_is_named() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--month must be YYYY-MM"));
 }
+
+#[test]
+fn without_the_accounts_file_the_report_is_refused_not_written_citizen_less() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Process::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["report", "monthly", "--month", "2026-10", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs the accounts file"), "{err}");
+}
