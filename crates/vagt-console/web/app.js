@@ -268,9 +268,13 @@ function report(m) {
   $("sla").querySelector("tbody").replaceChildren(...Object.entries(s.sla).map(([shift, f]) => {
     const tr = document.createElement("tr");
     tr.dataset.shift = shift;
-    const share = (x, ok) => (f.calls ? [pct(x), ok] : ["—"]);
-    const cells = [[shift], [f.calls], share(f.share_within_60s, f.target_60s_met), share(f.share_within_180s, f.target_180s_met),
-                   [f.target_60s_met && f.target_180s_met ? "met" : "MISSED", f.target_60s_met && f.target_180s_met],
+    // Calls still unclaimed and within a target are pending for it: neither met nor missed yet.
+    const share = (x, ok, pending) => (f.calls > pending ? [pct(x), ok] : [f.calls ? "pending" : "—"]);
+    const calls = f.pending_60s ? `${f.calls} (${f.pending_60s} pending)` : f.calls;
+    const met = f.target_60s_met && f.target_180s_met;
+    const verdict = f.calls && f.calls === f.pending_60s ? ["pending"] : [met ? "met" : "MISSED", met];
+    const cells = [[shift], [calls], share(f.share_within_60s, f.target_60s_met, f.pending_60s),
+                   share(f.share_within_180s, f.target_180s_met, f.pending_180s), verdict,
                    [f.visits], [f.visits ? pct(f.share_on_site_in_time) : "—"]];
     for (const [v, ok] of cells) {
       const td = document.createElement("td"); td.textContent = v;

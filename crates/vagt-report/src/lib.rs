@@ -95,6 +95,7 @@ impl Source {
             monthly::Scope {
                 municipality: request.municipality.as_deref(),
                 provider: request.provider.as_deref(),
+                as_of: vagt_records::time::now_secs(),
             },
         )?;
         Ok(match (request.format, request.table) {

@@ -150,7 +150,12 @@ pub struct ShiftSla {
     pub claimed_within_60s: u64,
     /// Claimed within 180 s.
     pub claimed_within_180s: u64,
-    /// Share claimed within 60 s (0…1; 1 when there were no calls).
+    /// Still unclaimed and younger than 60 s when the report was made: not counted in the
+    /// 60 s share (neither met nor missed yet).
+    pub pending_60s: u64,
+    /// The same for the 180 s target.
+    pub pending_180s: u64,
+    /// Share claimed within 60 s of the calls decided for it (0…1; 1 when none were).
     pub share_within_60s: f64,
     /// Share within 180 s.
     pub share_within_180s: f64,
@@ -274,6 +279,10 @@ pub struct Scope<'a> {
     pub municipality: Option<&'a str>,
     /// Only citizens whose calls go to this provider or home-nurse district.
     pub provider: Option<&'a str>,
+    /// When the report is made (seconds): a call still unclaimed and still within a target at
+    /// that moment is *pending* for that target, not missed (it matters for the current month
+    /// only).
+    pub as_of: u64,
 }
 
 /// Builds the extract for `month` from everything the core did.
@@ -287,6 +296,7 @@ pub fn monthly(
     let Scope {
         municipality,
         provider,
+        as_of,
     } = scope;
     let entries: BTreeMap<String, &AccountEntry> = accounts
         .entries()
@@ -406,12 +416,22 @@ pub fn monthly(
                         });
                     }
                 }
-                None if c.cancelled.is_none() => exceptions.push(Exception {
-                    alarm: c.alarm,
-                    citizen: citizen_of(&c.account),
-                    what: "never claimed".into(),
-                }),
-                None => {}
+                None if c.cancelled.is_some() => {}
+                None => {
+                    let age = as_of.saturating_sub(c.opened);
+                    let open = c.closed.is_none();
+                    s.pending_60s += u64::from(open && age <= CLAIM_TARGET_SECS);
+                    s.pending_180s += u64::from(open && age <= CLAIM_TARGET2_SECS);
+                    // Pending is not an exception (yet); the text does not depend on when the
+                    // report is made, so a past month's report is the same every time.
+                    if !open || age > CLAIM_TARGET_SECS {
+                        exceptions.push(Exception {
+                            alarm: c.alarm,
+                            citizen: citizen_of(&c.account),
+                            what: "never claimed".into(),
+                        });
+                    }
+                }
             }
         }
         if let (Some(fwd), Some(t)) = (c.forwarded, c.time_to_on_site()) {
@@ -434,8 +454,11 @@ pub fn monthly(
         }
     }
     for s in sla.values_mut() {
-        s.share_within_60s = share(s.claimed_within_60s, s.calls);
-        s.share_within_180s = share(s.claimed_within_180s, s.calls);
+        s.share_within_60s = share(s.claimed_within_60s, s.calls.saturating_sub(s.pending_60s));
+        s.share_within_180s = share(
+            s.claimed_within_180s,
+            s.calls.saturating_sub(s.pending_180s),
+        );
         s.target_60s_met = s.share_within_60s >= CLAIM_TARGET_SHARE;
         s.target_180s_met = s.share_within_180s >= CLAIM_TARGET2_SHARE;
         s.share_on_site_in_time = share(s.on_site_in_time, s.visits);
@@ -469,4 +492,68 @@ pub fn monthly(
         exceptions,
         top_callers: top,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::calls::{Call, Collected};
+
+    fn call(alarm: u64, opened: u64, claimed: Option<u64>) -> Call {
+        Call {
+            alarm,
+            account: "1234".into(),
+            code: "QA".into(),
+            priority: 1,
+            opened,
+            claimed,
+            claimed_by: claimed.map(|_| "ole".into()),
+            forwarded: None,
+            accepted: None,
+            on_site: None,
+            closed: None,
+            cancelled: None,
+            classification: None,
+            team: None,
+            escalations: 0,
+            repeats: 0,
+            presses: 1,
+            events: vec!["QA".into()],
+        }
+    }
+
+    #[test]
+    fn open_alarms_within_a_target_are_pending_not_missed() {
+        // 2026-12-02 10:00 Copenhagen: the day shift.
+        let t0 = 1_796_202_000;
+        let mut collected = Collected::default();
+        for c in [
+            call(1, t0, Some(t0 + 30)), // claimed in 30 s: met
+            call(2, t0 + 89, None),     // 11 s old, unclaimed: pending for both targets
+            call(3, t0, None),          // 100 s old, unclaimed: missed 60 s, pending 180 s
+        ] {
+            collected.calls.insert(c.alarm, c);
+        }
+        let scope = Scope {
+            municipality: None,
+            provider: None,
+            as_of: t0 + 100,
+        };
+        let policy = Policy::default();
+        let m = monthly(
+            &collected,
+            &Accounts::default(),
+            &policy,
+            Month::parse("2026-12").unwrap(),
+            scope,
+        )
+        .unwrap();
+        let day = &m.sla["day"];
+        assert_eq!((day.calls, day.pending_60s, day.pending_180s), (3, 1, 2));
+        assert_eq!(day.share_within_60s, 0.5, "1 of the 2 decided");
+        assert_eq!(day.share_within_180s, 1.0, "the one decided was met");
+        let what: Vec<&str> = m.exceptions.iter().map(|e| e.what.as_str()).collect();
+        assert_eq!(what, ["never claimed"], "the 100 s one; the pending one is no exception");
+    }
 }
