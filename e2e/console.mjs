@@ -6,6 +6,7 @@
 // CSV with one row per call.
 //
 // Environment: VAGT_URL (https://127.0.0.1:PORT/), VAGT_USER, VAGT_PASSWORD, VAGT_ACCOUNT,
+// VAGT_EVENT_NAME (the code table's name the queue must show for the alarm's code),
 // VAGT_CITIZEN (the account's citizen reference, shown in the alarm detail), VAGT_CITIZEN_NAME
 // (the register's name for it, shown with a tel: call-back link; VAGT_DETAIL_SCREENSHOT: a PNG),
 // CHROMIUM (default /usr/bin/chromium), VAGT_SCREENSHOT (a PNG of the supervisor's page). Prints "ready" once logged in (the test then sends the
@@ -29,6 +30,11 @@ try {
   // The alarm arrives over DC-09 and appears in the live queue.
   const row = page.locator("#queue tbody tr", { hasText: account });
   await row.waitFor();
+  // The queue names the event from the code table, not just its code.
+  if (process.env.VAGT_EVENT_NAME) {
+    const event = (await row.locator("td").nth(3).textContent()).trim();
+    if (!event.startsWith(env("VAGT_EVENT_NAME"))) throw new Error(`queue shows the event as ${event}`);
+  }
   const id = (await row.locator("td").first().textContent()).trim();
   await row.click();
   // The detail shows the citizen from the accounts file and the alarm's history.

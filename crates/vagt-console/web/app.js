@@ -159,7 +159,7 @@ function render() {
     tr.className = `p${a.priority}` + (waited > 60 && a.state === "queued" ? " old" : "") + (a.id === selected ? " selected" : "");
     tr.tabIndex = 0;
     tr.dataset.id = a.id;
-    for (const v of [a.id, a.priority, a.account, a.code, a.state, a.owner ?? "", a.team ?? "", `${waited} s`, a.repeats]) {
+    for (const v of [a.id, a.priority, a.account, what(a), a.state, a.owner ?? "", a.team ?? "", `${waited} s`, a.repeats]) {
       const td = document.createElement("td"); td.textContent = v; tr.append(td);
     }
     tr.lastChild.previousSibling.className = "age";
@@ -172,6 +172,10 @@ function render() {
 function select(id) { selected = id; detail = null; askDetail(id); render(); }
 function askDetail(id) { if (ws && live) ws.send(JSON.stringify({ type: "detail", id: nextId++, alarm: id })); }
 
+// The event as an operator reads it: the code table's name, with the code (an unknown code
+// stays a code, and is still an alarm).
+function what(a) { return a.name ? `${a.name} (${a.code})` : a.code; }
+
 function showDetail() {
   const a = alarms.get(selected);
   $("d-id").textContent = a ? a.id : "—";
@@ -180,7 +184,7 @@ function showDetail() {
   if (!a) return;
   const now = Date.now() / 1000;
   const clock = (secs) => `${secs < 0 ? "-" : ""}${Math.floor(Math.abs(secs) / 60)}:${String(Math.floor(Math.abs(secs) % 60)).padStart(2, "0")}`;
-  for (const [k, v] of [["account", a.account], ["code", a.code], ["state", a.state], ["owner", a.owner], ["team", a.team],
+  for (const [k, v] of [["account", a.account], ["event", what(a)], ["state", a.state], ["owner", a.owner], ["team", a.team],
                         ["waiting", clock(now - a.opened_at)],
                         ["since forward", a.forwarded_at ? clock(now - a.forwarded_at) : ""],
                         ["escalations", a.escalation_level],

@@ -157,6 +157,10 @@ pub struct Alarm {
     pub opened_at: u64,
     /// The event code that opened it.
     pub code: String,
+    /// The code table's name for it (`Burglary Alarm`, `Medical Emergency`), if the code is
+    /// known: what the operator reads instead of the code.
+    #[serde(default)]
+    pub name: Option<String>,
     /// What kind of call it is, for correlation ([`crate::correlation::kind`]): events of
     /// another kind open their own alarm.
     #[serde(default)]
@@ -199,6 +203,7 @@ impl PartialEq for Alarm {
             account,
             opened_at,
             code,
+            name,
             kind,
             zone,
             priority,
@@ -218,6 +223,7 @@ impl PartialEq for Alarm {
             && *account == other.account
             && *opened_at == other.opened_at
             && *code == other.code
+            && *name == other.name
             && *kind == other.kind
             && *zone == other.zone
             && *priority == other.priority

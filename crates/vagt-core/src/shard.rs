@@ -235,6 +235,7 @@ impl Shard {
                 None => {
                     let what = Opening {
                         code: &e.code,
+                        name: e.name,
                         kind,
                         zone: e.zone.clone(),
                         priority,
@@ -249,6 +250,7 @@ impl Shard {
     fn open(&mut self, account: &str, what: Opening<'_>, now: u64, out: &mut Vec<Change>) {
         let Opening {
             code,
+            name,
             kind,
             zone,
             priority,
@@ -260,6 +262,7 @@ impl Shard {
             account: account.to_owned(),
             opened_at: now,
             code: code.to_owned(),
+            name: name.map(str::to_owned),
             kind,
             zone,
             priority,
@@ -530,6 +533,7 @@ impl Shard {
         {
             let what = Opening {
                 code: SUPERVISION_LOST,
+                name: Some("Supervision lost (the device went silent)"),
                 kind: SUPERVISION_LOST.to_owned(),
                 zone: None,
                 priority: 3,
@@ -600,6 +604,7 @@ impl Shard {
 /// What opens an alarm.
 struct Opening<'a> {
     code: &'a str,
+    name: Option<&'a str>,
     kind: String,
     zone: Option<String>,
     priority: u8,

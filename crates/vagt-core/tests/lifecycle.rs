@@ -294,6 +294,24 @@ fn a_flooding_device_costs_bounded_state_and_is_flagged_again_after_a_quiet_hour
 }
 
 #[test]
+fn an_alarm_carries_the_code_tables_name_for_the_operator() {
+    let t0 = local(9, 0);
+    let mut s = shard(t0);
+    let named = Event {
+        name: Some("Emergency Alarm"),
+        ..pendant()
+    };
+    let id = opened(&s.on_events("1234", &[named], t0));
+    assert_eq!(
+        s.alarm(id).unwrap().name.as_deref(),
+        Some("Emergency Alarm")
+    );
+    // An unknown code is still an alarm, without a name.
+    let id = opened(&s.on_events("5678", &[event("ZX", None, false)], t0));
+    assert_eq!(s.alarm(id).unwrap().name, None);
+}
+
+#[test]
 fn restore_cancels_only_an_unclaimed_alarm() {
     let t0 = local(9, 0);
     let mut s = shard(t0);

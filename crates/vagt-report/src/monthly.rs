@@ -554,6 +554,10 @@ mod tests {
         assert_eq!(day.share_within_60s, 0.5, "1 of the 2 decided");
         assert_eq!(day.share_within_180s, 1.0, "the one decided was met");
         let what: Vec<&str> = m.exceptions.iter().map(|e| e.what.as_str()).collect();
-        assert_eq!(what, ["never claimed"], "the 100 s one; the pending one is no exception");
+        assert_eq!(
+            what,
+            ["never claimed"],
+            "the 100 s one; the pending one is no exception"
+        );
     }
 }
