@@ -47,11 +47,21 @@ try {
     if (!/^tel:\+?[0-9]+$/.test(tel)) throw new Error(`call-back link: ${tel}`);
     if (process.env.VAGT_DETAIL_SCREENSHOT) await page.screenshot({ path: process.env.VAGT_DETAIL_SCREENSHOT, fullPage: true });
   }
+  // Only what the alarm's state allows is offered: a queued alarm can be claimed, not forwarded.
+  const visible = async (cmd) => page.isVisible(`#actions button[data-cmd="${cmd}"]`);
+  if (!(await visible("claim")) || (await visible("forward")) || (await visible("accept"))) {
+    throw new Error("a queued alarm must offer Claim and not Forward or Accept");
+  }
   await page.click('#actions button[data-cmd="claim"]');
   await page.waitForFunction(
     ([id, user]) => [...document.querySelectorAll("#queue tbody tr")]
       .some((tr) => tr.dataset.id === id && tr.children[5].textContent === user),
     [id, user]);
+  // Claimed by this operator: release, forward and close, no second claim.
+  await page.waitForSelector('#actions button[data-cmd="forward"]:visible');
+  if ((await visible("claim")) || !(await visible("release")) || !(await visible("close"))) {
+    throw new Error("an alarm the operator owns must offer Release, Forward and Close, not Claim");
+  }
   await page.selectOption("#classification", "false_call");
   await page.click('#actions button[data-cmd="classify"]');
   await page.waitForSelector('#answer:has-text("done")');

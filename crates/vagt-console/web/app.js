@@ -176,8 +176,36 @@ function askDetail(id) { if (ws && live) ws.send(JSON.stringify({ type: "detail"
 // stays a code, and is still an alarm).
 function what(a) { return a.name ? `${a.name} (${a.code})` : a.code; }
 
+// What this user may do with alarm `a` now (the core decides; this only hides what it would
+// refuse): operators and supervisors claim a queued alarm, and release, forward or close the
+// one they own; responders accept, arrive and close their team's visits; auditors and admins
+// give no commands.
+function allowed(cmd, a) {
+  const role = me?.role, op = role === "operator" || role === "supervisor";
+  const mine = a.owner === me?.user, open = !["closed", "cancelled"].includes(a.state);
+  const responder = role === "responder";
+  switch (cmd) {
+    case "claim": return op && a.state === "queued";
+    case "release": case "forward": return op && mine && a.state === "claimed";
+    case "classify": return op && open;
+    case "close": return (op && mine && a.state === "claimed") || ((op || responder) && a.state === "on_site");
+    case "accept": return (op || responder) && a.state === "forwarded";
+    case "arrive": return (op || responder) && a.state === "accepted";
+    case "note": return (op || responder) && open;
+    default: return false;
+  }
+}
+
+function showActions(a) {
+  for (const b of document.querySelectorAll("#actions button[data-cmd]")) b.hidden = !(a && allowed(b.dataset.cmd, a));
+  const shown = (cmd) => !document.querySelector(`#actions button[data-cmd="${cmd}"]`).hidden;
+  $("classification").hidden = !(shown("classify") || shown("close"));
+  $("note").hidden = !shown("note");
+}
+
 function showDetail() {
   const a = alarms.get(selected);
+  showActions(a);
   $("d-id").textContent = a ? a.id : "—";
   const dl = $("d-fields");
   dl.replaceChildren();
