@@ -47,6 +47,10 @@ try {
     if (!/^tel:\+?[0-9]+$/.test(tel)) throw new Error(`call-back link: ${tel}`);
     if (process.env.VAGT_DETAIL_SCREENSHOT) await page.screenshot({ path: process.env.VAGT_DETAIL_SCREENSHOT, fullPage: true });
   }
+  // A priority-1 alarm waits: the header says so, the title counts it, and the tone sounded.
+  await page.waitForSelector('#attention:has-text("1 urgent alarm waiting")');
+  if (!(await page.title()).startsWith("(1) ALARM")) throw new Error(`title: ${await page.title()}`);
+  if (!(Number(await page.getAttribute("#attention", "data-sounded")) >= 1)) throw new Error("no alert tone");
   // Only what the alarm's state allows is offered: a queued alarm can be claimed, not forwarded.
   const visible = async (cmd) => page.isVisible(`#actions button[data-cmd="${cmd}"]`);
   if (!(await visible("claim")) || (await visible("forward")) || (await visible("accept"))) {
@@ -57,6 +61,8 @@ try {
     ([id, user]) => [...document.querySelectorAll("#queue tbody tr")]
       .some((tr) => tr.dataset.id === id && tr.children[5].textContent === user),
     [id, user]);
+  // Claimed: nothing urgent waits any more.
+  await page.waitForSelector("#attention", { state: "hidden" });
   // Claimed by this operator: release, forward and close, no second claim.
   await page.waitForSelector('#actions button[data-cmd="forward"]:visible');
   if ((await visible("claim")) || !(await visible("release")) || !(await visible("close"))) {

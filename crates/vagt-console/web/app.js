@@ -83,7 +83,7 @@ function handle(m) {
       me = m;
       $("who").textContent = `${m.user} (${m.role}${m.team ? ", " + m.team : ""})`;
       $("status").textContent = "connected — waiting for the queue";
-      $("login").hidden = true; $("console").hidden = false;
+      $("login").hidden = true; $("console").hidden = false; $("mute").hidden = false;
       $("supervisor").hidden = m.role !== "supervisor";
       $("figures").hidden = !["supervisor", "auditor", "admin"].includes(m.role);
       if (!$("figures").hidden && !$("report-month").value) $("report-month").value = thisMonth();
@@ -96,7 +96,7 @@ function handle(m) {
       $("login-error").textContent = m.reason;
       drop();
       me = null; creds = null;
-      $("login").hidden = false; $("console").hidden = true; $("stale").hidden = true;
+      $("login").hidden = false; $("console").hidden = true; $("stale").hidden = true; $("mute").hidden = true;
       document.body.classList.remove("stale");
       break;
     case "snapshot": {
@@ -167,7 +167,48 @@ function render() {
     return tr;
   }));
   showDetail();
+  attention();
 }
+
+// Attention: while a priority-1 or -2 alarm waits unclaimed, the header says so, the tab's
+// title counts them, and (unless muted) a tone sounds and a desktop notification is shown when
+// one arrives and again every 10 s while any still waits.
+let audio = null, muted = false, lastAlert = 0, urgentSeen = new Set();
+function attention() {
+  const urgent = [...alarms.values()].filter((a) => a.state === "queued" && a.priority <= 2);
+  const el = $("attention");
+  el.hidden = !live || urgent.length === 0;
+  el.textContent = `${urgent.length} urgent alarm${urgent.length === 1 ? "" : "s"} waiting`;
+  document.title = urgent.length && live ? `(${urgent.length}) ALARM — Vagt` : "Vagt — vagtcentral";
+  const fresh = urgent.filter((a) => !urgentSeen.has(a.id));
+  urgentSeen = new Set(urgent.map((a) => a.id));
+  const due = urgent.length && Date.now() - lastAlert >= 10_000;
+  if (!live || muted || !(fresh.length || due)) return;
+  lastAlert = Date.now();
+  if (tone()) el.dataset.sounded = String(Number(el.dataset.sounded ?? 0) + 1);
+  if (fresh.length && "Notification" in window && Notification.permission === "granted") {
+    new Notification("Vagt: urgent alarm", { body: `${what(fresh[0])}, account ${fresh[0].account}`, tag: "vagt-urgent" });
+  }
+}
+// A 0.4 s tone; whether it could be played.
+function tone() {
+  if (!audio || audio.state !== "running") return false;
+  const osc = audio.createOscillator(), gain = audio.createGain();
+  osc.frequency.value = 880; gain.gain.value = 0.2;
+  osc.connect(gain).connect(audio.destination);
+  osc.start(); osc.stop(audio.currentTime + 0.4);
+  return true;
+}
+// Sound and notifications need a user gesture: set up on the login click.
+function prepareAttention() {
+  try { audio ??= new AudioContext(); audio.resume(); } catch { audio = null; }
+  if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
+}
+$("mute").onclick = () => {
+  muted = !muted;
+  $("mute").textContent = muted ? "sound off" : "sound on";
+  $("mute").setAttribute("aria-pressed", String(muted));
+};
 
 function select(id) { selected = id; detail = null; askDetail(id); render(); }
 function askDetail(id) { if (ws && live) ws.send(JSON.stringify({ type: "detail", id: nextId++, alarm: id })); }
@@ -343,5 +384,5 @@ document.querySelectorAll("#actions button").forEach((b) => b.addEventListener("
 }));
 $("emergency-on").onclick = () => command({ command: "emergency_mode", on: true });
 $("emergency-off").onclick = () => command({ command: "emergency_mode", on: false });
-$("login").addEventListener("submit", (ev) => { ev.preventDefault(); connect($("user").value, $("password").value); });
+$("login").addEventListener("submit", (ev) => { ev.preventDefault(); prepareAttention(); connect($("user").value, $("password").value); });
 setInterval(render, 1000);
