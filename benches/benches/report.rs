@@ -177,6 +177,7 @@ fn report(c: &mut Criterion) {
             data: Some(dir.path().to_owned()),
             accounts: Some(accounts),
             console: None,
+            log_format: vagt::cli::LogFormat::Text,
         },
     };
     // What the extract holds, once (and a check that the month's alarms are in it).

@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
-use crate::audit::{NoteBudget, Refusal, View};
+use crate::audit::{NoteBudget, RecentViews, Refusal, RefusalBudget, View, bounded};
 use crate::guard::{LoginGuard, PreLogin};
 use crate::http::{Prefixed, read_head, serve_file};
 use crate::protocol::{AccountInfo, BATCH_WINDOW_MS, ClientMsg, ReportRequest, ServerMsg, VERSION};
@@ -130,6 +130,10 @@ pub struct Console {
     logins: LoginGuard,
     /// Each user's budget of notes.
     notes: NoteBudget,
+    /// Each user's budget of journaled refusals.
+    refusals: RefusalBudget,
+    /// When each user was last journaled viewing each alarm's citizen.
+    views: RecentViews,
     connections: Arc<tokio::sync::Semaphore>,
     pre_login: Arc<DashMap<std::net::IpAddr, usize>>,
     /// Batches of changes, serialized once for every client.
@@ -212,6 +216,8 @@ impl Console {
             backend,
             logins: LoginGuard::new(),
             notes: NoteBudget::default(),
+            refusals: RefusalBudget::default(),
+            views: RecentViews::default(),
             connections: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
             pre_login: Arc::new(DashMap::new()),
             prepared: broadcast::channel(batches.max(1)).0,
@@ -705,12 +711,19 @@ impl Console {
         reason: &str,
     ) -> ServerMsg {
         warn!(%peer, user = %user.name, "console refused a request: {reason}");
+        let Some(suppressed) = self.refusals.admit(&user.name) else {
+            // A user sending refused requests without end: answered, counted, and recorded in
+            // the user's next journaled refusal (`suppressed`), not each in the journal the
+            // alarms go to.
+            return error(Some(id), reason);
+        };
         let refusal = Refusal {
             user: user.name.clone(),
             role: user.role,
             client: Some(peer),
-            request,
+            request: bounded(request),
             reason: reason.to_owned(),
+            suppressed,
         };
         match self.backend.audit_refusal(refusal).await {
             Ok(()) => error(Some(id), reason),
@@ -757,12 +770,23 @@ impl Console {
         alarm: &Alarm,
         account: Option<&AccountInfo>,
     ) -> Result<Option<Box<vagt_records::Citizen>>, String> {
+        // Those who call back and those who go there; auditors and admins have the reports.
+        let works_alarms = matches!(
+            user.role,
+            UserRole::Operator | UserRole::Supervisor | UserRole::Responder
+        );
         let Some(found) = account
             .and_then(|a| a.citizen.as_deref())
+            .filter(|_| works_alarms)
             .and_then(|r| self.backend.citizen(r))
         else {
             return Ok(None);
         };
+        if !self.views.first_in_a_while(&user.name, alarm.id.0) {
+            // Journaled a moment ago for this user and alarm (a console asks again on every
+            // change of the selected alarm): one record, not one per batch.
+            return Ok(Some(Box::new(found)));
+        }
         let view = View {
             user: user.name.clone(),
             role: user.role,
@@ -772,9 +796,10 @@ impl Console {
         };
         match self.backend.audit_view(view).await {
             Ok(()) => Ok(Some(Box::new(found))),
-            Err(e) => Err(format!(
-                "the citizen's record is not shown: its view could not be recorded ({e})"
-            )),
+            Err(e) => Err({
+                self.views.forget(&user.name, alarm.id.0);
+                format!("the citizen's record is not shown: its view could not be recorded ({e})")
+            }),
         }
     }
 

@@ -356,8 +356,14 @@ impl Shard {
         times.push_back(now);
         // Only the newest limit + 1 times matter (is the (limit+1)-th newest inside the
         // window?): a device sending thousands of events an hour costs no more memory than one
-        // that just crossed the limit.
-        if times.len() > limit + 1 {
+        // that just crossed the limit. Kept for the larger limit of the two modes, so a switch
+        // of staffing mode counts the same events.
+        let keep = self
+            .normal
+            .runaway_events
+            .max(self.emergency.runaway_events)
+            + 1;
+        if times.len() > keep {
             times.pop_front();
         }
         // Flag when the count first exceeds the limit within the window.

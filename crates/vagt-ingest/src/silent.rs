@@ -4,7 +4,8 @@
 //! an address. When an address is at its cap, the new connection is accepted and the address's
 //! **oldest** silent connection is closed instead (`vagt_disconnects_total{reason="per_ip"}`):
 //! an attacker holding idle connections then only churns its own, and a device that sends its
-//! frame right after connecting (as panels do) always gets in.
+//! frame right after connecting (as panels do) gets in unless the address opens the cap's worth
+//! of new connections before that frame arrives (a frame already waiting is read first).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

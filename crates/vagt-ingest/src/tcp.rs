@@ -166,8 +166,16 @@ impl Connection {
             // Decode what is buffered: submit every frame, then answer them in order.
             let received = Instant::now();
             let (pending, drained) = self.submit_buffered(&mut buf, &mut clock).await;
-            if let Some(reason) = self.answer(pending, received, &mut out).await {
-                return Some(reason);
+            let acks = match self.answer(pending, received, &mut out).await {
+                Ok(acks) => acks,
+                Err(reason) => return Some(reason),
+            };
+            if acks > 0 {
+                // Only an acknowledged frame makes a device: a frame with a good CRC that the
+                // protocol refuses does not take the connection out of the per-address cap, nor
+                // keep it open.
+                clock.last_frame = Some(Instant::now());
+                self.silent = None;
             }
             if clock.garbage > self.limits.garbage_limit {
                 return Some("garbage");
@@ -182,15 +190,16 @@ impl Connection {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => return Some("shutdown"),
-                _ = async { evicted?.cancelled_owned().await; Some(()) }, if evicted.is_some() => {
-                    return Some("per_ip");
-                }
+                // Before the eviction: a frame already waiting is read, and the device stays.
                 r = tokio::time::timeout_at(deadline.into(), self.stream.read_buf(&mut buf)) => match r {
                     Err(_) => return Some(reason),
                     Ok(Ok(0)) => return None,
                     Ok(Ok(_)) => {}
                     Ok(Err(_)) => return Some("read_error"),
                 },
+                _ = async { evicted?.cancelled_owned().await; Some(()) }, if evicted.is_some() => {
+                    return Some("per_ip");
+                }
             }
         }
     }
@@ -214,10 +223,7 @@ impl Connection {
                     return (pending, true);
                 }
                 Ok(Some(raw)) => {
-                    clock.last_frame = Some(Instant::now());
                     clock.garbage = 0;
-                    // A talking device no longer counts against its address.
-                    self.silent = None;
                     pending.push(self.ack.submit(&raw, self.peer, Transport::Tcp, true).await);
                 }
                 Err(e) => {
@@ -229,13 +235,14 @@ impl Connection {
         (pending, false)
     }
 
-    /// Waits for each frame's answer and writes them in order; `Some(reason)` closes.
+    /// Waits for each frame's answer and writes them in order; how many were ACKs, or why the
+    /// connection closes.
     async fn answer(
         &mut self,
         pending: Vec<Pending>,
         received: Instant,
         out: &mut Vec<u8>,
-    ) -> Option<&'static str> {
+    ) -> Result<usize, &'static str> {
         out.clear();
         let mut acks = 0;
         for p in pending {
@@ -244,17 +251,17 @@ impl Connection {
             out.extend(answer.bytes.unwrap_or_default());
         }
         if out.is_empty() {
-            return None;
+            return Ok(acks);
         }
         match tokio::time::timeout(self.limits.write, self.stream.write_all(out)).await {
-            Err(_) => return Some("write_timeout"),
-            Ok(Err(_)) => return Some("write_error"),
+            Err(_) => return Err("write_timeout"),
+            Ok(Err(_)) => return Err("write_error"),
             Ok(Ok(())) => {}
         }
         for _ in 0..acks {
             histogram!(m::ACK_LATENCY).record(since(received));
         }
-        None
+        Ok(acks)
     }
 }
 

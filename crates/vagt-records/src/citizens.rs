@@ -94,7 +94,16 @@ impl Citizens {
 
     /// A register from a JSON array of citizens.
     pub fn parse_json(text: &str) -> anyhow::Result<Self> {
-        let list: Vec<Citizen> = serde_json::from_str(text)?;
+        // serde_json's message quotes the offending value (a phone number, a name): only its
+        // kind and position go into the error, which may end up in a log.
+        let list: Vec<Citizen> = serde_json::from_str(text).map_err(|e| {
+            anyhow::anyhow!(
+                "{:?} error at line {} column {} (not a list of citizens with the documented fields)",
+                e.classify(),
+                e.line(),
+                e.column()
+            )
+        })?;
         Self::from_list(list)
     }
 
@@ -116,7 +125,8 @@ impl Citizens {
         };
         let mut list = Vec::new();
         for (i, row) in reader.records().enumerate() {
-            let row = row.with_context(|| format!("line {}", i + 2))?;
+            // Position only: never a field's content in an error.
+            let row = row.map_err(|_| anyhow::anyhow!("line {}: not a CSV row", i + 2))?;
             let field = |name: &str| {
                 column(name)
                     .and_then(|c| row.get(c))
@@ -217,6 +227,21 @@ mod tests {
         );
         let e = Citizens::parse_csv("citizen,name\nb,\n").unwrap_err();
         assert!(e.to_string().contains("required"), "{e}");
+    }
+
+    #[test]
+    fn json_errors_never_quote_the_value() {
+        for bad in [
+            r#"[{"citizen": "b", "name": "Karen", "phones": "+4512345678"}]"#,
+            r#"[{"citizen": "b", "name": "Karen", "key_box": 4711}]"#,
+            r#"[{"citizen": "b", "name": "Karen", "cpr": "010101-1234"}]"#,
+        ] {
+            let e = format!("{:#}", Citizens::parse_json(bad).unwrap_err());
+            for secret in ["12345678", "4711", "010101", "Karen"] {
+                assert!(!e.contains(secret), "{e}");
+            }
+            assert!(e.contains("line 1"), "{e}");
+        }
     }
 
     #[test]

@@ -74,6 +74,10 @@ pub struct RefusalRecord {
     pub request: serde_json::Value,
     /// Why it was refused, as the user was told.
     pub reason: String,
+    /// The user's refusals answered but not journaled since their previous journaled one (over
+    /// the console's budget of 20 at once, 1 a second).
+    #[serde(default)]
+    pub suppressed: u64,
 }
 
 /// Encodes a refusal record.

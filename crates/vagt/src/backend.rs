@@ -151,6 +151,7 @@ impl Backend for EngineBackend {
             client: refusal.client,
             request: refusal.request,
             reason: refusal.reason,
+            suppressed: refusal.suppressed,
         });
         self.journal_audit(record)
     }

@@ -128,6 +128,7 @@ fn refusal_line(offset: u64, r: &vagt_records::input::RefusalRecord) -> serde_js
         "request": r.request,
         "refused": r.reason,
         "refused_by": "console",
+        "suppressed_before": r.suppressed,
     })
 }
 

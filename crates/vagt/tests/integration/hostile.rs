@@ -148,3 +148,40 @@ fn udp_junk_is_counted_and_never_answered() {
     // A frame in a datagram is still answered.
     assert!(!g.udp(&sia("1234", 1, "BA1")).is_empty());
 }
+
+#[test]
+fn frames_the_protocol_refuses_do_not_take_a_connection_out_of_the_per_address_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(
+        dir.path(),
+        &[
+            (
+                "max_connections_per_ip = 1000",
+                "max_connections_per_ip = 2",
+            ),
+            ("unknown_account = \"accept\"", "unknown_account = \"nak\""),
+        ],
+    );
+    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    // Two connections send frames with a good CRC that are refused (NAK: unknown account).
+    let mut refused: Vec<TcpStream> = (0..2u16)
+        .map(|i| {
+            let mut c = g.tcp();
+            c.write_all(&sia("9999", i + 1, "BA1")).unwrap();
+            let nak = read_frames(&mut c, 1).remove(0);
+            assert!(nak.windows(5).any(|w| w == b"\"NAK\""));
+            std::thread::sleep(Duration::from_millis(50));
+            c
+        })
+        .collect();
+    // They are still silent: a third connection from the address takes the oldest one's place.
+    let mut third = g.tcp();
+    third.write_all(&sia("1234", 1, "BA1")).unwrap();
+    read_frames(&mut third, 1);
+    assert!(
+        closed_by_gateway(&mut refused[0]),
+        "a NAKed connection kept its place"
+    );
+    assert_eq!(g.metric("vagt_disconnects_total", "reason=\"per_ip\""), 1.0);
+    drop(refused);
+}
