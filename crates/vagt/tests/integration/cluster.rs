@@ -583,7 +583,7 @@ fn node_refused(dir: &Path, url: &str, name: &str, extra: &str) -> (Option<i32>,
     std::fs::create_dir_all(dir).unwrap();
     let config = dir.join("vagt.toml");
     std::fs::write(&config, cluster_section(url, name) + extra).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
         .args([
             "serve",
             "--listen",
@@ -595,12 +595,20 @@ fn node_refused(dir: &Path, url: &str, name: &str, extra: &str) -> (Option<i32>,
         .arg(dir)
         .arg("--config")
         .arg(&config)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    // A node that starts after all (what this guards against) is stopped, not waited for.
+    let exited = wait_for(Duration::from_secs(30), || {
+        child.try_wait().is_ok_and(|s| s.is_some())
+    });
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let code = exited.and(out.status.code());
+    (code, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
@@ -653,4 +661,24 @@ fn nodes_reach_postgresql_only_over_verified_tls() {
     assert!(all.parse::<u32>().unwrap() >= 2, "{conns}");
     // `vagt alarms` reads the cluster log over TLS too.
     assert_eq!(g.settled_alarms().as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn with_a_ca_file_a_server_without_tls_is_refused_never_used_in_the_clear() {
+    // A server with TLS off (the default initdb setup): libpq's "prefer" would fall back to
+    // plain TCP; a node with ca_file must not.
+    let pg = Postgres::primary();
+    let (ca, _, _) = vagt_testkit::pg::test_ca();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca).unwrap();
+    let (code, err) = node_refused(dir.path(), &pg.url(), "a", "ca_file = \"ca.pem\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.to_lowercase().contains("tls") || err.contains("SSL"),
+        "{err}"
+    );
+    assert_eq!(
+        pg.sql("SELECT count(*) FROM pg_tables WHERE tablename = 'vagt_log'"),
+        "0"
+    );
 }
