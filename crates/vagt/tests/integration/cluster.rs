@@ -607,7 +607,7 @@ fn node_refused(dir: &Path, url: &str, name: &str, extra: &str) -> (Option<i32>,
         let _ = child.kill();
     }
     let out = child.wait_with_output().unwrap();
-    let code = exited.and(out.status.code());
+    let code = exited.and_then(|_| out.status.code());
     (code, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
