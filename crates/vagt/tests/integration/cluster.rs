@@ -583,16 +583,7 @@ fn node_refused(dir: &Path, url: &str, name: &str, extra: &str) -> (Option<i32>,
     std::fs::create_dir_all(dir).unwrap();
     let config = dir.join("vagt.toml");
     std::fs::write(&config, cluster_section(url, name) + extra).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(dir)
+    let mut child = crate::gateway::serve_command(dir)
         .arg("--config")
         .arg(&config)
         .stdout(std::process::Stdio::null())

@@ -223,6 +223,21 @@ impl Drop for Gateway {
     }
 }
 
+/// `vagt serve` on loopback ports picked by the kernel, data in `data` (add what a test needs).
+pub fn serve_command(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vagt"));
+    c.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics",
+        "127.0.0.1:0",
+        "--data",
+    ])
+    .arg(data);
+    c
+}
+
 pub fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
         .arg(format!("-{sig}"))

@@ -376,16 +376,7 @@ fn unknown_accounts_can_be_refused_by_policy() {
 fn serve_logs(args: &[&str]) -> (Option<i32>, String) {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(dir.path())
+    let mut child = crate::gateway::serve_command(dir.path())
         .args(args)
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::piped())

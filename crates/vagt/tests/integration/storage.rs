@@ -216,16 +216,7 @@ fn corruption_in_the_last_segment_refuses_to_start_and_salvage_keeps_every_valid
 
 /// `vagt serve` on `data` that is expected to refuse to start: its output once it exited.
 fn serve_refused(data: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics",
-            "127.0.0.1:0",
-        ])
-        .arg("--data")
-        .arg(data)
+    crate::gateway::serve_command(data)
         .stdin(Stdio::null())
         .output()
         .unwrap()
