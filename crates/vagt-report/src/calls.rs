@@ -48,6 +48,30 @@ pub struct Call {
 }
 
 impl Call {
+    /// A call just opened by `code` on `account` at `at`: one press, nothing else yet.
+    pub fn opened(alarm: u64, account: &str, code: &str, priority: u8, at: u64) -> Self {
+        Self {
+            alarm,
+            account: account.to_owned(),
+            code: code.to_owned(),
+            priority,
+            opened: at,
+            claimed: None,
+            claimed_by: None,
+            forwarded: None,
+            accepted: None,
+            on_site: None,
+            closed: None,
+            cancelled: None,
+            classification: None,
+            team: None,
+            escalations: 0,
+            repeats: 0,
+            presses: 1,
+            events: vec![code.to_owned()],
+        }
+    }
+
     /// Opened → first claim, seconds.
     pub fn time_to_claim(&self) -> Option<u64> {
         self.claimed.map(|c| c.saturating_sub(self.opened))
@@ -79,29 +103,8 @@ impl Collected {
                 code,
                 priority,
             } => {
-                self.calls.insert(
-                    alarm.0,
-                    Call {
-                        alarm: alarm.0,
-                        account: account.clone(),
-                        code: code.clone(),
-                        priority: *priority,
-                        opened: at,
-                        claimed: None,
-                        claimed_by: None,
-                        forwarded: None,
-                        accepted: None,
-                        on_site: None,
-                        closed: None,
-                        cancelled: None,
-                        classification: None,
-                        team: None,
-                        escalations: 0,
-                        repeats: 0,
-                        presses: 1,
-                        events: vec![code.clone()],
-                    },
-                );
+                self.calls
+                    .insert(alarm.0, Call::opened(alarm.0, account, code, *priority, at));
             }
             ChangeKind::Runaway { account, .. } => {
                 self.runaways.entry(account.clone()).or_default().push(at);

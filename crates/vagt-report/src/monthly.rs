@@ -502,24 +502,9 @@ mod tests {
 
     fn call(alarm: u64, opened: u64, claimed: Option<u64>) -> Call {
         Call {
-            alarm,
-            account: "1234".into(),
-            code: "QA".into(),
-            priority: 1,
-            opened,
             claimed,
             claimed_by: claimed.map(|_| "ole".into()),
-            forwarded: None,
-            accepted: None,
-            on_site: None,
-            closed: None,
-            cancelled: None,
-            classification: None,
-            team: None,
-            escalations: 0,
-            repeats: 0,
-            presses: 1,
-            events: vec!["QA".into()],
+            ..Call::opened(alarm, "1234", "QA", 1, opened)
         }
     }
 
