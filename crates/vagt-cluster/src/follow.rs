@@ -32,6 +32,11 @@ pub(crate) async fn committed_end(c: &Client) -> anyhow::Result<u64> {
 pub(crate) async fn watch(inner: Arc<Inner>) {
     let mut client: Option<Client> = None;
     let mut failing = false;
+    // A node that started without PostgreSQL publishes nothing before it has joined.
+    tokio::select! {
+        () = inner.gate.opened() => {}
+        () = inner.closing.cancelled() => {}
+    }
     while !inner.closing.is_cancelled() {
         if client.is_none() {
             client = connect(&inner.config).await.ok();

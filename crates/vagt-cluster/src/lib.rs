@@ -22,14 +22,17 @@
 
 pub mod config;
 mod follow;
+mod join;
 mod lease;
 mod log;
+pub mod membership;
 pub mod metrics;
 mod pending;
 pub mod schema;
 mod ship;
 mod tls;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +67,35 @@ pub(crate) struct Inner {
     stopping: AtomicBool,
     /// The watcher and the lease stop.
     closing: CancellationToken,
+    /// Opens the follower's reading of the log (late for a node that started without
+    /// PostgreSQL).
+    gate: join::Gate,
+    /// Why the node must stop, and who to tell.
+    failure: Mutex<Failure>,
+}
+
+/// Told why the node must stop.
+type OnFailure = Box<dyn FnOnce(&str) + Send>;
+
+/// A reason to stop the node (fail-stop) and the callback to tell it to.
+#[derive(Default)]
+struct Failure {
+    why: Option<String>,
+    tell: Option<OnFailure>,
+}
+
+impl Inner {
+    /// The node cannot go on (fail-stop): tells the callback, once.
+    fn fail(&self, why: String) {
+        tracing::error!("{why}");
+        let Ok(mut f) = self.failure.lock() else {
+            return;
+        };
+        match f.tell.take() {
+            Some(tell) => tell(&why),
+            None => f.why = Some(why),
+        }
+    }
 }
 
 /// Connects to PostgreSQL (over TLS with `ca_file`); the connection runs on the current
@@ -115,9 +147,11 @@ pub(crate) const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `fut` within [`QUERY_TIMEOUT`].
 pub(crate) async fn within<T>(fut: impl Future<Output = T>, what: &str) -> anyhow::Result<T> {
-    tokio::time::timeout(QUERY_TIMEOUT, fut)
-        .await
-        .map_err(|_| anyhow::anyhow!("PostgreSQL: {what} took longer than {QUERY_TIMEOUT:?}"))
+    tokio::time::timeout(QUERY_TIMEOUT, fut).await.map_err(|_| {
+        anyhow::Error::new(join::Unanswered(format!(
+            "PostgreSQL: {what} took longer than {QUERY_TIMEOUT:?}"
+        )))
+    })
 }
 
 /// A node of a Vagt cluster: the replicated journal, the follower of the total order, and the
@@ -132,26 +166,42 @@ pub struct Cluster {
 }
 
 /// What happened at start, for the log.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Started {
-    /// The schema version.
+    /// The schema version (0: not joined yet).
     pub schema: i32,
-    /// The cluster log's committed end (next `gseq`).
+    /// The cluster log's committed end (next `gseq`; 0: not joined yet).
     pub log_end: u64,
-    /// Bytes of the local journal PostgreSQL did not have yet (shipped now).
+    /// Bytes of the local journal PostgreSQL did not have yet (shipped now; with `away`: all of
+    /// what was written since the last shipped record, unknown until the join).
     pub unshipped: u64,
     /// The node's number in the cluster (assigned when it first joined).
     pub tag: u16,
+    /// PostgreSQL was away: the node started degraded on its remembered tag and joins when
+    /// PostgreSQL answers (why it was away).
+    pub away: Option<String>,
+}
+
+/// How the shipper starts.
+enum Start {
+    /// Joined: ship from this offset.
+    Joined(Offset),
+    /// Join first (local journal's end at start, remembered tag).
+    Late(u64, u16),
 }
 
 impl Cluster {
     /// Connects (waiting at most `connect_timeout`), migrates the schema, registers the node
     /// and starts shipping `local` into PostgreSQL, following the log and running for the
-    /// leader lease. Call from outside an async context (it blocks on its own runtime).
+    /// leader lease. A node that joined before (its tag is remembered in `data`) starts even
+    /// when PostgreSQL is away — degraded, joining when it answers; see
+    /// [`Cluster::on_late_join`]. Call from outside an async context (it blocks on its own
+    /// runtime).
     pub fn start(
         config: ClusterConfig,
         local: Arc<dyn Journal>,
         connect_timeout: Duration,
+        data: &Path,
     ) -> anyhow::Result<(Self, Started)> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -161,15 +211,53 @@ impl Cluster {
             .context("starting the cluster runtime")?;
         let handle = runtime.handle().clone();
         let local_end = local.committed().end().0;
-        let (schema, tag, from, log_end) = handle.block_on(async {
-            tokio::time::timeout(connect_timeout, register(&config, local_end))
-                .await
-                .map_err(|_| {
-                    anyhow::anyhow!("PostgreSQL did not answer within {connect_timeout:?}")
-                })?
-        })?;
+        let file = membership::path(data);
+        let remembered = membership::load(&file)?.filter(|m| m.node == config.node);
+        let joined = handle.block_on(join::register_within(&config, local_end, connect_timeout));
+        let (start, started) = match joined {
+            Ok(j) => {
+                remember(&file, &config.node, j.tag, remembered.as_ref())?;
+                let started = Started {
+                    schema: j.schema,
+                    log_end: j.log_end,
+                    unshipped: local_end.saturating_sub(j.from.0),
+                    tag: j.tag,
+                    away: None,
+                };
+                (Start::Joined(j.from), started)
+            }
+            Err(e) if join::away(&e) && remembered.is_some() => {
+                let tag = remembered.map_or(0, |m| m.tag);
+                let why = format!("{e:#}");
+                warn!(
+                    node = %config.node,
+                    tag,
+                    "PostgreSQL is away ({why}): starting on the local journal alone (DEGRADED), joining the cluster when it answers"
+                );
+                let started = Started {
+                    schema: 0,
+                    log_end: 0,
+                    unshipped: 0,
+                    tag,
+                    away: Some(why),
+                };
+                (Start::Late(local_end, tag), started)
+            }
+            Err(e) if join::away(&e) => {
+                return Err(e.context(format!(
+                    "this node never joined the cluster (no {}): it must reach PostgreSQL once",
+                    file.display()
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        let (shipped, log_end) = match start {
+            Start::Joined(from) => (from.0, started.log_end),
+            // Nothing before the local end waits for an ACK; the log's end is unknown yet.
+            Start::Late(end, _) => (end, 0),
+        };
         let inner = Arc::new(Inner {
-            pending: pending::Pending::new(from.0, config.commit_timeout()),
+            pending: pending::Pending::new(shipped, config.commit_timeout()),
             config,
             local,
             handle: handle.clone(),
@@ -178,13 +266,17 @@ impl Cluster {
             poke: Notify::new(),
             stopping: AtomicBool::new(false),
             closing: CancellationToken::new(),
+            gate: join::Gate::new(matches!(start, Start::Joined(_))),
+            failure: Mutex::new(Failure::default()),
         });
-        let tail = inner.local.follow(from);
+        if let Some(why) = &started.away {
+            inner.pending.set_degraded(true, why);
+        }
         let shipper = {
             let inner = Arc::clone(&inner);
             std::thread::Builder::new()
                 .name("vagt-cluster-ship".into())
-                .spawn(move || ship::run(&inner, tail))
+                .spawn(move || ship_from(&inner, start))
                 .context("starting the shipper thread")?
         };
         let tasks = vec![
@@ -192,12 +284,6 @@ impl Cluster {
             handle.spawn(lease::run(Arc::clone(&inner))),
             handle.spawn(expire(Arc::clone(&inner))),
         ];
-        let started = Started {
-            schema,
-            log_end,
-            unshipped: local_end.saturating_sub(from.0),
-            tag,
-        };
         Ok((
             Self {
                 inner,
@@ -208,6 +294,26 @@ impl Cluster {
             },
             started,
         ))
+    }
+
+    /// For a node that started while PostgreSQL was away: `f` is told the log's committed end
+    /// when the node joins — where the engine's live inputs start — and only then does the
+    /// follower read the log (so call this for such a node, or it never follows). Never called
+    /// for a node that joined at start.
+    pub fn on_late_join(&self, f: impl FnOnce(u64) + Send + 'static) {
+        self.inner.gate.on_late_join(Box::new(f));
+    }
+
+    /// `f` is told, once, why the node cannot go on (PostgreSQL gave it another tag at a late
+    /// join): stop it (fail-stop).
+    pub fn on_failure(&self, f: impl FnOnce(&str) + Send + 'static) {
+        let Ok(mut failure) = self.inner.failure.lock() else {
+            return;
+        };
+        match failure.why.take() {
+            Some(why) => f(&why),
+            None => failure.tell = Some(Box::new(f)),
+        }
     }
 
     /// The journal the ACK path and the engine use.
@@ -311,50 +417,53 @@ impl Drop for Cluster {
     }
 }
 
-/// Connects, migrates, registers this node; returns (schema, tag, where shipping starts, log
-/// end).
-async fn register(
-    config: &ClusterConfig,
-    local_end: u64,
-) -> anyhow::Result<(i32, u16, Offset, u64)> {
-    let mut c = connect(config).await?;
-    let schema = schema::migrate(&mut c).await?;
-    // Looked up first: an upsert would use up a serial number (a node tag) on every start.
-    let found = c
-        .query_opt(
-            "UPDATE vagt_nodes SET seen_at = now() WHERE node = $1 RETURNING id, shipped",
-            &[&config.node],
-        )
-        .await?;
-    let row = match found {
-        Some(row) => row,
-        None => {
-            c.query_one(
-                "INSERT INTO vagt_nodes (node) VALUES ($1)
-                 ON CONFLICT (node) DO UPDATE SET seen_at = now() RETURNING id, shipped",
-                &[&config.node],
-            )
-            .await?
+/// Remembers this node's tag for starts without PostgreSQL; says when it changed.
+fn remember(
+    file: &Path,
+    node: &str,
+    tag: u16,
+    before: Option<&membership::Membership>,
+) -> anyhow::Result<()> {
+    if let Some(m) = before.filter(|m| m.tag != tag) {
+        warn!(
+            node,
+            remembered = m.tag,
+            tag,
+            "PostgreSQL gave this node another tag than the one it remembered (a new cluster database?)"
+        );
+    }
+    if before.is_none_or(|m| m.tag != tag) {
+        let m = membership::Membership {
+            node: node.to_owned(),
+            tag,
+        };
+        membership::save(file, &m)?;
+    }
+    Ok(())
+}
+
+/// The shipper thread: joins first if the node started without PostgreSQL, then ships.
+fn ship_from(inner: &Arc<Inner>, start: Start) {
+    let from = match start {
+        Start::Joined(from) => from,
+        Start::Late(local_end, tag) => {
+            let stopping = || inner.stopping.load(Ordering::Acquire);
+            match join::late(&inner.handle, &inner.config, local_end, tag, stopping) {
+                Ok(Some(j)) => {
+                    info!(
+                        unshipped_bytes = local_end.saturating_sub(j.from.0),
+                        log_end = j.log_end,
+                        "joined the cluster late: shipping what was acknowledged meanwhile"
+                    );
+                    inner.gate.joined(j.log_end);
+                    j.from
+                }
+                Ok(None) => return, // stopping: shipped on the next start
+                Err(e) => return inner.fail(format!("{e:#}")),
+            }
         }
     };
-    let tag = u16::try_from(row.get::<_, i32>(0)).context("more than 65 535 nodes")?;
-    let shipped = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
-    let from = ship::start_offset(shipped, local_end);
-    if from.0 < shipped {
-        c.execute(
-            "UPDATE vagt_nodes SET shipped = 0 WHERE node = $1",
-            &[&config.node],
-        )
-        .await?;
-    }
-    let log_end = follow::committed_end(&c).await?;
-    info!(
-        node = %config.node,
-        schema,
-        log_end,
-        "joined the cluster"
-    );
-    Ok((schema, tag, from, log_end))
+    ship::run(inner, inner.local.follow(from));
 }
 
 /// Acknowledges, every 50 ms, what waited longer than the commit timeout.

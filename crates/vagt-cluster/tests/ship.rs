@@ -25,7 +25,7 @@ fn node(pg: &Postgres, name: &str, dir: &std::path::Path) -> (SegmentJournal, Cl
         key_file: None,
     };
     let appender: Arc<dyn Journal> = Arc::new(local.appender().unwrap());
-    let (cluster, _) = Cluster::start(config, appender, Duration::from_secs(10)).unwrap();
+    let (cluster, _) = Cluster::start(config, appender, Duration::from_secs(10), dir).unwrap();
     (local, cluster)
 }
 

@@ -30,6 +30,7 @@ impl Feed {
         let mut records: Vec<Record> = Vec::new();
         let mut last_snapshot = Instant::now();
         let mut since_snapshot = 0u64;
+        let mut failing = 0u32;
         loop {
             let (end, closed) = self
                 .committed
@@ -37,13 +38,24 @@ impl Feed {
             records.clear();
             if let Err(e) = self.tail.read_to(end, &mut records) {
                 // The journal is the source of truth; a record we cannot read is not skipped.
-                error!("core feed cannot read the journal: {e}; retrying in 1 s");
+                // The first failure, then one line a minute (a cluster log away for a while).
+                if failing.is_multiple_of(60) {
+                    error!(
+                        failures = failing + 1,
+                        "core feed cannot read the journal: {e}; retrying every second"
+                    );
+                }
+                failing = failing.saturating_add(1);
                 counter!(m::CORE_FEED_ERRORS).increment(1);
                 if closed {
                     return; // shutting down: the journal will not change any more
                 }
                 std::thread::sleep(Duration::from_secs(1));
                 continue;
+            }
+            if failing > 0 {
+                info!(failures = failing, "core feed reads the journal again");
+                failing = 0;
             }
             since_snapshot += records.len() as u64;
             self.route(records.drain(..));

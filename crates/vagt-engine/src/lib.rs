@@ -54,6 +54,10 @@ pub struct Node {
     pub tag: u16,
     /// See [`Leads`].
     pub leads: Leads,
+    /// The log's end is not known yet (a cluster node that started while PostgreSQL was
+    /// away): the snapshot is trusted as it is, nothing is replayed or live until
+    /// [`Engine::set_live_from`] says where the live inputs start.
+    pub late: bool,
 }
 
 impl Default for Node {
@@ -61,9 +65,13 @@ impl Default for Node {
         Self {
             tag: 0,
             leads: Arc::new(|| true),
+            late: false,
         }
     }
 }
+
+/// `live_from` of a late node before it is told: nothing is live.
+const NOT_YET: u64 = u64::MAX;
 
 /// The first request number of an engine: the node's tag in the top 16 bits, then the start
 /// time in milliseconds shifted to leave room for 1 024 commands per millisecond of uptime —
@@ -86,8 +94,9 @@ pub(crate) struct Shared {
     requests: AtomicU64,
     /// Per shard: every record before this offset is applied.
     applied: Vec<AtomicU64>,
-    /// Inputs at or after this offset are live (metrics); earlier ones are the start-up replay.
-    live_from: u64,
+    /// Inputs at or after this offset are live (metrics, the console's feed, door webhooks);
+    /// earlier ones are the start-up replay. [`NOT_YET`] until a late node is told.
+    live_from: AtomicU64,
     /// Emergency staffing mode, as last applied.
     emergency: AtomicBool,
     /// Live changes for the console, each with the alarm as it is after it (set once the
@@ -204,7 +213,13 @@ impl Engine {
         let snap_dir = snap_dir.to_owned();
         let committed = journal.committed();
         let per_shard = setups_by_shard(accounts, n);
-        let (mut shards, from) = restore(config, n, &snap_dir, committed.end().0)?;
+        // A late node cannot know the log's end yet: its snapshot is taken as it is.
+        let end = if node.late {
+            u64::MAX
+        } else {
+            committed.end().0
+        };
+        let (mut shards, from) = restore(config, n, &snap_dir, end)?;
         // Restored shards had these settings live; re-apply them without moving any clock.
         if from > 0 {
             for (shard, list) in shards.iter_mut().zip(&per_shard) {
@@ -217,7 +232,11 @@ impl Engine {
             waiters: DashMap::new(),
             requests: AtomicU64::new(first_request(node.tag)),
             applied: (0..n).map(|_| AtomicU64::new(from)).collect(),
-            live_from: committed.end().0,
+            live_from: AtomicU64::new(if node.late {
+                NOT_YET
+            } else {
+                committed.end().0
+            }),
             emergency: AtomicBool::new(shards.first().is_some_and(Shard::emergency_mode)),
             tap: OnceLock::new(),
         });
@@ -392,7 +411,15 @@ impl Engine {
     /// Whether the start-up replay is done: every shard has applied the journal as it was when
     /// the core started (readiness; live records follow).
     pub fn caught_up(&self) -> bool {
-        self.status().applied >= self.shared.live_from
+        // A late node has nothing it could replay until it joins.
+        let live_from = self.shared.live_from.load(Ordering::Acquire);
+        live_from == NOT_YET || self.status().applied >= live_from
+    }
+
+    /// A late node joined: inputs from `end` on are live, earlier ones its start-up replay
+    /// (call before the journal's end moves past `end`).
+    pub fn set_live_from(&self, end: u64) {
+        self.shared.live_from.store(end, Ordering::Release);
     }
 
     /// Sets the gauges that are cheaper to compute at scrape time than to keep up to date.

@@ -60,7 +60,7 @@ pub(super) fn run(mut shard: Shard, rx: &Receiver<Msg>, cx: &Context) {
         match msg {
             Msg::Batch { items, upto } => {
                 for item in items {
-                    let live = item.offset >= shared.live_from;
+                    let live = item.offset >= shared.live_from.load(Ordering::Acquire);
                     let input = match item.work {
                         Work::Input(input) => input,
                         Work::Frame(payload) => {
@@ -100,8 +100,8 @@ fn apply(shard: &mut Shard, offset: u64, input: Input, live: bool, cx: &Context)
     if let Input::Command(c) = &input {
         // A centre-wide command reaches every shard; one answers.
         // Only commands of this run have a waiter (a replayed one may reuse its number).
-        let answers =
-            offset >= cx.shared.live_from && (c.command.alarm().is_some() || cx.index == 0);
+        let answers = offset >= cx.shared.live_from.load(Ordering::Acquire)
+            && (c.command.alarm().is_some() || cx.index == 0);
         if answers && let Some((_, tx)) = cx.shared.waiters.remove(&c.request) {
             let _ = tx.send(Ok(result));
         }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
@@ -86,7 +86,8 @@ pub struct Running {
     cluster: Option<Arc<Cluster>>,
     engine: Arc<Engine>,
     ops_task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    journal_failed: Option<oneshot::Receiver<String>>,
+    /// Why the node must stop (fail-stop): a journal write, or the cluster.
+    fatal: Option<mpsc::UnboundedReceiver<Fatal>>,
 }
 
 /// Runs the gateway until SIGTERM or SIGINT, or until the journal fails (fail-stop).
@@ -112,7 +113,7 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
                 .unwrap_or_default()
         ),
     );
-    let mut failed = running.journal_failed.take();
+    let mut fatal = running.fatal.take();
     let grace = loop {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping gracefully"); break grace_term }
@@ -121,8 +122,8 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
                 break Duration::from_secs(1).min(grace_term);
             }
             _ = hup.recv() => running.reload_register(),
-            Some(why) = async { failed.as_mut()?.await.ok() } => {
-                return fail_stop(running, &why).await;
+            Some(why) = async { fatal.as_mut()?.recv().await } => {
+                return fail_stop(running, why).await;
             }
         }
     };
@@ -135,17 +136,28 @@ pub fn say(out: &mut dyn std::io::Write, line: std::fmt::Arguments<'_>) {
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
+/// Why a running node must stop at once.
+#[derive(Debug)]
+enum Fatal {
+    /// The journal could not write or sync.
+    Journal(String),
+    /// The cluster cannot go on with this node (PostgreSQL gave it another tag).
+    Cluster(String),
+}
+
 /// The journal could not write or sync: nothing more can be acknowledged. Stop at once and exit
 /// non-zero so the supervisor restarts us (recovery then reads only what was synced); a retried
-/// fsync after an I/O error could report success for data the kernel has dropped.
-async fn fail_stop(running: Running, why: &str) -> anyhow::Result<()> {
-    error!(
-        error = why,
-        "journal write failed: no frame can be acknowledged; stopping (fail-stop)"
-    );
+/// fsync after an I/O error could report success for data the kernel has dropped. Or the
+/// cluster refused this node: stop rather than run on as what it is not.
+async fn fail_stop(running: Running, why: Fatal) -> anyhow::Result<()> {
+    let (what, why) = match why {
+        Fatal::Journal(why) => ("journal write failed", why),
+        Fatal::Cluster(why) => ("the cluster refused this node", why),
+    };
+    error!(error = %why, "{what}: stopping (fail-stop)");
     let grace = Duration::from_secs(2);
     let _ = tokio::time::timeout(grace * 2, running.shutdown(grace)).await;
-    bail!("journal write failed, stopped to be restarted: {why}")
+    bail!("{what}, stopped to be restarted: {why}")
 }
 
 /// The sockets, bound before anything starts (a bind error is reported at once).
@@ -168,12 +180,13 @@ async fn bind(config: &Config) -> anyhow::Result<Listeners> {
     Ok(Listeners { tcp, udp, ops })
 }
 
-/// Locks and recovers the journal; `failed` hears if a write or fsync ever fails.
+/// Locks and recovers the journal; `fatal` hears if a write or fsync ever fails.
 fn open_journal(
     config: &Config,
     dir: &Path,
     health: &ops::Health,
-) -> anyhow::Result<(SegmentJournal, oneshot::Receiver<String>)> {
+    fatal: mpsc::UnboundedSender<Fatal>,
+) -> anyhow::Result<SegmentJournal> {
     if !config.journal.fsync {
         warn!(
             "!!! journal.fsync = false: acknowledged alarms can be LOST on a crash. Benchmarks only. !!!"
@@ -190,11 +203,10 @@ fn open_journal(
         vagt_ingest::metrics::journal_commit,
     )
     .map_err(|e| open_error(e, dir))?;
-    let (failed_tx, failed) = oneshot::channel();
     let flag = Arc::clone(&health.journal_failed);
     journal.on_failure(move |why| {
         flag.store(true, std::sync::atomic::Ordering::Release);
-        let _ = failed_tx.send(why.to_owned());
+        let _ = fatal.send(Fatal::Journal(why.to_owned()));
     });
     let rec = journal.recovery();
     if rec.truncated_bytes > 0 {
@@ -210,7 +222,7 @@ fn open_journal(
             "journal recovered"
         );
     }
-    Ok((journal, failed))
+    Ok(journal)
 }
 
 /// The journal could not be opened: say what the operator can do about it.
@@ -234,7 +246,8 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
     let handle = ops::install()?;
     let journal_dir = config.journal_dir();
     let health = ops::Health::default();
-    let (journal, journal_failed) = open_journal(&config, &journal_dir, &health)?;
+    let (fatal_tx, fatal) = mpsc::unbounded_channel();
+    let journal = open_journal(&config, &journal_dir, &health, fatal_tx.clone())?;
     let local: Arc<dyn Journal> = Arc::new(journal.appender()?);
     let dedup = Dedup::new(config.dedup.window(), config.dedup.max_keys);
     let rebuilt = dedup.rebuild(local.as_ref())?;
@@ -261,6 +274,13 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         Arc::clone(&appender),
         node,
     )?);
+    if let Some(c) = &cluster {
+        let engine = Arc::clone(&engine);
+        c.on_late_join(move |end| engine.set_live_from(end));
+        c.on_failure(move |why| {
+            let _ = fatal_tx.send(Fatal::Cluster(why.to_owned()));
+        });
+    }
     let accounts = Arc::new(accounts);
     let register = config
         .console
@@ -306,7 +326,7 @@ pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running
         cluster,
         engine,
         ops_task,
-        journal_failed: Some(journal_failed),
+        fatal: Some(fatal),
     };
     running.spawn_ingest(
         &config,
@@ -329,22 +349,27 @@ async fn join_cluster(
     };
     vagt_cluster::check_url(&c.url);
     let name = c.node.clone();
-    let (cluster, started) =
-        tokio::task::spawn_blocking(move || Cluster::start(c, local, Duration::from_secs(10)))
-            .await?
-            .with_context(|| format!("joining the cluster as node {name:?}"))?;
-    info!(
-        node = %name,
-        tag = started.tag,
-        schema = started.schema,
-        log_end = started.log_end,
-        unshipped_bytes = started.unshipped,
-        "cluster mode: acknowledging after the local fsync and the PostgreSQL commit"
-    );
+    let data = config.gateway.data.clone();
+    let (cluster, started) = tokio::task::spawn_blocking(move || {
+        Cluster::start(c, local, Duration::from_secs(10), &data)
+    })
+    .await?
+    .with_context(|| format!("joining the cluster as node {name:?}"))?;
+    if started.away.is_none() {
+        info!(
+            node = %name,
+            tag = started.tag,
+            schema = started.schema,
+            log_end = started.log_end,
+            unshipped_bytes = started.unshipped,
+            "cluster mode: acknowledging after the local fsync and the PostgreSQL commit"
+        );
+    }
     let cluster = Arc::new(cluster);
     let node = Node {
         tag: started.tag,
         leads: Arc::new(cluster.leader_check()),
+        late: started.away.is_some(),
     };
     let journal = cluster.journal();
     Ok((Some(cluster), journal, node))

@@ -673,3 +673,122 @@ fn with_a_ca_file_a_server_without_tls_is_refused_never_used_in_the_clear() {
         "0"
     );
 }
+
+/// One alarm to `at`, waiting for its ACK.
+fn alarm_to(at: SocketAddr, account: &str, seq: u16) {
+    let mut s = TcpStream::connect(at).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&sia(account, seq, "QA")).unwrap();
+    assert!(read_ack(&mut s), "alarm {account} {seq} not acknowledged");
+}
+
+#[test]
+fn a_node_that_joined_before_starts_while_postgresql_is_away_and_joins_when_it_is_back() {
+    let mut pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), &pg.url(), "a");
+    alarm_to(a.addr, "1234", 1);
+    assert_eq!(a.stop(), Some(0));
+    // A database failover, a network cut: the node restarts meanwhile (a deploy, a crash).
+    pg.kill();
+    let a = node(dir.path(), &pg.url(), "a");
+    assert_eq!(
+        a.metric("vagt_cluster_degraded", ""),
+        1.0,
+        "degraded from the start"
+    );
+    assert!(
+        a.get("/readyz").contains(" 200 OK"),
+        "it answers, so it takes traffic: {}",
+        a.get("/readyz")
+    );
+    alarm_to(a.addr, "4321", 1);
+    assert!(a.metric("vagt_cluster_acks_total", "mode=\"degraded\"") >= 1.0);
+    pg.start();
+    let joined = wait_for(Duration::from_secs(60), || {
+        a.metric("vagt_cluster_degraded", "") == 0.0
+            && a.metric("vagt_cluster_unshipped_bytes", "") == 0.0
+    });
+    assert!(
+        joined.is_some(),
+        "the node never joined when PostgreSQL was back"
+    );
+    let stored = stored_frames(&pg);
+    assert_eq!(stored.get(&("1234".into(), "0001".into())), Some(&1));
+    assert_eq!(stored.get(&("4321".into(), "0001".into())), Some(&1));
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    // The core folds the log from where the node left it: both alarms open; only the one
+    // acknowledged in this run is live (counted), the other is the start-up replay.
+    let folded = wait_for(Duration::from_secs(30), || {
+        a.get_json("/core")["open_alarms"] == 2
+    });
+    assert!(folded.is_some(), "{}", a.get_json("/core"));
+    assert_eq!(a.metric("vagt_core_alarms_opened_total", ""), 1.0);
+    assert_eq!(a.stop(), Some(0));
+}
+
+#[test]
+fn a_node_that_never_joined_refuses_to_start_without_postgresql() {
+    let mut pg = Postgres::primary();
+    let url = pg.url();
+    pg.kill();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = node_refused(dir.path(), &url, "a", "");
+    assert_eq!(code, Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("vagt: error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one line: {stderr}");
+    assert!(errors[0].contains("never joined the cluster"), "{stderr}");
+}
+
+#[test]
+fn a_late_joining_node_that_postgresql_knows_by_another_tag_stops() {
+    let mut pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), &pg.url(), "a");
+    assert_eq!(a.stop(), Some(0));
+    // The database was replaced behind the node's back: it knows "a" by another number now.
+    pg.sql("UPDATE vagt_nodes SET id = 77 WHERE node = 'a'");
+    pg.kill();
+    let config = dir.path().join("vagt.toml");
+    let mut child = crate::gateway::serve_command(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    let at = ready
+        .split_once("listening on ")
+        .and_then(|(_, r)| r.split_once(' '))
+        .map(|(a, _)| a.parse().unwrap())
+        .unwrap_or_else(|| panic!("not started: {ready:?}"));
+    alarm_to(at, "4321", 1);
+    pg.start();
+    let stopped = wait_for(Duration::from_secs(60), || {
+        child.try_wait().is_ok_and(|s| s.is_some())
+    });
+    if stopped.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stopped.is_some(),
+        "the node ran on under a tag that is not its own: {stderr}"
+    );
+    assert!(
+        out.status.code().is_some_and(|c| c != 0),
+        "fail-stop: non-zero for the supervisor, not {}",
+        out.status
+    );
+    assert!(stderr.contains("has tag 77"), "{stderr}");
+}
