@@ -41,7 +41,7 @@ for s in $SCENARIOS; do
 done > "$work/accounts.toml"
 sed -e 's/^max_connections = .*/max_connections = 30000/' \
     -e 's/^max_connections_per_ip = .*/max_connections_per_ip = 30000/' \
-    config/vagt.toml > "$work/vagt.toml"
+    -e '/^\[console\]/,$d' config/vagt.toml > "$work/vagt.toml"
 
 echo "== the real gateway (fsync on) =="
 target/release/vagt serve --config "$work/vagt.toml" --data "$work/data" \

@@ -44,7 +44,7 @@ wait_for() { # wait_for LOGFILE TEXT
 
 sed -e 's/^max_connections = .*/max_connections = 30000/' \
     -e 's/^max_connections_per_ip = .*/max_connections_per_ip = 30000/' \
-    config/vagt.toml > "$work/vagt.toml"
+    -e '/^\[console\]/,$d' config/vagt.toml > "$work/vagt.toml"
 
 declare -A addr pid
 port=7150

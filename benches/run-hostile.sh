@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The shipped defaults, except the total connection cap (the hostile peers plus the devices).
-sed -e 's/^max_connections = .*/max_connections = 30000/' config/vagt.toml > "$work/vagt.toml"
+sed -e 's/^max_connections = .*/max_connections = 30000/' -e '/^\[console\]/,$d' config/vagt.toml > "$work/vagt.toml"
 addr=127.0.0.1:7250
 target/release/vagt serve --config "$work/vagt.toml" --data "$work/data" --listen "$addr" \
     --metrics 127.0.0.1:0 > "$work/vagt.log" 2>&1 &

@@ -177,6 +177,7 @@ fn report(c: &mut Criterion) {
             data: Some(dir.path().to_owned()),
             accounts: Some(accounts),
             console: None,
+            no_console: true,
             log_format: vagt::cli::LogFormat::Text,
         },
     };

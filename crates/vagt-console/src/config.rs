@@ -3,7 +3,7 @@
 //! refuses what `vagt serve` would.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -15,14 +15,20 @@ use crate::users::Users;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleConfig {
-    /// Address (TLS only), e.g. `0.0.0.0:7443`.
+    /// Address (TLS only); default `127.0.0.1:7443` (loopback: open it wider on purpose).
+    #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// PEM certificate chain (`vagt cert dev` makes a self-signed one).
-    pub cert: PathBuf,
-    /// PEM private key.
-    pub key: PathBuf,
-    /// Users file (`vagt user add`).
-    pub users: PathBuf,
+    /// PEM certificate chain. Absent (with `key`): `<data>/console-cert.pem`, a self-signed
+    /// pair made on the first start.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// PEM private key (absent: `<data>/console-key.pem`, with `cert`).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Users file (`vagt user add`). Absent: `<data>/users.toml`, made empty on the first
+    /// start; while it has no admin the console offers a one-time set-up link.
+    #[serde(default)]
+    pub users: Option<PathBuf>,
     /// CA certificate(s) (PEM) that client certificates must chain to (mTLS). A client with
     /// one logs in as the user its common name names, without a password.
     #[serde(default)]
@@ -44,6 +50,42 @@ pub struct ConsoleConfig {
     /// and care notes shown with an alarm's detail. Reloaded on SIGHUP.
     #[serde(default)]
     pub citizens: Option<PathBuf>,
+    /// Which files are the defaults in the data directory, made on the first start (set by
+    /// [`ConsoleConfig::in_data`]).
+    #[serde(skip)]
+    pub made: Made,
+}
+
+/// Console files the configuration left out: kept in the data directory and made on the first
+/// start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Made {
+    /// The TLS pair (self-signed for localhost, 127.0.0.1 and ::1).
+    pub tls: bool,
+    /// The users file (empty).
+    pub users: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            cert: None,
+            key: None,
+            users: None,
+            client_ca: None,
+            client_certs: ClientCerts::default(),
+            threads: default_threads(),
+            cpu: ConsoleCpu::default(),
+            nice: default_nice(),
+            citizens: None,
+            made: Made::default(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7443))
 }
 
 /// How the console's threads share the CPU with the gateway's (promise 2: however many
@@ -71,8 +113,62 @@ fn default_nice() -> i32 {
 }
 
 impl ConsoleConfig {
+    /// Puts the files the configuration left out in the data directory `data` (made on the
+    /// first start: [`ConsoleConfig::first_run`]).
+    pub fn in_data(&mut self, data: &Path) {
+        if self.cert.is_none() && self.key.is_none() {
+            self.made.tls = true;
+            self.cert = Some(data.join("console-cert.pem"));
+            self.key = Some(data.join("console-key.pem"));
+        }
+        if self.users.is_none() {
+            self.made.users = true;
+            self.users = Some(data.join("users.toml"));
+        }
+    }
+
+    /// The certificate chain's path.
+    pub fn cert(&self) -> &Path {
+        self.cert
+            .as_deref()
+            .unwrap_or_else(|| Path::new("console-cert.pem"))
+    }
+
+    /// The private key's path.
+    pub fn key(&self) -> &Path {
+        self.key
+            .as_deref()
+            .unwrap_or_else(|| Path::new("console-key.pem"))
+    }
+
+    /// The users file's path.
+    pub fn users(&self) -> &Path {
+        self.users
+            .as_deref()
+            .unwrap_or_else(|| Path::new("users.toml"))
+    }
+
+    /// Makes the default files that are missing: a self-signed TLS pair and an empty users
+    /// file (both readable by their owner only). Files that exist are never replaced.
+    pub fn first_run(&self) -> anyhow::Result<()> {
+        if self.made.tls && !self.cert().exists() && !self.key().exists() {
+            let dir = self.cert().parent().unwrap_or_else(|| Path::new("."));
+            crate::tls::dev_cert(dir, &[])?;
+            tracing::info!(cert = %self.cert().display(), "console: made a self-signed certificate (first start)");
+        }
+        if self.made.users && !self.users().exists() {
+            crate::users::create_empty(self.users())?;
+        }
+        Ok(())
+    }
+
     /// Checks every value; the error names the key.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.cert.is_some() != self.key.is_some() {
+            bail!(
+                "console.cert and console.key go together (leave both out for a self-signed pair in the data directory)"
+            );
+        }
         if self.threads == 0 {
             bail!("console.threads must be at least 1");
         }
@@ -86,14 +182,25 @@ impl ConsoleConfig {
     }
 
     /// Loads what the console would load at start — the TLS pair (and client CA) and the users
-    /// file — and returns them.
-    pub fn check(&self) -> anyhow::Result<(std::sync::Arc<rustls::ServerConfig>, Users)> {
+    /// file — and returns them (no TLS pair yet: it is made on the first start).
+    pub fn check(&self) -> anyhow::Result<(Option<std::sync::Arc<rustls::ServerConfig>>, Users)> {
         self.validate()?;
         let clients = self.client_ca.as_deref().map(|ca| (ca, self.client_certs));
-        let tls = crate::tls::server_config_with_clients(&self.cert, &self.key, clients).context(
-            "console TLS (make a self-signed pair for a first run with `vagt cert dev`)",
-        )?;
-        let users = Users::load(&self.users)?;
+        let first_run_tls = self.made.tls && !self.cert().exists() && !self.key().exists();
+        let tls = if first_run_tls {
+            None
+        } else {
+            Some(
+                crate::tls::server_config_with_clients(self.cert(), self.key(), clients).context(
+                    "console TLS (make a self-signed pair for a first run with `vagt cert dev`)",
+                )?,
+            )
+        };
+        let users = if self.made.users && !self.users().exists() {
+            Users::default()
+        } else {
+            Users::load(self.users())?
+        };
         self.load_citizens()?;
         Ok((tls, users))
     }

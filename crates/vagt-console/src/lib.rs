@@ -5,6 +5,7 @@
 //! * [`http`] — the web console's files on the same port.
 //! * [`tls`] — certificate and key from PEM; `vagt cert dev` for a first run.
 //! * [`users`] — the users file (argon2 hashes), roles and teams.
+//! * [`setup`] — the first run: a one-time link that creates the first admin.
 //! * [`protocol`] — the messages, version 1.
 //! * [`server`] — handshake, login (rate-limited), snapshot + change feed, authorised commands,
 //!   through the [`server::Backend`] the binary implements over the engine.
@@ -19,6 +20,7 @@ pub mod http;
 pub mod protocol;
 mod run;
 pub mod server;
+pub mod setup;
 pub mod tls;
 pub mod users;
 

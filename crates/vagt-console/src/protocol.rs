@@ -23,6 +23,16 @@ pub enum ClientMsg {
         #[serde(default)]
         password: String,
     },
+    /// The first message instead of `login`, on a first run only (the users file has no
+    /// admin): creates the first admin with the set-up link's token and logs in as them.
+    Setup {
+        /// The token of the set-up link `vagt serve` printed.
+        token: String,
+        /// The admin's user name.
+        user: String,
+        /// Their password (at least 12 characters).
+        password: String,
+    },
     /// A command to the core; the answer carries the same `id`.
     Command {
         /// Chosen by the client.

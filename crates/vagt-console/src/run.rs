@@ -14,6 +14,9 @@ use crate::server::{Backend, Console};
 pub struct RunningConsole {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The first-run set-up token, while the users file has no admin (`vagt serve` prints the
+    /// link: `https://ADDR/#setup=TOKEN`).
+    pub setup_token: Option<String>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -46,7 +49,10 @@ pub async fn start(
     config: &ConsoleConfig,
     backend: Arc<dyn Backend>,
 ) -> anyhow::Result<RunningConsole> {
+    config.first_run()?;
     let (tls, users) = config.check()?;
+    let tls = tls.context("console TLS: no certificate after the first-run set-up")?;
+    let setup = crate::setup::Setup::offer(&users, config.users());
     let priority = match config.cpu {
         ConsoleCpu::Idle => Priority::Idle,
         ConsoleCpu::Nice => Priority::Nice(config.nice),
@@ -62,6 +68,7 @@ pub async fn start(
     // down in the background (dropping a runtime inside async code would panic).
     let mut running = RunningConsole {
         addr: config.listen,
+        setup_token: None,
         runtime: Some(runtime),
     };
     let rt = running.handle()?;
@@ -73,7 +80,12 @@ pub async fn start(
         .context("binding the console")?
         .with_context(|| format!("binding console {listen}"))?;
     running.addr = listener.local_addr()?;
-    rt.spawn(Console::new(tls, users, backend).serve(listener));
+    let console = Console::new(tls, users, backend);
+    if let Some((setup, token)) = setup {
+        console.offer_setup(setup);
+        running.setup_token = Some(token);
+    }
+    rt.spawn(console.serve(listener));
     Ok(running)
 }
 

@@ -30,6 +30,7 @@ use crate::audit::{NoteBudget, RecentViews, Refusal, RefusalBudget, View, bounde
 use crate::guard::{LoginGuard, PreLogin};
 use crate::http::{Prefixed, read_head, serve_file};
 use crate::protocol::{AccountInfo, BATCH_WINDOW_MS, ClientMsg, ReportRequest, ServerMsg, VERSION};
+use crate::setup::Setup;
 use crate::users::{User, UserRole, Users};
 
 /// Why the core did not carry out a command.
@@ -125,7 +126,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// The server's shared state.
 pub struct Console {
     acceptor: TlsAcceptor,
-    users: Users,
+    /// Replaced whole when the first admin is created.
+    users: RwLock<Arc<Users>>,
+    /// The first-run set-up, while the users file has no admin.
+    setup: Mutex<Option<Arc<Setup>>>,
     backend: Arc<dyn Backend>,
     logins: LoginGuard,
     /// Each user's budget of notes.
@@ -212,7 +216,8 @@ impl Console {
     ) -> Arc<Self> {
         Arc::new(Self {
             acceptor: TlsAcceptor::from(tls),
-            users,
+            users: RwLock::new(Arc::new(users)),
+            setup: Mutex::new(None),
             backend,
             logins: LoginGuard::new(),
             notes: NoteBudget::default(),
@@ -527,13 +532,22 @@ impl Console {
         let Some(Ok(Message::Text(text))) = first else {
             return Ok(None);
         };
-        let Ok(ClientMsg::Login { user, password }) = serde_json::from_str(text.as_str()) else {
-            send(ws, &denied("the first message must be a login")).await?;
-            return Ok(None);
+        let (user, password) = match serde_json::from_str(text.as_str()) {
+            Ok(ClientMsg::Login { user, password }) => (user, password),
+            Ok(ClientMsg::Setup {
+                token,
+                user,
+                password,
+            }) => return self.first_admin(ws, peer, token, user, password).await,
+            _ => {
+                send(ws, &denied("the first message must be a login")).await?;
+                return Ok(None);
+            }
         };
+        let users = self.users();
         if let Some(named) = cert_user {
             // The certificate is the credential: it must name this user, who must exist.
-            let found = (named == user).then(|| self.users.get(&user)).flatten();
+            let found = (named == user).then(|| users.get(&user)).flatten();
             return match found {
                 Some(u) => Ok(Some(u.clone())),
                 None => {
@@ -552,7 +566,6 @@ impl Console {
             return Ok(None);
         }
         // argon2 is deliberately slow (and large): off the async threads, a few at a time.
-        let users = self.users.clone();
         let name = user.clone();
         let found = self
             .logins
@@ -566,6 +579,66 @@ impl Console {
             None => {
                 warn!(%peer, %user, "console login failed");
                 send(ws, &denied("wrong user name or password")).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The users as they are now.
+    fn users(&self) -> Arc<Users> {
+        match self.users.read() {
+            Ok(u) => Arc::clone(&u),
+            Err(e) => Arc::clone(&e.into_inner()),
+        }
+    }
+
+    /// Opens the first-run set-up (see [`crate::setup`]).
+    pub fn offer_setup(&self, setup: Setup) {
+        if let Ok(mut s) = self.setup.lock() {
+            *s = Some(Arc::new(setup));
+        }
+    }
+
+    /// A `setup` message: creates the first admin and logs them in, or refuses.
+    async fn first_admin<S>(
+        &self,
+        ws: &mut WebSocketStream<S>,
+        peer: SocketAddr,
+        token: String,
+        user: String,
+        password: String,
+    ) -> anyhow::Result<Option<User>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let setup = self.setup.lock().ok().and_then(|s| s.clone());
+        let Some(setup) = setup.filter(|s| s.is_open()) else {
+            send(ws, &denied("no set-up is open (an admin exists): log in")).await?;
+            return Ok(None);
+        };
+        if let Err(reason) = self.logins.admit("(set-up)", peer.ip()) {
+            warn!(%peer, "console set-up refused: {reason}");
+            send(ws, &denied(reason)).await?;
+            return Ok(None);
+        }
+        let created = self
+            .logins
+            .check(move || setup.create(&token, &user, &password))
+            .await?;
+        match created {
+            Ok((admin, users)) => {
+                if let Ok(mut u) = self.users.write() {
+                    *u = Arc::new(users);
+                }
+                if let Ok(mut s) = self.setup.lock() {
+                    *s = None;
+                }
+                info!(%peer, user = %admin.name, "console: the first admin was created with the set-up link");
+                Ok(Some(admin))
+            }
+            Err(reason) => {
+                warn!(%peer, "console set-up refused: {reason}");
+                send(ws, &denied(&reason)).await?;
                 Ok(None)
             }
         }
@@ -645,7 +718,9 @@ impl Console {
                     provisional,
                 };
             }
-            Ok(ClientMsg::Login { .. }) => return error(None, "already logged in"),
+            Ok(ClientMsg::Login { .. } | ClientMsg::Setup { .. }) => {
+                return error(None, "already logged in");
+            }
             Err(e) => return error(None, &format!("bad message: {e}")),
         };
         let request = || serde_json::to_value(&command).unwrap_or_default();

@@ -164,8 +164,7 @@ pub fn dev_cert(dir: &Path, names: &[String]) -> anyhow::Result<(PathBuf, PathBu
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let cert = dir.join("console-cert.pem");
     let key = dir.join("console-key.pem");
-    std::fs::write(&cert, certified.cert.pem())
-        .with_context(|| format!("writing {}", cert.display()))?;
+    write_private(&cert, certified.cert.pem().as_bytes())?;
     write_private(&key, certified.signing_key.serialize_pem().as_bytes())?;
     Ok((cert, key))
 }

@@ -130,6 +130,11 @@ impl Users {
         self.by_name.get(name)
     }
 
+    /// Whether one of them is an admin (else the console offers the first-run set-up).
+    pub fn has_admin(&self) -> bool {
+        self.by_name.values().any(|u| u.role == UserRole::Admin)
+    }
+
     /// How many.
     pub fn len(&self) -> usize {
         self.by_name.len()
@@ -167,6 +172,49 @@ pub fn entry(user: &User) -> anyhow::Result<String> {
     }
     let text = toml::to_string(&One { users: [user] })?;
     Ok(text.replacen("[[users]]", "\n[[users]]", 1))
+}
+
+/// Appends `user` to the users file `path` (made if missing) and returns the users it then
+/// holds. A file that would not load (a duplicate name, a responder without a team) is not
+/// written. The file is replaced atomically and readable by its owner only (it holds password
+/// hashes).
+pub fn append(path: &Path, user: &User) -> anyhow::Result<Users> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let text = existing + &entry(user)?;
+    let users = Users::parse(&text).with_context(|| format!("adding to {}", path.display()))?;
+    write_private(path, text.as_bytes())?;
+    Ok(users)
+}
+
+/// Makes an empty users file (owner-only).
+pub fn create_empty(path: &Path) -> anyhow::Result<()> {
+    write_private(
+        path,
+        b"# Console users: `vagt user add`, or the first-run set-up link for the first admin.\n",
+    )
+}
+
+/// Writes `bytes` to `path` through a temporary file (fsync, rename), mode 0600.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]

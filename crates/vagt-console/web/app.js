@@ -7,8 +7,11 @@ let creds = null, live = false, retries = 0, offlineSince = null, lastHeard = 0;
 const pending = new Map(); // command id → what the operator asked, for the answer line
 const $ = (id) => document.getElementById(id);
 
+// A first run's set-up link (https://HOST/#setup=TOKEN): the form creates the first admin.
+const setupToken = (location.hash.match(/^#setup=([0-9a-f]+)$/) || [])[1] || null;
+
 function connect(user, password) {
-  creds = { user, password };
+  creds = { user, password, setup: setupToken };
   open();
 }
 
@@ -18,7 +21,9 @@ function open() {
   drop();
   const sock = new WebSocket(`wss://${location.host}/ws`);
   ws = sock;
-  sock.onopen = () => sock.send(JSON.stringify({ type: "login", user: creds.user, password: creds.password }));
+  sock.onopen = () => sock.send(JSON.stringify(creds.setup
+    ? { type: "setup", token: creds.setup, user: creds.user, password: creds.password }
+    : { type: "login", user: creds.user, password: creds.password }));
   sock.onclose = () => { if (sock === ws) offline(); };
   sock.onmessage = (ev) => { if (sock === ws) { lastHeard = Date.now(); handle(JSON.parse(ev.data)); } };
 }
@@ -81,6 +86,8 @@ function handle(m) {
   switch (m.type) {
     case "welcome":
       me = m;
+      // The set-up link is spent: reconnects log in, and the address bar drops the token.
+      if (creds && creds.setup) { creds.setup = null; history.replaceState(null, "", "/"); }
       $("who").textContent = `${m.user} (${m.role}${m.team ? ", " + m.team : ""})`;
       $("status").textContent = "connected — waiting for the queue";
       $("login").hidden = true; $("console").hidden = false; $("mute").hidden = false;
@@ -384,5 +391,10 @@ document.querySelectorAll("#actions button").forEach((b) => b.addEventListener("
 }));
 $("emergency-on").onclick = () => command({ command: "emergency_mode", on: true });
 $("emergency-off").onclick = () => command({ command: "emergency_mode", on: false });
+if (setupToken) {
+  $("login-title").textContent = "First run: create the administrator (password: at least 12 characters)";
+  $("login-title").hidden = false;
+  $("password").autocomplete = "new-password";
+}
 $("login").addEventListener("submit", (ev) => { ev.preventDefault(); prepareAttention(); connect($("user").value, $("password").value); });
 setInterval(render, 1000);

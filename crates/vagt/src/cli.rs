@@ -149,9 +149,13 @@ pub struct ServeArgs {
     /// Accounts file.
     #[arg(long, value_name = "FILE")]
     pub accounts: Option<PathBuf>,
-    /// Console address (TLS; needs the `[console]` section's cert, key and users).
+    /// Console address (TLS; port 0 picks one). Runs the console even when the config file
+    /// has no `[console]` section (with its defaults: the files in the data directory).
     #[arg(long, value_name = "ADDR")]
     pub console: Option<SocketAddr>,
+    /// No console (e.g. several gateways on one machine, benchmarks); wins over `--console`.
+    #[arg(long)]
+    pub no_console: bool,
     /// Log lines on stderr: `text` (coloured only on a terminal) or `json` (one object per
     /// line, for log shippers).
     #[arg(long, env = "VAGT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -41,7 +41,7 @@ pub struct Config {
     /// The alarm core: shards, snapshots, escalation policies.
     #[serde(default)]
     pub core: CoreConfig,
-    /// The operator console (off when absent).
+    /// The operator console (off when absent from a config file; on in the embedded default).
     #[serde(default)]
     pub console: Option<ConsoleConfig>,
     /// Several nodes on PostgreSQL (absent: the embedded journal alone).
@@ -115,9 +115,9 @@ impl Config {
             c.resolve_paths(base);
         }
         if let Some(c) = &mut config.console {
-            for p in [&mut c.cert, &mut c.key, &mut c.users]
+            for p in [&mut c.cert, &mut c.key, &mut c.users, &mut c.citizens]
                 .into_iter()
-                .chain(c.citizens.as_mut())
+                .flatten()
             {
                 if p.is_relative() {
                     *p = base.join(&*p);
@@ -244,7 +244,7 @@ mod tests {
         )
         .unwrap();
         let c = console.console.unwrap();
-        assert_eq!(c.users, Path::new("/etc/vagt/users.toml"));
+        assert_eq!(c.users(), Path::new("/etc/vagt/users.toml"));
         assert_eq!(console.gateway.listen, shipped.gateway.listen);
     }
 

@@ -49,15 +49,15 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<(Config, Accounts)> {
     if let Some(a) = &args.accounts {
         g.accounts = Some(a.clone());
     }
-    if let Some(addr) = args.console {
-        match &mut config.console {
-            Some(c) => c.listen = addr,
-            None => {
-                bail!("--console needs a [console] section with cert, key and users (see README)")
-            }
-        }
+    if args.no_console {
+        config.console = None;
+    } else if let Some(addr) = args.console {
+        config.console.get_or_insert_with(Default::default).listen = addr;
     }
-    let accounts = match &g.accounts {
+    if let Some(c) = &mut config.console {
+        c.in_data(&config.gateway.data);
+    }
+    let accounts = match &config.gateway.accounts {
         Some(p) => Accounts::load(p)?,
         None => Accounts::default(),
     };
@@ -113,6 +113,16 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
                 .unwrap_or_default()
         ),
     );
+    if let (Some(addr), Some(token)) = (running.console_addr, running.setup_token()) {
+        say(
+            &mut std::io::stdout(),
+            format_args!(
+                "vagt: first run: create the console's first admin at https://{}/#setup={token} (the browser warns about the self-signed certificate in {}; the link works once)",
+                browsable(addr),
+                running.data_dir.display()
+            ),
+        );
+    }
     let mut fatal = running.fatal.take();
     let grace = loop {
         tokio::select! {
@@ -128,6 +138,20 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
         }
     };
     running.shutdown(grace).await
+}
+
+/// An address a browser on this machine can open (a wildcard listen address is reached on
+/// loopback).
+fn browsable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
 }
 
 /// Writes one line to a standard stream, ignoring a closed or full one (`println!` would
@@ -376,6 +400,11 @@ async fn join_cluster(
 }
 
 impl Running {
+    /// The console's first-run set-up token, while it has no admin.
+    pub fn setup_token(&self) -> Option<&str> {
+        self.console.as_ref()?.setup_token.as_deref()
+    }
+
     /// SIGHUP: reads the citizen register again; a broken file keeps the one in use.
     fn reload_register(&self) {
         let Some(r) = &self.register else {

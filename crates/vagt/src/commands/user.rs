@@ -10,8 +10,8 @@ pub fn add(
     team: Option<String>,
     municipality: Option<String>,
 ) -> anyhow::Result<()> {
-    use std::io::{BufRead, Write};
-    use vagt_console::users::{User, UserRole, Users, entry, hash_password};
+    use std::io::BufRead;
+    use vagt_console::users::{User, UserRole, append, hash_password};
     let role: UserRole = serde_json::from_value(serde_json::Value::String(role.to_owned()))
         .map_err(|_| {
             anyhow::anyhow!(
@@ -28,11 +28,6 @@ pub fn add(
         password.len() >= 8,
         "the password must have at least 8 characters"
     );
-    let existing = match std::fs::read_to_string(file) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
-    };
     let user = User {
         name,
         role,
@@ -40,13 +35,7 @@ pub fn add(
         municipality,
         password: hash_password(password)?,
     };
-    let text = existing + &entry(&user)?;
-    // Refuse to write a file that would not load (duplicate name, responder without team).
-    Users::parse(&text).with_context(|| format!("adding to {}", file.display()))?;
-    let mut f =
-        std::fs::File::create(file).with_context(|| format!("writing {}", file.display()))?;
-    f.write_all(text.as_bytes())
-        .with_context(|| format!("writing {}", file.display()))?;
+    append(file, &user)?;
     println!(
         "added {} ({:?}) to {}",
         user.name,

@@ -76,6 +76,8 @@ impl Gateway {
                 "127.0.0.1:0",
                 "--metrics",
                 "127.0.0.1:0",
+                "--console",
+                "127.0.0.1:0",
             ])
             .arg("--data")
             .arg(data)
@@ -231,6 +233,8 @@ pub fn serve_command(data: &Path) -> Command {
         "--listen",
         "127.0.0.1:0",
         "--metrics",
+        "127.0.0.1:0",
+        "--console",
         "127.0.0.1:0",
         "--data",
     ])

@@ -14,6 +14,7 @@ mod console;
 mod core;
 mod crash;
 mod decode;
+mod first_run;
 mod gateway;
 mod hostile;
 mod ordering;
