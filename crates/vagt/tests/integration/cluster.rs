@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt::config::Config;
 use vagt::serve::start;
 use vagt_records::{Accounts, FrameRecord};
 use vagt_testkit::pg::Postgres;
@@ -315,7 +315,7 @@ fn console_node<'a>(
     rt: &'a tokio::runtime::Runtime,
 ) -> Guard<'a> {
     std::fs::create_dir_all(dir).unwrap();
-    let text = DEFAULT_CONFIG
+    let text = crate::gateway::base_config()
         .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
         .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
         + &crate::console::console_section(dir)

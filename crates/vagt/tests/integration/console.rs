@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt::config::Config;
 use vagt::serve::{Running, start};
 use vagt_console::users::{User, UserRole, entry, hash_password};
 use vagt_records::Accounts;
@@ -143,7 +143,7 @@ pub fn start_with_console_on(
         || ("127.0.0.1:0".to_owned(), "127.0.0.1:0".to_owned()),
         |(c, d)| (c.to_string(), d.to_string()),
     );
-    let text = DEFAULT_CONFIG
+    let text = crate::gateway::base_config()
         .replace("listen = \"0.0.0.0:7050\"", &format!("listen = \"{dc09}\""))
         .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
         + &console_section(dir).replace(

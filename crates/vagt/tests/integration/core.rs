@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt::config::Config;
 use vagt::serve::{Running, start};
 use vagt_core::{Actor, AlarmId, ChangeKind, Classification, Command, CommandError, Role, State};
 use vagt_engine::{Engine, EngineError};
@@ -45,7 +45,7 @@ impl InProcess {
 
     /// Starts with `extra` appended to the configuration.
     fn start_with(data: &Path, extra: &str) -> Self {
-        let text = DEFAULT_CONFIG
+        let text = crate::gateway::base_config()
             .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
             .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
             // Deadlines far enough away that no escalation fires while the test runs.

@@ -310,7 +310,7 @@ pub fn sia(account: &str, seq: u16, code: &str) -> Vec<u8> {
 
 /// Writes a variant of the embedded default config and returns its path.
 pub fn config_with(dir: &Path, replacements: &[(&str, &str)]) -> String {
-    let mut text = vagt::config::DEFAULT_CONFIG.to_owned();
+    let mut text = base_config();
     for (from, to) in replacements {
         assert!(text.contains(from), "{from} not in the default config");
         text = text.replace(from, to);
@@ -318,4 +318,13 @@ pub fn config_with(dir: &Path, replacements: &[(&str, &str)]) -> String {
     let path = dir.join("vagt.toml");
     std::fs::write(&path, text).unwrap();
     path.to_string_lossy().into_owned()
+}
+
+/// The embedded default without its `[console]` section (the last one), for tests that add a
+/// console section of their own.
+pub fn base_config() -> String {
+    let text = vagt::config::DEFAULT_CONFIG;
+    text.find("\n[console]")
+        .map_or(text, |at| &text[..=at])
+        .to_owned()
 }

@@ -50,7 +50,7 @@ fn a_frame_stuck_past_the_grace_still_exits_with_the_error() {
 /// `vagt <args>` with a config file holding the default plus `extra`.
 fn vagt_with(dir: &std::path::Path, extra: &str, args: &[&str]) -> std::process::Output {
     let path = dir.join("with-console.toml");
-    let text = vagt::config::DEFAULT_CONFIG
+    let text = crate::gateway::base_config()
         .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
         .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
         + extra;
