@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
-use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt::config::{Config, default_without_console};
 use vagt_console::users::{User, UserRole, entry, hash_password};
 use vagt_records::Accounts;
 use vagt_replay::scenario::Scenario;
@@ -250,7 +250,7 @@ fn main() {
     let loads: Vec<Scenario> = (0..2 * rounds)
         .map(|i| scenario(secs, 800_000 + 1_000 * i))
         .collect();
-    let text = DEFAULT_CONFIG
+    let text = default_without_console()
         .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
         .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
         + &format!(

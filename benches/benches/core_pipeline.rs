@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt::config::{Config, default_without_console};
 use vagt_engine::Engine;
 use vagt_journal::SegmentJournal;
 use vagt_records::Accounts;
@@ -131,7 +131,7 @@ fn pipeline(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(frames));
     for shards in [1, 2, 4] {
-        let text = DEFAULT_CONFIG.replace("shards = 2", &format!("shards = {shards}"));
+        let text = default_without_console().replace("shards = 2", &format!("shards = {shards}"));
         let mut config = Config::parse(&text, Path::new(".")).unwrap();
         config.gateway.data = dir.path().to_owned();
         g.bench_with_input(

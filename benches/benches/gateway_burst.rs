@@ -24,7 +24,7 @@ use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
-use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt::config::{Config, default_without_console};
 use vagt_records::Accounts;
 
 const ACK: &[u8] = b"\n1BC10012\"ACK\"0001L0#1234[]\r";
@@ -47,7 +47,7 @@ fn runtime(threads: usize) -> Runtime {
 
 fn gateway(fsync: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let text = DEFAULT_CONFIG
+    let text = default_without_console()
         .replace("fsync = true", &format!("fsync = {fsync}"))
         .replace(
             "max_connections_per_ip = 1000",

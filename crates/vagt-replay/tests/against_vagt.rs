@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use vagt::config::{Config, DEFAULT_CONFIG};
+use vagt::config::{Config, default_without_console};
 use vagt::serve::{Running, start};
 use vagt_records::Accounts;
 use vagt_replay::scenario::Scenario;
@@ -38,7 +38,7 @@ impl Gateway {
             .iter()
             .map(|s| Scenario::parse(s).unwrap().accounts_file())
             .collect();
-        let text = DEFAULT_CONFIG
+        let text = default_without_console()
             .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
             .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"");
         let mut config = Config::parse(&text, Path::new(".")).unwrap();

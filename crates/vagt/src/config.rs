@@ -22,6 +22,15 @@ use vagt_ingest::config::{Dedup, Gateway, Protocol};
 /// The embedded default configuration (`config/vagt.toml`), used when no `--config` is given.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../config/vagt.toml");
 
+/// The embedded default without its `[console]` section (the last one): for in-process
+/// gateways in tests and benches that run no console or bring their own section.
+pub fn default_without_console() -> String {
+    DEFAULT_CONFIG
+        .find("\n[console]")
+        .map_or(DEFAULT_CONFIG, |at| &DEFAULT_CONFIG[..=at])
+        .to_owned()
+}
+
 /// The whole configuration file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

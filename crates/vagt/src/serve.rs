@@ -266,7 +266,12 @@ fn open_error(e: JournalError, dir: &Path) -> anyhow::Error {
 }
 
 /// Recovers the journal, rebuilds the dedup window, binds the listeners and starts serving.
-pub async fn start(config: Config, accounts: Accounts) -> anyhow::Result<Running> {
+pub async fn start(mut config: Config, accounts: Accounts) -> anyhow::Result<Running> {
+    // The console's files left out of the config live in the data directory.
+    let data = config.gateway.data.clone();
+    if let Some(c) = &mut config.console {
+        c.in_data(&data);
+    }
     let handle = ops::install()?;
     let journal_dir = config.journal_dir();
     let health = ops::Health::default();

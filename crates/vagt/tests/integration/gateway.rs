@@ -320,11 +320,7 @@ pub fn config_with(dir: &Path, replacements: &[(&str, &str)]) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// The embedded default without its `[console]` section (the last one), for tests that add a
-/// console section of their own.
+/// The embedded default without its `[console]` section, for tests that add their own.
 pub fn base_config() -> String {
-    let text = vagt::config::DEFAULT_CONFIG;
-    text.find("\n[console]")
-        .map_or(text, |at| &text[..=at])
-        .to_owned()
+    vagt::config::default_without_console()
 }
