@@ -10,6 +10,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
+use crate::users::write_private;
+
 /// Whether the console asks clients for a certificate (mTLS).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -167,21 +169,6 @@ pub fn dev_cert(dir: &Path, names: &[String]) -> anyhow::Result<(PathBuf, PathBu
     write_private(&cert, certified.cert.pem().as_bytes())?;
     write_private(&key, certified.signing_key.serialize_pem().as_bytes())?;
     Ok((cert, key))
-}
-
-/// Writes a file only its owner can read.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// A client configuration trusting exactly the certificate in `cert` (terminal client, tests).

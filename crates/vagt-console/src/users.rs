@@ -198,8 +198,9 @@ pub fn create_empty(path: &Path) -> anyhow::Result<()> {
     )
 }
 
-/// Writes `bytes` to `path` through a temporary file (fsync, rename), mode 0600.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes `bytes` to `path` through a temporary file (fsync, rename), mode 0600 (users file,
+/// console key and certificate).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
