@@ -51,7 +51,11 @@ pub(crate) fn away(e: &anyhow::Error) -> bool {
             return true;
         }
         if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            // TLS failures (a wrong CA, a bad certificate) are InvalidData: a refusal.
+            // TLS failures (a wrong CA, a bad certificate) are InvalidData: a refusal. Every
+            // other kind counts as away, on purpose: a read-only standby mid-failover is
+            // PermissionDenied, a primary dying mid-handshake UnexpectedEof, a name with no
+            // address yet InvalidInput. A refusal mistaken for away leaves the node degraded
+            // and loud; away mistaken for a refusal would stop a node that could answer.
             return io.kind() != std::io::ErrorKind::InvalidData;
         }
         c.downcast_ref::<tokio_postgres::Error>().is_some_and(|pg| {
@@ -123,8 +127,9 @@ pub(crate) async fn register_within(
         })?
 }
 
-/// What waits for a late join.
-type OnJoin = Box<dyn FnOnce(u64) + Send>;
+/// What waits for a late join: told the log's end; `Err` says why the node cannot follow
+/// from there (fail-stop).
+pub(crate) type OnJoin = Box<dyn FnOnce(u64) -> Result<(), String> + Send>;
 
 /// Opens the follower's reading of PostgreSQL's log: at once for a node that joined at start;
 /// for a late-joining node once it has joined *and* the engine was told the log's end then.
@@ -162,38 +167,54 @@ impl Gate {
     }
 
     /// `f` is told the log's end at a late join (at once if the node has joined already and
-    /// nobody was told); never for a node that joined at start.
-    pub(crate) fn on_late_join(&self, f: OnJoin) {
-        let Ok(mut s) = self.state.lock() else { return };
+    /// nobody was told); never for a node that joined at start. The gate opens only if `f`
+    /// accepts the end; its `Err` is returned.
+    pub(crate) fn on_late_join(&self, f: OnJoin) -> Result<(), String> {
+        let Ok(mut s) = self.state.lock() else {
+            return Ok(());
+        };
         match std::mem::replace(&mut *s, Late::Done) {
-            Late::Done => {}
-            Late::Waiting(_) => *s = Late::Waiting(Some(f)),
-            Late::Joined(end) => {
-                f(end);
-                self.open.send_replace(true);
+            Late::Done => Ok(()),
+            Late::Waiting(_) => {
+                *s = Late::Waiting(Some(f));
+                Ok(())
+            }
+            Late::Joined(end) => self.tell(f, end),
+        }
+    }
+
+    /// The node joined late at `log_end`; `Err` if the engine cannot follow from there (the
+    /// gate stays closed).
+    pub(crate) fn joined(&self, log_end: u64) -> Result<(), String> {
+        let Ok(mut s) = self.state.lock() else {
+            return Ok(());
+        };
+        match std::mem::replace(&mut *s, Late::Done) {
+            Late::Waiting(Some(f)) => self.tell(f, log_end),
+            Late::Waiting(None) => {
+                *s = Late::Joined(log_end);
+                Ok(())
+            }
+            other => {
+                *s = other;
+                Ok(())
             }
         }
     }
 
-    /// The node joined late at `log_end`.
-    pub(crate) fn joined(&self, log_end: u64) {
-        let Ok(mut s) = self.state.lock() else { return };
-        match std::mem::replace(&mut *s, Late::Done) {
-            Late::Waiting(Some(f)) => {
-                f(log_end);
-                self.open.send_replace(true);
-            }
-            Late::Waiting(None) => *s = Late::Joined(log_end),
-            other => *s = other,
-        }
+    fn tell(&self, f: OnJoin, end: u64) -> Result<(), String> {
+        f(end)?;
+        self.open.send_replace(true);
+        Ok(())
     }
 }
 
 /// How long one late-join attempt may take.
 const ATTEMPT: Duration = Duration::from_secs(10);
 
-/// Retries the join until it succeeds (`Ok(Some)`), the node stops (`Ok(None)`), or PostgreSQL
-/// gives the node another tag than the one it runs with (`Err`: fail-stop).
+/// Retries the join while PostgreSQL is away, until it succeeds (`Ok(Some)`) or the node
+/// stops (`Ok(None)`). A refusal, or another tag than the one the node runs with, is `Err`
+/// (fail-stop).
 pub(crate) fn late(
     handle: &tokio::runtime::Handle,
     config: &ClusterConfig,
@@ -211,6 +232,13 @@ pub(crate) fn late(
                 j.tag,
                 crate::membership::FILE
             ),
+            // Refused (authentication, TLS, a newer schema): retrying would keep the node's
+            // alarms out of every console for good; its panels turn to their backup receiver.
+            Err(e) if !away(&e) => {
+                return Err(e.context(
+                    "PostgreSQL refused this node's late join; stopping (its panels use their backup receiver)",
+                ));
+            }
             Err(e) => {
                 // The first failure, then one line a minute.
                 if attempts.is_multiple_of(60) {
@@ -225,4 +253,38 @@ pub(crate) fn late(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    use super::*;
+
+    fn io(kind: ErrorKind, what: &str) -> anyhow::Error {
+        anyhow::Error::new(Error::new(kind, what.to_owned())).context("connecting")
+    }
+
+    #[test]
+    fn a_failover_is_away_and_a_refusal_is_not() {
+        for (kind, what) in [
+            (ErrorKind::ConnectionRefused, "connection refused"),
+            (
+                ErrorKind::PermissionDenied,
+                "database does not allow writes",
+            ),
+            (ErrorKind::UnexpectedEof, "tls handshake eof"),
+            (ErrorKind::InvalidInput, "could not resolve any addresses"),
+        ] {
+            assert!(away(&io(kind, what)), "{what}");
+        }
+        assert!(away(&anyhow::Error::new(Unanswered("no answer".into()))));
+        assert!(!away(&io(
+            ErrorKind::InvalidData,
+            "invalid peer certificate"
+        )));
+        assert!(!away(&anyhow::anyhow!(
+            "the database has schema version 9, newer than this Vagt's 3: upgrade Vagt"
+        )));
+    }
 }

@@ -48,7 +48,8 @@ impl Lease {
     }
 }
 
-/// Takes or renews the lease every second until the node stops; gives it up on stop.
+/// Takes or renews the lease every second until the node stops (once the node has joined);
+/// gives it up on stop.
 pub(crate) async fn run(inner: Arc<Inner>) {
     let lease = Duration::from_secs(inner.config.lease_secs);
     // What the node may believe after a renewal: the lease less a margin for clock rates.
@@ -56,6 +57,11 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     let mut client: Option<Client> = None;
     let mut leading = false;
     let mut epoch = 0;
+    // A node that started without PostgreSQL leads nothing before its core follows the log.
+    tokio::select! {
+        () = inner.gate.opened() => {}
+        () = inner.closing.cancelled() => {}
+    }
     while !inner.closing.is_cancelled() {
         let sent = Instant::now();
         let renewed = renew(&inner, &mut client, lease).await;

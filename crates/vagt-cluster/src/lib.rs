@@ -299,9 +299,13 @@ impl Cluster {
     /// For a node that started while PostgreSQL was away: `f` is told the log's committed end
     /// when the node joins — where the engine's live inputs start — and only then does the
     /// follower read the log (so call this for such a node, or it never follows). Never called
-    /// for a node that joined at start.
-    pub fn on_late_join(&self, f: impl FnOnce(u64) + Send + 'static) {
-        self.inner.gate.on_late_join(Box::new(f));
+    /// for a node that joined at start. If `f` refuses the end (its state is ahead of this
+    /// log: another cluster database), nothing is followed and the node fails
+    /// ([`Cluster::on_failure`]).
+    pub fn on_late_join(&self, f: impl FnOnce(u64) -> Result<(), String> + Send + 'static) {
+        if let Err(why) = self.inner.gate.on_late_join(Box::new(f)) {
+            self.inner.fail(why);
+        }
     }
 
     /// `f` is told, once, why the node cannot go on (PostgreSQL gave it another tag at a late
@@ -455,7 +459,9 @@ fn ship_from(inner: &Arc<Inner>, start: Start) {
                         log_end = j.log_end,
                         "joined the cluster late: shipping what was acknowledged meanwhile"
                     );
-                    inner.gate.joined(j.log_end);
+                    if let Err(why) = inner.gate.joined(j.log_end) {
+                        return inner.fail(why);
+                    }
                     j.from
                 }
                 Ok(None) => return, // stopping: shipped on the next start

@@ -151,7 +151,13 @@ impl ConsoleConfig {
     /// Makes the default files that are missing: a self-signed TLS pair and an empty users
     /// file (both readable by their owner only). Files that exist are never replaced.
     pub fn first_run(&self) -> anyhow::Result<()> {
-        if self.made.tls && !self.cert().exists() && !self.key().exists() {
+        let (cert, key) = (self.cert().exists(), self.key().exists());
+        if self.made.tls && !(cert && key) {
+            // One of Vagt's own pair without the other (a crash while it was made) is of no
+            // use: made again, both.
+            if cert || key {
+                tracing::warn!(cert = %self.cert().display(), "console: only half of the self-signed pair is there; making a new pair");
+            }
             let dir = self.cert().parent().unwrap_or_else(|| Path::new("."));
             crate::tls::dev_cert(dir, &[])?;
             tracing::info!(cert = %self.cert().display(), "console: made a self-signed certificate (first start)");
@@ -186,8 +192,13 @@ impl ConsoleConfig {
     pub fn check(&self) -> anyhow::Result<(Option<std::sync::Arc<rustls::ServerConfig>>, Users)> {
         self.validate()?;
         let clients = self.client_ca.as_deref().map(|ca| (ca, self.client_certs));
-        let first_run_tls = self.made.tls && !self.cert().exists() && !self.key().exists();
+        let first_run_tls = self.made.tls && !(self.cert().exists() && self.key().exists());
         let tls = if first_run_tls {
+            // The pair comes at the first start; the client CA is the operator's: checked now.
+            if let Some((ca, mode)) = clients {
+                let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+                crate::tls::client_verifier(ca, mode, provider)?;
+            }
             None
         } else {
             Some(
@@ -211,5 +222,45 @@ impl ConsoleConfig {
             Some(path) => vagt_records::Citizens::load(path),
             None => Ok(vagt_records::Citizens::default()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn in_data(dir: &Path) -> ConsoleConfig {
+        let mut c = ConsoleConfig::default();
+        c.in_data(dir);
+        c
+    }
+
+    #[test]
+    fn half_of_a_made_pair_is_made_again_as_a_whole() {
+        for left in ["console-cert.pem", "console-key.pem"] {
+            let dir = tempfile::tempdir().unwrap();
+            let c = in_data(dir.path());
+            c.first_run().unwrap();
+            // A crash while the pair was made: one of the two is there.
+            let other = if left == "console-cert.pem" {
+                "console-key.pem"
+            } else {
+                "console-cert.pem"
+            };
+            std::fs::remove_file(dir.path().join(other)).unwrap();
+            c.first_run().unwrap();
+            let (tls, _) = c.check().unwrap();
+            assert!(tls.is_some(), "no usable pair after {left} alone");
+        }
+    }
+
+    #[test]
+    fn a_missing_client_ca_is_refused_before_the_first_start_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = in_data(dir.path());
+        c.client_ca = Some(dir.path().join("no-such-ca.pem"));
+        let e = c.check().unwrap_err();
+        assert!(format!("{e:#}").contains("no-such-ca.pem"), "{e:#}");
     }
 }

@@ -14,9 +14,9 @@ use crate::server::{Backend, Console};
 pub struct RunningConsole {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// The first-run set-up token, while the users file has no admin (`vagt serve` prints the
-    /// link: `https://ADDR/#setup=TOKEN`).
-    pub setup_token: Option<String>,
+    /// The first-run set-up link, `https://ADDR/#setup=TOKEN`, while the users file made in
+    /// the data directory has no admin; and the file that holds it (see [`crate::setup`]).
+    pub setup: Option<(String, std::path::PathBuf)>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -52,7 +52,7 @@ pub async fn start(
     config.first_run()?;
     let (tls, users) = config.check()?;
     let tls = tls.context("console TLS: no certificate after the first-run set-up")?;
-    let setup = crate::setup::Setup::offer(&users, config.users());
+    let setup = offer_setup(config, &users)?;
     let priority = match config.cpu {
         ConsoleCpu::Idle => Priority::Idle,
         ConsoleCpu::Nice => Priority::Nice(config.nice),
@@ -68,7 +68,7 @@ pub async fn start(
     // down in the background (dropping a runtime inside async code would panic).
     let mut running = RunningConsole {
         addr: config.listen,
-        setup_token: None,
+        setup: None,
         runtime: Some(runtime),
     };
     let rt = running.handle()?;
@@ -81,12 +81,56 @@ pub async fn start(
         .with_context(|| format!("binding console {listen}"))?;
     running.addr = listener.local_addr()?;
     let console = Console::new(tls, users, backend);
-    if let Some((setup, token)) = setup {
+    if let Some((mut setup, token, file)) = setup {
+        let url = format!("https://{}/#setup={token}", browsable(running.addr));
+        setup.keep_link(&file, &url)?;
         console.offer_setup(setup);
-        running.setup_token = Some(token);
+        running.setup = Some((url, file));
     }
     rt.spawn(console.serve(listener));
     Ok(running)
+}
+
+/// A first-run set-up (its token and link file) if the users file is the one made in the
+/// data directory and has no admin; a stale link file of an earlier run is removed.
+fn offer_setup(
+    config: &ConsoleConfig,
+    users: &crate::users::Users,
+) -> anyhow::Result<Option<(crate::setup::Setup, String, std::path::PathBuf)>> {
+    if !config.made.users {
+        if !users.has_admin() {
+            tracing::info!(users = %config.users().display(), "console: no admin yet; add one with `vagt user add --file USERS --name NAME --role admin`");
+        }
+        return Ok(None);
+    }
+    let dir = config
+        .users()
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let file = dir.join(crate::setup::LINK_FILE);
+    let offered = crate::setup::Setup::offer(users, config.users());
+    if offered.is_none() {
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", file.display()));
+            }
+            _ => {}
+        }
+    }
+    Ok(offered.map(|(setup, token)| (setup, token, file)))
+}
+
+/// `addr` as a browser can open it: an unspecified address (all interfaces) is loopback.
+pub(crate) fn browsable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
 }
 
 /// A CPU priority below the gateway's.

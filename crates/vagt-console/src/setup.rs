@@ -1,8 +1,10 @@
-//! The first run: while the users file has no admin, the console offers a one-time set-up
-//! token (printed by `vagt serve` as a link, `https://HOST:PORT/#setup=TOKEN`, as Grafana and
-//! Jenkins do). Whoever has it creates the first admin from the browser — no file to edit.
-//! The token is random (128 bits), held in memory only, compared in constant time, and spent
-//! by the first admin created; it is never logged.
+//! The first run: while the users file Vagt made in the data directory has no admin, the
+//! console offers a one-time set-up link, `https://HOST:PORT/#setup=TOKEN`, as Grafana and
+//! Jenkins do. Whoever has it creates the first admin from the browser — no file to edit.
+//! The token is random (128 bits), compared in constant time, spent by the first admin
+//! created, and never logged: `vagt serve` shows the link only on a terminal; the link is
+//! kept in [`LINK_FILE`] in the data directory (owner only), removed once spent. A users file
+//! the configuration names gets no link: its admins come from `vagt user add`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,12 +16,17 @@ use crate::users::{User, UserRole, Users, append, hash_password};
 /// The shortest password the set-up accepts.
 pub const MIN_PASSWORD: usize = 12;
 
+/// The file in the data directory that holds the open set-up link (mode 0600).
+pub const LINK_FILE: &str = "first-admin-link";
+
 /// An open first-run set-up.
 pub struct Setup {
     /// `None` once spent.
     token: Mutex<Option<String>>,
     /// Where the admin is written.
     file: PathBuf,
+    /// The link's file, removed once spent.
+    link: Option<PathBuf>,
 }
 
 impl Setup {
@@ -34,8 +41,17 @@ impl Setup {
         let setup = Self {
             token: Mutex::new(Some(token.clone())),
             file: file.to_owned(),
+            link: None,
         };
         Some((setup, token))
+    }
+
+    /// Writes `url` (the link with the token) to `path`, owner-only, and removes it once the
+    /// set-up is spent.
+    pub fn keep_link(&mut self, path: &Path, url: &str) -> anyhow::Result<()> {
+        crate::users::write_private(path, format!("{url}\n").as_bytes())?;
+        self.link = Some(path.to_owned());
+        Ok(())
     }
 
     /// Whether the set-up is still open.
@@ -71,6 +87,14 @@ impl Setup {
         };
         let users = append(&self.file, &user).map_err(|e| format!("{e:#}"))?;
         *held = None;
+        if let Some(link) = &self.link
+            && let Err(e) = std::fs::remove_file(link)
+        {
+            tracing::warn!(
+                "console: removing the spent set-up link {}: {e}",
+                link.display()
+            );
+        }
         Ok((user, users))
     }
 }

@@ -46,32 +46,35 @@ pub fn server_config_with_clients(
         .context("TLS protocol versions")?;
     let builder = match clients {
         None => builder.with_no_client_auth(),
-        Some((ca, mode)) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for c in read_certs(ca)? {
-                roots
-                    .add(c)
-                    .with_context(|| format!("client CA {}", ca.display()))?;
-            }
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider,
-            );
-            let verifier = match mode {
-                ClientCerts::Optional => verifier.allow_unauthenticated(),
-                ClientCerts::Required => verifier,
-            };
-            builder.with_client_cert_verifier(
-                verifier
-                    .build()
-                    .with_context(|| format!("client CA {}", ca.display()))?,
-            )
-        }
+        Some((ca, mode)) => builder.with_client_cert_verifier(client_verifier(ca, mode, provider)?),
     };
     let config = builder
         .with_single_cert(certs, key)
         .context("certificate and key do not fit together")?;
     Ok(Arc::new(config))
+}
+
+/// A verifier of client certificates against the CA certificates in `ca`.
+pub(crate) fn client_verifier(
+    ca: &Path,
+    mode: ClientCerts,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> anyhow::Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in read_certs(ca)? {
+        roots
+            .add(c)
+            .with_context(|| format!("client CA {}", ca.display()))?;
+    }
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+    let verifier = match mode {
+        ClientCerts::Optional => verifier.allow_unauthenticated(),
+        ClientCerts::Required => verifier,
+    };
+    verifier
+        .build()
+        .with_context(|| format!("client CA {}", ca.display()))
 }
 
 /// Every certificate in a PEM file (at least one).
@@ -166,8 +169,10 @@ pub fn dev_cert(dir: &Path, names: &[String]) -> anyhow::Result<(PathBuf, PathBu
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let cert = dir.join("console-cert.pem");
     let key = dir.join("console-key.pem");
-    write_private(&cert, certified.cert.pem().as_bytes())?;
+    // The key first: a crash between the two leaves a key without a certificate, which the
+    // first-run set-up recognises as a half pair and makes again.
     write_private(&key, certified.signing_key.serialize_pem().as_bytes())?;
+    write_private(&cert, certified.cert.pem().as_bytes())?;
     Ok((cert, key))
 }
 

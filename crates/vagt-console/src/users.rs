@@ -198,8 +198,8 @@ pub fn create_empty(path: &Path) -> anyhow::Result<()> {
     )
 }
 
-/// Writes `bytes` to `path` through a temporary file (fsync, rename), mode 0600 (users file,
-/// console key and certificate).
+/// Writes `bytes` to `path` through a temporary file (fsync, rename, directory fsync), mode
+/// 0600 (users file, console key and certificate, the set-up link).
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -213,7 +213,10 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // The rename is durable only once the directory is.
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        std::fs::File::open(dir.unwrap_or_else(|| Path::new(".")))?.sync_all()
     };
     write().with_context(|| format!("writing {}", path.display()))
 }

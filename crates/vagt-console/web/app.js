@@ -7,8 +7,9 @@ let creds = null, live = false, retries = 0, offlineSince = null, lastHeard = 0;
 const pending = new Map(); // command id → what the operator asked, for the answer line
 const $ = (id) => document.getElementById(id);
 
-// A first run's set-up link (https://HOST/#setup=TOKEN): the form creates the first admin.
-const setupToken = (location.hash.match(/^#setup=([0-9a-f]+)$/) || [])[1] || null;
+// A first run's set-up link (https://HOST/#setup=TOKEN): the form creates the first admin;
+// spent once welcomed (later logins, after a logout or a refusal, are plain logins).
+let setupToken = (location.hash.match(/^#setup=([0-9a-f]+)$/) || [])[1] || null;
 
 function connect(user, password) {
   creds = { user, password, setup: setupToken };
@@ -87,7 +88,13 @@ function handle(m) {
     case "welcome":
       me = m;
       // The set-up link is spent: reconnects log in, and the address bar drops the token.
-      if (creds && creds.setup) { creds.setup = null; history.replaceState(null, "", "/"); }
+      if (setupToken || (creds && creds.setup)) {
+        setupToken = null;
+        if (creds) creds.setup = null;
+        history.replaceState(null, "", "/");
+        $("login-title").hidden = true;
+        $("password").autocomplete = "current-password";
+      }
       $("who").textContent = `${m.user} (${m.role}${m.team ? ", " + m.team : ""})`;
       $("status").textContent = "connected — waiting for the queue";
       $("login").hidden = true; $("console").hidden = false; $("mute").hidden = false;

@@ -144,6 +144,8 @@ pub struct Engine {
     committed: Committed,
     threads: Mutex<Vec<JoinHandle<()>>>,
     shards: usize,
+    /// Where the restored snapshot left off (0: replayed from the start).
+    restored: u64,
 }
 
 /// Where the core is, for `/core` and tests.
@@ -291,6 +293,7 @@ impl Engine {
             committed,
             threads: Mutex::new(threads),
             shards: n,
+            restored: from,
         })
     }
 
@@ -417,9 +420,18 @@ impl Engine {
     }
 
     /// A late node joined: inputs from `end` on are live, earlier ones its start-up replay
-    /// (call before the journal's end moves past `end`).
-    pub fn set_live_from(&self, end: u64) {
+    /// (call before the journal's end moves past `end`). Refused when the snapshot the core
+    /// started from is past `end`: it was not taken from this log (the cluster database was
+    /// replaced or restored from an older backup) and the core must not follow it from there.
+    pub fn set_live_from(&self, end: u64) -> Result<(), String> {
+        if self.restored > end {
+            return Err(format!(
+                "the core started from a snapshot at log position {}, past the cluster log's end {end}: the snapshot is not of this cluster's log (database replaced or restored?); stopping — the next start replays the log from PostgreSQL",
+                self.restored
+            ));
+        }
         self.shared.live_from.store(end, Ordering::Release);
+        Ok(())
     }
 
     /// Sets the gauges that are cheaper to compute at scrape time than to keep up to date.

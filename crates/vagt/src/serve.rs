@@ -113,15 +113,20 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
                 .unwrap_or_default()
         ),
     );
-    if let (Some(addr), Some(token)) = (running.console_addr, running.setup_token()) {
-        say(
-            &mut std::io::stdout(),
-            format_args!(
-                "vagt: first run: create the console's first admin at https://{}/#setup={token} (the browser warns about the self-signed certificate in {}; the link works once)",
-                browsable(addr),
+    if let Some((url, file)) = running.setup_link() {
+        // The token is a key to the console: on a terminal only, never into a log.
+        let line = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            format!(
+                "vagt: first run: create the console's first admin at {url} (the browser warns about the self-signed certificate in {}; the link works once)",
                 running.data_dir.display()
-            ),
-        );
+            )
+        } else {
+            format!(
+                "vagt: first run: the one-time link that creates the console's first admin is in {} (readable by this user only)",
+                file.display()
+            )
+        };
+        say(&mut std::io::stdout(), format_args!("{line}"));
     }
     let mut fatal = running.fatal.take();
     let grace = loop {
@@ -138,20 +143,6 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
         }
     };
     running.shutdown(grace).await
-}
-
-/// An address a browser on this machine can open (a wildcard listen address is reached on
-/// loopback).
-fn browsable(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::from(([127, 0, 0, 1], addr.port()))
-        }
-        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
-        }
-        _ => addr,
-    }
 }
 
 /// Writes one line to a standard stream, ignoring a closed or full one (`println!` would
@@ -405,9 +396,15 @@ async fn join_cluster(
 }
 
 impl Running {
-    /// The console's first-run set-up token, while it has no admin.
+    /// The console's first-run set-up link and the file that holds it, while it has no admin.
+    pub fn setup_link(&self) -> Option<(&str, &Path)> {
+        let (url, file) = self.console.as_ref()?.setup.as_ref()?;
+        Some((url.as_str(), file.as_path()))
+    }
+
+    /// The token in the console's first-run set-up link, while it has no admin.
     pub fn setup_token(&self) -> Option<&str> {
-        self.console.as_ref()?.setup_token.as_deref()
+        self.setup_link()?.0.split_once("#setup=").map(|(_, t)| t)
     }
 
     /// SIGHUP: reads the citizen register again; a broken file keeps the one in use.

@@ -208,3 +208,88 @@ fn restart_with_console(
     }
     panic!("the gateway did not start again on {console} / {dc09}");
 }
+
+/// `vagt serve` on the embedded default in `data` with its console on `console` (retrying
+/// while an earlier one's listener closes), after its ready line.
+fn serve_console_at(data: &Path, console: std::net::SocketAddr) -> std::process::Child {
+    for _ in 0..50 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics",
+                "127.0.0.1:0",
+            ])
+            .arg("--console")
+            .arg(console.to_string())
+            .arg("--data")
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        if ready.contains("console wss://") {
+            return child;
+        }
+        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("the gateway did not start with its console on {console}");
+}
+
+#[test]
+fn the_first_admin_is_made_from_the_set_up_link_in_the_browser_and_logs_in_plainly_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let console = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut gateway = serve_console_at(dir.path(), console);
+    let link = std::fs::read_to_string(dir.path().join("first-admin-link")).unwrap();
+    let token = link.trim().split_once("#setup=").unwrap().1.to_owned();
+    let os = std::ffi::OsStr::new;
+    let mut browser = Command::new("node")
+        .arg(e2e_dir().join("setup.mjs"))
+        .env("VAGT_URL", format!("https://127.0.0.1:{}/", console.port()))
+        .env("VAGT_TOKEN", &token)
+        .env("VAGT_USER", "mette")
+        .env("VAGT_PASSWORD", "the first password")
+        .env("VAGT_NEW_PASSWORD", os("the second password"))
+        .env("CHROMIUM", chromium())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node (the browser test needs node and chromium; see scripts/test)");
+    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    crate::gateway::signal(&gateway, "TERM");
+    gateway.wait().unwrap();
+    assert_eq!(first, "admin");
+    let users = dir.path().join("users.toml");
+    assert!(std::fs::read_to_string(&users).unwrap().contains("mette"));
+    // The admin's password is changed while the server is down.
+    std::fs::remove_file(&users).unwrap();
+    let mut add = Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args([
+            "user", "add", "--name", "mette", "--role", "admin", "--file",
+        ])
+        .arg(&users)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(add.stdin.as_mut().unwrap(), b"the second password\n").unwrap();
+    assert!(add.wait().unwrap().success());
+    let mut gateway = serve_console_at(dir.path(), console);
+    let denied = lines.next().unwrap().unwrap();
+    let live = lines.next().map(|l| l.unwrap());
+    let ok = browser.wait().unwrap().success();
+    crate::gateway::signal(&gateway, "TERM");
+    gateway.wait().unwrap();
+    assert_eq!(denied, "denied");
+    assert_eq!(live.as_deref(), Some("live"));
+    assert!(ok);
+}

@@ -743,17 +743,11 @@ fn a_node_that_never_joined_refuses_to_start_without_postgresql() {
     assert!(errors[0].contains("never joined the cluster"), "{stderr}");
 }
 
-#[test]
-fn a_late_joining_node_that_postgresql_knows_by_another_tag_stops() {
-    let mut pg = Postgres::primary();
-    let dir = tempfile::tempdir().unwrap();
-    let a = node(dir.path(), &pg.url(), "a");
-    assert_eq!(a.stop(), Some(0));
-    // The database was replaced behind the node's back: it knows "a" by another number now.
-    pg.sql("UPDATE vagt_nodes SET id = 77 WHERE node = 'a'");
-    pg.kill();
-    let config = dir.path().join("vagt.toml");
-    let mut child = crate::gateway::serve_command(dir.path())
+/// `vagt serve` started again in `dir` (its config there) while PostgreSQL is away: the child
+/// and its DC-09 address.
+fn late_node(dir: &Path) -> (std::process::Child, SocketAddr) {
+    let config = dir.join("vagt.toml");
+    let mut child = crate::gateway::serve_command(dir)
         .arg("--config")
         .arg(&config)
         .stdout(std::process::Stdio::piped())
@@ -771,8 +765,12 @@ fn a_late_joining_node_that_postgresql_knows_by_another_tag_stops() {
         .and_then(|(_, r)| r.split_once(' '))
         .map(|(a, _)| a.parse().unwrap())
         .unwrap_or_else(|| panic!("not started: {ready:?}"));
-    alarm_to(at, "4321", 1);
-    pg.start();
+    (child, at)
+}
+
+/// Asserts that `child` stops by itself within a minute, non-zero (fail-stop, for the
+/// supervisor); its stderr.
+fn fails_stop(mut child: std::process::Child, what: &str) -> String {
     let stopped = wait_for(Duration::from_secs(60), || {
         child.try_wait().is_ok_and(|s| s.is_some())
     });
@@ -780,15 +778,64 @@ fn a_late_joining_node_that_postgresql_knows_by_another_tag_stops() {
         let _ = child.kill();
     }
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stopped.is_some(),
-        "the node ran on under a tag that is not its own: {stderr}"
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stopped.is_some(), "{what}: {stderr}");
     assert!(
         out.status.code().is_some_and(|c| c != 0),
         "fail-stop: non-zero for the supervisor, not {}",
         out.status
     );
+    stderr
+}
+
+#[test]
+fn a_late_joining_node_that_postgresql_knows_by_another_tag_stops() {
+    let mut pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), &pg.url(), "a");
+    assert_eq!(a.stop(), Some(0));
+    // The database was replaced behind the node's back: it knows "a" by another number now.
+    pg.sql("UPDATE vagt_nodes SET id = 77 WHERE node = 'a'");
+    pg.kill();
+    let (child, at) = late_node(dir.path());
+    alarm_to(at, "4321", 1);
+    pg.start();
+    let stderr = fails_stop(child, "the node ran on under a tag that is not its own");
     assert!(stderr.contains("has tag 77"), "{stderr}");
+}
+
+#[test]
+fn a_late_joining_node_whose_core_is_ahead_of_the_log_stops_instead_of_following_it() {
+    let mut pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), &pg.url(), "a");
+    for seq in 1..=3 {
+        alarm_to(a.addr, "1234", seq);
+    }
+    // The stop writes the core's snapshot at its position in the log.
+    assert_eq!(a.stop(), Some(0));
+    // The database restored from a backup older than that position.
+    pg.sql("TRUNCATE vagt_log; UPDATE vagt_seq SET next = 1");
+    pg.kill();
+    let (child, at) = late_node(dir.path());
+    alarm_to(at, "4321", 1);
+    pg.start();
+    let stderr = fails_stop(child, "the node followed a log its core is ahead of");
+    assert!(stderr.contains("not of this cluster's log"), "{stderr}");
+}
+
+#[test]
+fn a_late_join_that_postgresql_refuses_stops_the_node() {
+    let mut pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), &pg.url(), "a");
+    assert_eq!(a.stop(), Some(0));
+    // Another node upgraded the schema past this build while this one was down.
+    pg.sql("INSERT INTO vagt_schema VALUES (999)");
+    pg.kill();
+    let (child, at) = late_node(dir.path());
+    alarm_to(at, "4321", 1);
+    pg.start();
+    let stderr = fails_stop(child, "the refused node retried for ever");
+    assert!(stderr.contains("newer than this Vagt"), "{stderr}");
 }

@@ -13,10 +13,14 @@ fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
-/// Starts `vagt serve` on the embedded default in `dir`; the child, the console's address
-/// and the set-up token, if one was printed.
-fn first_start(dir: &Path) -> (std::process::Child, std::net::SocketAddr, Option<String>) {
+/// Starts `vagt serve` on the embedded default in `dir` (with `args`); the child, the
+/// console's address and the line after the ready line, if one was printed.
+fn first_start(
+    dir: &Path,
+    args: &[&str],
+) -> (std::process::Child, std::net::SocketAddr, Option<String>) {
     let mut child = crate::gateway::serve_command(dir)
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -30,28 +34,46 @@ fn first_start(dir: &Path) -> (std::process::Child, std::net::SocketAddr, Option
         .map(|(a, _)| a.parse().unwrap())
         .unwrap_or_else(|| panic!("no console in {ready:?}"));
     // The set-up line follows at once when there is one; the process keeps stdout open.
-    let token = std::thread::spawn(move || {
+    let next = std::thread::spawn(move || {
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
-        line.split_once("#setup=")
-            .map(|(_, t)| t.split_whitespace().next().unwrap().to_owned())
+        line
     });
-    let token = (0..50)
+    let next = (0..50)
         .find_map(|_| {
             std::thread::sleep(std::time::Duration::from_millis(100));
-            token.is_finished().then_some(())
+            next.is_finished().then_some(())
         })
-        .and_then(|()| token.join().unwrap());
-    (child, console, token)
+        .map(|()| next.join().unwrap());
+    (child, console, next)
+}
+
+/// The token in the set-up link file in `dir`, if there is one.
+fn link_token(dir: &Path) -> Option<String> {
+    let link = std::fs::read_to_string(dir.join("first-admin-link")).ok()?;
+    let token = link.trim().split_once("#setup=").unwrap().1.to_owned();
+    assert_eq!(token.len(), 32, "{link}");
+    Some(token)
 }
 
 #[test]
 fn the_first_start_makes_the_console_and_a_one_time_link_for_the_first_admin() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, console, token) = first_start(dir.path());
-    let token = token.expect("no set-up link printed");
+    let (mut child, console, line) = first_start(dir.path(), &[]);
+    let line = line.expect("no set-up line printed");
+    // Not on a terminal (a service's stdout goes to its log): the line names the file only.
+    assert!(
+        line.contains("first-admin-link") && !line.contains("#setup="),
+        "{line}"
+    );
+    let token = link_token(dir.path()).expect("no set-up link file");
     let cert = dir.path().join("console-cert.pem");
-    for f in ["console-cert.pem", "console-key.pem", "users.toml"] {
+    for f in [
+        "console-cert.pem",
+        "console-key.pem",
+        "users.toml",
+        "first-admin-link",
+    ] {
         assert_eq!(mode(&dir.path().join(f)), 0o600, "{f}");
     }
     let rt = crate::console::runtime();
@@ -82,12 +104,17 @@ fn the_first_start_makes_the_console_and_a_one_time_link_for_the_first_admin() {
         "{users}"
     );
     assert_eq!(mode(&dir.path().join("users.toml")), 0o600);
+    assert!(
+        !dir.path().join("first-admin-link").exists(),
+        "the spent link stays on disk"
+    );
     crate::gateway::signal(&child, "TERM");
     assert_eq!(child.wait().unwrap().code(), Some(0));
     // The next start keeps the pair and the admin, and offers no link.
     let pem = std::fs::read(&cert).unwrap();
-    let (mut child, _, token) = first_start(dir.path());
-    assert_eq!(token, None, "an admin exists: no set-up link");
+    let (mut child, _, line) = first_start(dir.path(), &[]);
+    assert_eq!(line, None, "an admin exists: no set-up link");
+    assert_eq!(link_token(dir.path()), None);
     assert_eq!(
         std::fs::read(&cert).unwrap(),
         pem,
@@ -104,4 +131,26 @@ fn no_console_runs_without_it() {
     assert!(g.console.is_none());
     assert!(!dir.path().join("console-key.pem").exists());
     assert_eq!(g.stop(), Some(0));
+}
+
+#[test]
+fn a_users_file_the_config_names_gets_no_set_up_link() {
+    // An operator-only users file of the centre's own: nobody may make themselves its admin.
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("centre-users.toml");
+    std::fs::write(&users, "# no admin yet\n").unwrap();
+    let config = dir.path().join("vagt.toml");
+    std::fs::write(
+        &config,
+        format!("[console]\nusers = \"{}\"\n", users.display()),
+    )
+    .unwrap();
+    let (mut child, _, line) = first_start(dir.path(), &["--config", config.to_str().unwrap()]);
+    assert_eq!(
+        line, None,
+        "a set-up link for a users file Vagt did not make"
+    );
+    assert_eq!(link_token(dir.path()), None);
+    crate::gateway::signal(&child, "TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
 }
