@@ -24,6 +24,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod api;
+mod backup;
 mod lock;
 mod read;
 mod salvage;
@@ -35,6 +36,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use api::{Done, Follow, Journal, Records, Refused, Room};
+pub use backup::{BackupReport, backup};
 pub use read::{Reader, Record, SegmentInfo, segments, verify};
 pub use salvage::{Lost, SalvageReport, salvage};
 pub use segment::RecoveryReport;

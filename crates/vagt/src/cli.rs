@@ -203,16 +203,20 @@ pub enum JournalCommand {
     Verify(JournalArgs),
     /// Copy every valid record of a damaged journal into a new data directory and report
     /// exactly which byte ranges could not be read (when `serve` refuses a corrupt journal).
-    Salvage(SalvageArgs),
+    Salvage(CopyArgs),
+    /// Copy the journal (and the data directory's small files: users, console pair, cluster
+    /// membership) into a new data directory while `serve` runs: a consistent copy that
+    /// `vagt serve --data DEST` opens as it is (restore).
+    Backup(CopyArgs),
 }
 
-/// Arguments of `vagt journal salvage`.
+/// Arguments of `vagt journal salvage` and `backup`.
 #[derive(Debug, Args)]
-pub struct SalvageArgs {
-    /// Data directory of the damaged journal (`DIR/journal`); only read.
+pub struct CopyArgs {
+    /// Data directory of the journal to copy (`DIR/journal`); only read.
     #[arg(long, value_name = "DIR", default_value = "./data")]
     pub data: PathBuf,
-    /// A new data directory for the salvaged journal (must not hold a journal yet).
+    /// A new data directory for the copy (must not hold a journal yet).
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
 }

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Journal(JournalCommand::Export(args)) => journal::export(&args),
         Command::Journal(JournalCommand::Verify(args)) => journal::verify(&args),
         Command::Journal(JournalCommand::Salvage(args)) => journal::salvage(&args),
+        Command::Journal(JournalCommand::Backup(args)) => journal::backup(&args),
         Command::Console(args) => console::run(args),
         Command::Audit(AuditCommand::Export(args)) => journal::audit_export(
             &args,

@@ -7,7 +7,7 @@ use serde_json::json;
 use vagt_dc09::{Timestamp, display_bytes, encode_hex_upper};
 use vagt_journal::{Offset, Reader};
 
-use crate::cli::{AuditArgs, JournalArgs, SalvageArgs};
+use crate::cli::{AuditArgs, CopyArgs, JournalArgs};
 use vagt_records::FrameRecord;
 
 /// Prints one JSON object per journaled frame.
@@ -150,7 +150,7 @@ fn view_line(offset: u64, v: &vagt_records::input::ViewRecord) -> serde_json::Va
 
 /// `vagt journal salvage`: copies every valid record into a new journal, one fsync at the end,
 /// and prints each unreadable range (segment, bytes) on stderr and a summary on stdout.
-pub fn salvage(args: &SalvageArgs) -> anyhow::Result<()> {
+pub fn salvage(args: &CopyArgs) -> anyhow::Result<()> {
     let from = crate::config::existing_journal_dir(&args.data)?;
     let to = crate::config::journal_dir(&args.to);
     if vagt_journal::segments(&to).is_ok_and(|s| !s.is_empty()) {
@@ -198,6 +198,67 @@ pub fn salvage(args: &SalvageArgs) -> anyhow::Result<()> {
         report.lost.len()
     );
     Ok(())
+}
+
+/// The data directory's files beside the journal that a restore needs (when present).
+const BESIDE_THE_JOURNAL: &[&str] = &[
+    "users.toml",
+    "console-cert.pem",
+    "console-key.pem",
+    vagt_cluster::membership::FILE,
+];
+
+/// `vagt journal backup`: a consistent copy of the journal while it is written, and the
+/// small files beside it, into a new data directory (owner-only, synced).
+pub fn backup(args: &CopyArgs) -> anyhow::Result<()> {
+    let from = crate::config::existing_journal_dir(&args.data)?;
+    let to = crate::config::journal_dir(&args.to);
+    let report = vagt_journal::backup(&from, &to)
+        .with_context(|| format!("backing up {} into {}", from.display(), to.display()))?;
+    let mut copied = Vec::new();
+    for name in BESIDE_THE_JOURNAL {
+        let src = args.data.join(name);
+        match std::fs::read(&src) {
+            Ok(bytes) => {
+                write_private(&args.to.join(name), &bytes)?;
+                copied.push(*name);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", src.display())),
+        }
+    }
+    std::fs::File::open(&args.to)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", args.to.display()))?;
+    println!(
+        "backed up {} records ({} bytes, {} segments) up to journal offset {} into {}{}",
+        report.records,
+        report.bytes,
+        report.segments,
+        report.end.0,
+        to.display(),
+        if copied.is_empty() {
+            String::new()
+        } else {
+            format!("; also {}", copied.join(", "))
+        }
+    );
+    Ok(())
+}
+
+/// Writes a new owner-only file and syncs it.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Checks every record; fails on the first damaged one.

@@ -257,3 +257,90 @@ fn journal_and_snapshots_are_the_owners_only_whatever_the_umask() {
     }
     assert!(checked >= 3, "a segment, the lock and a snapshot");
 }
+
+/// `vagt journal backup --data data --to to`: its stdout.
+fn backup(data: &Path, to: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["journal", "backup", "--data"])
+        .arg(data)
+        .arg("--to")
+        .arg(to)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_backup_taken_while_serving_restores_the_same_journal_alarms_and_dedup() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = quiet_config(dir.path());
+    let g = Gateway::start_on(&data, &["--config", config.to_str().unwrap()]);
+    let accounts = ["1234", "5678", "4321"];
+    let frame = |i: u16| sia(accounts[usize::from(i) % 2 * 2], i, "QA");
+    for i in 1..=20 {
+        assert!(acked(&g, &frame(i)), "frame {i}");
+    }
+    let alarms = g.settled_alarms();
+    let quiet = dir.path().join("quiet-copy");
+    let said = backup(&data, &quiet);
+    assert!(
+        said.contains("backed up") && said.contains("users.toml"),
+        "{said}"
+    );
+    // A second copy while frames keep arriving: a prefix of the journal, whole records only.
+    let busy = dir.path().join("busy-copy");
+    let sending = std::thread::scope(|s| {
+        let sender = s.spawn(|| (21..=80).filter(|&i| acked(&g, &frame(i))).count());
+        std::thread::sleep(Duration::from_millis(20));
+        backup(&data, &busy);
+        sender.join().unwrap()
+    });
+    assert_eq!(sending, 60);
+    assert_eq!(g.stop(), Some(0));
+
+    let original = export(&data);
+    for copy in [&quiet, &busy] {
+        let copied = export(copy);
+        assert!(copied.len() >= 20, "{}", copied.len());
+        assert_eq!(
+            copied[..],
+            original[..copied.len()],
+            "not a prefix of the journal"
+        );
+        for f in ["journal", "users.toml", "console-key.pem"] {
+            let mode = std::fs::metadata(copy.join(f))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode & 0o077, 0, "{f} readable by others: {mode:o}");
+        }
+    }
+    // The restore: `vagt serve` on the copy folds the same alarms and knows every frame it
+    // holds (a panel's retransmission is ACKed as a duplicate, not a second alarm).
+    std::fs::write(quiet.join("accounts.toml"), crate::gateway::ACCOUNTS).unwrap();
+    let restored = Gateway::start_on(&quiet, &["--config", config.to_str().unwrap()]);
+    assert_eq!(restored.settled_alarms(), alarms);
+    let records = export(&quiet).len();
+    assert!(acked(&restored, &frame(7)));
+    assert_eq!(
+        restored.settled_alarms(),
+        alarms,
+        "a retransmission made an alarm"
+    );
+    assert_eq!(restored.stop(), Some(0));
+    let after = export(&quiet);
+    assert_eq!(
+        after.len(),
+        records,
+        "the duplicate was journaled as a new frame: {:?}",
+        &after[records..]
+    );
+}
