@@ -57,7 +57,8 @@ pub fn backup(dir: &Path, dest: &Path) -> Result<BackupReport, JournalError> {
                 why: "segment does not start where the previous one ended",
             });
         }
-        write_copy(&segment::segment_path(dest, seg.base), &bytes[..valid])?;
+        let whole = bytes.get(..valid).unwrap_or(&bytes);
+        write_copy(&segment::segment_path(dest, seg.base), whole)?;
         report.segments += 1;
         report.records += records;
         report.bytes += valid as u64;
