@@ -178,6 +178,7 @@ fn report(c: &mut Criterion) {
             accounts: Some(accounts),
             console: None,
             no_console: true,
+            node: None,
             log_format: vagt::cli::LogFormat::Text,
         },
     };

@@ -14,7 +14,8 @@ pub struct ClusterConfig {
     /// (several hosts: the promoted standby is found after a failover).
     pub url: String,
     /// This node's name: unique in the cluster, stable across restarts (letters, digits, `-`,
-    /// `_`; at most 32).
+    /// `_`; at most 32). May be left out when every start passes `vagt serve --node NAME`.
+    #[serde(default)]
     pub node: String,
     /// Milliseconds the ACK path waits for PostgreSQL's commit before acknowledging on the
     /// local fsync alone (degraded): well inside a panel's retry (5–13 s).
@@ -53,17 +54,26 @@ fn default_dedup_window_secs() -> u64 {
 }
 
 impl ClusterConfig {
-    /// Checks the settings; names what is wrong.
+    /// The node's name is set (in `[cluster]` or by `vagt serve --node`).
+    pub fn require_node(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.node.is_empty(),
+            "cluster.node is not set: name this node in [cluster] or with vagt serve --node NAME"
+        );
+        Ok(())
+    }
+
+    /// Checks the settings; names what is wrong. The node's name may still be missing (the
+    /// command line may give it: [`ClusterConfig::require_node`]).
     pub fn validate(&self) -> anyhow::Result<()> {
-        let name_ok = !self.node.is_empty()
-            && self.node.len() <= 32
+        let name_ok = self.node.len() <= 32
             && self
                 .node
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         anyhow::ensure!(
             name_ok,
-            "cluster.node must be 1–32 letters, digits, '-' or '_' (got {:?})",
+            "cluster.node (or vagt serve --node) must be 1–32 letters, digits, '-' or '_' (got {:?})",
             self.node
         );
         let url = self.url.parse::<tokio_postgres::Config>().map_err(|e| {

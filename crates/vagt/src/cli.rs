@@ -47,6 +47,21 @@ pub enum Command {
     /// The terminal console client: one command per input line, server messages as JSON lines.
     /// The first input line is the password (or set VAGT_PASSWORD; none with --client-cert).
     Console(ConsoleArgs),
+    /// Ask a running gateway's operations port whether it is ready (`/readyz`) or alive
+    /// (`/healthz`): exit 0 if so, else a one-line reason and exit 2 (container health checks;
+    /// no curl needed in the image).
+    Health(HealthArgs),
+}
+
+/// Arguments of `vagt health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The gateway's metrics (operations) address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics: SocketAddr,
+    /// Only whether the process answers (`/healthz`), not whether it should get traffic.
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// `vagt audit …`.
@@ -95,6 +110,13 @@ pub enum UserCommand {
         /// An auditor's municipality: their reports are limited to it.
         #[arg(long)]
         municipality: Option<String>,
+    },
+    /// Prints the open first-run set-up link of the gateway on data directory DIR (for images
+    /// without a shell: `kubectl exec vagt-0 -- vagt user setup-link --data /var/lib/vagt`).
+    SetupLink {
+        /// The gateway's data directory.
+        #[arg(long, value_name = "DIR", default_value = "./data")]
+        data: PathBuf,
     },
 }
 
@@ -156,6 +178,10 @@ pub struct ServeArgs {
     /// No console (e.g. several gateways on one machine, benchmarks); wins over `--console`.
     #[arg(long)]
     pub no_console: bool,
+    /// This cluster node's name, instead of `cluster.node` (one config for every node, e.g. a
+    /// Kubernetes StatefulSet passing its pod name).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
     /// Log lines on stderr: `text` (coloured only on a terminal) or `json` (one object per
     /// line, for log shippers).
     #[arg(long, env = "VAGT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -7,7 +7,7 @@ use clap::Parser;
 use vagt::cli::{
     AuditCommand, CertCommand, Cli, Command, JournalCommand, ReportCommand, ServeArgs, UserCommand,
 };
-use vagt::commands::{alarms, cert, check, console, decode, journal, report, user};
+use vagt::commands::{alarms, cert, check, console, decode, health, journal, report, user};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Journal(JournalCommand::Salvage(args)) => journal::salvage(&args),
         Command::Journal(JournalCommand::Backup(args)) => journal::backup(&args),
         Command::Console(args) => console::run(args),
+        Command::Health(args) => health::run(&args),
         Command::Audit(AuditCommand::Export(args)) => journal::audit_export(
             &args,
             &mut std::io::BufWriter::new(std::io::stdout().lock()),
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
             team,
             municipality,
         }) => user::add(&file, name, &role, team, municipality),
+        Command::User(UserCommand::SetupLink { data }) => user::setup_link(&data),
         Command::Report(ReportCommand::Monthly(args)) => {
             report::run(&args, &mut std::io::stdout().lock())
         }

@@ -49,6 +49,13 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<(Config, Accounts)> {
     if let Some(a) = &args.accounts {
         g.accounts = Some(a.clone());
     }
+    if let Some(name) = &args.node {
+        let Some(c) = &mut config.cluster else {
+            bail!("--node names a cluster node, but the configuration has no [cluster] section");
+        };
+        c.node.clone_from(name);
+        c.validate()?;
+    }
     if args.no_console {
         config.console = None;
     } else if let Some(addr) = args.console {
@@ -367,6 +374,7 @@ async fn join_cluster(
     let Some(c) = config.cluster.clone() else {
         return Ok((None, local, Node::default()));
     };
+    c.require_node()?;
     vagt_cluster::check_url(&c.url);
     let name = c.node.clone();
     let data = config.gateway.data.clone();

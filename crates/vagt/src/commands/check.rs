@@ -8,6 +8,9 @@ use crate::serve::load_config;
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let (config, accounts) = load_config(args)?;
     config.check_files()?;
+    if let Some(c) = &config.cluster {
+        c.require_node()?;
+    }
     let g = &config.gateway;
     println!(
         "config OK: listen {} (tcp+udp), metrics {}, data {}, {} accounts{}",

@@ -5,6 +5,7 @@ pub mod cert;
 pub mod check;
 pub mod console;
 pub mod decode;
+pub mod health;
 pub mod journal;
 mod json;
 pub mod report;

@@ -1,4 +1,4 @@
-//! `vagt user add`.
+//! `vagt user add` and `vagt user setup-link`.
 
 use anyhow::Context;
 
@@ -43,4 +43,20 @@ pub fn add(
         file.display()
     );
     Ok(())
+}
+
+/// `vagt user setup-link`: the open first-run link, or why there is none.
+pub fn setup_link(data: &std::path::Path) -> anyhow::Result<()> {
+    let file = data.join(vagt_console::setup::LINK_FILE);
+    match std::fs::read_to_string(&file) {
+        Ok(link) => {
+            println!("{}", link.trim());
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "no open set-up link in {} (an admin exists, or the gateway has not started with its console)",
+            data.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+    }
 }

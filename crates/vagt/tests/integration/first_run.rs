@@ -67,6 +67,13 @@ fn the_first_start_makes_the_console_and_a_one_time_link_for_the_first_admin() {
         "{line}"
     );
     let token = link_token(dir.path()).expect("no set-up link file");
+    // For images without a shell: the link from the command line.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["user", "setup-link", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("#setup={token}")));
     let cert = dir.path().join("console-cert.pem");
     for f in [
         "console-cert.pem",
@@ -115,6 +122,13 @@ fn the_first_start_makes_the_console_and_a_one_time_link_for_the_first_admin() {
     let (mut child, _, line) = first_start(dir.path(), &[]);
     assert_eq!(line, None, "an admin exists: no set-up link");
     assert_eq!(link_token(dir.path()), None);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["user", "setup-link", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no open set-up link"));
     assert_eq!(
         std::fs::read(&cert).unwrap(),
         pem,

@@ -427,3 +427,37 @@ fn logs_are_plain_text_off_a_terminal_or_json_lines() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn vagt_health_says_ready_alive_or_why_not_in_one_line() {
+    let g = Gateway::start(&[]);
+    let health = |addr: std::net::SocketAddr, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args(["health", "--metrics", &addr.to_string()])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = health(g.metrics, &[]);
+    assert_eq!((code, out.trim()), (Some(0), "/readyz: ready"));
+    let (code, out, _) = health(g.metrics, &["--live"]);
+    assert_eq!((code, out.trim()), (Some(0), "/healthz: ok"));
+    // Nothing listening there: exit 2 and one line saying what was asked.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, _, err) = health(closed, &[]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("asking http://{closed}/readyz")),
+        "{err}"
+    );
+    assert_eq!(g.stop(), Some(0));
+}
