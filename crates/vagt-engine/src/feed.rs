@@ -2,6 +2,8 @@
 //! input and routes it to its shard, in journal order; takes periodic snapshots.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
@@ -21,6 +23,8 @@ pub(super) struct Feed {
     pub(super) shards: Vec<Sender<Msg>>,
     pub(super) snap_dir: PathBuf,
     pub(super) snapshot_every: Duration,
+    /// The newest snapshot's offset on disk (read by the archiver).
+    pub(super) snapshotted: Arc<AtomicU64>,
 }
 
 impl Feed {
@@ -137,7 +141,10 @@ impl Feed {
             shards: parts.into_iter().map(|(_, s)| s).collect(),
         };
         match snapshot::write(&self.snap_dir, &snap) {
-            Ok(path) => info!(path = %path.display(), "core snapshot written"),
+            Ok(path) => {
+                info!(path = %path.display(), "core snapshot written");
+                self.snapshotted.fetch_max(snap.offset, Ordering::AcqRel);
+            }
             Err(e) => {
                 error!("core snapshot failed: {e:#}");
                 counter!(m::CORE_FEED_ERRORS).increment(1);

@@ -146,6 +146,8 @@ pub struct Engine {
     shards: usize,
     /// Where the restored snapshot left off (0: replayed from the start).
     restored: u64,
+    /// The newest snapshot's offset on disk.
+    snapshotted: Arc<AtomicU64>,
 }
 
 /// Where the core is, for `/core` and tests.
@@ -271,7 +273,9 @@ impl Engine {
             senders.push(tx);
             threads.push(thread);
         }
+        let snapshotted = Arc::new(AtomicU64::new(from));
         let feed = feed::Feed {
+            snapshotted: Arc::clone(&snapshotted),
             tail: journal.follow(Offset(from)),
             committed: committed.clone(),
             shards: senders,
@@ -294,6 +298,7 @@ impl Engine {
             threads: Mutex::new(threads),
             shards: n,
             restored: from,
+            snapshotted,
         })
     }
 
@@ -432,6 +437,12 @@ impl Engine {
         }
         self.shared.live_from.store(end, Ordering::Release);
         Ok(())
+    }
+
+    /// Every record before this offset is in the core's newest snapshot on disk: a restart
+    /// replays nothing before it (segments wholly before it may be archived).
+    pub fn snapshotted(&self) -> u64 {
+        self.snapshotted.load(Ordering::Acquire)
     }
 
     /// Sets the gauges that are cheaper to compute at scrape time than to keep up to date.

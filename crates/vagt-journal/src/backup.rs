@@ -4,10 +4,11 @@
 //! so a copy that keeps the whole valid records it read is a journal as a crash at that moment
 //! would have left it: every segment in order, the last one ending at its last whole record (a
 //! record being written just then is left out). Offsets are the same as in the original, so
-//! the copy opens as it is. Damage anywhere but the end being written is refused: the copy
-//! would not open either (`vagt journal salvage` is for that).
+//! the copy opens as it is. Archived segments ([`crate::archive`]) are copied into the copy's
+//! archive. Damage anywhere but the end being written is refused: the copy would not open
+//! either (`vagt journal salvage` is for that).
 
-use std::fs::{self, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -31,8 +32,9 @@ pub struct BackupReport {
 /// Copies the journal in `dir` into `dest` (a new directory, made 0700; files 0600, each
 /// synced, then the directory).
 pub fn backup(dir: &Path, dest: &Path) -> Result<BackupReport, JournalError> {
-    let segments = segment::list(dir)?;
-    if segment::list(dest).is_ok_and(|s| !s.is_empty()) {
+    let segments = segment::list_chain(dir)?;
+    let archived = segment::archive_dir(dir);
+    if segment::list_chain(dest).is_ok_and(|s| !s.is_empty()) {
         return Err(JournalError::Io {
             path: dest.to_owned(),
             source: std::io::Error::new(
@@ -42,13 +44,11 @@ pub fn backup(dir: &Path, dest: &Path) -> Result<BackupReport, JournalError> {
         });
     }
     segment::create_dir(dest)?;
+    let dest_archive = segment::archive_dir(dest);
     let mut report = BackupReport::default();
     let last = segments.len().saturating_sub(1);
     for (i, seg) in segments.iter().enumerate() {
-        let bytes = fs::read(&seg.path).map_err(|source| JournalError::Io {
-            path: seg.path.clone(),
-            source,
-        })?;
+        let bytes = segment::read_moved(&seg.path)?;
         let (records, valid) = whole_records(&bytes, &seg.path, i == last)?;
         if i > 0 && seg.base != report.end.0 {
             return Err(JournalError::Corrupt {
@@ -58,13 +58,25 @@ pub fn backup(dir: &Path, dest: &Path) -> Result<BackupReport, JournalError> {
             });
         }
         let whole = bytes.get(..valid).unwrap_or(&bytes);
-        write_copy(&segment::segment_path(dest, seg.base), whole)?;
+        // An archived segment goes to the copy's archive.
+        let into = if seg.path.parent() == Some(archived.as_path()) {
+            if !dest_archive.is_dir() {
+                segment::create_dir(&dest_archive)?;
+            }
+            dest_archive.as_path()
+        } else {
+            dest
+        };
+        write_copy(&segment::segment_path(into, seg.base), whole)?;
         report.segments += 1;
         report.records += records;
         report.bytes += valid as u64;
         report.end = Offset(seg.base + valid as u64);
     }
     segment::sync_dir(dest)?;
+    if dest_archive.is_dir() {
+        segment::sync_dir(&dest_archive)?;
+    }
     Ok(report)
 }
 
@@ -111,6 +123,8 @@ fn write_copy(path: &Path, bytes: &[u8]) -> Result<(), JournalError> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::fs;
+
     use super::*;
 
     fn record(payload: &[u8]) -> Vec<u8> {

@@ -24,6 +24,7 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod api;
+mod archive;
 mod backup;
 mod lock;
 mod read;
@@ -36,10 +37,12 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use api::{Done, Follow, Journal, Records, Refused, Room};
+pub use archive::{ArchiveReport, archive};
 pub use backup::{BackupReport, backup};
 pub use read::{Reader, Record, SegmentInfo, segments, verify};
 pub use salvage::{Lost, SalvageReport, salvage};
 pub use segment::RecoveryReport;
+pub use segment::archive_dir;
 pub use tail::{Committed, Tail};
 pub use writer::{Appender, CommitStats, SegmentJournal};
 

@@ -28,9 +28,10 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// Opens the journal in `dir` for reading records at or after `from`.
+    /// Opens the journal in `dir` (and its archive, [`crate::archive_dir`]) for reading
+    /// records at or after `from`.
     pub fn open(dir: &Path, from: Offset) -> Result<Self, JournalError> {
-        let segments = segment::list(dir)?;
+        let segments = segment::list_chain(dir)?;
         Ok(Self {
             segments: segments.into_iter(),
             from: from.0,
@@ -43,14 +44,9 @@ impl Reader {
     fn load_next_segment(&mut self) -> Option<Result<(), JournalError>> {
         loop {
             let seg = self.segments.next()?;
-            let bytes = match fs::read(&seg.path) {
+            let bytes = match segment::read_moved(&seg.path) {
                 Ok(b) => b,
-                Err(source) => {
-                    return Some(Err(JournalError::Io {
-                        path: seg.path,
-                        source,
-                    }));
-                }
+                Err(e) => return Some(Err(e)),
             };
             let seg_end = seg.base + bytes.len() as u64;
             if seg_end <= self.from {

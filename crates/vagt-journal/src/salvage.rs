@@ -4,7 +4,6 @@
 //! copies what is still valid into a new journal with [`salvage`] and is told exactly which
 //! byte ranges of which segments could not be read.
 
-use std::fs;
 use std::path::PathBuf;
 
 use crate::segment::{self, Scan};
@@ -39,11 +38,8 @@ pub fn salvage(
     mut sink: impl FnMut(Offset, &[u8]) -> Result<(), JournalError>,
 ) -> Result<SalvageReport, JournalError> {
     let mut report = SalvageReport::default();
-    for seg in segment::list(dir)? {
-        let bytes = fs::read(&seg.path).map_err(|source| JournalError::Io {
-            path: seg.path.clone(),
-            source,
-        })?;
+    for seg in segment::list_chain(dir)? {
+        let bytes = segment::read_moved(&seg.path)?;
         let mut pos = 0;
         loop {
             match segment::scan(&bytes, pos) {

@@ -48,6 +48,54 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<Segment>, JournalError> {
     Ok(out)
 }
 
+/// Where the journal in `dir` keeps its archived segments: the sibling directory
+/// `<dir>-archive` (e.g. `data/journal-archive`; mount another disk there to keep old
+/// segments elsewhere). Readers read it before `dir`; the writer never touches it.
+pub fn archive_dir(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_owned();
+    name.push("-archive");
+    dir.with_file_name(name)
+}
+
+/// The segments of the journal in `dir` and of its archive, in offset order (a segment in
+/// both, mid-move, is the journal's).
+pub(crate) fn list_chain(dir: &Path) -> Result<Vec<Segment>, JournalError> {
+    let archive = archive_dir(dir);
+    let mut all = if archive.is_dir() {
+        list(&archive)?
+    } else {
+        Vec::new()
+    };
+    let here = list(dir)?;
+    all.retain(|a| here.iter().all(|s| s.base != a.base));
+    all.extend(here);
+    all.sort_by_key(|s| s.base);
+    Ok(all)
+}
+
+/// Reads the segment at `path`; if it was moved to the archive meanwhile, from there.
+pub(crate) fn read_moved(path: &Path) -> Result<Vec<u8>, JournalError> {
+    match fs::read(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let moved = path
+                .parent()
+                .map(archive_dir)
+                .and_then(|a| Some(a.join(path.file_name()?)));
+            match moved {
+                Some(m) => fs::read(&m).map_err(|source| JournalError::Io { path: m, source }),
+                None => Err(JournalError::Io {
+                    path: path.to_owned(),
+                    source: e,
+                }),
+            }
+        }
+        other => other.map_err(|source| JournalError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
 /// Encodes one record (header + payload) onto `out`.
 pub(crate) fn encode(payload: &[u8], out: &mut Vec<u8>) -> Result<(), JournalError> {
     if payload.is_empty() {

@@ -166,7 +166,7 @@ impl Tail {
         if let Some((base, _)) = &self.segment {
             return Ok(*base);
         }
-        let base = segment::list(&self.dir)?
+        let base = segment::list_chain(&self.dir)?
             .into_iter()
             .map(|s| s.base)
             .take_while(|b| *b <= pos)
@@ -178,7 +178,17 @@ impl Tail {
 
     fn open_segment_at(&mut self, base: u64) -> Result<(), JournalError> {
         let path = segment::segment_path(&self.dir, base);
-        let file = File::open(&path).map_err(|source| JournalError::Io { path, source })?;
+        // An archived segment (the start-up replay of a core without a snapshot) is read where
+        // it was moved to.
+        let file = File::open(&path)
+            .or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => File::open(segment::segment_path(
+                    &segment::archive_dir(&self.dir),
+                    base,
+                )),
+                _ => Err(e),
+            })
+            .map_err(|source| JournalError::Io { path, source })?;
         self.segment = Some((base, file));
         Ok(())
     }

@@ -70,6 +70,10 @@ pub struct Journal {
     pub max_batch: usize,
     /// Records that may wait for the writer before readers are pushed back.
     pub queue_capacity: usize,
+    /// Retention: sealed segments last written more than this many days ago (and already in
+    /// the core's snapshot) move to `<data>/journal-archive`, where reports and every reader
+    /// still find them. Absent: they stay in the journal directory.
+    pub archive_after_days: Option<u64>,
 }
 
 impl Default for Journal {
@@ -79,6 +83,7 @@ impl Default for Journal {
             segment_mib: 64,
             max_batch: 4096,
             queue_capacity: 65_536,
+            archive_after_days: None,
         }
     }
 }
@@ -94,6 +99,9 @@ impl Journal {
         }
         if self.queue_capacity < 1 {
             bail!("journal.queue_capacity must be at least 1");
+        }
+        if self.archive_after_days == Some(0) {
+            bail!("journal.archive_after_days must be at least 1 (or left out: keep everything)");
         }
         Ok(())
     }
@@ -160,6 +168,18 @@ impl Config {
         }
         if let Some(c) = &self.cluster {
             c.validate()?;
+        }
+        if let Some(days) = self.journal.archive_after_days {
+            if self.cluster.is_some() {
+                bail!(
+                    "journal.archive_after_days is for the embedded journal: in cluster mode the shared log is PostgreSQL's to keep"
+                );
+            }
+            if days.saturating_mul(86_400) <= self.dedup.window_secs {
+                bail!(
+                    "journal.archive_after_days must be longer than dedup.window_secs (the dedup window is rebuilt from the journal directory)"
+                );
+            }
         }
         Ok(())
     }
@@ -255,6 +275,25 @@ mod tests {
         let c = console.console.unwrap();
         assert_eq!(c.users(), Path::new("/etc/vagt/users.toml"));
         assert_eq!(console.gateway.listen, shipped.gateway.listen);
+    }
+
+    #[test]
+    fn retention_is_refused_where_it_would_lose_what_a_reader_needs() {
+        let parse = |text: &str| Config::parse(text, Path::new(".")).map_err(|e| format!("{e:#}"));
+        assert!(parse("[journal]\narchive_after_days = 30\n").is_ok());
+        let zero = parse("[journal]\narchive_after_days = 0\n").unwrap_err();
+        assert!(
+            zero.contains("archive_after_days must be at least 1"),
+            "{zero}"
+        );
+        let window =
+            parse("[journal]\narchive_after_days = 1\n[dedup]\nwindow_secs = 86400\n").unwrap_err();
+        assert!(window.contains("dedup.window_secs"), "{window}");
+        let cluster = parse(
+            "[journal]\narchive_after_days = 30\n[cluster]\nurl = \"host=db\"\nnode = \"a\"\n",
+        )
+        .unwrap_err();
+        assert!(cluster.contains("cluster mode"), "{cluster}");
     }
 
     #[test]

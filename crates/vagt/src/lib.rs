@@ -15,4 +15,5 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod ops;
+pub mod retention;
 pub mod serve;

@@ -362,6 +362,15 @@ pub async fn start(mut config: Config, accounts: Accounts) -> anyhow::Result<Run
         ack,
         (appender, leads),
     );
+    if let Some(days) = config.journal.archive_after_days {
+        running.tracker.spawn(crate::retention::run(
+            config.journal_dir(),
+            Arc::clone(&running.engine),
+            Duration::from_secs(days.saturating_mul(86_400)),
+            Duration::from_secs(config.core.snapshot_every_secs),
+            running.stop.clone(),
+        ));
+    }
     Ok(running)
 }
 

@@ -344,3 +344,124 @@ fn a_backup_taken_while_serving_restores_the_same_journal_alarms_and_dedup() {
         &after[records..]
     );
 }
+
+/// `vagt journal verify --data data`: the number of records it counted.
+fn verified_records(data: &Path) -> u64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["journal", "verify", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    said.split(": ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Segment files in `dir` (none if it does not exist).
+fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "seg"));
+    files.sort();
+    files
+}
+
+#[test]
+fn old_segments_move_to_the_archive_and_every_reader_and_a_full_replay_still_find_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let quiet = std::fs::read_to_string(quiet_config(dir.path())).unwrap();
+    let text = quiet
+        .replace("segment_mib = 64\n", "segment_mib = 1\n")
+        .replace(
+            "queue_capacity = 65536\n",
+            "queue_capacity = 65536\narchive_after_days = 1\n",
+        )
+        .replace("snapshot_every_secs = 300\n", "snapshot_every_secs = 1\n");
+    assert!(text.contains("archive_after_days") && text.contains("snapshot_every_secs = 1\n"));
+    let config = dir.path().join("archive.toml");
+    std::fs::write(&config, text).unwrap();
+    let args = ["--config", config.to_str().unwrap()];
+    let g = Gateway::start_on(&data, &args);
+    let journal = data.join("journal");
+    // Frames until the journal has three segments (1 MiB each), 100 in flight at a time.
+    let mut s = g.tcp();
+    let mut sent = 0u32;
+    while segment_files(&journal).len() < 3 {
+        let batch: Vec<u8> = (0..100)
+            .flat_map(|_| {
+                sent += 1;
+                sia(
+                    &format!("{:X}", 0x1000 + sent / 9000),
+                    (sent % 9000) as u16 + 1,
+                    "QA",
+                )
+            })
+            .collect();
+        s.write_all(&batch).unwrap();
+        crate::gateway::read_frames(&mut s, 100);
+    }
+    let alarms = g.settled_alarms();
+    let records = verified_records(&data);
+    // Everything but the newest segment was last written three days ago.
+    let files = segment_files(&journal);
+    for f in &files[..files.len() - 1] {
+        let touched = Command::new("touch")
+            .args(["-d", "3 days ago"])
+            .arg(f)
+            .status()
+            .unwrap();
+        assert!(touched.success());
+    }
+    let archive = data.join("journal-archive");
+    let start = Instant::now();
+    while segment_files(&archive).len() < files.len() - 1
+        && start.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        segment_files(&archive).len(),
+        files.len() - 1,
+        "not archived"
+    );
+    assert_eq!(
+        segment_files(&journal),
+        files[files.len() - 1..],
+        "the newest stays"
+    );
+    assert!(g.metric("vagt_journal_archived_segments_total", "") >= 2.0);
+    let mode = std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    // Every reader reads one journal as before: verify, export, the offline fold.
+    assert_eq!(verified_records(&data), records);
+    assert_eq!(export(&data).len(), sent as usize);
+    assert_eq!(g.alarms(), alarms);
+    assert_eq!(g.stop(), Some(0));
+    // A restart without the core's snapshots replays from offset 0, archive included.
+    std::fs::remove_dir_all(data.join("core")).unwrap();
+    let g = Gateway::start_on(&data, &args);
+    assert_eq!(g.settled_alarms(), alarms);
+    assert_eq!(g.stop(), Some(0));
+    // A backup carries the archive.
+    let copy = dir.path().join("copy");
+    backup(&data, &copy);
+    assert_eq!(
+        segment_files(&copy.join("journal-archive")).len(),
+        files.len() - 1
+    );
+    assert_eq!(verified_records(&copy), verified_records(&data));
+}
