@@ -49,8 +49,11 @@ pub fn archive(
         if !old || next.base > below.0 {
             break;
         }
-        if report.segments == 0 {
+        if report.segments == 0 && !archive.is_dir() {
             segment::create_dir(&archive)?;
+            if let Some(parent) = archive.parent() {
+                segment::sync_dir(parent)?;
+            }
         }
         report.bytes += move_segment(seg, &archive)?;
         report.segments += 1;
@@ -155,5 +158,9 @@ mod tests {
         tail.read_to(Offset(3 * n), &mut out).unwrap();
         assert_eq!(out.len(), 3);
         assert_eq!(crate::verify(&dir).unwrap(), 3);
+        // A segment missing in the middle is an error, never a shorter journal.
+        fs::remove_file(segment::segment_path(&archived, n)).unwrap();
+        let e = crate::verify(&dir).unwrap_err();
+        assert!(e.to_string().contains("does not start where"), "{e}");
     }
 }

@@ -24,6 +24,8 @@ pub struct Reader {
     from: u64,
     current: Option<(u64, Vec<u8>, usize)>,
     current_path: Option<std::path::PathBuf>,
+    /// Where the previous segment ended (a segment starting elsewhere is a gap: an error).
+    expected: Option<u64>,
     failed: bool,
 }
 
@@ -37,6 +39,7 @@ impl Reader {
             from: from.0,
             current: None,
             current_path: None,
+            expected: None,
             failed: false,
         })
     }
@@ -49,6 +52,14 @@ impl Reader {
                 Err(e) => return Some(Err(e)),
             };
             let seg_end = seg.base + bytes.len() as u64;
+            if self.expected.is_some_and(|e| e != seg.base) {
+                return Some(Err(JournalError::Corrupt {
+                    segment: seg.path,
+                    position: 0,
+                    why: "segment does not start where the previous one ended",
+                }));
+            }
+            self.expected = Some(seg_end);
             if seg_end <= self.from {
                 continue; // wholly before the start
             }

@@ -60,13 +60,15 @@ pub fn archive_dir(dir: &Path) -> PathBuf {
 /// The segments of the journal in `dir` and of its archive, in offset order (a segment in
 /// both, mid-move, is the journal's).
 pub(crate) fn list_chain(dir: &Path) -> Result<Vec<Segment>, JournalError> {
+    // The journal first: segments only move journal → archive, so one moved between the two
+    // listings is found in the second (listed the other way round it would be in neither).
+    let here = list(dir)?;
     let archive = archive_dir(dir);
     let mut all = if archive.is_dir() {
         list(&archive)?
     } else {
         Vec::new()
     };
-    let here = list(dir)?;
     all.retain(|a| here.iter().all(|s| s.base != a.base));
     all.extend(here);
     all.sort_by_key(|s| s.base);

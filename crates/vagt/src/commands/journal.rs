@@ -213,6 +213,13 @@ const BESIDE_THE_JOURNAL: &[&str] = &[
 pub fn backup(args: &CopyArgs) -> anyhow::Result<()> {
     let from = crate::config::existing_journal_dir(&args.data)?;
     let to = crate::config::journal_dir(&args.to);
+    // A new directory only: nothing half-written is ever mistaken for a finished copy.
+    if std::fs::read_dir(&args.to).is_ok_and(|mut d| d.next().is_some()) {
+        bail!(
+            "{} is not empty: back up into a new directory",
+            args.to.display()
+        );
+    }
     let report = vagt_journal::backup(&from, &to)
         .with_context(|| format!("backing up {} into {}", from.display(), to.display()))?;
     let mut copied = Vec::new();
@@ -227,9 +234,17 @@ pub fn backup(args: &CopyArgs) -> anyhow::Result<()> {
             Err(e) => return Err(e).with_context(|| format!("reading {}", src.display())),
         }
     }
-    std::fs::File::open(&args.to)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing {}", args.to.display()))?;
+    // The copy's directory, and its entry in the parent, are durable too.
+    let parent = args
+        .to
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    for d in [args.to.as_path(), parent] {
+        std::fs::File::open(d)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing {}", d.display()))?;
+    }
     println!(
         "backed up {} records ({} bytes, {} segments) up to journal offset {} into {}{}",
         report.records,

@@ -145,6 +145,8 @@ fn check_statefulset(objects: &[Value]) -> &Value {
     for s in ["vagt-console", "vagt-metrics"] {
         find(objects, "Service", s);
     }
+    // `namespace: vagt` needs the namespace on a fresh cluster.
+    find(objects, "Namespace", "vagt");
     c
 }
 
@@ -177,6 +179,11 @@ fn the_single_node_overlay_renders_validates_and_runs_the_embedded_journal() {
         serde_json::json!(["serve", "--config", "/etc/vagt/vagt.toml"])
     );
     assert!(objects.iter().any(|o| o["kind"] == "ConfigMap"));
+    // One node: panels reach it while its core replays (it ACKs from the journal).
+    assert_eq!(
+        find(&objects, "Service", "vagt-dc09")["spec"]["publishNotReadyAddresses"],
+        true
+    );
     check_config(&repo().join("deploy/kubernetes/base/vagt.toml"), &[]);
 }
 
@@ -201,6 +208,10 @@ fn the_cluster_overlay_runs_two_named_nodes_on_two_machines_and_keeps_one_throug
     assert_eq!(
         c["env"][0]["valueFrom"]["fieldRef"]["fieldPath"],
         "metadata.name"
+    );
+    assert_eq!(
+        find(&objects, "Service", "vagt-dc09")["spec"]["publishNotReadyAddresses"],
+        false
     );
     let pdb = find(&objects, "PodDisruptionBudget", "vagt");
     assert_eq!(pdb["spec"]["minAvailable"], 1);

@@ -323,20 +323,33 @@ fn a_backup_taken_while_serving_restores_the_same_journal_alarms_and_dedup() {
             assert_eq!(mode & 0o077, 0, "{f} readable by others: {mode:o}");
         }
     }
-    // The restore: `vagt serve` on the copy folds the same alarms and knows every frame it
-    // holds (a panel's retransmission is ACKed as a duplicate, not a second alarm).
-    std::fs::write(quiet.join("accounts.toml"), crate::gateway::ACCOUNTS).unwrap();
+    // Into a directory that is not empty: refused, nothing written.
+    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["journal", "backup", "--data"])
+        .arg(&data)
+        .arg("--to")
+        .arg(&quiet)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    // The restore: `vagt serve` on the quiet copy folds the alarms open when it was taken.
     let restored = Gateway::start_on(&quiet, &["--config", config.to_str().unwrap()]);
     assert_eq!(restored.settled_alarms(), alarms);
-    let records = export(&quiet).len();
+    assert_eq!(restored.stop(), Some(0));
+    // The copy taken under load opens too and knows every frame it holds: a panel's
+    // retransmission is ACKed as a duplicate, not journaled as a second frame.
+    let restored = Gateway::start_on(&busy, &["--config", config.to_str().unwrap()]);
+    let open = restored.settled_alarms();
+    let records = export(&busy).len();
     assert!(acked(&restored, &frame(7)));
     assert_eq!(
         restored.settled_alarms(),
-        alarms,
+        open,
         "a retransmission made an alarm"
     );
     assert_eq!(restored.stop(), Some(0));
-    let after = export(&quiet);
+    let after = export(&busy);
     assert_eq!(
         after.len(),
         records,
