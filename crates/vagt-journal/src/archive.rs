@@ -9,9 +9,7 @@
 //! the archive before the original is removed, so it is in at least one of the two
 //! directories at every moment — readers take the journal's copy when it is in both.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -82,15 +80,7 @@ fn move_segment(seg: &Segment, archive: &Path) -> Result<u64, JournalError> {
     // Another file system: copy, sync, rename into place, sync the archive, then remove.
     let bytes = fs::read(&seg.path).map_err(io(&seg.path))?;
     let tmp = to.with_extension("tmp");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    f.write_all(&bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
+    segment::write_synced(&tmp, &bytes, true)?;
     fs::rename(&tmp, &to).map_err(io(&to))?;
     segment::sync_dir(archive)?;
     fs::remove_file(&seg.path).map_err(io(&seg.path))?;
@@ -104,12 +94,7 @@ mod tests {
 
     use super::*;
     use crate::Reader;
-
-    fn record(payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        segment::encode(payload, &mut out).unwrap();
-        out
-    }
+    use crate::segment::encoded as record;
 
     /// Three segments of one record each: bases 0, n, 2n.
     fn journal(dir: &Path) -> u64 {

@@ -8,9 +8,6 @@
 //! archive. Damage anywhere but the end being written is refused: the copy would not open
 //! either (`vagt journal salvage` is for that).
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::segment::{self, Scan};
@@ -67,7 +64,7 @@ pub fn backup(dir: &Path, dest: &Path) -> Result<BackupReport, JournalError> {
         } else {
             dest
         };
-        write_copy(&segment::segment_path(into, seg.base), whole)?;
+        segment::write_synced(&segment::segment_path(into, seg.base), whole, false)?;
         report.segments += 1;
         report.records += records;
         report.bytes += valid as u64;
@@ -105,33 +102,13 @@ fn whole_records(bytes: &[u8], path: &Path, last: bool) -> Result<(u64, usize), 
     }
 }
 
-fn write_copy(path: &Path, bytes: &[u8]) -> Result<(), JournalError> {
-    let io = |source| JournalError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use std::fs;
 
     use super::*;
-
-    fn record(payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        segment::encode(payload, &mut out).unwrap();
-        out
-    }
+    use crate::segment::encoded as record;
 
     #[test]
     fn the_copy_ends_at_the_last_whole_record_and_refuses_damage_before_it() {

@@ -294,6 +294,34 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
         })
 }
 
+/// Writes `bytes` to an owner-only file at `path` and syncs it: a new file, or with `replace`
+/// one that may exist already (a temporary file an interrupted move left).
+pub(crate) fn write_synced(path: &Path, bytes: &[u8], replace: bool) -> Result<(), JournalError> {
+    let io = |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = OpenOptions::new();
+    options.write(true).mode(0o600);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut f = options.open(path).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// One record as it is stored (tests build segments with it).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn encoded(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode(payload, &mut out).unwrap();
+    out
+}
+
 /// Creates the segment starting at `base`, durably.
 pub(crate) fn create(dir: &Path, base: u64) -> Result<(Segment, File), JournalError> {
     let path = segment_path(dir, base);
