@@ -788,54 +788,55 @@ fn fails_stop(mut child: std::process::Child, what: &str) -> String {
     stderr
 }
 
-#[test]
-fn a_late_joining_node_that_postgresql_knows_by_another_tag_stops() {
+/// Node "a" joins and acknowledges `alarms` alarms, stops; `sql` changes the database behind
+/// its back; the node restarts while PostgreSQL is down, acknowledges an alarm on its own
+/// journal, and must stop (fail-stop) once PostgreSQL is back: its stderr.
+fn late_join_after(alarms: u16, sql: &str, what: &str) -> String {
     let mut pg = Postgres::primary();
     let dir = tempfile::tempdir().unwrap();
     let a = node(dir.path(), &pg.url(), "a");
+    for seq in 1..=alarms {
+        alarm_to(a.addr, "1234", seq);
+    }
+    // The stop writes the core's snapshot at its position in the log.
     assert_eq!(a.stop(), Some(0));
-    // The database was replaced behind the node's back: it knows "a" by another number now.
-    pg.sql("UPDATE vagt_nodes SET id = 77 WHERE node = 'a'");
+    pg.sql(sql);
     pg.kill();
     let (child, at) = late_node(dir.path());
     alarm_to(at, "4321", 1);
     pg.start();
-    let stderr = fails_stop(child, "the node ran on under a tag that is not its own");
+    fails_stop(child, what)
+}
+
+#[test]
+fn a_late_joining_node_that_postgresql_knows_by_another_tag_stops() {
+    // The database was replaced behind the node's back: it knows "a" by another number now.
+    let stderr = late_join_after(
+        0,
+        "UPDATE vagt_nodes SET id = 77 WHERE node = 'a'",
+        "the node ran on under a tag that is not its own",
+    );
     assert!(stderr.contains("has tag 77"), "{stderr}");
 }
 
 #[test]
 fn a_late_joining_node_whose_core_is_ahead_of_the_log_stops_instead_of_following_it() {
-    let mut pg = Postgres::primary();
-    let dir = tempfile::tempdir().unwrap();
-    let a = node(dir.path(), &pg.url(), "a");
-    for seq in 1..=3 {
-        alarm_to(a.addr, "1234", seq);
-    }
-    // The stop writes the core's snapshot at its position in the log.
-    assert_eq!(a.stop(), Some(0));
-    // The database restored from a backup older than that position.
-    pg.sql("TRUNCATE vagt_log; UPDATE vagt_seq SET next = 1");
-    pg.kill();
-    let (child, at) = late_node(dir.path());
-    alarm_to(at, "4321", 1);
-    pg.start();
-    let stderr = fails_stop(child, "the node followed a log its core is ahead of");
+    // The database restored from a backup older than the core's snapshot.
+    let stderr = late_join_after(
+        3,
+        "TRUNCATE vagt_log; UPDATE vagt_seq SET next = 1",
+        "the node followed a log its core is ahead of",
+    );
     assert!(stderr.contains("not of this cluster's log"), "{stderr}");
 }
 
 #[test]
 fn a_late_join_that_postgresql_refuses_stops_the_node() {
-    let mut pg = Postgres::primary();
-    let dir = tempfile::tempdir().unwrap();
-    let a = node(dir.path(), &pg.url(), "a");
-    assert_eq!(a.stop(), Some(0));
     // Another node upgraded the schema past this build while this one was down.
-    pg.sql("INSERT INTO vagt_schema VALUES (999)");
-    pg.kill();
-    let (child, at) = late_node(dir.path());
-    alarm_to(at, "4321", 1);
-    pg.start();
-    let stderr = fails_stop(child, "the refused node retried for ever");
+    let stderr = late_join_after(
+        0,
+        "INSERT INTO vagt_schema VALUES (999)",
+        "the refused node retried for ever",
+    );
     assert!(stderr.contains("newer than this Vagt"), "{stderr}");
 }

@@ -198,13 +198,7 @@ impl Gateway {
         if let Some(c) = &self.config {
             cmd.args(["--config", c]);
         }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        serde_json::from_str(&stdout_of(&mut cmd)).unwrap()
     }
 
     /// A metric's value (sum over label sets matching `labels`).
@@ -287,16 +281,21 @@ pub fn export(data: &Path) -> Vec<Value> {
     )
 }
 
-/// Runs a `vagt` command that prints one JSON object per line (it must succeed); the objects.
-pub fn json_lines(command: &mut Command) -> Vec<Value> {
+/// Runs a command that must succeed (its stderr otherwise); its stdout.
+pub fn stdout_of(command: &mut Command) -> String {
     let out = command.output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{:?}: {}",
+        command.get_program(),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a `vagt` command that prints one JSON object per line (it must succeed); the objects.
+pub fn json_lines(command: &mut Command) -> Vec<Value> {
+    stdout_of(command)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()

@@ -43,17 +43,7 @@ fn tool(name: &str) -> PathBuf {
 /// The overlay rendered: its YAML and its objects.
 fn render(overlay: &str) -> (String, Vec<Value>) {
     let dir = repo().join("deploy/kubernetes/overlays").join(overlay);
-    let out = Command::new(tool("kubectl"))
-        .arg("kustomize")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let yaml = String::from_utf8(out.stdout).unwrap();
+    let yaml = crate::gateway::stdout_of(Command::new(tool("kubectl")).arg("kustomize").arg(&dir));
     // YAML to JSON with the PyYAML kubernetes-validate brings along.
     let python = tool("kubernetes-validate").with_file_name("python3");
     let mut py = Command::new(if python.exists() {
@@ -152,18 +142,12 @@ fn check_statefulset(objects: &[Value]) -> &Value {
 
 /// `vagt check-config` on `config` (with `extra` arguments) succeeds.
 fn check_config(config: &Path, extra: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .arg("check-config")
-        .arg("--config")
-        .arg(config)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        config.display(),
-        String::from_utf8_lossy(&out.stderr)
+    crate::gateway::stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .arg("check-config")
+            .arg("--config")
+            .arg(config)
+            .args(extra),
     );
 }
 

@@ -260,19 +260,13 @@ fn journal_and_snapshots_are_the_owners_only_whatever_the_umask() {
 
 /// `vagt journal backup --data data --to to`: its stdout.
 fn backup(data: &Path, to: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args(["journal", "backup", "--data"])
-        .arg(data)
-        .arg("--to")
-        .arg(to)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    crate::gateway::stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args(["journal", "backup", "--data"])
+            .arg(data)
+            .arg("--to")
+            .arg(to),
+    )
 }
 
 #[test]
@@ -360,16 +354,10 @@ fn a_backup_taken_while_serving_restores_the_same_journal_alarms_and_dedup() {
 
 /// `vagt journal verify --data data`: the number of records it counted.
 fn verified_records(data: &Path) -> u64 {
-    let out = Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args(["journal", "verify", "--data"])
-        .arg(data)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let said = crate::gateway::stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args(["journal", "verify", "--data"])
+            .arg(data),
     );
     said.split(": ")
         .nth(1)
