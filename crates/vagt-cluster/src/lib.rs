@@ -364,7 +364,7 @@ impl Cluster {
             let _ = tail.read_to(end, &mut records);
             frames = records
                 .into_iter()
-                .filter(|r| r.payload.first() == Some(&b'F'))
+                .filter(|r| vagt_records::is_frame(&r.payload))
                 .map(|r| r.payload)
                 .collect();
             let skip = frames.len().saturating_sub(limit);

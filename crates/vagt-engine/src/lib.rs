@@ -268,6 +268,7 @@ impl Engine {
                 settings,
                 shared: Arc::clone(&shared),
                 door: door.clone(),
+                counters: metrics::ShardCounters::default(),
             };
             let (tx, thread) = spawn_shard(shard, cx)?;
             senders.push(tx);

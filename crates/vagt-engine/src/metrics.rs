@@ -1,7 +1,9 @@
 //! The engine's metrics: names, descriptions and histogram buckets. Label values are fixed
 //! names (states, priorities, shifts, classifications), never anything personal.
 
-use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use std::sync::OnceLock;
+
+use metrics::{Counter, Unit, counter, describe_counter, describe_gauge, describe_histogram};
 
 /// Open alarms by `state` and `priority` (set at scrape time).
 pub const CORE_OPEN: &str = "vagt_core_alarms_open";
@@ -78,4 +80,33 @@ pub fn describe() {
         CORE_FEED_ERRORS,
         "journal records the core could not read or decode; failed snapshots"
     );
+}
+
+/// The counters a shard bumps for most inputs, each looked up in the registry once (on first
+/// use, so a series appears when it first counts): a registry look-up with a label costs more
+/// than the rest of counting an opened alarm.
+#[derive(Default)]
+pub(crate) struct ShardCounters {
+    /// `vagt_core_alarms_opened_total` by priority 0–9 (priorities are 1–5 by default).
+    opened: [OnceLock<Counter>; 10],
+    repeats: OnceLock<Counter>,
+}
+
+impl ShardCounters {
+    /// Counts an alarm opened with `priority`.
+    pub(crate) fn opened(&self, priority: u8) {
+        match self.opened.get(usize::from(priority)) {
+            Some(cell) => cell
+                .get_or_init(|| counter!(CORE_OPENED, "priority" => priority.to_string()))
+                .increment(1),
+            None => counter!(CORE_OPENED, "priority" => priority.to_string()).increment(1),
+        }
+    }
+
+    /// Counts an event attached to an open alarm.
+    pub(crate) fn repeat(&self) {
+        self.repeats
+            .get_or_init(|| counter!(CORE_REPEATS))
+            .increment(1);
+    }
 }

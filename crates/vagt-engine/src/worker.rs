@@ -43,6 +43,8 @@ pub(super) struct Context {
     pub(super) shared: Arc<Shared>,
     /// The lock vendor's webhook queue, if configured.
     pub(super) door: Option<DoorQueue>,
+    /// Handles of the counters bumped most.
+    pub(super) counters: m::ShardCounters,
 }
 
 /// What the feed sends a shard.
@@ -153,7 +155,7 @@ fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
             shared.emergency.store(on, Ordering::Release);
         }
         if live {
-            count(shard, c);
+            count(shard, c, &cx.counters);
             if let Some(tap) = shared.tap.get() {
                 tap.send(c.clone(), open.cloned());
             }
@@ -166,12 +168,10 @@ fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
     }
 }
 
-fn count(shard: &Shard, c: &Change) {
+fn count(shard: &Shard, c: &Change, counters: &m::ShardCounters) {
     match &c.kind {
-        ChangeKind::Opened { priority, .. } => {
-            counter!(m::CORE_OPENED, "priority" => priority.to_string()).increment(1);
-        }
-        ChangeKind::Attached { .. } => counter!(m::CORE_REPEATS).increment(1),
+        ChangeKind::Opened { priority, .. } => counters.opened(*priority),
+        ChangeKind::Attached { .. } => counters.repeat(),
         ChangeKind::Escalated {
             deadline, level, ..
         } => {

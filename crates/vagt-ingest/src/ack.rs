@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use metrics::{Counter, counter};
+use metrics::{Counter, Histogram, counter, histogram};
 use tokio::sync::oneshot;
 use vagt_dc09::{
     AccountKey, Decoded, Frame, FramingError, RawFrame, Refusal, Response, Timestamp, Window,
@@ -20,7 +20,7 @@ use vagt_proto::{Processed, Settings};
 use vagt_records::{Accounts, DedupKey, FrameRecord, Transport};
 
 use crate::dedup::{Claim, Dedup, Duplicate, NewClaim};
-use crate::metrics as m;
+use crate::metrics::{self as m, FrameCounters, FrameType, Outcome};
 
 /// Everything the ACK path needs; shared by all connection tasks.
 pub struct AckPath {
@@ -28,9 +28,13 @@ pub struct AckPath {
     accounts: Arc<Accounts>,
     dedup: Dedup,
     journal: Arc<dyn Journal>,
-    /// Handles looked up once: a flood of junk must not cost a registry lookup per datagram.
+    /// Handles looked up once: a flood of junk must not cost a registry lookup per datagram,
+    /// nor a valid frame one per count.
     garbage: Counter,
-    unanswered: Counter,
+    frames: Arc<FrameCounters>,
+    unknown_account: Counter,
+    dedup_hits: Counter,
+    latency: Histogram,
 }
 
 /// A frame on its way to an answer.
@@ -46,7 +50,9 @@ pub enum Pending {
         /// The ACK to send after the commit.
         ack: Vec<u8>,
         /// Frame type, for metrics.
-        token: &'static str,
+        ty: FrameType,
+        /// Where to count the outcome.
+        frames: Arc<FrameCounters>,
     },
     /// A retransmission: answered once the original is durable.
     Duplicate {
@@ -55,7 +61,9 @@ pub enum Pending {
         /// The ACK to send.
         ack: Vec<u8>,
         /// Frame type, for metrics.
-        token: &'static str,
+        ty: FrameType,
+        /// Where to count the outcome (and the hit).
+        counters: (Arc<FrameCounters>, Counter),
     },
 }
 
@@ -81,8 +89,16 @@ impl AckPath {
             dedup,
             journal,
             garbage: counter!(m::DECODE_ERRORS, "kind" => "garbage"),
-            unanswered: counter!(m::FRAMES, "type" => "none", "outcome" => "silent"),
+            frames: Arc::default(),
+            unknown_account: counter!(m::UNKNOWN_ACCOUNT),
+            dedup_hits: counter!(m::DEDUP_HITS),
+            latency: histogram!(m::ACK_LATENCY),
         }
+    }
+
+    /// Records the time from `received` to an acknowledgement written to the device.
+    pub fn acknowledged(&self, received: Instant) {
+        self.latency.record(since(received));
     }
 
     /// Counts bytes the framer discarded (never answered).
@@ -91,7 +107,7 @@ impl AckPath {
             FramingError::Garbage { .. } => self.garbage.increment(1),
             _ => counter!(m::DECODE_ERRORS, "kind" => e.kind()).increment(1),
         }
-        self.unanswered.increment(1);
+        self.frames.count(FrameType::NONE, Outcome::Silent);
     }
 
     /// Decodes and checks one frame, claims it in the dedup window and hands a new message to the
@@ -113,22 +129,33 @@ impl AckPath {
             .ok()
             .flatten();
         let Decoded::Accepted(message) = &processed.decoded else {
-            count_refusal(&processed);
+            self.count_refusal(&processed);
             return Pending::Now(bytes);
         };
         let Some(ack) = bytes else {
             return Pending::Now(None);
         };
-        let token = m::type_label(&message.header);
+        let ty = FrameType::of(&message.header);
         if message.unknown_account {
-            counter!(m::UNKNOWN_ACCOUNT).increment(1);
+            self.unknown_account.increment(1);
         }
         let key = DedupKey::of(message);
         let claim = match self.dedup.claim(key) {
-            Claim::Duplicate(dup) => return Pending::Duplicate { dup, ack, token },
+            Claim::Duplicate(dup) => {
+                let counters = (Arc::clone(&self.frames), self.dedup_hits.clone());
+                return Pending::Duplicate {
+                    dup,
+                    ack,
+                    ty,
+                    counters,
+                };
+            }
             Claim::New(c) => c,
         };
-        let record = FrameRecord::new(message, &key, peer, transport, now_ms);
+        let Ok(record) = FrameRecord::encode_message(message, &key, peer, transport, now_ms) else {
+            claim.failed();
+            return Pending::Now(None);
+        };
         let Some(done) = self.store(record, push_back).await else {
             return Pending::Now(None);
         };
@@ -136,7 +163,8 @@ impl AckPath {
             done,
             claim,
             ack,
-            token,
+            ty,
+            frames: Arc::clone(&self.frames),
         }
     }
 
@@ -172,14 +200,26 @@ impl AckPath {
         vagt_proto::process_frame(&frame, &settings, now, key)
     }
 
+    /// Counts a refused frame by its decode error and answer.
+    fn count_refusal(&self, processed: &Processed) {
+        let (ty, kind) = match &processed.decoded {
+            Decoded::Refused(r) => (
+                r.header.as_deref().map_or(FrameType::NONE, FrameType::of),
+                r.reason.kind(),
+            ),
+            _ => (FrameType::NONE, "other"),
+        };
+        counter!(m::DECODE_ERRORS, "kind" => kind).increment(1);
+        self.frames.count(ty, outcome(&processed.response));
+    }
+
     /// Hands the record to the journal; the receiver hears the outcome. `None`: not queued
     /// (no answer: the device retransmits).
     async fn store(
         &self,
-        record: FrameRecord,
+        payload: Vec<u8>,
         push_back: bool,
     ) -> Option<oneshot::Receiver<Result<Offset, JournalError>>> {
-        let payload = record.encode().ok()?;
         let (tx, rx) = oneshot::channel();
         let done: Done = Box::new(move |r| {
             let _ = tx.send(r);
@@ -204,19 +244,6 @@ impl AckPath {
     }
 }
 
-/// Counts a refused frame by its decode error and answer.
-fn count_refusal(processed: &Processed) {
-    let (token, kind) = match &processed.decoded {
-        Decoded::Refused(r) => (
-            r.header.as_deref().map_or("none", m::type_label),
-            r.reason.kind(),
-        ),
-        _ => ("none", "other"),
-    };
-    counter!(m::DECODE_ERRORS, "kind" => kind).increment(1);
-    counter!(m::FRAMES, "type" => token, "outcome" => outcome(&processed.response)).increment(1);
-}
-
 impl Pending {
     /// Waits for whatever the answer depends on.
     pub async fn resolve(self) -> Answer {
@@ -229,11 +256,12 @@ impl Pending {
                 done,
                 claim,
                 ack,
-                token,
+                ty,
+                frames,
             } => match done.await {
                 Ok(Ok(offset)) => {
                     claim.committed(offset);
-                    counter!(m::FRAMES, "type" => token, "outcome" => "ack").increment(1);
+                    frames.count(ty, Outcome::Ack);
                     Answer {
                         bytes: Some(ack),
                         acknowledged: true,
@@ -242,17 +270,22 @@ impl Pending {
                 _ => {
                     // Not durable: no ACK. The device retransmits; the claim is released.
                     claim.failed();
-                    counter!(m::FRAMES, "type" => token, "outcome" => "failed").increment(1);
+                    frames.count(ty, Outcome::Failed);
                     Answer {
                         bytes: None,
                         acknowledged: false,
                     }
                 }
             },
-            Self::Duplicate { dup, ack, token } => match dup.wait().await {
+            Self::Duplicate {
+                dup,
+                ack,
+                ty,
+                counters: (frames, hits),
+            } => match dup.wait().await {
                 Some(_) => {
-                    counter!(m::DEDUP_HITS).increment(1);
-                    counter!(m::FRAMES, "type" => token, "outcome" => "duplicate").increment(1);
+                    hits.increment(1);
+                    frames.count(ty, Outcome::Duplicate);
                     Answer {
                         bytes: Some(ack),
                         acknowledged: true,
@@ -267,12 +300,12 @@ impl Pending {
     }
 }
 
-fn outcome(r: &Response) -> &'static str {
+fn outcome(r: &Response) -> Outcome {
     match r {
-        Response::Ack { .. } => "ack",
-        Response::Duh { .. } => "duh",
-        Response::Nak => "nak",
-        Response::Silent => "silent",
+        Response::Ack { .. } => Outcome::Ack,
+        Response::Duh { .. } => Outcome::Duh,
+        Response::Nak => Outcome::Nak,
+        Response::Silent => Outcome::Silent,
     }
 }
 

@@ -14,14 +14,14 @@
 //! A retransmission may arrive while the first copy is still being committed. It then waits for
 //! that commit and is answered only if it succeeded: an ACK never precedes the fsync.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
+use event_listener::Event;
 use metrics::counter;
-use tokio::sync::watch;
 use tracing::warn;
 use vagt_journal::{Journal, JournalError, Offset};
 pub use vagt_records::DedupKey;
@@ -29,11 +29,54 @@ use vagt_records::FrameRecord;
 
 use crate::metrics as m;
 
-/// A key's state: being committed (watch for the outcome) or committed at an offset.
+/// A key's state: being committed (wait on its outcome) or committed at an offset.
 #[derive(Clone, Debug)]
 enum Slot {
-    Pending(watch::Receiver<Option<Option<Offset>>>),
+    Pending(Arc<Outcome>),
     Committed(Offset),
+}
+
+/// The outcome of a commit in flight, for retransmissions that arrive meanwhile: one atomic
+/// and an event that costs nothing until someone listens (almost every message is sent once,
+/// so almost no commit has a listener).
+#[derive(Debug, Default)]
+struct Outcome {
+    /// [`Outcome::PENDING`], [`Outcome::FAILED`], or the offset + 1.
+    state: AtomicU64,
+    decided: Event,
+}
+
+impl Outcome {
+    const PENDING: u64 = 0;
+    const FAILED: u64 = u64::MAX;
+
+    fn set(&self, offset: Option<Offset>) {
+        let v = offset.map_or(Self::FAILED, |o| o.0.saturating_add(1));
+        self.state.store(v, Ordering::Release);
+        self.decided.notify(usize::MAX);
+    }
+
+    fn get(&self) -> Option<Option<Offset>> {
+        match self.state.load(Ordering::Acquire) {
+            Self::PENDING => None,
+            Self::FAILED => Some(None),
+            v => Some(Some(Offset(v - 1))),
+        }
+    }
+
+    async fn wait(&self) -> Option<Offset> {
+        loop {
+            if let Some(o) = self.get() {
+                return o;
+            }
+            // Listen before looking again: a decision in between is not missed.
+            let listener = self.decided.listen();
+            if let Some(o) = self.get() {
+                return o;
+            }
+            listener.await;
+        }
+    }
 }
 
 type Map = DashMap<DedupKey, Slot>;
@@ -66,7 +109,7 @@ pub enum Claim {
 pub struct NewClaim {
     key: DedupKey,
     map: Arc<Map>,
-    tx: watch::Sender<Option<Option<Offset>>>,
+    outcome: Arc<Outcome>,
     done: bool,
 }
 
@@ -130,19 +173,19 @@ impl Dedup {
         if let Some(slot) = previous.get(&key) {
             return Claim::Duplicate(Duplicate(slot.clone()));
         }
-        let tx = match current.entry(key) {
+        let outcome = match current.entry(key) {
             Entry::Occupied(e) => return Claim::Duplicate(Duplicate(e.get().clone())),
             Entry::Vacant(e) => {
-                let (tx, rx) = watch::channel(None);
-                e.insert(Slot::Pending(rx));
+                let outcome = Arc::new(Outcome::default());
+                e.insert(Slot::Pending(Arc::clone(&outcome)));
                 self.inserted.fetch_add(1, Ordering::Relaxed);
-                tx
+                outcome
             }
         };
         Claim::New(NewClaim {
             key,
             map: current,
-            tx,
+            outcome,
             done: false,
         })
     }
@@ -213,7 +256,7 @@ impl NewClaim {
         if let Some(mut slot) = self.map.get_mut(&self.key) {
             *slot = Slot::Committed(offset);
         }
-        let _ = self.tx.send(Some(Some(offset)));
+        self.outcome.set(Some(offset));
         self.done = true;
     }
 
@@ -224,7 +267,7 @@ impl NewClaim {
 
     fn forget(&mut self) {
         self.map.remove(&self.key);
-        let _ = self.tx.send(Some(None));
+        self.outcome.set(None);
         self.done = true;
     }
 }
@@ -243,10 +286,7 @@ impl Duplicate {
     pub async fn wait(self) -> Option<Offset> {
         match self.0 {
             Slot::Committed(o) => Some(o),
-            Slot::Pending(mut rx) => match rx.wait_for(Option::is_some).await {
-                Ok(v) => v.flatten(),
-                Err(_) => None,
-            },
+            Slot::Pending(outcome) => outcome.wait().await,
         }
     }
 }

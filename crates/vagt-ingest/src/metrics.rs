@@ -4,7 +4,11 @@
 //! emits. No label value here comes from a peer except the frame's ID token, which the protocol
 //! restricts to a handful of names; nothing personal is ever a label.
 
-use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, histogram};
+use std::sync::OnceLock;
+
+use metrics::{
+    Counter, Unit, counter, describe_counter, describe_gauge, describe_histogram, histogram,
+};
 use vagt_journal::CommitStats;
 
 /// Frames by `type` (ID token, `*` when encrypted, `none` if unparsed) and `outcome`
@@ -48,24 +52,114 @@ pub const BATCH_BUCKETS: &[f64] = &[
     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
 ];
 
-/// A frame's `type` label: the ID token, `*` when encrypted. Only the protocol's own tokens
-/// become label values — any other token a peer sends is `other` — so a peer can never grow the
-/// metric registry (or make the ACK path allocate a label per frame).
-pub fn type_label(header: &vagt_dc09::Header) -> &'static str {
-    use vagt_dc09::Token;
-    match (header.encrypted, &header.token) {
-        (false, Token::SiaDcs) => "SIA-DCS",
-        (true, Token::SiaDcs) => "*SIA-DCS",
-        (false, Token::AdmCid) => "ADM-CID",
-        (true, Token::AdmCid) => "*ADM-CID",
-        (false, Token::Null) => "NULL",
-        (true, Token::Null) => "*NULL",
-        (false, Token::Ack) => "ACK",
-        (false, Token::Nak) => "NAK",
-        (false, Token::Duh) => "DUH",
-        (false, Token::Rsp) => "RSP",
-        (true, _) => "*other",
-        (false, _) => "other",
+/// The `type` label values: the protocol's own ID tokens (`*` when encrypted), then `other`,
+/// `*other` and `none` (unparsed). Only these become label values — any other token a peer
+/// sends is `other` — so a peer can never grow the metric registry.
+const TYPES: [&str; 13] = [
+    "SIA-DCS", "*SIA-DCS", "ADM-CID", "*ADM-CID", "NULL", "*NULL", "ACK", "NAK", "DUH", "RSP",
+    "*other", "other", "none",
+];
+
+/// A frame's `type` label, as an index into the label values (see [`FrameType::label`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameType(usize);
+
+impl FrameType {
+    /// Frames whose header did not parse.
+    pub const NONE: Self = Self(TYPES.len() - 1);
+
+    /// The type of a frame with this header.
+    pub fn of(header: &vagt_dc09::Header) -> Self {
+        use vagt_dc09::Token;
+        Self(match (header.encrypted, &header.token) {
+            (false, Token::SiaDcs) => 0,
+            (true, Token::SiaDcs) => 1,
+            (false, Token::AdmCid) => 2,
+            (true, Token::AdmCid) => 3,
+            (false, Token::Null) => 4,
+            (true, Token::Null) => 5,
+            (false, Token::Ack) => 6,
+            (false, Token::Nak) => 7,
+            (false, Token::Duh) => 8,
+            (false, Token::Rsp) => 9,
+            (true, _) => 10,
+            (false, _) => 11,
+        })
+    }
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        TYPES.get(self.0).copied().unwrap_or("other")
+    }
+}
+
+/// A frame's `outcome` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Acknowledged after its record was durable.
+    Ack,
+    /// Refused with a NAK.
+    Nak,
+    /// Refused with a DUH.
+    Duh,
+    /// Not answered.
+    Silent,
+    /// A retransmission, acknowledged again.
+    Duplicate,
+    /// Not durable: not answered.
+    Failed,
+}
+
+impl Outcome {
+    const ALL: [Self; 6] = [
+        Self::Ack,
+        Self::Nak,
+        Self::Duh,
+        Self::Silent,
+        Self::Duplicate,
+        Self::Failed,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ack => "ack",
+            Self::Nak => "nak",
+            Self::Duh => "duh",
+            Self::Silent => "silent",
+            Self::Duplicate => "duplicate",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// `vagt_frames_total` by type and outcome, each handle looked up in the registry once, on its
+/// first use (a series appears when it first counts, as before): the ACK path counts every
+/// frame, and a registry look-up with labels costs more than the rest of the count.
+pub struct FrameCounters {
+    cells: [[OnceLock<Counter>; Outcome::ALL.len()]; TYPES.len()],
+}
+
+impl Default for FrameCounters {
+    fn default() -> Self {
+        Self {
+            cells: std::array::from_fn(|_| std::array::from_fn(|_| OnceLock::new())),
+        }
+    }
+}
+
+impl FrameCounters {
+    /// Counts one frame.
+    pub fn count(&self, ty: FrameType, outcome: Outcome) {
+        let Some(cell) = self
+            .cells
+            .get(ty.0)
+            .and_then(|row| row.get(outcome as usize))
+        else {
+            return;
+        };
+        cell.get_or_init(|| counter!(FRAMES, "type" => ty.label(), "outcome" => outcome.label()))
+            .increment(1);
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -17,7 +17,7 @@ use vagt_dc09::FrameDecoder;
 use crate::metrics as m;
 use vagt_records::Transport;
 
-use crate::ack::{AckPath, Pending, since};
+use crate::ack::{AckPath, Pending};
 use crate::silent::{Silent, SilentSlots};
 
 /// Connection limits and timeouts.
@@ -259,7 +259,7 @@ impl Connection {
             Ok(Ok(())) => {}
         }
         for _ in 0..acks {
-            histogram!(m::ACK_LATENCY).record(since(received));
+            self.ack.acknowledged(received);
         }
         Ok(acks)
     }

@@ -3,16 +3,14 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use metrics::histogram;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use vagt_dc09::{FrameDecoder, FramingError};
 
-use crate::metrics as m;
 use vagt_records::Transport;
 
-use crate::ack::{AckPath, since};
+use crate::ack::AckPath;
 
 /// Receives datagrams until `stop` is cancelled; each frame is answered from its own task so a
 /// slow commit never holds up the socket.
@@ -52,13 +50,14 @@ pub async fn recv_loop(
             // No push-back on UDP: a full journal queue means no answer; the device resends.
             let pending = ack.submit(&raw, peer, Transport::Udp, false).await;
             let socket = Arc::clone(&socket);
+            let ack = Arc::clone(&ack);
             tracker.spawn(async move {
                 let answer = pending.resolve().await;
                 if let Some(bytes) = answer.bytes
                     && socket.send_to(&bytes, peer).await.is_ok()
                     && answer.acknowledged
                 {
-                    histogram!(m::ACK_LATENCY).record(since(received));
+                    ack.acknowledged(received);
                 }
             });
         }

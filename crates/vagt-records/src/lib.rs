@@ -26,6 +26,6 @@ pub mod time;
 
 pub use accounts::{AccountEntry, Accounts, CallType};
 pub use citizens::{Citizen, Citizens};
-pub use frame::{FrameMeta, FrameRecord, FrameView, Transport};
+pub use frame::{FrameMeta, FrameRecord, FrameView, Transport, is_frame};
 pub use input::{CommandRecord, Input, Route};
 pub use key::DedupKey;
