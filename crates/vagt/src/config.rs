@@ -358,6 +358,17 @@ mod tests {
     }
 
     #[test]
+    fn io_threads_default_to_half_the_cores() {
+        let mut g = Config::parse(DEFAULT_CONFIG, Path::new("."))
+            .unwrap()
+            .gateway;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(g.io_threads(), (cores / 2).max(1));
+        g.io_threads = 3;
+        assert_eq!(g.io_threads(), 3);
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let base = Path::new(".");
         let text = DEFAULT_CONFIG.replace("[journal]", "[journal]\nfsynk = false");
@@ -366,6 +377,9 @@ mod tests {
         let text = DEFAULT_CONFIG.replace("max_frame_len = 1024", "max_frame_len = 9000");
         let e = format!("{:#}", Config::parse(&text, base).unwrap_err());
         assert!(e.contains("gateway.max_frame_len must be 16..=4095"), "{e}");
+        let text = DEFAULT_CONFIG.replace("io_threads = 0", "io_threads = 5000");
+        let e = format!("{:#}", Config::parse(&text, base).unwrap_err());
+        assert!(e.contains("gateway.io_threads must be 0"), "{e}");
         let text = DEFAULT_CONFIG.replace(
             "unknown_account = \"accept\"",
             "unknown_account = \"maybe\"",

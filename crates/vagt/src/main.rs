@@ -9,6 +9,9 @@ use vagt::cli::{
 };
 use vagt::commands::{alarms, cert, check, console, decode, health, journal, report, user};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -67,6 +70,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let (config, accounts) = vagt::serve::load_config(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.gateway.io_threads())
         .enable_all()
         .thread_name("vagt")
         .build()
