@@ -8,24 +8,26 @@
 //! deadlines, so nothing hides inside another alarm. A **restore** clears only the alarms it
 //! restores: the same kind, and the same zone when both name one.
 
+use std::borrow::Cow;
+
 /// The kind of an event, for correlation: its category with a restore mapped onto what it
 /// restores (`burglary restoral` → `burglary alarm`, `fire trouble restore` → `fire trouble`,
 /// `trouble restore (vendor)` → `trouble (vendor)`); events without a known category are their
 /// own kind per code.
-pub fn kind(category: Option<&str>, code: &str) -> String {
+pub fn kind<'a>(category: Option<&'a str>, code: &str) -> Cow<'a, str> {
     let Some(c) = category else {
-        return format!("code {code}");
+        return Cow::Owned(format!("code {code}"));
     };
     if let Some(base) = c.strip_suffix(" restoral") {
-        return format!("{base} alarm");
+        return Cow::Owned(format!("{base} alarm"));
     }
     if let Some(base) = c.strip_suffix(" restore") {
-        return base.to_owned();
+        return Cow::Borrowed(base);
     }
     if let Some(base) = c.strip_suffix(" restore (vendor)") {
-        return format!("{base} (vendor)");
+        return Cow::Owned(format!("{base} (vendor)"));
     }
-    c.to_owned()
+    Cow::Borrowed(c)
 }
 
 /// Whether a restore for `zone` clears an alarm of `alarm_zone` (of the same kind): yes when

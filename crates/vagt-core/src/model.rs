@@ -147,7 +147,7 @@ pub enum Deadline {
 ///
 /// Two alarms are equal when their state is: the wheel entry behind `armed` is not compared
 /// (a restored shard re-creates it in another slot).
-#[derive(Clone, Debug, Eq, Serialize, Deserialize)]
+#[derive(Debug, Eq, Serialize, Deserialize)]
 pub struct Alarm {
     /// Id.
     pub id: AlarmId,
@@ -237,6 +237,80 @@ impl PartialEq for Alarm {
             && *notes == other.notes
             && *door == other.door
             && *armed == other.armed
+    }
+}
+
+impl Clone for Alarm {
+    fn clone(&self) -> Self {
+        let mut out = Self {
+            id: self.id,
+            account: String::new(),
+            opened_at: 0,
+            code: String::new(),
+            name: None,
+            kind: String::new(),
+            zone: None,
+            priority: 0,
+            state: self.state,
+            owner: None,
+            classification: None,
+            team: None,
+            forwarded_at: None,
+            escalation_level: 0,
+            repeats: 0,
+            notes: Vec::new(),
+            door: None,
+            armed: None,
+            timer: None,
+        };
+        out.clone_from(self);
+        out
+    }
+
+    /// Field by field, reusing this alarm's strings: the read side refreshes its copy after
+    /// every change without allocating.
+    fn clone_from(&mut self, from: &Self) {
+        // Destructured so that a new field cannot be forgotten here.
+        let Self {
+            id,
+            account,
+            opened_at,
+            code,
+            name,
+            kind,
+            zone,
+            priority,
+            state,
+            owner,
+            classification,
+            team,
+            forwarded_at,
+            escalation_level,
+            repeats,
+            notes,
+            door,
+            armed,
+            timer,
+        } = from;
+        self.id = *id;
+        self.account.clone_from(account);
+        self.opened_at = *opened_at;
+        self.code.clone_from(code);
+        self.name.clone_from(name);
+        self.kind.clone_from(kind);
+        self.zone.clone_from(zone);
+        self.priority = *priority;
+        self.state = *state;
+        self.owner.clone_from(owner);
+        self.classification = *classification;
+        self.team.clone_from(team);
+        self.forwarded_at = *forwarded_at;
+        self.escalation_level = *escalation_level;
+        self.repeats = *repeats;
+        self.notes.clone_from(notes);
+        self.door.clone_from(door);
+        self.armed = *armed;
+        self.timer = *timer;
     }
 }
 

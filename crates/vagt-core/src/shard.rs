@@ -236,7 +236,7 @@ impl Shard {
                     let what = Opening {
                         code: &e.code,
                         name: e.name,
-                        kind,
+                        kind: kind.into_owned(),
                         zone: e.zone.clone(),
                         priority,
                     };
@@ -348,7 +348,13 @@ impl Shard {
             self.policy().runaway_events,
             self.policy().runaway_window_secs,
         );
-        let times = self.recent.entry(account.to_owned()).or_default();
+        // Looked up before inserting: an account heard before costs no allocation.
+        if !self.recent.contains_key(account) {
+            self.recent.insert(account.to_owned(), VecDeque::new());
+        }
+        let Some(times) = self.recent.get_mut(account) else {
+            return;
+        };
         while times.front().is_some_and(|&t| t + window <= now) {
             times.pop_front();
         }

@@ -66,7 +66,7 @@ fn one_per_kind() -> BTreeMap<String, Code> {
     let mut kinds = BTreeMap::new();
     for c in alarm_codes() {
         kinds
-            .entry(correlation::kind(Some(c.category), c.code))
+            .entry(correlation::kind(Some(c.category), c.code).into_owned())
             .or_insert(c);
     }
     kinds
@@ -171,7 +171,7 @@ fn a_restore_clears_only_the_unclaimed_alarms_it_restores() {
                 opened(&s.on_events("1234", &[event(*code, "1", false)], T0))[0],
             );
         }
-        let what = correlation::kind(Some(c.category), c.code);
+        let what = correlation::kind(Some(c.category), c.code).into_owned();
         s.on_events("1234", &[restore], T0 + 5);
         for (kind, id) in &ids {
             let state = s.alarm(*id).unwrap().state;

@@ -143,9 +143,12 @@ fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
             .filter(|a| a.state.is_open());
         if let Some(id) = c.kind.alarm() {
             match open {
-                Some(a) => {
-                    shared.views.insert(id, a.clone());
-                }
+                Some(a) => match shared.views.get_mut(&id) {
+                    Some(mut view) => view.clone_from(a),
+                    None => {
+                        shared.views.insert(id, a.clone());
+                    }
+                },
                 None => {
                     shared.views.remove(&id);
                 }

@@ -152,7 +152,14 @@ impl AckPath {
             }
             Claim::New(c) => c,
         };
-        let Ok(record) = FrameRecord::encode_message(message, &key, peer, transport, now_ms) else {
+        let Ok(record) = FrameRecord::encode_message(
+            message,
+            processed.payload.as_ref(),
+            &key,
+            peer,
+            transport,
+            now_ms,
+        ) else {
             claim.failed();
             return Pending::Now(None);
         };

@@ -41,42 +41,107 @@ pub struct Event {
     pub restore: bool,
 }
 
+/// What a decoder read of one event, borrowed: the fields an [`Event`] has before the code
+/// table is consulted. A journal record keeps these, so the core rebuilds the event without
+/// decoding (or decrypting) the frame again; [`Event::from_parts`] adds the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventParts<'a> {
+    /// The code table the code belongs to.
+    pub scheme: Scheme,
+    /// The event code.
+    pub code: &'a str,
+    /// Contact ID qualifier digit.
+    pub qualifier: Option<char>,
+    /// Zone.
+    pub zone: Option<&'a str>,
+    /// User.
+    pub user: Option<&'a str>,
+    /// Area / partition / group.
+    pub area: Option<&'a str>,
+    /// SIA `ti` modifier.
+    pub time: Option<&'a str>,
+    /// Free text.
+    pub text: Option<&'a str>,
+}
+
+impl<'a> EventParts<'a> {
+    /// Of a SIA event.
+    pub fn of_sia(e: &'a SiaEvent) -> Self {
+        Self {
+            scheme: Scheme::Sia,
+            code: &e.code,
+            qualifier: None,
+            zone: e.zone(),
+            user: e.user(),
+            area: e.area(),
+            time: e.time(),
+            text: e.text.as_deref(),
+        }
+    }
+
+    /// Of a Contact ID event.
+    pub fn of_cid(e: &'a CidEvent) -> Self {
+        Self {
+            scheme: Scheme::Cid,
+            code: &e.code,
+            qualifier: Some(e.qualifier.digit()),
+            zone: e.zone(),
+            user: e.user(),
+            area: Some(&e.group),
+            time: None,
+            text: None,
+        }
+    }
+}
+
 impl Event {
     /// From a SIA event.
     pub fn from_sia(e: &SiaEvent) -> Self {
-        let info = e.info();
-        Self {
-            scheme: Scheme::Sia,
-            code: e.code.clone(),
-            qualifier: None,
-            zone: e.zone().map(str::to_owned),
-            user: e.user().map(str::to_owned),
-            area: e.area().map(str::to_owned),
-            time: e.time().map(str::to_owned),
-            text: e.text.clone(),
-            name: info.map(|i| i.name),
-            category: info.map(|i| i.category),
-            priority: info.map(|i| i.priority),
-            restore: info.is_some_and(|i| i.category.contains("restor")),
-        }
+        Self::from_parts(&EventParts::of_sia(e))
     }
 
     /// From a Contact ID event.
     pub fn from_cid(e: &CidEvent) -> Self {
-        let info = e.info();
+        Self::from_parts(&EventParts::of_cid(e))
+    }
+
+    /// From what a decoder read, with name, category, priority and the restore flag from the
+    /// code table (a Contact ID restore is qualifier 3; a SIA one is a restore/restoral code).
+    pub fn from_parts(p: &EventParts<'_>) -> Self {
+        let (name, category, priority, restore) = match p.scheme {
+            Scheme::Sia => {
+                let info = vagt_sia::lookup(p.code);
+                (
+                    info.map(|i| i.name),
+                    info.map(|i| i.category),
+                    info.map(|i| i.priority),
+                    info.is_some_and(|i| i.category.contains("restor")),
+                )
+            }
+            Scheme::Cid => {
+                let info = vagt_cid::lookup(p.code);
+                (
+                    info.map(|i| i.name),
+                    info.map(|i| i.category),
+                    info.map(|i| i.priority),
+                    p.qualifier == Some(Qualifier::Restore.digit()),
+                )
+            }
+        };
+        let owned = |f: Option<&str>| f.map(str::to_owned);
         Self {
-            scheme: Scheme::Cid,
-            code: e.code.clone(),
-            qualifier: Some(e.qualifier.digit()),
-            zone: e.zone().map(str::to_owned),
-            user: e.user().map(str::to_owned),
-            area: Some(e.group.clone()),
-            time: None,
-            text: None,
-            name: info.map(|i| i.name),
-            category: info.map(|i| i.category),
-            priority: info.map(|i| i.priority),
-            restore: e.qualifier == Qualifier::Restore,
+            scheme: p.scheme,
+            code: p.code.to_owned(),
+            qualifier: p.qualifier,
+            zone: owned(p.zone),
+            user: owned(p.user),
+            area: owned(p.area),
+            time: owned(p.time),
+            text: owned(p.text),
+            name,
+            category,
+            priority,
+            restore,
         }
     }
 }

@@ -13,7 +13,7 @@
 
 mod event;
 
-pub use event::{Event, Scheme};
+pub use event::{Event, EventParts, Scheme};
 use vagt_cid::AdmCid;
 use vagt_dc09::{
     AccountKey, Decoded, Frame, Policy, RawFrame, Reason, Refusal, Response, Timestamp, Token,
@@ -35,11 +35,17 @@ pub enum Payload {
 impl Payload {
     /// The payload's events in one shape, in order.
     pub fn events(&self) -> Vec<Event> {
-        match self {
-            Self::Cid(c) => vec![Event::from_cid(&c.event)],
-            Self::Null => Vec::new(),
-            Self::Sia(s) => s.events.iter().map(Event::from_sia).collect(),
-        }
+        self.event_parts().map(|p| Event::from_parts(&p)).collect()
+    }
+
+    /// What was read of each event, borrowed, in order (no allocation).
+    pub fn event_parts(&self) -> impl Iterator<Item = EventParts<'_>> + Clone {
+        let (cid, sia) = match self {
+            Self::Cid(c) => (Some(EventParts::of_cid(&c.event)), &[][..]),
+            Self::Null => (None, &[][..]),
+            Self::Sia(s) => (None, &s.events[..]),
+        };
+        cid.into_iter().chain(sia.iter().map(EventParts::of_sia))
     }
 }
 

@@ -3,21 +3,31 @@
 //! Layout of a journal payload (`G`, binary metadata; every integer little-endian):
 //!
 //! ```text
-//! b'G' | received_at_ms i64 | content u64 | flags u8 (1 = UDP, 2 = unknown account)
+//! b'G' | received_at_ms i64 | content u64
+//!      | flags u8 (1 = UDP, 2 = unknown account, 4 = events follow the account)
 //!      | peer: 4 + IPv4 (4) + port u16, or 6 + IPv6 (16) + port u16 + scope id u32
-//!      | token, sequence, receiver, line, account: each u16 length + UTF-8 (0xFFFF = absent)
+//!      | token, sequence, receiver, line, account: each a string
+//!      | if flag 4: event count u8, then per event: scheme u8 (0 SIA, 1 Contact ID),
+//!        qualifier u8 (the ASCII digit, 0 = none), code, zone, user, area, time, text
 //!      | the raw frame body as received, to the end
+//! string: u16 length + UTF-8 (0xFFFF = absent)
 //! ```
 //!
-//! The body stays byte-exact (x-data may hold 8-bit text). Journals written before carry `F`
-//! records (`b'F'`, metadata length u32, metadata as JSON, body); both are read, only `G` is
-//! written: it costs the ACK path no text formatting and the core no JSON parse per frame.
+//! The body stays byte-exact (x-data may hold 8-bit text). The events are what the ACK path
+//! read of the frame when it acknowledged it: the core rebuilds them from the record (names and
+//! priorities from the code table) instead of decoding, and decrypting, every frame again — and
+//! a replay finds the events even after the account's key was changed. A record without flag 4
+//! (written before, or with more than 255 events) is decoded from its body. Journals written
+//! before carry `F` records (`b'F'`, metadata length u32, metadata as JSON, body); both are
+//! read, only `G` is written: it costs the ACK path no text formatting and the core no JSON
+//! parse per frame.
 
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use vagt_dc09::{Message, wrap_body};
+use vagt_proto::{Event, EventParts, Payload, Scheme};
 
 use crate::DedupKey;
 
@@ -29,6 +39,9 @@ const FRAME_TAG: u8 = b'G';
 const ABSENT: u16 = u16::MAX;
 const UDP: u8 = 1;
 const UNKNOWN_ACCOUNT: u8 = 2;
+const EVENTS: u8 = 4;
+/// Where the flags are in a `G` payload (after the tag, the time and the content checksum).
+const FLAGS_AT: usize = 17;
 
 /// Whether `payload` is a frame record (of either format).
 pub fn is_frame(payload: &[u8]) -> bool {
@@ -100,6 +113,8 @@ struct Binary<'a> {
     receiver: Option<&'a str>,
     line: Option<&'a str>,
     account: &'a str,
+    /// The encoded event section (count and events), if the record carries one.
+    events: Option<&'a [u8]>,
     body: &'a [u8],
 }
 
@@ -140,6 +155,39 @@ impl<'a> Cursor<'a> {
         self.field()?.context("record field missing")
     }
 
+    /// One event of an event section.
+    fn event(&mut self) -> anyhow::Result<EventParts<'a>> {
+        let scheme = match self.u8()? {
+            0 => Scheme::Sia,
+            1 => Scheme::Cid,
+            s => bail!("record event of unknown scheme {s}"),
+        };
+        let qualifier = match self.u8()? {
+            0 => None,
+            q => Some(char::from(q)),
+        };
+        Ok(EventParts {
+            scheme,
+            qualifier,
+            code: self.text()?,
+            zone: self.field()?,
+            user: self.field()?,
+            area: self.field()?,
+            time: self.field()?,
+            text: self.field()?,
+        })
+    }
+
+    /// Takes an event section off the front, checked, and hands back its bytes.
+    fn event_section(&mut self) -> anyhow::Result<&'a [u8]> {
+        let start = self.0;
+        let count = self.u8()?;
+        for _ in 0..count {
+            self.event()?;
+        }
+        Ok(start.get(..start.len() - self.0.len()).unwrap_or_default())
+    }
+
     fn peer(&mut self) -> anyhow::Result<SocketAddr> {
         Ok(match self.u8()? {
             4 => {
@@ -175,12 +223,26 @@ impl<'a> Binary<'a> {
             receiver: c.field()?,
             line: c.field()?,
             account: c.text()?,
+            events: match flags & EVENTS {
+                0 => None,
+                _ => Some(c.event_section()?),
+            },
             body: c.0,
         })
     }
 
     /// Appends the record's encoding to `out`.
     fn write(&self, out: &mut Vec<u8>) -> anyhow::Result<()> {
+        self.write_head(out)?;
+        if let Some(events) = self.events {
+            out.extend_from_slice(events);
+        }
+        out.extend_from_slice(self.body);
+        Ok(())
+    }
+
+    /// Appends everything before the event section.
+    fn write_head(&self, out: &mut Vec<u8>) -> anyhow::Result<()> {
         out.push(FRAME_TAG);
         out.extend_from_slice(&self.received_at_ms.to_le_bytes());
         out.extend_from_slice(&self.content.to_le_bytes());
@@ -205,19 +267,8 @@ impl<'a> Binary<'a> {
             self.line,
             Some(self.account),
         ] {
-            match f {
-                Some(f) => {
-                    let len = u16::try_from(f.len())
-                        .ok()
-                        .filter(|&n| n != ABSENT)
-                        .context("record field too long")?;
-                    out.extend_from_slice(&len.to_le_bytes());
-                    out.extend_from_slice(f.as_bytes());
-                }
-                None => out.extend_from_slice(&ABSENT.to_le_bytes()),
-            }
+            write_field(out, f)?;
         }
-        out.extend_from_slice(self.body);
         Ok(())
     }
 
@@ -230,7 +281,8 @@ impl<'a> Binary<'a> {
             .chain(self.line.iter())
             .map(|f| f.len())
             .sum::<usize>();
-        1 + 8 + 8 + 1 + peer + 5 * 2 + fields + self.body.len()
+        let events = self.events.map_or(0, <[u8]>::len);
+        1 + 8 + 8 + 1 + peer + 5 * 2 + fields + events + self.body.len()
     }
 
     fn meta(&self) -> FrameMeta {
@@ -253,6 +305,53 @@ impl<'a> Binary<'a> {
     }
 }
 
+/// Appends a string field.
+fn write_field(out: &mut Vec<u8>, f: Option<&str>) -> anyhow::Result<()> {
+    match f {
+        Some(f) => {
+            let len = u16::try_from(f.len())
+                .ok()
+                .filter(|&n| n != ABSENT)
+                .context("record field too long")?;
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(f.as_bytes());
+        }
+        None => out.extend_from_slice(&ABSENT.to_le_bytes()),
+    }
+    Ok(())
+}
+
+/// Appends an event section; `Err` (with `out` part-written) when it cannot hold them.
+fn write_events<'a>(
+    out: &mut Vec<u8>,
+    events: impl Iterator<Item = EventParts<'a>>,
+) -> anyhow::Result<()> {
+    let count_at = out.len();
+    out.push(0);
+    let mut count = 0u8;
+    for e in events {
+        count = count
+            .checked_add(1)
+            .context("too many events for a record")?;
+        out.push(match e.scheme {
+            Scheme::Sia => 0,
+            Scheme::Cid => 1,
+        });
+        out.push(match e.qualifier {
+            Some(q) if q.is_ascii() && q != '\0' => q as u8,
+            Some(_) => bail!("event qualifier not ASCII"),
+            None => 0,
+        });
+        for f in [Some(e.code), e.zone, e.user, e.area, e.time, e.text] {
+            write_field(out, f)?;
+        }
+    }
+    if let Some(c) = out.get_mut(count_at) {
+        *c = count;
+    }
+    Ok(())
+}
+
 fn flags(transport: Transport, unknown_account: bool) -> u8 {
     let udp = if transport == Transport::Udp { UDP } else { 0 };
     udp | if unknown_account { UNKNOWN_ACCOUNT } else { 0 }
@@ -267,6 +366,20 @@ pub struct FrameView<'a> {
     pub received_at_ms: i64,
     /// The frame body.
     pub body: &'a [u8],
+    /// The events the ACK path read, if the record carries them.
+    events: Option<&'a [u8]>,
+}
+
+impl FrameView<'_> {
+    /// The events the record carries (as the frame was read when acknowledged), or `None`
+    /// when it carries none and the body must be decoded.
+    pub fn events(&self) -> Option<Vec<Event>> {
+        let mut c = Cursor(self.events?);
+        let count = c.u8().ok()?;
+        (0..count)
+            .map(|_| c.event().ok().map(|p| Event::from_parts(&p)))
+            .collect()
+    }
 }
 
 /// A journaled frame.
@@ -306,9 +419,10 @@ impl FrameRecord {
     }
 
     /// The journal payload of an accepted message, written straight from the decoded frame
-    /// (the ACK path: one allocation, no text formatting).
+    /// and its parsed `payload` (the ACK path: one allocation, no text formatting).
     pub fn encode_message(
         m: &Message,
+        payload: Option<&Payload>,
         key: &DedupKey,
         peer: SocketAddr,
         transport: Transport,
@@ -320,18 +434,34 @@ impl FrameRecord {
             false => std::borrow::Cow::Borrowed(h.token.as_str()),
             true => std::borrow::Cow::Owned(h.type_label()),
         };
-        Self::write(&Binary {
+        let flags = flags(transport, m.unknown_account);
+        let b = Binary {
             received_at_ms,
             content: key.content,
-            flags: flags(transport, m.unknown_account),
+            flags: flags | payload.map_or(0, |_| EVENTS),
             peer,
             token: &token,
             sequence: h.sequence.as_str(),
             receiver: h.receiver.as_ref().map(|r| r.as_str()),
             line: h.line.as_ref().map(|l| l.as_str()),
             account: &m.account,
+            events: None,
             body: &m.body,
-        })
+        };
+        let mut out = Vec::with_capacity(b.encoded_len() + 64);
+        b.write_head(&mut out)?;
+        if let Some(p) = payload {
+            let head = out.len();
+            if write_events(&mut out, p.event_parts()).is_err() {
+                // Too many (or too long) to carry: the core decodes the body instead.
+                out.truncate(head);
+                if let Some(f) = out.get_mut(FLAGS_AT) {
+                    *f = flags;
+                }
+            }
+        }
+        out.extend_from_slice(&m.body);
+        Ok(out)
     }
 
     fn write(b: &Binary<'_>) -> anyhow::Result<Vec<u8>> {
@@ -353,6 +483,7 @@ impl FrameRecord {
             receiver: m.receiver.as_deref(),
             line: m.line.as_deref(),
             account: &m.account,
+            events: None,
             body: &self.body,
         })
     }
@@ -395,6 +526,7 @@ impl FrameRecord {
                     account: std::borrow::Cow::Borrowed(b.account),
                     received_at_ms: b.received_at_ms,
                     body: b.body,
+                    events: b.events,
                 }
             }
             Some((&JSON_TAG, rest)) => {
@@ -404,6 +536,7 @@ impl FrameRecord {
                     account: m.account,
                     received_at_ms: m.received_at_ms,
                     body,
+                    events: None,
                 }
             }
             Some(_) => return Ok(None),
@@ -542,13 +675,59 @@ mod tests {
         };
         let key = DedupKey::of(m);
         let peer = "10.0.0.9:5000".parse().unwrap();
-        let direct = FrameRecord::encode_message(m, &key, peer, Transport::Tcp, 1).unwrap();
+        let direct = FrameRecord::encode_message(m, None, &key, peer, Transport::Tcp, 1).unwrap();
         let built = FrameRecord::new(m, &key, peer, Transport::Tcp, 1);
         assert_eq!(direct, built.encode().unwrap());
+        assert_eq!(FrameRecord::view(&direct).unwrap().unwrap().events(), None);
         let back = FrameRecord::decode(&direct).unwrap().unwrap();
         assert_eq!(back, built);
         assert_eq!(back.dedup_key(), key);
         assert_eq!(back.meta.token, "SIA-DCS");
         assert_eq!(back.meta.receiver.as_deref(), Some("7"));
+
+        // With the events: the same record plus them, readable on their own.
+        let payload = processed.payload.as_ref().unwrap();
+        let with = FrameRecord::encode_message(m, Some(payload), &key, peer, Transport::Tcp, 1);
+        let with = with.unwrap();
+        assert_eq!(FrameRecord::decode(&with).unwrap().unwrap(), built);
+        let view = FrameRecord::view(&with).unwrap().unwrap();
+        assert_eq!(view.body, body.as_bytes());
+        let events = view.events().unwrap();
+        assert_eq!(events, payload.events());
+        assert_eq!(
+            (events[0].code.as_str(), events[0].zone.as_deref()),
+            ("BA", Some("5"))
+        );
+        // Cut anywhere before the body, the record is an error, not a shorter event list.
+        for cut in 1..with.len() - body.len() {
+            assert!(FrameRecord::view(&with[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn more_events_than_a_record_holds_are_decoded_from_the_body() {
+        let events: String = (0..300).map(|i| format!("/BA{}", i % 99 + 1)).collect();
+        let body = format!(r#""SIA-DCS"0042L0#12AB[#12AB|N{}]"#, &events[1..]);
+        let wire = wrap_body(body.as_bytes()).unwrap();
+        let raw = FrameDecoder::new(4095)
+            .decode(&mut BytesMut::from(&wire[..]))
+            .unwrap()
+            .unwrap();
+        let frame = Frame::parse(&raw, &Default::default()).unwrap();
+        let now = Timestamp::from_unix(1_764_000_000).unwrap();
+        let processed =
+            vagt_proto::process_frame(&frame, &Default::default(), now, AccountKey::Unknown);
+        let Decoded::Accepted(m) = &processed.decoded else {
+            panic!("not accepted: {:?}", processed.decoded)
+        };
+        let payload = processed.payload.as_ref().unwrap();
+        assert_eq!(payload.events().len(), 300);
+        let key = DedupKey::of(m);
+        let peer = "10.0.0.9:5000".parse().unwrap();
+        let record =
+            FrameRecord::encode_message(m, Some(payload), &key, peer, Transport::Tcp, 1).unwrap();
+        let view = FrameRecord::view(&record).unwrap().unwrap();
+        assert_eq!(view.events(), None);
+        assert_eq!(view.body, body.as_bytes());
     }
 }

@@ -165,7 +165,9 @@ pub fn decode(
         return Ok(Some(input));
     }
     Ok(FrameRecord::view(payload)?.map(|f| Input::Frame {
-        events: events_of(f.body, f.received_at_ms, accounts, settings),
+        events: f
+            .events()
+            .unwrap_or_else(|| events_of(f.body, f.received_at_ms, accounts, settings)),
         account: f.account.to_ascii_uppercase(),
         at: u64::try_from(f.received_at_ms.div_euclid(1000)).unwrap_or(0),
     }))
