@@ -7,7 +7,7 @@
 use bytes::BytesMut;
 use vagt_dc09::{Decoded, Frame, FrameDecoder, Timestamp, UnknownAccount, Window};
 use vagt_proto::Settings;
-use vagt_records::{Accounts, DedupKey, FrameRecord, Transport};
+use vagt_records::{Accounts, DedupKey, FrameRecord, Input, Transport};
 use vagt_testkit::{Vector, vectors};
 
 /// The vector's accounts as an accounts file (keys as the receiver was configured).
@@ -41,7 +41,7 @@ fn records_carry_the_events_of_every_accepted_vector() {
     let settings = settings();
     let now = Timestamp::from_unix(1_714_564_800).unwrap();
     let peer = "10.0.0.9:5000".parse().unwrap();
-    let mut checked = 0;
+    let (mut checked, mut encrypted) = (0, 0);
     for v in vectors().iter().filter(|v| v.kind == "dc09_frame") {
         let accounts = accounts(v);
         let mut buf = BytesMut::from(&v.frame()[..]);
@@ -63,6 +63,15 @@ fn records_carry_the_events_of_every_accepted_vector() {
             let decoded_again =
                 vagt_records::input::events_of(view.body, 7_000, &accounts, &settings);
             assert_eq!(carried, decoded_again, "{}", v.name);
+            // What the core reads needs no key: after the account's key was changed (or the
+            // account removed), a replay still finds the events of an encrypted frame.
+            let Ok(Some(Input::Frame { events, .. })) =
+                vagt_records::input::decode(&record, &Accounts::default(), &settings)
+            else {
+                panic!("{}: not a frame input", v.name)
+            };
+            assert_eq!(events, carried, "{}", v.name);
+            encrypted += usize::from(m.header.encrypted && !events.is_empty());
             // The rest of the record is what it was without the events.
             let plain = FrameRecord::encode_message(m, None, &key, peer, Transport::Tcp, 7_000);
             let plain = FrameRecord::decode(&plain.unwrap()).unwrap();
@@ -72,4 +81,8 @@ fn records_carry_the_events_of_every_accepted_vector() {
     }
     // The vectors hold dozens of accepted frames (SIA, Contact ID, link tests, AES).
     assert!(checked >= 30, "only {checked} accepted vectors");
+    assert!(
+        encrypted >= 5,
+        "only {encrypted} encrypted vectors with events"
+    );
 }
