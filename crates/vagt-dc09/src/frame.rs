@@ -132,9 +132,11 @@ pub fn encode_frame(
     key: Option<&Key>,
     rng: &mut dyn RngCore,
 ) -> Result<Vec<u8>, EncodeError> {
-    let mut body = Vec::with_capacity(64 + content.data.len());
-    header.write(&mut body);
-    body.push(b'[');
+    // One buffer: room for `LF CRC 0LLL`, the body, then the prefix filled in.
+    let mut out = Vec::with_capacity(PREFIX + 64 + content.data.len());
+    out.extend_from_slice(&[0; PREFIX]);
+    header.write(&mut out);
+    out.push(b'[');
     if header.encrypted {
         let key = key.ok_or(EncodeError::NeedsKeyAndTimestamp)?;
         if content.timestamp.is_none() {
@@ -148,21 +150,47 @@ pub fn encode_frame(
         let mut plain = crypto::pad_plaintext(&inner, rng);
         key.encrypt(&mut plain)
             .map_err(|_| EncodeError::NeedsKeyAndTimestamp)?;
-        crypto::encode_hex_upper(&plain, &mut body);
+        crypto::encode_hex_upper(&plain, &mut out);
     } else {
-        content.write(&mut body);
+        content.write(&mut out);
     }
-    wrap_body(&body)
+    finish_frame(out)
 }
+
+/// Bytes before the body: `LF`, four CRC digits, `0` and three length digits.
+const PREFIX: usize = 9;
 
 /// Wraps a body as `LF CRC(4 hex) 0LLL body CR`.
 pub fn wrap_body(body: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(PREFIX + body.len() + 1);
+    out.extend_from_slice(&[0; PREFIX]);
+    out.extend_from_slice(body);
+    finish_frame(out)
+}
+
+/// Fills in the prefix of `out` (`PREFIX` placeholder bytes, then the body) and appends CR.
+fn finish_frame(mut out: Vec<u8>) -> Result<Vec<u8>, EncodeError> {
+    let (prefix, body) = out.split_at_mut_checked(PREFIX).unwrap_or_default();
     if body.len() > MAX_BODY_LEN {
         return Err(EncodeError::TooLong { len: body.len() });
     }
-    let mut out = Vec::with_capacity(body.len() + 10);
-    out.extend_from_slice(format!("\n{:04X}0{:03X}", crc16(body), body.len()).as_bytes());
-    out.extend_from_slice(body);
+    let (crc, len) = (crc16(body), body.len());
+    let hex = |v: usize, shift: u32| {
+        let d = ((v >> shift) & 0xF) as u8;
+        if d < 10 { b'0' + d } else { b'A' + d - 10 }
+    };
+    let crc = usize::from(crc);
+    prefix.copy_from_slice(&[
+        b'\n',
+        hex(crc, 12),
+        hex(crc, 8),
+        hex(crc, 4),
+        hex(crc, 0),
+        b'0',
+        hex(len, 8),
+        hex(len, 4),
+        hex(len, 0),
+    ]);
     out.push(b'\r');
     Ok(out)
 }

@@ -183,8 +183,9 @@ enum BodyEnd {
 
 /// Checks a body of `len` bytes followed by CR; CR or LF inside the body is a wrong length.
 fn body_end(buf: &BytesMut, len: usize) -> BodyEnd {
-    let body = buf.iter().skip(HEAD_LEN).take(len);
-    if body.clone().any(|&b| b == b'\r' || b == b'\n') {
+    let arrived = buf.get(HEAD_LEN..).unwrap_or_default();
+    let body = arrived.get(..len).unwrap_or(arrived);
+    if body.iter().any(|&b| b == b'\r' || b == b'\n') {
         return BodyEnd::Wrong;
     }
     match buf.get(HEAD_LEN + len) {

@@ -72,25 +72,79 @@ impl fmt::Display for Token {
 }
 
 /// A field of hex digits kept exactly as received (case and width), so it can be echoed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HexField(String);
+///
+/// Held inline (at most [`HexField::CAPACITY`] digits, the account's maximum): parsing a
+/// header, or echoing it in the answer, allocates nothing for its fields.
+#[derive(Clone, Copy)]
+pub struct HexField {
+    len: u8,
+    digits: [u8; Self::CAPACITY],
+}
 
 impl HexField {
-    /// Builds a field from text of `min..=max` hex digits.
+    /// The most digits a field holds (an account: 3–16).
+    pub const CAPACITY: usize = 16;
+
+    /// Builds a field from text of `min..=max` hex digits (at most [`HexField::CAPACITY`]).
     pub fn new(text: &str, min: usize, max: usize) -> Option<Self> {
-        let ok = (min..=max).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit());
-        ok.then(|| Self(text.to_owned()))
+        let ok = (min..=max.min(Self::CAPACITY)).contains(&text.len())
+            && text.bytes().all(|b| b.is_ascii_hexdigit());
+        if !ok {
+            return None;
+        }
+        let mut digits = [0; Self::CAPACITY];
+        digits
+            .get_mut(..text.len())?
+            .copy_from_slice(text.as_bytes());
+        Some(Self {
+            len: u8::try_from(text.len()).ok()?,
+            digits,
+        })
     }
 
     /// The digits as received.
     pub fn as_str(&self) -> &str {
-        &self.0
+        let digits = self.digits.get(..usize::from(self.len)).unwrap_or_default();
+        // Only ASCII hex digits are ever stored.
+        std::str::from_utf8(digits).unwrap_or_default()
+    }
+}
+
+impl PartialEq for HexField {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for HexField {}
+
+impl std::hash::Hash for HexField {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for HexField {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for HexField {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl fmt::Debug for HexField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("HexField").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for HexField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 

@@ -76,21 +76,34 @@ impl Timestamp {
 
     /// Appends the wire form `HH:MM:SS,MM-DD-YYYY` (no leading `_`).
     pub fn write_wire(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.wire().as_bytes());
+        let (d, t) = (self.0.date(), self.0.time());
+        let two = |out: &mut Vec<u8>, v: u8| out.extend_from_slice(&[b'0' + v / 10, b'0' + v % 10]);
+        two(out, t.hour());
+        out.push(b':');
+        two(out, t.minute());
+        out.push(b':');
+        two(out, t.second());
+        out.push(b',');
+        two(out, u8::from(d.month()));
+        out.push(b'-');
+        two(out, d.day());
+        out.push(b'-');
+        // The window keeps years to four digits; the text form is the fallback otherwise.
+        match u16::try_from(d.year()) {
+            Ok(y @ 0..=9999) => {
+                let (hi, lo) = ((y / 100) as u8, (y % 100) as u8);
+                two(out, hi);
+                two(out, lo);
+            }
+            _ => out.extend_from_slice(format!("{:04}", d.year()).as_bytes()),
+        }
     }
 
     /// The wire form `HH:MM:SS,MM-DD-YYYY` as a string.
     pub fn wire(&self) -> String {
-        let (d, t) = (self.0.date(), self.0.time());
-        format!(
-            "{:02}:{:02}:{:02},{:02}-{:02}-{:04}",
-            t.hour(),
-            t.minute(),
-            t.second(),
-            u8::from(d.month()),
-            d.day(),
-            d.year()
-        )
+        let mut out = Vec::with_capacity(19);
+        self.write_wire(&mut out);
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// Formats as RFC 3339 (`2024-05-01T12:00:00Z`).

@@ -61,32 +61,62 @@ pub enum AddressKind {
     Zone,
 }
 
+/// User codes (open/close by user, …), door codes (access control) and area codes of the
+/// DC-03 table's address column; every other code addresses a zone.
+const USER_CODES: &[&[u8; 2]] = &[
+    b"BC", b"CE", b"CF", b"CJ", b"CK", b"CL", b"CP", b"CQ", b"CR", b"DA", b"DB", b"EE", b"JD",
+    b"JH", b"JK", b"JP", b"JS", b"JT", b"JV", b"JX", b"JY", b"JZ", b"OC", b"OH", b"OJ", b"OK",
+    b"OL", b"OP", b"OQ", b"OR", b"OT", b"RX",
+];
+const DOOR_CODES: &[&[u8; 2]] = &[
+    b"DC", b"DD", b"DE", b"DF", b"DG", b"DH", b"DI", b"DJ", b"DK", b"DL", b"DM", b"DN", b"DO",
+    b"DP", b"DQ", b"DR", b"DS", b"DV", b"DW", b"DX", b"DY", b"DZ",
+];
+const AREA_CODES: &[&[u8; 2]] = &[
+    b"BV", b"CA", b"CD", b"CG", b"CI", b"CT", b"CW", b"FI", b"FK", b"JA", b"JR", b"NF", b"NL",
+    b"NM", b"OA", b"OG", b"OI",
+];
+
+/// Every two-letter code's address kind, built at compile time from the lists above: a look-up
+/// per event instead of a search through them. Evaluated by the compiler: an index out of range
+/// fails the build, it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
+const ADDRESS_KINDS: [AddressKind; 26 * 26] = {
+    let mut table = [AddressKind::Zone; 26 * 26];
+    let lists: [(&[&[u8; 2]], AddressKind); 3] = [
+        (USER_CODES, AddressKind::User),
+        (DOOR_CODES, AddressKind::Door),
+        (AREA_CODES, AddressKind::Area),
+    ];
+    let mut l = 0;
+    while l < lists.len() {
+        let (codes, kind) = lists[l];
+        let mut i = 0;
+        while i < codes.len() {
+            table[letter_pair(codes[i][0], codes[i][1])] = kind;
+            i += 1;
+        }
+        l += 1;
+    }
+    table
+};
+
+/// The index of two upper-case letters in [`ADDRESS_KINDS`].
+const fn letter_pair(a: u8, b: u8) -> usize {
+    (a - b'A') as usize * 26 + (b - b'A') as usize
+}
+
 impl AddressKind {
     /// The address kind of `code`, after the DC-03 table's address column as the dc09-spt
     /// sender encodes it: user codes (open/close by user, …), door codes (access control) and
     /// area codes; every other code addresses a zone.
     pub fn of(code: &str) -> Self {
-        const USER: &[&str] = &[
-            "BC", "CE", "CF", "CJ", "CK", "CL", "CP", "CQ", "CR", "DA", "DB", "EE", "JD", "JH",
-            "JK", "JP", "JS", "JT", "JV", "JX", "JY", "JZ", "OC", "OH", "OJ", "OK", "OL", "OP",
-            "OQ", "OR", "OT", "RX",
-        ];
-        const DOOR: &[&str] = &[
-            "DC", "DD", "DE", "DF", "DG", "DH", "DI", "DJ", "DK", "DL", "DM", "DN", "DO", "DP",
-            "DQ", "DR", "DS", "DV", "DW", "DX", "DY", "DZ",
-        ];
-        const AREA: &[&str] = &[
-            "BV", "CA", "CD", "CG", "CI", "CT", "CW", "FI", "FK", "JA", "JR", "NF", "NL", "NM",
-            "OA", "OG", "OI",
-        ];
-        if USER.contains(&code) {
-            Self::User
-        } else if DOOR.contains(&code) {
-            Self::Door
-        } else if AREA.contains(&code) {
-            Self::Area
-        } else {
-            Self::Zone
+        match code.as_bytes() {
+            &[a @ b'A'..=b'Z', b @ b'A'..=b'Z'] => ADDRESS_KINDS
+                .get(letter_pair(a, b))
+                .copied()
+                .unwrap_or(Self::Zone),
+            _ => Self::Zone,
         }
     }
 
@@ -128,6 +158,28 @@ mod tests {
             lookup_environmental("DA").unwrap().category,
             "environmental report"
         );
+    }
+
+    #[test]
+    fn the_address_table_is_the_lists() {
+        let listed = |code: &str| {
+            let is = |list: &[&[u8; 2]]| list.iter().any(|c| &c[..] == code.as_bytes());
+            match () {
+                () if is(USER_CODES) => AddressKind::User,
+                () if is(DOOR_CODES) => AddressKind::Door,
+                () if is(AREA_CODES) => AddressKind::Area,
+                () => AddressKind::Zone,
+            }
+        };
+        let mut codes: Vec<String> = (b'A'..=b'Z')
+            .flat_map(|a| (b'A'..=b'Z').map(move |b| String::from_utf8(vec![a, b]).unwrap()))
+            .collect();
+        codes.extend(["", "B", "bc", "BCX", "Bc", "ÆØ", "[]", "@Z"].map(String::from));
+        for code in &codes {
+            assert_eq!(AddressKind::of(code), listed(code), "{code}");
+        }
+        let counts = [USER_CODES.len(), DOOR_CODES.len(), AREA_CODES.len()];
+        assert_eq!(counts, [32, 22, 17]);
     }
 
     #[test]
