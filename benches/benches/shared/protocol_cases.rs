@@ -11,10 +11,10 @@ use vagt_dc09::{
 use vagt_proto::{Settings, process};
 
 /// Frames per burst.
-pub const BURST: usize = 1_000;
+pub(crate) const BURST: usize = 1_000;
 
 /// The receiver's clock.
-pub fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     Timestamp::parse(b"12:00:00,05-01-2024").unwrap()
 }
 
@@ -42,17 +42,17 @@ fn stream(token: Token, data: &[u8], key: Option<&Key>) -> Vec<u8> {
 }
 
 /// One case: its name, a burst of its frames and the account's key.
-pub struct Case {
+pub(crate) struct Case {
     /// Name.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// `BURST` frames.
-    pub bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     /// The key, for encrypted frames.
-    pub key: Option<Key>,
+    pub(crate) key: Option<Key>,
 }
 
 /// Every case.
-pub fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     let aes128 = Key::parse("0123456789ABCDEF").unwrap();
     let aes256 = Key::parse("text:0123456789ABCDEF0123456789ABCDEF").unwrap();
     let sia = b"#1234|Nri1/BA5";
@@ -86,7 +86,7 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// Decodes every frame of `buf` and encodes its answer, as the gateway does; returns the ACKs.
-pub fn receive(buf: &mut BytesMut, key: Option<&Key>, rng: &mut StdRng) -> usize {
+pub(crate) fn receive(buf: &mut BytesMut, key: Option<&Key>, rng: &mut StdRng) -> usize {
     let decoder = FrameDecoder::default();
     let settings = Settings::default();
     let mut acked = 0;
