@@ -185,7 +185,7 @@ enum BodyEnd {
 fn body_end(buf: &BytesMut, len: usize) -> BodyEnd {
     let arrived = buf.get(HEAD_LEN..).unwrap_or_default();
     let body = arrived.get(..len).unwrap_or(arrived);
-    if body.iter().any(|&b| b == b'\r' || b == b'\n') {
+    if memchr::memchr2(b'\r', b'\n', body).is_some() {
         return BodyEnd::Wrong;
     }
     match buf.get(HEAD_LEN + len) {

@@ -87,17 +87,20 @@ impl HexField {
 
     /// Builds a field from text of `min..=max` hex digits (at most [`HexField::CAPACITY`]).
     pub fn new(text: &str, min: usize, max: usize) -> Option<Self> {
-        let ok = (min..=max.min(Self::CAPACITY)).contains(&text.len())
-            && text.bytes().all(|b| b.is_ascii_hexdigit());
-        if !ok {
+        let hex = text.bytes().all(|b| b.is_ascii_hexdigit());
+        hex.then(|| Self::of_hex(text.as_bytes(), min, max))
+            .flatten()
+    }
+
+    /// From bytes already known to be hex digits, if there are `min..=max` of them.
+    fn of_hex(hex: &[u8], min: usize, max: usize) -> Option<Self> {
+        if !(min..=max.min(Self::CAPACITY)).contains(&hex.len()) {
             return None;
         }
         let mut digits = [0; Self::CAPACITY];
-        digits
-            .get_mut(..text.len())?
-            .copy_from_slice(text.as_bytes());
+        digits.get_mut(..hex.len())?.copy_from_slice(hex);
         Some(Self {
-            len: u8::try_from(text.len()).ok()?,
+            len: u8::try_from(hex.len()).ok()?,
             digits,
         })
     }
@@ -314,8 +317,7 @@ impl Header {
 
 /// Reads hex digits up to the next non-hex byte and checks their count.
 fn hex_field(r: &mut Reader<'_>, min: usize, max: usize) -> Option<HexField> {
-    let digits = r.take_while(|b| b.is_ascii_hexdigit());
-    HexField::new(std::str::from_utf8(digits).ok()?, min, max)
+    HexField::of_hex(r.take_while(|b| b.is_ascii_hexdigit()), min, max)
 }
 
 #[cfg(test)]
