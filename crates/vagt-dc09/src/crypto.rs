@@ -164,21 +164,20 @@ pub fn decode_hex(text: &[u8]) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
-    text.chunks_exact(2)
-        .map(|pair| match pair {
-            [hi, lo] => Some(hex_value(*hi)? << 4 | hex_value(*lo)?),
-            _ => None,
-        })
-        .collect()
+    let mut out = Vec::with_capacity(text.len() / 2);
+    for pair in text.chunks_exact(2) {
+        let [hi, lo] = pair else { return None };
+        out.push(hex_value(*hi)? << 4 | hex_value(*lo)?);
+    }
+    Some(out)
 }
 
 /// Appends `bytes` as upper-case hex.
 pub fn encode_hex_upper(bytes: &[u8], out: &mut Vec<u8>) {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let digit = |n: u8| if n < 10 { b'0' + n } else { b'A' + n - 10 };
+    out.reserve(bytes.len() * 2);
     for b in bytes {
-        for nibble in [b >> 4, b & 0x0F] {
-            out.extend(DIGITS.get(usize::from(nibble)));
-        }
+        out.extend_from_slice(&[digit(b >> 4), digit(b & 0x0F)]);
     }
 }
 
