@@ -9,6 +9,10 @@
 #   VAGT_B=/path/to/vagt benches/run-cost.sh   # and a second vagt build (e.g. the previous tree)
 #   CLUSTER=1 benches/run-cost.sh              # and cluster mode: node a of two, on a PostgreSQL
 #                                              # primary with a synchronous standby (this machine)
+#   PEER="/path/to/receiver 127.0.0.1 --port {port} --metrics {metrics}" benches/run-cost.sh
+#                                              # and another receiver ("peer"), started with
+#                                              # {port}/{metrics} filled in, its output discarded
+#                                              # (e.g. fioletoven/dc09's, built beside this tree)
 #
 #   ROUNDS=5 SECS=5 CONNS="100 1000"   (defaults)   OUT=benches/results (cost.jsonl, cost.md)
 set -euo pipefail
@@ -42,8 +46,10 @@ wait_for() { # wait_for LOGFILE TEXT
     exit 1
 }
 
+# io_threads is left at its default (and out of the file: builds before it, as VAGT_B, refuse it).
 sed -e 's/^max_connections = .*/max_connections = 30000/' \
     -e 's/^max_connections_per_ip = .*/max_connections_per_ip = 30000/' \
+    -e '/^io_threads = /d' \
     -e '/^\[console\]/,$d' config/vagt.toml > "$work/vagt.toml"
 
 declare -A addr pid
@@ -77,6 +83,18 @@ if [ -n "${CLUSTER:-}" ]; then
         wait_for "$work/cluster_$n.log" "listening on"
     done
     servers="$servers cluster_a"
+fi
+if [ -n "${PEER:-}" ]; then
+    port=$((port + 1))
+    cmd=${PEER//\{port\}/$port}
+    cmd=${cmd//\{metrics\}/$((port + 1000))}
+    $cmd > /dev/null 2>&1 &
+    pids+=($!); pid[peer]=$!; addr[peer]="127.0.0.1:$port"
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
+    servers="$servers peer"
 fi
 port=$((port + 1))
 target/release/vagt-replay bare --listen "127.0.0.1:$port" > "$work/bare.log" 2>&1 &
