@@ -7,7 +7,7 @@
 //! broadcast channel, so a client that falls behind loses its place and is sent a fresh
 //! snapshot.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -60,6 +60,13 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Vec<Change>, Failure>>;
     /// Open alarms (the console's starting point, and again after its feed overflowed).
     fn open_alarms(&self) -> Vec<Alarm>;
+    /// An open alarm's changes, oldest first, as the core keeps them (across restarts). Read
+    /// on the gateway's threads, never the console's low-priority ones (which must not hold the
+    /// core's locks).
+    fn history(&self, alarm: AlarmId) -> BoxFuture<'_, Vec<Change>> {
+        let _ = alarm;
+        Box::pin(async { Vec::new() })
+    }
     /// The live feed: every change with the alarm as it is after it. Taken once.
     fn tap(&self) -> Option<Tap>;
     /// What the accounts file says about `account`.
@@ -147,15 +154,10 @@ pub struct Console {
     /// The last whole-queue snapshot, shared by every client that needs one while it is
     /// fresh enough (200 consoles reconnecting at once cost one snapshot, not 200).
     snapshot: Mutex<Option<Arc<SharedSnapshot>>>,
-    /// The changes of each open alarm, as the fan-out saw them (for alarm detail).
-    history: Mutex<HashMap<AlarmId, VecDeque<Change>>>,
     /// The open alarms as the feed has told them (the console never reads the core's state
     /// while the core runs).
     mirror: RwLock<HashMap<AlarmId, Alarm>>,
 }
-
-/// Changes kept per open alarm for its detail.
-const HISTORY_PER_ALARM: usize = 200;
 
 /// A batch of changes as every client receives it, serialized once per audience (not once per
 /// client).
@@ -228,7 +230,6 @@ impl Console {
             prepared: broadcast::channel(batches.max(1)).0,
             published: AtomicU64::new(0),
             snapshot: Mutex::new(None),
-            history: Mutex::new(HashMap::new()),
             mirror: RwLock::new(HashMap::new()),
         })
     }
@@ -362,7 +363,6 @@ impl Console {
                 None => gone.push(id),
             }
         }
-        self.remember(&changes, &gone);
         let mut per_team = HashMap::new();
         for team in team_alarms.keys().chain(team_gone.keys()) {
             if per_team.contains_key(team) {
@@ -756,26 +756,6 @@ impl Console {
 }
 
 impl Console {
-    /// Adds a batch to the alarms' histories; forgets the alarms that closed.
-    fn remember(&self, changes: &[Change], gone: &[AlarmId]) {
-        let mut history = self
-            .history
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for c in changes {
-            if let Some(id) = c.kind.alarm() {
-                let h = history.entry(id).or_default();
-                if h.len() == HISTORY_PER_ALARM {
-                    h.pop_front();
-                }
-                h.push_back(c.clone());
-            }
-        }
-        for id in gone {
-            history.remove(id);
-        }
-    }
-
     /// Refuses request `id` with `reason`, after journaling the refusal for the audit trail.
     async fn refuse(
         &self,
@@ -816,13 +796,7 @@ impl Console {
             let request = serde_json::json!({ "detail": alarm.0 });
             return self.refuse(user, peer, id, request, &reason).await;
         };
-        let history = self
-            .history
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&alarm)
-            .map(|h| h.iter().cloned().collect())
-            .unwrap_or_default();
+        let history = self.backend.history(alarm).await;
         let account = self.backend.account(&found.account);
         let citizen = match self.citizen_for(user, peer, &found, account.as_ref()).await {
             Ok(c) => c,

@@ -146,11 +146,14 @@ impl Feed {
         if parts.len() != self.shards.len() {
             return;
         }
-        parts.sort_by_key(|(i, _)| *i);
+        parts.sort_by_key(|(i, _, _)| *i);
+        let mut history: Vec<_> = parts.iter_mut().flat_map(|(_, _, h)| h.drain(..)).collect();
+        history.sort_by_key(|(id, _)| *id);
         let snap = CoreSnapshot {
             format: CoreSnapshot::FORMAT,
             offset: self.tail.position().0,
-            shards: parts.into_iter().map(|(_, s)| s).collect(),
+            shards: parts.into_iter().map(|(_, s, _)| s).collect(),
+            history,
         };
         match snapshot::write(&self.snap_dir, &snap) {
             Ok(path) => {

@@ -24,6 +24,7 @@ pub mod metrics;
 mod snapshot;
 mod worker;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -84,10 +85,20 @@ pub use snapshot::CoreSnapshot;
 
 type Answer = Result<Result<Vec<Change>, CommandError>, String>;
 
+/// Changes kept per open alarm for its detail view (a runaway device's thousandth press does
+/// not grow it further: the oldest go first).
+pub const HISTORY_PER_ALARM: usize = 200;
+
+/// Open alarms' histories as a snapshot keeps them, by alarm.
+pub(crate) type History = Vec<(AlarmId, Vec<Change>)>;
+
 /// State shared by the feed, the shard threads and the handle.
 pub(crate) struct Shared {
     /// Open alarms by id: the read side.
     views: DashMap<AlarmId, Alarm>,
+    /// Each open alarm's changes, oldest first, at most [`HISTORY_PER_ALARM`]: what the detail
+    /// view shows. Kept in the core's snapshots, so a restart still shows what came before it.
+    history: DashMap<AlarmId, VecDeque<Change>>,
     /// Commands waiting for their shard's answer, by request number.
     waiters: DashMap<u64, oneshot::Sender<Answer>>,
     /// The last request number given out.
@@ -223,7 +234,7 @@ impl Engine {
         } else {
             committed.end().0
         };
-        let (mut shards, from) = restore(config, n, &snap_dir, end)?;
+        let (mut shards, from, restored) = restore(config, n, &snap_dir, end)?;
         // Restored shards had these settings live; re-apply them without moving any clock.
         if from > 0 {
             for (shard, list) in shards.iter_mut().zip(&per_shard) {
@@ -233,6 +244,10 @@ impl Engine {
         }
         let shared = Arc::new(Shared {
             views: DashMap::new(),
+            history: restored
+                .into_iter()
+                .map(|(id, h)| (id, VecDeque::from(h)))
+                .collect(),
             waiters: DashMap::new(),
             requests: AtomicU64::new(first_request(node.tag)),
             applied: (0..n).map(|_| AtomicU64::new(from)).collect(),
@@ -385,6 +400,16 @@ impl Engine {
         self.shared.views.get(&id).map(|a| a.value().clone())
     }
 
+    /// An open alarm's changes, oldest first (the newest [`HISTORY_PER_ALARM`]), including
+    /// those before the last restart.
+    pub fn history(&self, id: AlarmId) -> Vec<Change> {
+        self.shared
+            .history
+            .get(&id)
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The live feed for the console: each change made after this call, with the alarm as it
     /// is after it, in a queue of `FEED_CAPACITY` the core never waits on (when it is full the
     /// flag is set and changes are dropped until the reader empties it). Taken once: `None`
@@ -516,14 +541,19 @@ fn restore(
     n: usize,
     snap_dir: &Path,
     journal_end: u64,
-) -> anyhow::Result<(Vec<Shard>, u64)> {
+) -> anyhow::Result<(Vec<Shard>, u64, History)> {
+    // Nothing restored: every alarm's history is rebuilt by the replay from the start.
+    let from_start = || {
+        let (shards, from) = fresh(config, n);
+        (shards, from, Vec::new())
+    };
     Ok(match snapshot::load_latest(snap_dir)? {
         Some(s) if s.format != CoreSnapshot::FORMAT => {
             info!(
                 format = s.format,
                 "snapshot of an older format; replaying the whole journal"
             );
-            fresh(config, n)
+            from_start()
         }
         Some(s) if s.offset > journal_end => {
             warn!(
@@ -531,7 +561,7 @@ fn restore(
                 journal_end = journal_end,
                 "snapshot is ahead of the journal (journal cut back?); replaying the whole journal"
             );
-            fresh(config, n)
+            from_start()
         }
         Some(s) if s.shards.len() == n => {
             info!(
@@ -544,13 +574,13 @@ fn restore(
                 .into_iter()
                 .map(|snap| Shard::restore(snap, config.normal.clone(), config.emergency.clone()))
                 .collect();
-            (shards, from)
+            (shards, from, s.history)
         }
         other => {
             if other.is_some() {
                 info!("snapshot is for another shard count; replaying the whole journal");
             }
-            fresh(config, n)
+            from_start()
         }
     })
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use vagt_core::ShardSnapshot;
+use vagt_core::{AlarmId, Change, ShardSnapshot};
 
 const PREFIX: &str = "snapshot-";
 const SUFFIX: &str = ".json";
@@ -30,11 +30,16 @@ pub struct CoreSnapshot {
     pub offset: u64,
     /// One per shard, in shard order.
     pub shards: Vec<ShardSnapshot>,
+    /// The open alarms' histories (format 2 on), by alarm id.
+    #[serde(default)]
+    pub history: Vec<(AlarmId, Vec<Change>)>,
 }
 
 impl CoreSnapshot {
-    /// The current format: 1 = alarms correlated by kind and zone.
-    pub const FORMAT: u32 = 1;
+    /// The current format: 1 = alarms correlated by kind and zone; 2 = with the open alarms'
+    /// histories (an older snapshot is not restored: the whole journal is replayed, which
+    /// rebuilds them).
+    pub const FORMAT: u32 = 2;
 }
 
 fn snapshots(dir: &Path) -> anyhow::Result<Vec<(u64, PathBuf)>> {

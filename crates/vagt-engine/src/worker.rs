@@ -15,7 +15,7 @@ use super::door::{DoorNotice, DoorQueue};
 use super::records::{self, Input};
 use vagt_records::time::secs;
 
-use super::Shared;
+use super::{HISTORY_PER_ALARM, History, Shared};
 use crate::metrics as m;
 use vagt_records::Accounts;
 
@@ -51,8 +51,8 @@ pub(super) struct Context {
 pub(super) enum Msg {
     /// Inputs in journal order; afterwards everything before `upto` is applied.
     Batch { items: Vec<Item>, upto: u64 },
-    /// Send your state.
-    Snapshot(Sender<(usize, ShardSnapshot)>),
+    /// Send your state, and your open alarms' histories.
+    Snapshot(Sender<(usize, ShardSnapshot, History)>),
 }
 
 /// The shard thread's loop; ends when the feed hangs up.
@@ -87,7 +87,14 @@ pub(super) fn run(mut shard: Shard, rx: &Receiver<Msg>, cx: &Context) {
                 }
             }
             Msg::Snapshot(tx) => {
-                let _ = tx.send((cx.index, shard.snapshot()));
+                let history = shard
+                    .open_alarms()
+                    .filter_map(|a| {
+                        let h = shared.history.get(&a.id)?;
+                        Some((a.id, h.iter().cloned().collect()))
+                    })
+                    .collect();
+                let _ = tx.send((cx.index, shard.snapshot(), history));
             }
         }
     }
@@ -143,14 +150,22 @@ fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
             .filter(|a| a.state.is_open());
         if let Some(id) = c.kind.alarm() {
             match open {
-                Some(a) => match shared.views.get_mut(&id) {
-                    Some(mut view) => view.clone_from(a),
-                    None => {
-                        shared.views.insert(id, a.clone());
+                Some(a) => {
+                    match shared.views.get_mut(&id) {
+                        Some(mut view) => view.clone_from(a),
+                        None => {
+                            shared.views.insert(id, a.clone());
+                        }
                     }
-                },
+                    let mut h = shared.history.entry(id).or_default();
+                    if h.len() >= HISTORY_PER_ALARM {
+                        h.pop_front();
+                    }
+                    h.push_back(c.clone());
+                }
                 None => {
                     shared.views.remove(&id);
+                    shared.history.remove(&id);
                 }
             }
         }

@@ -8,7 +8,7 @@ use vagt_console::audit::{Refusal, View};
 use vagt_console::protocol::{AccountInfo, ReportRequest};
 use vagt_console::server::{Backend, BoxFuture, Failure, Tap};
 use vagt_console::{ConsoleConfig, RunningConsole};
-use vagt_core::{Actor, Alarm, Change, Command};
+use vagt_core::{Actor, Alarm, AlarmId, Change, Command};
 use vagt_engine::{Engine, EngineError};
 use vagt_records::input::{RefusalRecord, ViewRecord};
 use vagt_records::{Citizen, Citizens};
@@ -177,6 +177,14 @@ impl Backend for EngineBackend {
             .upgrade()
             .map(|e| e.open_alarms())
             .unwrap_or_default()
+    }
+
+    fn history(&self, alarm: AlarmId) -> BoxFuture<'_, Vec<Change>> {
+        let engine = self.engine.upgrade();
+        let task = self
+            .gateway
+            .spawn(async move { engine.map(|e| e.history(alarm)).unwrap_or_default() });
+        Box::pin(async move { task.await.unwrap_or_default() })
     }
 
     fn degraded(&self) -> bool {

@@ -539,3 +539,95 @@ pub async fn next_answer(ws: &mut Ws) -> Value {
         }
     }
 }
+
+/// The history the detail view shows of `alarm`, once it has `want` changes (the feed is
+/// batched), as the changes' names.
+async fn history_of(ws: &mut Ws, alarm: u64, want: usize) -> Vec<String> {
+    let mut history = Vec::new();
+    for _ in 0..200 {
+        send(ws, json!({"type": "detail", "id": 31, "alarm": alarm})).await;
+        let detail = next_answer(ws).await;
+        assert_eq!(detail["type"], "detail", "{detail}");
+        history = detail["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["kind"]["change"].as_str().unwrap().to_owned())
+            .collect();
+        if history.len() >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    history
+}
+
+#[test]
+fn an_open_alarms_history_survives_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let cert = dir.path().join("console-cert.pem");
+    let expected = ["opened", "claimed", "noted", "attached"];
+    let mut guard = Guard {
+        rt: &rt,
+        running: Some(start_with_console_on(dir.path(), &rt, None).unwrap()),
+    };
+    let running = guard.running.as_ref().unwrap();
+    let (console, dc09) = (running.console_addr.unwrap(), running.addr);
+    let pendant = rt.block_on(async {
+        let (mut ole, _) = login(console, &cert, "ole").await;
+        let send_frame = |seq| {
+            tokio::task::spawn_blocking(move || {
+                let mut s = std::net::TcpStream::connect(dc09).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                std::io::Write::write_all(&mut s, &sia("1234", seq, "QA")).unwrap();
+                read_frames(&mut s, 1);
+            })
+        };
+        send_frame(1).await.unwrap();
+        let pendant = loop {
+            let batch = next(&mut ole, "changes").await;
+            let opened = batch["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["kind"]["change"] == "opened");
+            if let Some(c) = opened {
+                break c["kind"]["alarm"].as_u64().unwrap();
+            }
+        };
+        let command = |id, command: Value| json!({"type": "command", "id": id, "command": command});
+        send(
+            &mut ole,
+            command(1, json!({"command": "claim", "alarm": pendant})),
+        )
+        .await;
+        assert_eq!(next_answer(&mut ole).await["type"], "result");
+        let note = json!({"command": "note", "alarm": pendant, "text": "ringer op"});
+        send(&mut ole, command(2, note)).await;
+        assert_eq!(next_answer(&mut ole).await["type"], "result");
+        // The citizen presses again: a repeat, attached to the open alarm.
+        send_frame(2).await.unwrap();
+        assert_eq!(history_of(&mut ole, pendant, 4).await, expected);
+        pendant
+    });
+
+    // A clean restart: the history comes back from the core's final snapshot …
+    guard.stop();
+    guard.running = Some(start_with_console_on(dir.path(), &rt, None).unwrap());
+    let console = guard.running.as_ref().unwrap().console_addr.unwrap();
+    rt.block_on(async {
+        let (mut ole, _) = login(console, &cert, "ole").await;
+        assert_eq!(history_of(&mut ole, pendant, 4).await, expected);
+    });
+
+    // … and without any snapshot, from replaying the journal.
+    guard.stop();
+    std::fs::remove_dir_all(dir.path().join("data/core")).unwrap();
+    guard.running = Some(start_with_console_on(dir.path(), &rt, None).unwrap());
+    let console = guard.running.as_ref().unwrap().console_addr.unwrap();
+    rt.block_on(async {
+        let (mut ole, _) = login(console, &cert, "ole").await;
+        assert_eq!(history_of(&mut ole, pendant, 4).await, expected);
+    });
+}
