@@ -92,13 +92,18 @@ pub const HISTORY_PER_ALARM: usize = 200;
 /// Open alarms' histories as a snapshot keeps them, by alarm.
 pub(crate) type History = Vec<(AlarmId, Vec<Change>)>;
 
+/// An open alarm on the read side: as it is now, and its changes, oldest first, at most
+/// [`HISTORY_PER_ALARM`] (what the detail view shows; kept in the core's snapshots, so a
+/// restart still shows what came before it).
+pub(crate) struct View {
+    alarm: Alarm,
+    history: VecDeque<Change>,
+}
+
 /// State shared by the feed, the shard threads and the handle.
 pub(crate) struct Shared {
     /// Open alarms by id: the read side.
-    views: DashMap<AlarmId, Alarm>,
-    /// Each open alarm's changes, oldest first, at most [`HISTORY_PER_ALARM`]: what the detail
-    /// view shows. Kept in the core's snapshots, so a restart still shows what came before it.
-    history: DashMap<AlarmId, VecDeque<Change>>,
+    views: DashMap<AlarmId, View>,
     /// Commands waiting for their shard's answer, by request number.
     waiters: DashMap<u64, oneshot::Sender<Answer>>,
     /// The last request number given out.
@@ -244,10 +249,6 @@ impl Engine {
         }
         let shared = Arc::new(Shared {
             views: DashMap::new(),
-            history: restored
-                .into_iter()
-                .map(|(id, h)| (id, VecDeque::from(h)))
-                .collect(),
             waiters: DashMap::new(),
             requests: AtomicU64::new(first_request(node.tag)),
             applied: (0..n).map(|_| AtomicU64::new(from)).collect(),
@@ -259,9 +260,15 @@ impl Engine {
             emergency: AtomicBool::new(shards.first().is_some_and(Shard::emergency_mode)),
             tap: OnceLock::new(),
         });
+        let mut restored: std::collections::HashMap<_, _> = restored.into_iter().collect();
         for shard in &shards {
             for a in shard.open_alarms() {
-                shared.views.insert(a.id, a.clone());
+                let history = restored.remove(&a.id).unwrap_or_default();
+                let view = View {
+                    alarm: a.clone(),
+                    history: VecDeque::from(history),
+                };
+                shared.views.insert(a.id, view);
             }
         }
         let mut threads = Vec::new();
@@ -389,7 +396,7 @@ impl Engine {
             .shared
             .views
             .iter()
-            .map(|e| e.value().clone())
+            .map(|e| e.value().alarm.clone())
             .collect();
         v.sort_by_key(Alarm::queue_order);
         v
@@ -397,16 +404,16 @@ impl Engine {
 
     /// One open alarm.
     pub fn alarm(&self, id: AlarmId) -> Option<Alarm> {
-        self.shared.views.get(&id).map(|a| a.value().clone())
+        self.shared.views.get(&id).map(|v| v.value().alarm.clone())
     }
 
     /// An open alarm's changes, oldest first (the newest [`HISTORY_PER_ALARM`]), including
     /// those before the last restart.
     pub fn history(&self, id: AlarmId) -> Vec<Change> {
         self.shared
-            .history
+            .views
             .get(&id)
-            .map(|h| h.iter().cloned().collect())
+            .map(|v| v.history.iter().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -477,7 +484,7 @@ impl Engine {
         let mut counts = [[0u64; 5]; 5];
         let mut oldest_queued: Option<u64> = None;
         for e in &self.shared.views {
-            let a = e.value();
+            let a = &e.value().alarm;
             let s = state_index(a.state);
             let p = usize::from(a.priority.clamp(1, 5) - 1);
             if let Some(c) = counts.get_mut(s).and_then(|r| r.get_mut(p)) {

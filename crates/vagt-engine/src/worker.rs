@@ -1,6 +1,7 @@
 //! A shard thread: applies its inputs in journal order, then publishes — the read side for
 //! consoles and `/alarms`, metrics, and the answer to whoever is waiting on a command.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -15,7 +16,7 @@ use super::door::{DoorNotice, DoorQueue};
 use super::records::{self, Input};
 use vagt_records::time::secs;
 
-use super::{HISTORY_PER_ALARM, History, Shared};
+use super::{HISTORY_PER_ALARM, History, Shared, View};
 use crate::metrics as m;
 use vagt_records::Accounts;
 
@@ -90,8 +91,8 @@ pub(super) fn run(mut shard: Shard, rx: &Receiver<Msg>, cx: &Context) {
                 let history = shard
                     .open_alarms()
                     .filter_map(|a| {
-                        let h = shared.history.get(&a.id)?;
-                        Some((a.id, h.iter().cloned().collect()))
+                        let v = shared.views.get(&a.id)?;
+                        Some((a.id, v.history.iter().cloned().collect()))
                     })
                     .collect();
                 let _ = tx.send((cx.index, shard.snapshot(), history));
@@ -151,21 +152,18 @@ fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
         if let Some(id) = c.kind.alarm() {
             match open {
                 Some(a) => {
-                    match shared.views.get_mut(&id) {
-                        Some(mut view) => view.clone_from(a),
-                        None => {
-                            shared.views.insert(id, a.clone());
-                        }
+                    let mut view = shared.views.entry(id).or_insert_with(|| View {
+                        alarm: a.clone(),
+                        history: VecDeque::new(),
+                    });
+                    view.alarm.clone_from(a);
+                    if view.history.len() >= HISTORY_PER_ALARM {
+                        view.history.pop_front();
                     }
-                    let mut h = shared.history.entry(id).or_default();
-                    if h.len() >= HISTORY_PER_ALARM {
-                        h.pop_front();
-                    }
-                    h.push_back(c.clone());
+                    view.history.push_back(c.clone());
                 }
                 None => {
                     shared.views.remove(&id);
-                    shared.history.remove(&id);
                 }
             }
         }
