@@ -1,5 +1,7 @@
 // Drives the Vagt web console in headless Chromium: log in, wait for the alarm the test sends
-// as a real DC-09 frame, then claim, classify and close it by clicking.
+// as a real DC-09 frame, then claim it, record the call-back's outcome, classify and close it
+// by clicking; with VAGT_FORWARD_TEAM, claim the citizen's next alarm and forward it to that
+// team, chosen from the list.
 //
 // Then, if VAGT_SUPERVISOR is set, logs in as that supervisor (VAGT_SUPERVISOR_PASSWORD): the
 // SLA view must list the three shifts and count the call, and the call list must download as
@@ -68,6 +70,12 @@ try {
   if ((await visible("claim")) || !(await visible("release")) || !(await visible("close"))) {
     throw new Error("an alarm the operator owns must offer Release, Forward and Close, not Claim");
   }
+  // The call back: its outcome is recorded in the alarm's history.
+  await page.selectOption("#callback-outcome", "no answer");
+  await page.click('#actions button[data-cmd="callback"]');
+  await page.waitForSelector('#answer:has-text("callback")');
+  await page.waitForSelector('#answer:has-text("done")');
+  await page.waitForSelector('#d-fields dd:has-text("callback: no answer")');
   await page.selectOption("#classification", "false_call");
   await page.click('#actions button[data-cmd="classify"]');
   await page.waitForSelector('#answer:has-text("done")');
@@ -76,6 +84,26 @@ try {
   await page.waitForFunction(
     (id) => ![...document.querySelectorAll("#queue tbody tr")].some((tr) => tr.dataset.id === id),
     id);
+
+  // With VAGT_FORWARD_TEAM: the citizen presses again (the test sends it after this line);
+  // the operator forwards the call to a team chosen from the list the server sent.
+  if (process.env.VAGT_FORWARD_TEAM) {
+    const team = env("VAGT_FORWARD_TEAM");
+    console.log("ready for a second alarm");
+    const again = page.locator("#queue tbody tr", { hasText: account });
+    await again.waitFor();
+    const second = (await again.locator("td").first().textContent()).trim();
+    if (second === id) throw new Error("the second press did not open a new alarm");
+    await again.click();
+    await page.click('#actions button[data-cmd="claim"]');
+    await page.waitForSelector('#forward-team:visible');
+    await page.selectOption("#forward-team", team);
+    await page.click('#actions button[data-cmd="forward"]');
+    await page.waitForFunction(
+      ([id, team]) => [...document.querySelectorAll("#queue tbody tr")]
+        .some((tr) => tr.dataset.id === id && tr.children[4].textContent === "forwarded" && tr.children[6].textContent === team),
+      [second, team]);
+  }
 
   // The supervisor's view of the month: SLA per shift, computed by the server from the
   // journal, with the call just handled counted; and the call list fetched as a CSV download.

@@ -163,6 +163,9 @@ pub enum ServerMsg {
         role: crate::users::UserRole,
         /// A responder's team.
         team: Option<String>,
+        /// The responder teams an alarm can be forwarded to, sorted: every team of the users
+        /// file and every provider, district and backup team of the accounts file.
+        teams: Vec<String>,
     },
     /// Login refused (the connection closes).
     Denied {

@@ -69,6 +69,10 @@ pub trait Backend: Send + Sync + 'static {
     }
     /// The live feed: every change with the alarm as it is after it. Taken once.
     fn tap(&self) -> Option<Tap>;
+    /// The teams the accounts file forwards to (providers, districts, backup teams).
+    fn teams(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// What the accounts file says about `account`.
     fn account(&self, account: &str) -> Option<AccountInfo> {
         let _ = account;
@@ -479,6 +483,7 @@ impl Console {
                 user: user.name.clone(),
                 role: user.role,
                 team: user.team.clone(),
+                teams: self.teams(),
             },
         )
         .await?;
@@ -585,6 +590,16 @@ impl Console {
     }
 
     /// The users as they are now.
+    /// Every team an alarm can be forwarded to, sorted, each once.
+    fn teams(&self) -> Vec<String> {
+        let users = self.users();
+        let mut teams: Vec<String> = users.teams().map(str::to_owned).collect();
+        teams.extend(self.backend.teams());
+        teams.sort();
+        teams.dedup();
+        teams
+    }
+
     fn users(&self) -> Arc<Users> {
         match self.users.read() {
             Ok(u) => Arc::clone(&u),

@@ -130,6 +130,11 @@ impl Users {
         self.by_name.get(name)
     }
 
+    /// The responder teams users belong to.
+    pub fn teams(&self) -> impl Iterator<Item = &str> {
+        self.by_name.values().filter_map(|u| u.team.as_deref())
+    }
+
     /// Whether one of them is an admin (else the console offers the first-run set-up).
     pub fn has_admin(&self) -> bool {
         self.by_name.values().any(|u| u.role == UserRole::Admin)

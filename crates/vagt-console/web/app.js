@@ -96,6 +96,7 @@ function handle(m) {
         $("password").autocomplete = "current-password";
       }
       $("who").textContent = `${m.user} (${m.role}${m.team ? ", " + m.team : ""})`;
+      showTeams(m.teams || []);
       $("status").textContent = "connected — waiting for the queue";
       $("login").hidden = true; $("console").hidden = false; $("mute").hidden = false;
       $("supervisor").hidden = m.role !== "supervisor";
@@ -247,6 +248,7 @@ function allowed(cmd, a) {
     case "accept": return (op || responder) && a.state === "forwarded";
     case "arrive": return (op || responder) && a.state === "accepted";
     case "note": return (op || responder) && open;
+    case "callback": return op && open;
     default: return false;
   }
 }
@@ -256,6 +258,18 @@ function showActions(a) {
   const shown = (cmd) => !document.querySelector(`#actions button[data-cmd="${cmd}"]`).hidden;
   $("classification").hidden = !(shown("classify") || shown("close"));
   $("note").hidden = !shown("note");
+  $("forward-team").hidden = !shown("forward");
+  $("callback-outcome").hidden = !shown("callback");
+}
+
+// The teams an operator can forward to; the first choice is the alarm's own (the account's
+// provider or home-nurse district, decided by the core).
+function showTeams(teams) {
+  const own = document.createElement("option");
+  own.value = ""; own.textContent = "its provider / district";
+  $("forward-team").replaceChildren(own, ...teams.map((t) => {
+    const o = document.createElement("option"); o.value = t; o.textContent = t; return o;
+  }));
 }
 
 function showDetail() {
@@ -392,7 +406,8 @@ document.querySelectorAll("#actions button").forEach((b) => b.addEventListener("
   const cmd = b.dataset.cmd, alarm = selected, classification = $("classification").value;
   const c = { command: cmd, alarm };
   if (cmd === "classify" || cmd === "close") c.classification = classification;
-  if (cmd === "forward") c.team = null;
+  if (cmd === "forward") c.team = $("forward-team").value || null;
+  if (cmd === "callback") c.text = $("callback-outcome").value;
   if (cmd === "note") c.text = $("note").value;
   command(c);
 }));

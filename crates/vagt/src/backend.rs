@@ -225,6 +225,15 @@ impl Backend for EngineBackend {
         Some(Tap { rx, overflowed })
     }
 
+    fn teams(&self) -> Vec<String> {
+        self.reports
+            .accounts
+            .entries()
+            .flat_map(|e| [&e.provider, &e.district, &e.backup_team])
+            .filter_map(|t| t.clone())
+            .collect()
+    }
+
     fn account(&self, account: &str) -> Option<AccountInfo> {
         let e = self.reports.accounts.entry(account)?;
         Some(AccountInfo {

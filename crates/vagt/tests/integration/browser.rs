@@ -56,9 +56,14 @@ pub(crate) fn run_script(
 
 /// A pendant press on `account`: a real DC-09 frame to the gateway, ACKed.
 pub(crate) fn press(dc09: std::net::SocketAddr, account: &str) {
+    press_seq(dc09, account, 1);
+}
+
+/// A press with sequence number `seq` (a new message, not a retransmission of the last).
+pub(crate) fn press_seq(dc09: std::net::SocketAddr, account: &str, seq: u16) {
     let mut s = std::net::TcpStream::connect(dc09).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    std::io::Write::write_all(&mut s, &sia(account, 1, "QA")).unwrap();
+    std::io::Write::write_all(&mut s, &sia(account, seq, "QA")).unwrap();
     read_frames(&mut s, 1);
 }
 
@@ -85,6 +90,7 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
             ("VAGT_DETAIL_SCREENSHOT", detail_shot.as_os_str()),
             ("VAGT_SUPERVISOR", os("sara")),
             ("VAGT_SUPERVISOR_PASSWORD", os("sara-password")),
+            ("VAGT_FORWARD_TEAM", os("sygepleje-vest")),
         ],
     );
     let ready = lines.next().unwrap().unwrap();
@@ -92,12 +98,16 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
 
     // Now the pendant is pressed.
     press(dc09, "1234");
+    // The first call is handled at the centre; then the citizen presses again.
+    let second = lines.next().unwrap().unwrap();
+    assert_eq!(second, "ready for a second alarm");
+    press_seq(dc09, "1234", 2);
 
-    // One call this month, and the call list downloaded as vagt-YYYY-MM-calls.csv (the month
+    // Two calls this month, and the call list downloaded as vagt-YYYY-MM-calls.csv (the month
     // the browser's form suggests).
     let supervisor = lines.next().unwrap().unwrap();
     let file = supervisor
-        .strip_prefix("supervisor 1 vagt-")
+        .strip_prefix("supervisor 2 vagt-")
         .unwrap_or_default();
     assert!(
         file.len() == "YYYY-MM-calls.csv".len() && file.ends_with("-calls.csv"),
@@ -127,11 +137,24 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
         )
     })
     .collect();
-    let expected: Vec<(String, String)> = ["claim", "classify", "close"]
+    let expected: Vec<(String, String)> = ["claim", "callback", "classify", "close"]
         .iter()
         .map(|c| ("ole".to_owned(), (*c).to_owned()))
         .collect();
     assert_eq!(actions, expected);
+    // The second call went to the team the operator chose (the account names no provider).
+    let audit = crate::gateway::json_lines(
+        Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args(["audit", "export", "--data"])
+            .arg(dir.path().join("data")),
+    );
+    let forwarded: Vec<&serde_json::Value> = audit
+        .iter()
+        .filter(|a| a["command"]["command"] == "forward")
+        .collect();
+    assert_eq!(forwarded.len(), 1, "{audit:?}");
+    assert_eq!(forwarded[0]["command"]["team"], "sygepleje-vest");
+    assert_ne!(forwarded[0]["command"]["alarm"], alarm);
 }
 
 #[test]
