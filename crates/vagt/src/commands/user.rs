@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 
-/// `vagt user add`: reads the password from stdin, appends the user with its argon2 hash.
+/// `vagt user add`: asks for the password (or reads it from stdin), appends the user with its
+/// argon2 hash.
 pub fn add(
     file: &std::path::Path,
     name: String,
@@ -10,7 +11,6 @@ pub fn add(
     team: Option<String>,
     municipality: Option<String>,
 ) -> anyhow::Result<()> {
-    use std::io::BufRead;
     use vagt_console::users::{User, UserRole, append, hash_password};
     let role: UserRole = serde_json::from_value(serde_json::Value::String(role.to_owned()))
         .map_err(|_| {
@@ -18,12 +18,8 @@ pub fn add(
                 "--role must be operator, supervisor, responder, auditor or admin (got {role:?})"
             )
         })?;
-    let mut password = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut password)
-        .context("reading the password from standard input")?;
-    let password = password.trim_end_matches(['\r', '\n']);
+    let password = read_password(&name)?;
+    let password = password.as_str();
     anyhow::ensure!(
         password.len() >= 8,
         "the password must have at least 8 characters"
@@ -43,6 +39,28 @@ pub fn add(
         file.display()
     );
     Ok(())
+}
+
+/// The new user's password: asked twice without echo at a terminal, else the first line of
+/// standard input (scripts pipe it in).
+fn read_password(name: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("Password for {name}: "))
+            .context("reading the password")?;
+        let again = rpassword::prompt_password("Again: ").context("reading the password")?;
+        anyhow::ensure!(
+            first == again,
+            "the two passwords differ; nothing was added"
+        );
+        return Ok(first);
+    }
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 /// `vagt user setup-link`: the open first-run link, or why there is none.

@@ -168,3 +168,76 @@ fn a_users_file_the_config_names_gets_no_set_up_link() {
     crate::gateway::signal(&child, "TERM");
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+/// Runs `vagt user add` for `name` on a real terminal (a pseudo-terminal), typing `first`
+/// and `again` at its prompts; everything the terminal showed, and the exit code.
+fn user_add_at_a_terminal(file: &Path, name: &str, first: &str, again: &str) -> (String, i32) {
+    const SCRIPT: &str = r#"
+import os, pty, select, sys
+vagt, file, name, first, again = sys.argv[1:6]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(vagt, [vagt, "user", "add", "--name", name, "--role", "operator", "--file", file])
+out = b""
+def more():
+    global out
+    ready, _, _ = select.select([fd], [], [], 10)
+    if not ready:
+        sys.stdout.write(out.decode(errors="replace") + "\n[no prompt within 10 s]")
+        os.kill(pid, 9)
+        sys.exit(3)
+    try:
+        data = os.read(fd, 1024)
+    except OSError:
+        data = b""
+    out += data
+    return data
+for prompt, answer in [(b"Password for " + name.encode() + b": ", first), (b"Again: ", again)]:
+    while prompt not in out:
+        if not more():
+            break
+    os.write(fd, answer.encode() + b"\n")
+while more():
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", SCRIPT, env!("CARGO_BIN_EXE_vagt")])
+        .arg(file)
+        .args([name, first, again])
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn user_add_at_a_terminal_asks_twice_and_never_shows_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.toml");
+    let (shown, code) = user_add_at_a_terminal(&file, "ida", "hemmelig-kode-1", "hemmelig-kode-1");
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        shown.contains("Password for ida: ") && shown.contains("Again: "),
+        "{shown}"
+    );
+    assert!(shown.contains("added ida"), "{shown}");
+    assert!(
+        !shown.contains("hemmelig"),
+        "the password was echoed: {shown}"
+    );
+    let users = vagt_console::users::Users::load(&file).unwrap();
+    assert!(users.check("ida", "hemmelig-kode-1").is_some());
+
+    // Typed differently the second time: nothing is added.
+    let (shown, code) = user_add_at_a_terminal(&file, "bo", "hemmelig-kode-2", "hemmelig-kode-3");
+    assert_ne!(code, 0, "{shown}");
+    assert!(shown.contains("the two passwords differ"), "{shown}");
+    let users = vagt_console::users::Users::load(&file).unwrap();
+    assert!(users.get("bo").is_none());
+    assert!(users.get("ida").is_some());
+}
