@@ -286,7 +286,8 @@ function showDetail() {
                         ["since forward", a.forwarded_at ? clock(now - a.forwarded_at) : ""],
                         ["escalations", a.escalation_level],
                         ["deadline", a.armed ? `${a.armed[0]} in ${clock(a.armed[1] - now)} (${new Date(a.armed[1] * 1000).toLocaleTimeString()})` : ""],
-                        ["door", a.door ? `${a.door.lock} → ${a.door.to}` : ""], ["notes", (a.notes || []).join(" · ")],
+                        ["door", a.door ? `${a.door.lock} → ${a.door.to}, ${a.door.until > now ? clock(a.door.until - now) + " left" : "expired"}` : ""],
+                        ["notes", (a.notes || []).join(" · ")],
                         ...accountFields()]) {
     const dt = document.createElement("dt"); dt.textContent = k;
     const dd = document.createElement("dd"); dd.textContent = v ?? "";

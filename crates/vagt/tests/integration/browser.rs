@@ -316,3 +316,87 @@ fn the_first_admin_is_made_from_the_set_up_link_in_the_browser_and_logs_in_plain
     assert_eq!(live.as_deref(), Some("live"));
     assert!(ok);
 }
+
+#[test]
+fn a_responder_handles_the_visit_on_a_phone() {
+    use crate::console::{login, next, next_answer, send};
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, running) = start_with_console(dir.path());
+    let (console, dc09) = (running.console_addr.unwrap(), running.addr);
+    let mut guard = Guard {
+        rt: &rt,
+        running: Some(running),
+    };
+    let cert = dir.path().join("console-cert.pem");
+    let os = std::ffi::OsStr::new;
+    let shot = dir.path().join("responder.png");
+    let (mut browser, mut lines) = run_script(
+        "responder.mjs",
+        console,
+        &[
+            ("VAGT_USER", os("vest-1")),
+            ("VAGT_PASSWORD", os("vest-1-password")),
+            ("VAGT_ACCOUNT", os("4321")),
+            ("VAGT_CITIZEN_NAME", os("Ib Holm")),
+            ("VAGT_ADDRESS", os("Vestergade 3")),
+            ("VAGT_LOCK", os("lock-3")),
+            ("VAGT_SCREENSHOT", shot.as_os_str()),
+        ],
+    );
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+
+    // A nurse call arrives; an operator claims it and forwards it to the account's home-nurse
+    // district, the responder's team.
+    rt.block_on(async {
+        let (mut ole, _) = login(console, &cert, "ole").await;
+        tokio::task::spawn_blocking(move || press(dc09, "4321"))
+            .await
+            .unwrap();
+        let alarm = loop {
+            let batch = next(&mut ole, "changes").await;
+            let opened = batch["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["kind"]["change"] == "opened" && c["kind"]["account"] == "4321");
+            if let Some(c) = opened {
+                break c["kind"]["alarm"].clone();
+            }
+        };
+        for (id, command) in [(1, "claim"), (2, "forward")] {
+            send(&mut ole, json!({"type": "command", "id": id, "command": {"command": command, "alarm": alarm}})).await;
+            let answer = next_answer(&mut ole).await;
+            assert_eq!(answer["type"], "result", "{answer}");
+        }
+    });
+
+    let done = lines.next().unwrap().unwrap();
+    assert!(browser.wait().unwrap().success(), "{done}");
+    let alarm: u64 = done.strip_prefix("done ").unwrap().parse().unwrap();
+    guard.stop();
+    assert!(shot.metadata().unwrap().len() > 1000);
+    if let Ok(keep) = std::env::var("VAGT_KEEP_SCREENSHOTS") {
+        std::fs::copy(&shot, Path::new(&keep).join("responder-phone.png")).unwrap();
+    }
+    // The taps are in the audit trail, as the responder's.
+    let actions: Vec<(String, String)> = crate::gateway::json_lines(
+        Command::new(env!("CARGO_BIN_EXE_vagt"))
+            .args(["audit", "export", "--data"])
+            .arg(dir.path().join("data")),
+    )
+    .into_iter()
+    .filter(|a| a["command"]["alarm"] == alarm && a["user"] == "vest-1")
+    .map(|a| {
+        (
+            a["user"].as_str().unwrap().to_owned(),
+            a["command"]["command"].as_str().unwrap().to_owned(),
+        )
+    })
+    .collect();
+    let expected: Vec<(String, String)> = ["accept", "arrive", "close"]
+        .iter()
+        .map(|c| ("vest-1".to_owned(), (*c).to_owned()))
+        .collect();
+    assert_eq!(actions, expected);
+}
