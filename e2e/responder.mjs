@@ -1,7 +1,8 @@
 // A home-care responder on a phone-sized screen (390×844, touch): log in, wait for the visit
 // forwarded to their team (the test forwards it after "ready"), see the citizen's address, the
 // number to call and the door grant with its time left, then accept, arrive and close it by
-// tapping. The page must fit the screen (no sideways scrolling).
+// tapping. The page must fit the screen (no sideways scrolling). In Danish, as the home-care
+// staff read it: every text of the page has its Danish version.
 //
 // Environment: VAGT_URL, VAGT_USER / VAGT_PASSWORD (a responder), VAGT_ACCOUNT, VAGT_CITIZEN_NAME,
 // VAGT_ADDRESS, VAGT_LOCK (the account's door lock), VAGT_SCREENSHOT (optional PNG), CHROMIUM.
@@ -19,15 +20,22 @@ try {
   });
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
-  await login(page, env("VAGT_URL"), env("VAGT_USER"), env("VAGT_PASSWORD"));
-  await page.waitForSelector(`#who:has-text("${env("VAGT_USER")}")`);
+  await login(page, env("VAGT_URL"), env("VAGT_USER"), env("VAGT_PASSWORD"), "da");
+  await page.waitForSelector(`#who:has-text("${env("VAGT_USER")} (udkørende")`);
+  // Danish throughout: no string lacks its translation, no fixed text was left in English.
+  const untranslated = await page.evaluate(() => [
+    ...Object.keys(STRINGS.en).filter((k) => !(k in STRINGS.da)),
+    ...[...document.querySelectorAll("[data-t]")].map((el) => el.dataset.t).filter((k) => !(k in STRINGS.da)),
+  ]);
+  if (untranslated.length) throw new Error(`not in Danish: ${untranslated.join(", ")}`);
+  if ((await page.textContent('#queue th[data-t="col state"]')) !== "Tilstand") throw new Error("the queue is not in Danish");
   console.log("ready");
 
   const row = page.locator("#queue tbody tr", { hasText: env("VAGT_ACCOUNT") });
   await row.waitFor();
   const id = (await row.locator("td").first().textContent()).trim();
   const state = async () => (await row.locator("td").nth(4).textContent()).trim();
-  if ((await state()) !== "forwarded") throw new Error(`the visit is ${await state()}`);
+  if ((await state()) !== "videresendt") throw new Error(`the visit is ${await state()}`);
   await row.tap();
   // The citizen: who, where, the number to call, and the door grant while it lasts.
   await page.waitForSelector(`#c-name:has-text("${env("VAGT_CITIZEN_NAME")}")`);
@@ -36,7 +44,7 @@ try {
   if (!/^tel:\+?[0-9]+$/.test(tel)) throw new Error(`call link: ${tel}`);
   await page.waitForSelector(`#d-fields dd:has-text("${env("VAGT_LOCK")}")`);
   const door = await page.locator("#d-fields dd", { hasText: env("VAGT_LOCK") }).textContent();
-  if (!/\d+:\d\d left$/.test(door)) throw new Error(`door grant: ${door}`);
+  if (!/\d+:\d\d tilbage$/.test(door)) throw new Error(`door grant: ${door}`);
   // Only the visit's next step is offered, never the centre's.
   const visible = async (cmd) => page.isVisible(`#actions button[data-cmd="${cmd}"]`);
   for (const cmd of ["claim", "forward", "release", "callback"]) {
@@ -51,7 +59,8 @@ try {
   }
   if (process.env.VAGT_SCREENSHOT) await page.screenshot({ path: process.env.VAGT_SCREENSHOT, fullPage: true });
 
-  for (const [cmd, next] of [["accept", "accepted"], ["arrive", "on_site"]]) {
+  if ((await page.textContent('#actions button[data-cmd="accept"]')) !== "Accepter") throw new Error("the buttons are not in Danish");
+  for (const [cmd, next] of [["accept", "accepteret"], ["arrive", "fremme"]]) {
     await page.tap(`#actions button[data-cmd="${cmd}"]`);
     await page.waitForFunction(
       ([id, next]) => [...document.querySelectorAll("#queue tbody tr")]

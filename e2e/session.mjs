@@ -13,9 +13,14 @@ export function launch() {
   });
 }
 
-/** Opens the console at `url` on `page` and submits the login form. */
-export async function login(page, url, user, password) {
+/**
+ * Opens the console at `url` on `page`, picks the language with the header's switch (the
+ * console starts in Danish; these scripts check English texts unless they ask for "da") and
+ * submits the login form.
+ */
+export async function login(page, url, user, password, lang = "en") {
   await page.goto(url);
+  await page.selectOption("#lang", lang);
   await page.fill("#user", user);
   await page.fill("#password", password);
   await page.click("#login button[type=submit]");

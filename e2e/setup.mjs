@@ -18,6 +18,10 @@ try {
   const page = await context.newPage();
   page.setDefaultTimeout(60_000);
   await page.goto(`${url}#setup=${token}`);
+  // A browser that never chose starts in Danish; the switch turns the page English.
+  const danish = await page.textContent("#login-title");
+  if (!/^Første start/.test(danish)) throw new Error(`not Danish by default: ${danish}`);
+  await page.selectOption("#lang", "en");
   const title = await page.textContent("#login-title");
   if (!/First run/.test(title) || !(await page.isVisible("#login-title"))) throw new Error(`no set-up form: ${title}`);
   await page.fill("#user", user);

@@ -7,6 +7,146 @@ let creds = null, live = false, retries = 0, offlineSince = null, lastHeard = 0;
 const pending = new Map(); // command id → what the operator asked, for the answer line
 const $ = (id) => document.getElementById(id);
 
+// Every string the page shows, in Danish (the default: the operators are Danish) and English;
+// one switch in the header changes them all, at once, and is remembered in this browser.
+// Values the server sends (states, commands, refusal reasons) are looked up under their
+// prefix; what has no entry is shown as sent.
+const STRINGS = {
+  en: {
+    "title": "Vagt — alarm centre", "user": "User", "password": "Password", "log in": "Log in",
+    "setup title": "First run: create the administrator (password: at least 12 characters)",
+    "not connected": "not connected", "connected": "connected — waiting for the queue", "live": "live",
+    "not live": "NOT LIVE", "cannot reach": "cannot reach the server",
+    "stale": "NOT LIVE — this queue may be out of date. New alarms are not shown and nothing can be done here until it reconnects.",
+    "stale detail": "since {since}; reconnecting (attempt {n}) in {secs} s",
+    "degraded": "DEGRADED — the database is not answering. Devices are still answered (on this node's disk); alarms that arrive now are listed here and join the queue when the database is back. Tell the IT on duty.",
+    "provisional": "{at} — account {account}: {code} {kind}",
+    "sound on": "sound on", "sound off": "sound off",
+    "urgent one": "{n} urgent alarm waiting", "urgent many": "{n} urgent alarms waiting",
+    "notify title": "Vagt: urgent alarm", "notify body": "{what}, account {account}",
+    "col #": "#", "col priority": "Priority", "col account": "Account", "col event": "Event", "col state": "State",
+    "col owner": "Owner", "col team": "Team", "col waiting": "Waiting", "col repeats": "Repeats",
+    "queue": "Alarm queue", "alarm": "Alarm", "citizen": "Citizen",
+    "address": "address", "call back": "call back", "contacts": "contacts", "language": "language",
+    "care notes": "care notes", "key box": "key box",
+    "account": "account", "event": "event", "state": "state", "owner": "owner", "team": "team",
+    "waiting": "waiting", "since forward": "since forward", "escalations": "escalations",
+    "deadline": "deadline", "deadline value": "{deadline} in {left} ({at})", "door": "door",
+    "door value": "{lock} → {to}, {left} left", "expired": "expired", "notes": "notes",
+    "citizen ref": "citizen", "call type": "call type", "provider": "provider", "municipality": "municipality",
+    "history": "history",
+    "btn claim": "Claim", "btn release": "Release", "btn classify": "Classify", "btn forward": "Forward",
+    "btn accept": "Accept", "btn arrive": "Arrive", "btn close": "Close", "btn note": "Add note",
+    "btn callback": "Record call-back", "note": "Note", "classification": "Classification",
+    "forward to": "Forward to", "own team": "its provider / district", "callback outcome": "Call-back outcome",
+    "class false_call": "false call", "class repeat_call": "repeat call", "class reassurance_call": "reassurance call",
+    "class emergency": "emergency", "class technical": "technical",
+    "outcome reached": "reached", "outcome no answer": "no answer", "outcome busy": "busy",
+    "outcome wrong number": "wrong number",
+    "emergency on": "Emergency staffing ON", "emergency off": "Emergency staffing OFF",
+    "emergency mode": "EMERGENCY STAFFING",
+    "sent": "{what}: sent…", "done": "{what}: done", "refused": "{what}: refused — {why}",
+    "not sent": "{what}: NOT SENT — the console is not live",
+    "not confirmed": "{what}: not confirmed — the connection was lost; check the alarm when live",
+    "select first": "select an alarm first", "error": "error", "command": "command",
+    "already_claimed": "already claimed by {by}", "not_owner": "owned by {owner}",
+    "invalid_transition": "cannot {action} an alarm that is {state}",
+    "no_team": "the account has no team to forward to", "forbidden": "a {role} may not {action}",
+    "figures": "SLA and reports", "this month": "This month", "refresh": "Refresh", "sla": "SLA per shift",
+    "th shift": "Shift", "th calls": "Calls", "th 60": "Claimed ≤ 60 s", "th 180": "≤ 180 s", "th targets": "Targets",
+    "th visits": "Visits", "th on site": "On site in time", "calls": "Calls", "citizens": "citizens",
+    "missed promises": "missed promises", "top callers": "Top callers", "report": "Report", "month": "Month",
+    "report format": "Report format", "kind html": "page (HTML)", "kind calls": "calls (CSV)",
+    "kind citizens": "citizens (CSV)", "kind json": "everything (JSON)", "semicolon": "; separator (Excel)",
+    "fetch": "Fetch", "download": "download {name}", "pending": "pending", "pending n": "{calls} ({n} pending)",
+    "met": "met", "missed": "MISSED", "top caller": "{citizen}: {calls} calls (last month {previous})",
+    "shift day": "day", "shift evening": "evening", "shift night": "night",
+    "state queued": "queued", "state claimed": "claimed", "state forwarded": "forwarded", "state accepted": "accepted",
+    "state on_site": "on_site", "state closed": "closed", "state cancelled": "cancelled",
+    "role operator": "operator", "role supervisor": "supervisor", "role responder": "responder",
+    "role auditor": "auditor", "role admin": "admin",
+    "change accepted": "accepted", "change arrived": "arrived", "change attached": "attached", "change cancelled": "cancelled", "change claimed": "claimed", "change classified": "classified", "change closed": "closed", "change door_granted": "door_granted", "change door_revoked": "door_revoked", "change emergency_mode": "emergency_mode", "change escalated": "escalated", "change forwarded": "forwarded", "change noted": "noted", "change opened": "opened", "change reassigned": "reassigned", "change released": "released", "change supervision_lost": "supervision_lost", "change supervision_restored": "supervision_restored", "change runaway": "runaway",
+  },
+  da: {
+    "title": "Vagt — vagtcentral", "user": "Bruger", "password": "Adgangskode", "log in": "Log ind",
+    "setup title": "Første start: opret administratoren (adgangskode: mindst 12 tegn)",
+    "not connected": "ikke forbundet", "connected": "forbundet — venter på køen", "live": "live",
+    "not live": "IKKE LIVE", "cannot reach": "kan ikke nå serveren",
+    "stale": "IKKE LIVE — køen her kan være forældet. Nye alarmer vises ikke, og intet kan gøres her, før forbindelsen er tilbage.",
+    "stale detail": "siden {since}; forbinder igen (forsøg {n}) om {secs} s",
+    "degraded": "NØDDRIFT — databasen svarer ikke. Enhederne får stadig svar (på denne nodes disk); alarmer, der kommer nu, står her og kommer i køen, når databasen er tilbage. Giv IT-vagten besked.",
+    "provisional": "{at} — konto {account}: {code} {kind}",
+    "sound on": "lyd til", "sound off": "lyd fra",
+    "urgent one": "{n} akut alarm venter", "urgent many": "{n} akutte alarmer venter",
+    "notify title": "Vagt: akut alarm", "notify body": "{what}, konto {account}",
+    "col #": "#", "col priority": "Prioritet", "col account": "Konto", "col event": "Hændelse", "col state": "Tilstand",
+    "col owner": "Ejer", "col team": "Team", "col waiting": "Venter", "col repeats": "Gentagelser",
+    "queue": "Alarmkø", "alarm": "Alarm", "citizen": "Borger",
+    "address": "adresse", "call back": "ring op", "contacts": "kontakter", "language": "sprog",
+    "care notes": "plejenoter", "key box": "nøgleboks",
+    "account": "konto", "event": "hændelse", "state": "tilstand", "owner": "ejer", "team": "team",
+    "waiting": "venter", "since forward": "siden videresendt", "escalations": "eskaleringer",
+    "deadline": "frist", "deadline value": "{deadline} om {left} ({at})", "door": "dør",
+    "door value": "{lock} → {to}, {left} tilbage", "expired": "udløbet", "notes": "noter",
+    "citizen ref": "borger", "call type": "kaldetype", "provider": "leverandør", "municipality": "kommune",
+    "history": "historik",
+    "btn claim": "Tag", "btn release": "Frigiv", "btn classify": "Klassificér", "btn forward": "Send videre",
+    "btn accept": "Accepter", "btn arrive": "Ankommet", "btn close": "Luk", "btn note": "Tilføj note",
+    "btn callback": "Registrér opkald", "note": "Note", "classification": "Klassifikation",
+    "forward to": "Send videre til", "own team": "kontoens hjemmepleje / distrikt", "callback outcome": "Opkaldets udfald",
+    "class false_call": "fejlkald", "class repeat_call": "gentaget kald", "class reassurance_call": "tryghedskald",
+    "class emergency": "nødsituation", "class technical": "teknisk fejl",
+    "outcome reached": "talt med", "outcome no answer": "intet svar", "outcome busy": "optaget",
+    "outcome wrong number": "forkert nummer",
+    "emergency on": "Nødbemanding TIL", "emergency off": "Nødbemanding FRA",
+    "emergency mode": "NØDBEMANDING",
+    "sent": "{what}: sendt…", "done": "{what}: udført", "refused": "{what}: afvist — {why}",
+    "not sent": "{what}: IKKE SENDT — konsollen er ikke live",
+    "not confirmed": "{what}: ikke bekræftet — forbindelsen blev afbrudt; se alarmen, når konsollen er live igen",
+    "select first": "vælg først en alarm", "error": "fejl", "command": "kommando",
+    "already_claimed": "allerede taget af {by}", "not_owner": "ejes af {owner}",
+    "invalid_transition": "kan ikke {action} en alarm, der er {state}",
+    "no_team": "kontoen har intet team at sende videre til", "forbidden": "en {role} må ikke {action}",
+    "figures": "SLA og rapporter", "this month": "Denne måned", "refresh": "Opdatér", "sla": "SLA pr. vagt",
+    "th shift": "Vagt", "th calls": "Kald", "th 60": "Taget ≤ 60 s", "th 180": "≤ 180 s", "th targets": "Mål",
+    "th visits": "Besøg", "th on site": "Fremme til tiden", "calls": "Kald", "citizens": "borgere",
+    "missed promises": "overskredne frister", "top callers": "Flest kald", "report": "Rapport", "month": "Måned",
+    "report format": "Rapportformat", "kind html": "side (HTML)", "kind calls": "kald (CSV)",
+    "kind citizens": "borgere (CSV)", "kind json": "alt (JSON)", "semicolon": "; som skilletegn (Excel)",
+    "fetch": "Hent", "download": "hent {name}", "pending": "afventer", "pending n": "{calls} ({n} afventer)",
+    "met": "opfyldt", "missed": "OVERSKREDET", "top caller": "{citizen}: {calls} kald (sidste måned {previous})",
+    "shift day": "dag", "shift evening": "aften", "shift night": "nat",
+    "state queued": "i kø", "state claimed": "taget", "state forwarded": "videresendt", "state accepted": "accepteret",
+    "state on_site": "fremme", "state closed": "lukket", "state cancelled": "annulleret",
+    "role operator": "operatør", "role supervisor": "vagtleder", "role responder": "udkørende",
+    "role auditor": "revisor", "role admin": "administrator",
+    "change accepted": "accepteret", "change arrived": "ankommet", "change attached": "gentagelse", "change cancelled": "annulleret", "change claimed": "taget", "change classified": "klassificeret", "change closed": "lukket", "change door_granted": "dør åbnet", "change door_revoked": "dør lukket", "change emergency_mode": "nødbemanding", "change escalated": "eskaleret", "change forwarded": "videresendt", "change noted": "note", "change opened": "åbnet", "change reassigned": "overdraget", "change released": "frigivet", "change supervision_lost": "forbindelse mistet", "change supervision_restored": "forbindelse tilbage", "change runaway": "løbsk enhed",
+  },
+};
+let lang = STRINGS[localStorage.getItem("vagt-lang")] ? localStorage.getItem("vagt-lang") : "da";
+// The string `key` in the chosen language, with `{name}`s filled in from `vars`.
+function t(key, vars = {}) {
+  const text = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+}
+// A value the server sends (a state, a role), shown in the chosen language if known.
+function tv(prefix, value) { const key = `${prefix} ${value}`; return key in STRINGS.en ? t(key) : value; }
+// The page's fixed texts: data-t (text), data-t-placeholder, data-t-label (aria-label).
+function applyLang() {
+  document.documentElement.lang = lang;
+  document.title = t("title");
+  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  for (const el of document.querySelectorAll("[data-t-placeholder]")) el.placeholder = t(el.dataset.tPlaceholder);
+  for (const el of document.querySelectorAll("[data-t-label]")) el.setAttribute("aria-label", t(el.dataset.tLabel));
+  $("lang").value = lang;
+  $("mute").textContent = t(muted ? "sound off" : "sound on");
+  if (me) showTeams(me.teams || []);
+  if (me) $("who").textContent = who(me);
+  $("status").textContent = t(me ? (live ? "live" : "not live") : "not connected");
+  render();
+}
+function who(m) { return `${m.user} (${tv("role", m.role)}${m.team ? ", " + m.team : ""})`; }
+
 // A first run's set-up link (https://HOST/#setup=TOKEN): the form creates the first admin;
 // spent once welcomed (later logins, after a logout or a refusal, are plain logins).
 let setupToken = (location.hash.match(/^#setup=([0-9a-f]+)$/) || [])[1] || null;
@@ -49,13 +189,13 @@ setInterval(() => {
 // reconnect with backoff (0.5 s doubling to 10 s, jittered); the next snapshot makes it live.
 function offline() {
   drop();
-  for (const [, what] of pending) answer(`${what}: not confirmed — the connection was lost; check the alarm when live`);
+  for (const [, what] of pending) answer(t("not confirmed", { what }));
   pending.clear();
-  if (!me) { $("status").textContent = "not connected"; if (creds) $("login-error").textContent = "cannot reach the server"; return; }
+  if (!me) { $("status").textContent = t("not connected"); if (creds) $("login-error").textContent = t("cannot reach"); return; }
   setLive(false);
   const delay = Math.min(10_000, 500 * 2 ** retries) * (0.75 + Math.random() / 2);
   retries += 1;
-  $("stale-detail").textContent = `since ${offlineSince}; reconnecting (attempt ${retries}) in ${(delay / 1000).toFixed(1)} s`;
+  $("stale-detail").textContent = t("stale detail", { since: offlineSince, n: retries, secs: (delay / 1000).toFixed(1) });
   setTimeout(open, delay);
 }
 
@@ -64,7 +204,7 @@ function setLive(on) {
   if (on) { offlineSince = null; retries = 0; } else if (!offlineSince) offlineSince = new Date().toLocaleTimeString();
   document.body.classList.toggle("stale", !on);
   $("stale").hidden = on;
-  $("status").textContent = on ? "live" : "NOT LIVE";
+  $("status").textContent = t(on ? "live" : "not live");
   for (const el of document.querySelectorAll("#actions button, #actions select, #actions input, #supervisor button")) el.disabled = !on;
 }
 
@@ -76,7 +216,7 @@ function showDegraded(m) {
   list.replaceChildren(...(m.provisional ?? []).map((p) => {
     const li = document.createElement("li");
     const at = new Date(p.received_at * 1000).toLocaleTimeString();
-    li.textContent = `${at} — account ${p.account}: ${p.code ?? "?"} ${p.kind ?? ""}`;
+    li.textContent = t("provisional", { at, account: p.account, code: p.code ?? "?", kind: p.kind ?? "" });
     return li;
   }));
 }
@@ -95,9 +235,9 @@ function handle(m) {
         $("login-title").hidden = true;
         $("password").autocomplete = "current-password";
       }
-      $("who").textContent = `${m.user} (${m.role}${m.team ? ", " + m.team : ""})`;
+      $("who").textContent = who(m);
       showTeams(m.teams || []);
-      $("status").textContent = "connected — waiting for the queue";
+      $("status").textContent = t("connected");
       $("login").hidden = true; $("console").hidden = false; $("mute").hidden = false;
       $("supervisor").hidden = m.role !== "supervisor";
       $("figures").hidden = !["supervisor", "auditor", "admin"].includes(m.role);
@@ -128,7 +268,7 @@ function handle(m) {
     case "changes":
       for (const c of m.changes) {
         if (c.kind.change === "emergency_mode") {
-          $("mode").textContent = c.kind.on ? "EMERGENCY STAFFING" : "";
+          $("mode").textContent = c.kind.on ? t("emergency mode") : "";
           $("mode").className = c.kind.on ? "on" : "";
         }
       }
@@ -141,22 +281,21 @@ function handle(m) {
       if (m.alarm.id === selected) { detail = m; showDetail(); }
       break;
     case "pong": showDegraded(m); break;
-    case "result": answer(`${settle(m.id)}: done`); break;
+    case "result": answer(t("done", { what: settle(m.id) })); break;
     case "report": report(m); break;
-    case "refused": answer(`${settle(m.id)}: refused — ${refusal(m.error)}`); break;
-    case "error": answer(`${m.id != null ? settle(m.id) : "error"}: ${m.message}`); break;
+    case "refused": answer(t("refused", { what: settle(m.id), why: refusal(m.error) })); break;
+    case "error": answer(`${m.id != null ? settle(m.id) : t("error")}: ${m.message}`); break;
   }
 }
 
-function settle(id) { const what = pending.get(id) ?? "command"; pending.delete(id); return what; }
+function settle(id) { const what = pending.get(id) ?? t("command"); pending.delete(id); return what; }
 
 function refusal(e) {
   switch (e.error) {
-    case "already_claimed": return `already claimed by ${e.by}`;
-    case "not_owner": return `owned by ${e.owner}`;
-    case "invalid_transition": return `cannot ${e.action} an alarm that is ${e.state}`;
-    case "no_team": return "the account has no team to forward to";
-    case "forbidden": return `a ${e.role} may not ${e.action}`;
+    case "already_claimed": case "not_owner": case "no_team":
+      return t(e.error, e);
+    case "invalid_transition": return t(e.error, { action: e.action, state: tv("state", e.state) });
+    case "forbidden": return t(e.error, { role: tv("role", e.role), action: e.action });
     default: return e.error;
   }
 }
@@ -174,7 +313,7 @@ function render() {
     tr.className = `p${a.priority}` + (waited > 60 && a.state === "queued" ? " old" : "") + (a.id === selected ? " selected" : "");
     tr.tabIndex = 0;
     tr.dataset.id = a.id;
-    for (const v of [a.id, a.priority, a.account, what(a), a.state, a.owner ?? "", a.team ?? "", `${waited} s`, a.repeats]) {
+    for (const v of [a.id, a.priority, a.account, what(a), tv("state", a.state), a.owner ?? "", a.team ?? "", `${waited} s`, a.repeats]) {
       const td = document.createElement("td"); td.textContent = v; tr.append(td);
     }
     tr.lastChild.previousSibling.className = "age";
@@ -193,8 +332,8 @@ function attention() {
   const urgent = [...alarms.values()].filter((a) => a.state === "queued" && a.priority <= 2);
   const el = $("attention");
   el.hidden = !live || urgent.length === 0;
-  el.textContent = `${urgent.length} urgent alarm${urgent.length === 1 ? "" : "s"} waiting`;
-  document.title = urgent.length && live ? `(${urgent.length}) ALARM — Vagt` : "Vagt — vagtcentral";
+  el.textContent = t(urgent.length === 1 ? "urgent one" : "urgent many", { n: urgent.length });
+  document.title = urgent.length && live ? `(${urgent.length}) ALARM — Vagt` : t("title");
   const fresh = urgent.filter((a) => !urgentSeen.has(a.id));
   urgentSeen = new Set(urgent.map((a) => a.id));
   const due = urgent.length && Date.now() - lastAlert >= 10_000;
@@ -202,7 +341,7 @@ function attention() {
   lastAlert = Date.now();
   if (tone()) el.dataset.sounded = String(Number(el.dataset.sounded ?? 0) + 1);
   if (fresh.length && "Notification" in window && Notification.permission === "granted") {
-    new Notification("Vagt: urgent alarm", { body: `${what(fresh[0])}, account ${fresh[0].account}`, tag: "vagt-urgent" });
+    new Notification(t("notify title"), { body: t("notify body", { what: what(fresh[0]), account: fresh[0].account }), tag: "vagt-urgent" });
   }
 }
 // A 0.4 s tone; whether it could be played.
@@ -221,7 +360,7 @@ function prepareAttention() {
 }
 $("mute").onclick = () => {
   muted = !muted;
-  $("mute").textContent = muted ? "sound off" : "sound on";
+  $("mute").textContent = t(muted ? "sound off" : "sound on");
   $("mute").setAttribute("aria-pressed", String(muted));
 };
 
@@ -266,7 +405,7 @@ function showActions(a) {
 // provider or home-nurse district, decided by the core).
 function showTeams(teams) {
   const own = document.createElement("option");
-  own.value = ""; own.textContent = "its provider / district";
+  own.value = ""; own.textContent = t("own team");
   $("forward-team").replaceChildren(own, ...teams.map((t) => {
     const o = document.createElement("option"); o.value = t; o.textContent = t; return o;
   }));
@@ -281,15 +420,17 @@ function showDetail() {
   if (!a) return;
   const now = Date.now() / 1000;
   const clock = (secs) => `${secs < 0 ? "-" : ""}${Math.floor(Math.abs(secs) / 60)}:${String(Math.floor(Math.abs(secs) % 60)).padStart(2, "0")}`;
-  for (const [k, v] of [["account", a.account], ["event", what(a)], ["state", a.state], ["owner", a.owner], ["team", a.team],
+  const deadline = a.armed && t("deadline value", { deadline: a.armed[0], left: clock(a.armed[1] - now), at: new Date(a.armed[1] * 1000).toLocaleTimeString() });
+  const door = a.door && (a.door.until > now ? t("door value", { lock: a.door.lock, to: a.door.to, left: clock(a.door.until - now) }) : t("expired"));
+  for (const [k, v] of [["account", a.account], ["event", what(a)], ["state", tv("state", a.state)], ["owner", a.owner], ["team", a.team],
                         ["waiting", clock(now - a.opened_at)],
                         ["since forward", a.forwarded_at ? clock(now - a.forwarded_at) : ""],
                         ["escalations", a.escalation_level],
-                        ["deadline", a.armed ? `${a.armed[0]} in ${clock(a.armed[1] - now)} (${new Date(a.armed[1] * 1000).toLocaleTimeString()})` : ""],
-                        ["door", a.door ? `${a.door.lock} → ${a.door.to}, ${a.door.until > now ? clock(a.door.until - now) + " left" : "expired"}` : ""],
+                        ["deadline", deadline || ""],
+                        ["door", door || ""],
                         ["notes", (a.notes || []).join(" · ")],
                         ...accountFields()]) {
-    const dt = document.createElement("dt"); dt.textContent = k;
+    const dt = document.createElement("dt"); dt.textContent = t(k);
     const dd = document.createElement("dd"); dd.textContent = v ?? "";
     dl.append(dt, dd);
   }
@@ -322,18 +463,18 @@ function accountFields() {
   const time = (s) => new Date(s * 1000).toLocaleTimeString();
   const what = (c) => {
     const k = c.kind, extra = k.code ?? k.classification ?? k.team ?? k.text ?? k.to ?? "";
-    return `${time(c.at)} ${k.change}${extra ? " " + extra : ""} (${c.actor.name})`;
+    return `${time(c.at)} ${tv("change", k.change)}${extra ? " " + extra : ""} (${c.actor.name})`;
   };
-  return [["citizen", acc.citizen], ["call type", acc.call_type], ["provider", acc.provider ?? acc.district],
+  return [["citizen ref", acc.citizen], ["call type", acc.call_type], ["provider", acc.provider ?? acc.district],
           ["municipality", acc.municipality], ["history", detail.history.map(what).join("\n")]];
 }
 
 function command(c) {
   const what = `${c.command.replace("_", " ")}${c.alarm != null ? " A" + c.alarm : ""}`;
-  if (!ws || !live) { answer(`${what}: NOT SENT — the console is not live`); return; }
+  if (!ws || !live) { answer(t("not sent", { what })); return; }
   const id = nextId++;
   pending.set(id, what);
-  answer(`${what}: sent…`);
+  answer(t("sent", { what }));
   ws.send(JSON.stringify({ type: "command", id, command: c }));
 }
 
@@ -358,7 +499,7 @@ function report(m) {
     if (link.href) URL.revokeObjectURL(link.href);
     link.href = URL.createObjectURL(new Blob([m.body], { type: `${type};charset=utf-8` }));
     link.download = name;
-    link.textContent = `download ${name}`;
+    link.textContent = t("download", { name });
     link.hidden = false;
     return;
   }
@@ -371,11 +512,11 @@ function report(m) {
     const tr = document.createElement("tr");
     tr.dataset.shift = shift;
     // Calls still unclaimed and within a target are pending for it: neither met nor missed yet.
-    const share = (x, ok, pending) => (f.calls > pending ? [pct(x), ok] : [f.calls ? "pending" : "—"]);
-    const calls = f.pending_60s ? `${f.calls} (${f.pending_60s} pending)` : f.calls;
+    const share = (x, ok, pending) => (f.calls > pending ? [pct(x), ok] : [f.calls ? t("pending") : "—"]);
+    const calls = f.pending_60s ? t("pending n", { calls: f.calls, n: f.pending_60s }) : f.calls;
     const met = f.target_60s_met && f.target_180s_met;
-    const verdict = f.calls && f.calls === f.pending_60s ? ["pending"] : [met ? "met" : "MISSED", met];
-    const cells = [[shift], [calls], share(f.share_within_60s, f.target_60s_met, f.pending_60s),
+    const verdict = f.calls && f.calls === f.pending_60s ? [t("pending")] : [t(met ? "met" : "missed"), met];
+    const cells = [[tv("shift", shift)], [calls], share(f.share_within_60s, f.target_60s_met, f.pending_60s),
                    share(f.share_within_180s, f.target_180s_met, f.pending_180s), verdict,
                    [f.visits], [f.visits ? pct(f.share_on_site_in_time) : "—"]];
     for (const [v, ok] of cells) {
@@ -385,9 +526,9 @@ function report(m) {
     }
     return tr;
   }));
-  $("top-callers").replaceChildren(...s.top_callers.map((t) => {
+  $("top-callers").replaceChildren(...s.top_callers.map((c) => {
     const li = document.createElement("li");
-    li.textContent = `${t.citizen}: ${t.calls} calls (last month ${t.previous_month})`;
+    li.textContent = t("top caller", { citizen: c.citizen, calls: c.calls, previous: c.previous_month });
     return li;
   }));
 }
@@ -403,7 +544,7 @@ $("report-form").addEventListener("submit", (ev) => {
 });
 
 document.querySelectorAll("#actions button").forEach((b) => b.addEventListener("click", () => {
-  if (selected === null) { answer("select an alarm first"); return; }
+  if (selected === null) { answer(t("select first")); return; }
   const cmd = b.dataset.cmd, alarm = selected, classification = $("classification").value;
   const c = { command: cmd, alarm };
   if (cmd === "classify" || cmd === "close") c.classification = classification;
@@ -415,9 +556,11 @@ document.querySelectorAll("#actions button").forEach((b) => b.addEventListener("
 $("emergency-on").onclick = () => command({ command: "emergency_mode", on: true });
 $("emergency-off").onclick = () => command({ command: "emergency_mode", on: false });
 if (setupToken) {
-  $("login-title").textContent = "First run: create the administrator (password: at least 12 characters)";
+  $("login-title").dataset.t = "setup title";
   $("login-title").hidden = false;
   $("password").autocomplete = "new-password";
 }
 $("login").addEventListener("submit", (ev) => { ev.preventDefault(); prepareAttention(); connect($("user").value, $("password").value); });
+$("lang").onchange = () => { lang = $("lang").value; localStorage.setItem("vagt-lang", lang); applyLang(); };
+applyLang();
 setInterval(render, 1000);
