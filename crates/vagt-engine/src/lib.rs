@@ -85,9 +85,13 @@ pub use snapshot::CoreSnapshot;
 
 type Answer = Result<Result<Vec<Change>, CommandError>, String>;
 
-/// Changes kept per open alarm for its detail view (a runaway device's thousandth press does
-/// not grow it further: the oldest go first).
-pub const HISTORY_PER_ALARM: usize = 200;
+/// Changes kept per open alarm for its detail view: its first [`HISTORY_FIRST`] (how it opened
+/// and was first handled) and the newest after them. A runaway device's thousandth press does
+/// not grow it: ≈ 100 changes of ≈ 100 bytes bound an open alarm's history to ≈ 10 KB.
+pub const HISTORY_PER_ALARM: usize = 100;
+
+/// How many of an alarm's first changes its history always keeps.
+pub const HISTORY_FIRST: usize = 10;
 
 /// Open alarms' histories as a snapshot keeps them, by alarm.
 pub(crate) type History = Vec<(AlarmId, Vec<Change>)>;

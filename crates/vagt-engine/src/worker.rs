@@ -16,7 +16,7 @@ use super::door::{DoorNotice, DoorQueue};
 use super::records::{self, Input};
 use vagt_records::time::secs;
 
-use super::{HISTORY_PER_ALARM, History, Shared, View};
+use super::{HISTORY_FIRST, HISTORY_PER_ALARM, History, Shared, View};
 use crate::metrics as m;
 use vagt_records::Accounts;
 
@@ -157,10 +157,7 @@ fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
                         history: VecDeque::new(),
                     });
                     view.alarm.clone_from(a);
-                    if view.history.len() >= HISTORY_PER_ALARM {
-                        view.history.pop_front();
-                    }
-                    view.history.push_back(c.clone());
+                    remember(&mut view.history, c.clone());
                 }
                 None => {
                     shared.views.remove(&id);
@@ -182,6 +179,15 @@ fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
             }
         }
     }
+}
+
+/// Adds `c` to an alarm's history; when full, the oldest change after the first
+/// [`HISTORY_FIRST`] makes room (so "opened" and the first claim stay in view).
+fn remember(history: &mut VecDeque<Change>, c: Change) {
+    if history.len() >= HISTORY_PER_ALARM {
+        history.remove(HISTORY_FIRST.min(history.len() - 1));
+    }
+    history.push_back(c);
 }
 
 fn count(shard: &Shard, c: &Change, counters: &m::ShardCounters) {
@@ -217,5 +223,38 @@ fn count(shard: &Shard, c: &Change, counters: &m::ShardCounters) {
         ChangeKind::Runaway { .. } => counter!(m::CORE_RUNAWAY).increment(1),
         ChangeKind::DoorGranted { .. } => counter!(m::CORE_DOOR_GRANTS).increment(1),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vagt_core::{Actor, AlarmId, ChangeKind};
+
+    use super::*;
+
+    fn attached(repeats: u32) -> Change {
+        Change {
+            at: u64::from(repeats),
+            actor: Actor::system(),
+            kind: ChangeKind::Attached {
+                alarm: AlarmId(1),
+                code: "QA".into(),
+                repeats,
+            },
+        }
+    }
+
+    #[test]
+    fn a_long_history_keeps_its_first_changes_and_the_newest() {
+        let mut history = VecDeque::new();
+        for n in 0..1_000 {
+            remember(&mut history, attached(n));
+        }
+        assert_eq!(history.len(), HISTORY_PER_ALARM);
+        let times: Vec<u64> = history.iter().map(|c| c.at).collect();
+        let first: Vec<u64> = (0..HISTORY_FIRST as u64).collect();
+        let newest: Vec<u64> =
+            (1_000 - (HISTORY_PER_ALARM - HISTORY_FIRST) as u64..1_000).collect();
+        assert_eq!(times, [first, newest].concat());
     }
 }
