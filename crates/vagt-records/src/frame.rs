@@ -658,18 +658,22 @@ mod tests {
         assert!(FrameRecord::decode(b"").is_err());
     }
 
-    #[test]
-    fn the_ack_paths_encoding_is_the_records() {
-        let body = r#""SIA-DCS"0042R7L3#12AB[#12AB|NBA5]"#;
+    /// `body` framed, decoded and processed as the ACK path does (an unknown account).
+    fn processed(body: &str) -> vagt_proto::Processed {
         let wire = wrap_body(body.as_bytes()).unwrap();
-        let raw = FrameDecoder::default()
+        let raw = FrameDecoder::new(4095)
             .decode(&mut BytesMut::from(&wire[..]))
             .unwrap()
             .unwrap();
         let frame = Frame::parse(&raw, &Default::default()).unwrap();
         let now = Timestamp::from_unix(1_764_000_000).unwrap();
-        let processed =
-            vagt_proto::process_frame(&frame, &Default::default(), now, AccountKey::Unknown);
+        vagt_proto::process_frame(&frame, &Default::default(), now, AccountKey::Unknown)
+    }
+
+    #[test]
+    fn the_ack_paths_encoding_is_the_records() {
+        let body = r#""SIA-DCS"0042R7L3#12AB[#12AB|NBA5]"#;
+        let processed = processed(body);
         let Decoded::Accepted(m) = &processed.decoded else {
             panic!("not accepted: {:?}", processed.decoded)
         };
@@ -708,15 +712,7 @@ mod tests {
     fn more_events_than_a_record_holds_are_decoded_from_the_body() {
         let events: String = (0..300).map(|i| format!("/BA{}", i % 99 + 1)).collect();
         let body = format!(r#""SIA-DCS"0042L0#12AB[#12AB|N{}]"#, &events[1..]);
-        let wire = wrap_body(body.as_bytes()).unwrap();
-        let raw = FrameDecoder::new(4095)
-            .decode(&mut BytesMut::from(&wire[..]))
-            .unwrap()
-            .unwrap();
-        let frame = Frame::parse(&raw, &Default::default()).unwrap();
-        let now = Timestamp::from_unix(1_764_000_000).unwrap();
-        let processed =
-            vagt_proto::process_frame(&frame, &Default::default(), now, AccountKey::Unknown);
+        let processed = processed(&body);
         let Decoded::Accepted(m) = &processed.decoded else {
             panic!("not accepted: {:?}", processed.decoded)
         };

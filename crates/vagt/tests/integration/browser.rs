@@ -123,31 +123,12 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
     }
 
     // The journal has the clicks, attributed to the operator.
-    let actions: Vec<(String, String)> = crate::gateway::json_lines(
-        Command::new(env!("CARGO_BIN_EXE_vagt"))
-            .args(["audit", "export", "--data"])
-            .arg(dir.path().join("data")),
-    )
-    .into_iter()
-    .filter(|a| a["command"]["alarm"] == alarm)
-    .map(|a| {
-        (
-            a["user"].as_str().unwrap().to_owned(),
-            a["command"]["command"].as_str().unwrap().to_owned(),
-        )
-    })
-    .collect();
-    let expected: Vec<(String, String)> = ["claim", "callback", "classify", "close"]
-        .iter()
-        .map(|c| ("ole".to_owned(), (*c).to_owned()))
-        .collect();
-    assert_eq!(actions, expected);
-    // The second call went to the team the operator chose (the account names no provider).
-    let audit = crate::gateway::json_lines(
-        Command::new(env!("CARGO_BIN_EXE_vagt"))
-            .args(["audit", "export", "--data"])
-            .arg(dir.path().join("data")),
+    let audit = audit_trail(&dir.path().join("data"));
+    assert_eq!(
+        actions(&audit, alarm),
+        by("ole", &["claim", "callback", "classify", "close"])
     );
+    // The second call went to the team the operator chose (the account names no provider).
     let forwarded: Vec<&serde_json::Value> = audit
         .iter()
         .filter(|a| a["command"]["command"] == "forward")
@@ -380,23 +361,40 @@ fn a_responder_handles_the_visit_on_a_phone() {
         std::fs::copy(&shot, Path::new(&keep).join("responder-phone.png")).unwrap();
     }
     // The taps are in the audit trail, as the responder's.
-    let actions: Vec<(String, String)> = crate::gateway::json_lines(
+    let theirs: Vec<(String, String)> = actions(&audit_trail(&dir.path().join("data")), alarm)
+        .into_iter()
+        .filter(|(user, _)| user == "vest-1")
+        .collect();
+    assert_eq!(theirs, by("vest-1", &["accept", "arrive", "close"]));
+}
+
+/// `vagt audit export` of the journal in `data`, one JSON value per record.
+fn audit_trail(data: &Path) -> Vec<serde_json::Value> {
+    crate::gateway::json_lines(
         Command::new(env!("CARGO_BIN_EXE_vagt"))
             .args(["audit", "export", "--data"])
-            .arg(dir.path().join("data")),
+            .arg(data),
     )
-    .into_iter()
-    .filter(|a| a["command"]["alarm"] == alarm && a["user"] == "vest-1")
-    .map(|a| {
-        (
-            a["user"].as_str().unwrap().to_owned(),
-            a["command"]["command"].as_str().unwrap().to_owned(),
-        )
-    })
-    .collect();
-    let expected: Vec<(String, String)> = ["accept", "arrive", "close"]
+}
+
+/// Who gave which command on `alarm`, in journal order.
+fn actions(audit: &[serde_json::Value], alarm: u64) -> Vec<(String, String)> {
+    audit
         .iter()
-        .map(|c| ("vest-1".to_owned(), (*c).to_owned()))
-        .collect();
-    assert_eq!(actions, expected);
+        .filter(|a| a["command"]["alarm"] == alarm)
+        .map(|a| {
+            (
+                a["user"].as_str().unwrap().to_owned(),
+                a["command"]["command"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `commands`, each given by `user`.
+fn by(user: &str, commands: &[&str]) -> Vec<(String, String)> {
+    commands
+        .iter()
+        .map(|c| (user.to_owned(), (*c).to_owned()))
+        .collect()
 }

@@ -239,24 +239,9 @@ fn operators_responders_and_auditors_over_tls() {
         // Alarm detail: the account's citizen and services from the accounts file, and the
         // alarm's history (the claim race above is in it).
         // The history follows the feed (batched): asked until the claim has reached it.
-        let mut history = Vec::new();
-        for _ in 0..200 {
-            send(&mut ole, json!({"type": "detail", "id": 11, "alarm": pendant})).await;
-            let detail = next_answer(&mut ole).await;
-            assert_eq!(detail["type"], "detail", "{detail}");
-            assert_eq!(detail["account"]["citizen"], "borger-1");
-            assert_eq!(detail["account"]["call_type"], "nodkald");
-            history = detail["history"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["kind"]["change"].as_str().unwrap().to_owned())
-                .collect();
-            if history.len() > 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let (history, detail) = history_of(&mut ole, pendant, 2).await;
+        assert_eq!(detail["account"]["citizen"], "borger-1");
+        assert_eq!(detail["account"]["call_type"], "nodkald");
         assert_eq!(history, ["opened", "claimed"]);
         // A responder gets no detail of another team's alarm.
         send(&mut nurse, json!({"type": "detail", "id": 12, "alarm": pendant})).await;
@@ -541,12 +526,13 @@ pub async fn next_answer(ws: &mut Ws) -> Value {
 }
 
 /// The history the detail view shows of `alarm`, once it has `want` changes (the feed is
-/// batched), as the changes' names.
-async fn history_of(ws: &mut Ws, alarm: u64, want: usize) -> Vec<String> {
+/// batched), as the changes' names; and the last detail.
+async fn history_of(ws: &mut Ws, alarm: u64, want: usize) -> (Vec<String>, Value) {
     let mut history = Vec::new();
+    let mut detail = Value::Null;
     for _ in 0..200 {
         send(ws, json!({"type": "detail", "id": 31, "alarm": alarm})).await;
-        let detail = next_answer(ws).await;
+        detail = next_answer(ws).await;
         assert_eq!(detail["type"], "detail", "{detail}");
         history = detail["history"]
             .as_array()
@@ -559,7 +545,7 @@ async fn history_of(ws: &mut Ws, alarm: u64, want: usize) -> Vec<String> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    history
+    (history, detail)
 }
 
 #[test]
@@ -608,7 +594,7 @@ fn an_open_alarms_history_survives_restarts() {
         assert_eq!(next_answer(&mut ole).await["type"], "result");
         // The citizen presses again: a repeat, attached to the open alarm.
         send_frame(2).await.unwrap();
-        assert_eq!(history_of(&mut ole, pendant, 4).await, expected);
+        assert_eq!(history_of(&mut ole, pendant, 4).await.0, expected);
         pendant
     });
 
@@ -618,7 +604,7 @@ fn an_open_alarms_history_survives_restarts() {
     let console = guard.running.as_ref().unwrap().console_addr.unwrap();
     rt.block_on(async {
         let (mut ole, _) = login(console, &cert, "ole").await;
-        assert_eq!(history_of(&mut ole, pendant, 4).await, expected);
+        assert_eq!(history_of(&mut ole, pendant, 4).await.0, expected);
     });
 
     // … and without any snapshot, from replaying the journal.
@@ -628,6 +614,6 @@ fn an_open_alarms_history_survives_restarts() {
     let console = guard.running.as_ref().unwrap().console_addr.unwrap();
     rt.block_on(async {
         let (mut ole, _) = login(console, &cert, "ole").await;
-        assert_eq!(history_of(&mut ole, pendant, 4).await, expected);
+        assert_eq!(history_of(&mut ole, pendant, 4).await.0, expected);
     });
 }
