@@ -174,11 +174,16 @@ pub fn decode_hex(text: &[u8]) -> Option<Vec<u8>> {
 
 /// Appends `bytes` as upper-case hex.
 pub fn encode_hex_upper(bytes: &[u8], out: &mut Vec<u8>) {
-    let digit = |n: u8| if n < 10 { b'0' + n } else { b'A' + n - 10 };
     out.reserve(bytes.len() * 2);
     for b in bytes {
-        out.extend_from_slice(&[digit(b >> 4), digit(b & 0x0F)]);
+        out.extend_from_slice(&[hex_digit(b >> 4), hex_digit(b & 0x0F)]);
     }
+}
+
+/// The upper-case hex digit of a nibble (0–15; higher bits are ignored).
+pub(crate) fn hex_digit(n: u8) -> u8 {
+    let n = n & 0x0F;
+    if n < 10 { b'0' + n } else { b'A' + n - 10 }
 }
 
 /// The value of one hex digit (either case).

@@ -175,10 +175,7 @@ fn finish_frame(mut out: Vec<u8>) -> Result<Vec<u8>, EncodeError> {
         return Err(EncodeError::TooLong { len: body.len() });
     }
     let (crc, len) = (crc16(body), body.len());
-    let hex = |v: usize, shift: u32| {
-        let d = ((v >> shift) & 0xF) as u8;
-        if d < 10 { b'0' + d } else { b'A' + d - 10 }
-    };
+    let hex = |v: usize, shift: u32| crypto::hex_digit((v >> shift) as u8);
     let crc = usize::from(crc);
     prefix.copy_from_slice(&[
         b'\n',

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{Receiver, Sender};
+use dashmap::mapref::entry::Entry;
 use metrics::{counter, histogram};
 use vagt_core::{AccountSetup, Change, ChangeKind, Shard, ShardSnapshot};
 
@@ -151,14 +152,19 @@ fn publish(shard: &Shard, changes: &[Change], live: bool, cx: &Context) {
             .filter(|a| a.state.is_open());
         if let Some(id) = c.kind.alarm() {
             match open {
-                Some(a) => {
-                    let mut view = shared.views.entry(id).or_insert_with(|| View {
-                        alarm: a.clone(),
-                        history: VecDeque::new(),
-                    });
-                    view.alarm.clone_from(a);
-                    remember(&mut view.history, c.clone());
-                }
+                Some(a) => match shared.views.entry(id) {
+                    Entry::Occupied(mut e) => {
+                        let view = e.get_mut();
+                        view.alarm.clone_from(a);
+                        remember(&mut view.history, c.clone());
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert(View {
+                            alarm: a.clone(),
+                            history: VecDeque::from([c.clone()]),
+                        });
+                    }
+                },
                 None => {
                     shared.views.remove(&id);
                 }
