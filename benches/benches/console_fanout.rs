@@ -237,6 +237,7 @@ fn main() {
             team: None,
             municipality: None,
             password: hash_password("op-password").unwrap(),
+            disabled: false,
         })
         .unwrap(),
     )

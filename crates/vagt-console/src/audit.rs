@@ -126,10 +126,28 @@ pub struct View {
     pub role: UserRole,
     /// From where.
     pub client: Option<SocketAddr>,
-    /// The alarm.
-    pub alarm: u64,
-    /// The citizen's reference (never the record).
+    /// The alarm (`None`: an admin viewing the register).
+    pub alarm: Option<u64>,
+    /// The citizen's reference (never the record); `*` for the register's list.
     pub citizen: String,
+}
+
+/// An admin's change, journaled before it takes effect: who, from where, what, on whom —
+/// never a password or a citizen's data.
+#[derive(Clone, Debug)]
+pub struct AdminAction {
+    /// The admin.
+    pub user: String,
+    /// Their role.
+    pub role: UserRole,
+    /// From where.
+    pub client: Option<SocketAddr>,
+    /// What (`add_user`, `put_citizen`, …: [`vagt_records::input::AdminRecord::action`]).
+    pub action: &'static str,
+    /// The user's name or the citizen's reference.
+    pub target: String,
+    /// Role, team and municipality of a user; the names of a citizen's changed fields.
+    pub details: serde_json::Value,
 }
 
 /// The longest note or call-back text, in characters (a page of text).

@@ -47,7 +47,8 @@ pub struct ConsoleConfig {
     #[serde(default = "default_nice")]
     pub nice: i32,
     /// The citizen register (CSV or JSON, not readable by others): names, addresses, phones
-    /// and care notes shown with an alarm's detail. Reloaded on SIGHUP.
+    /// and care notes shown with an alarm's detail. Reloaded on SIGHUP; admins edit it in the
+    /// console. Absent: `<data>/citizens.csv`, made by the first record an admin adds.
     #[serde(default)]
     pub citizens: Option<PathBuf>,
     /// Which files are the defaults in the data directory, made on the first start (set by
@@ -64,6 +65,8 @@ pub struct Made {
     pub tls: bool,
     /// The users file (empty).
     pub users: bool,
+    /// The citizen register (made by the first record an admin adds).
+    pub citizens: bool,
 }
 
 impl Default for ConsoleConfig {
@@ -124,6 +127,10 @@ impl ConsoleConfig {
         if self.users.is_none() {
             self.made.users = true;
             self.users = Some(data.join("users.toml"));
+        }
+        if self.citizens.is_none() {
+            self.made.citizens = true;
+            self.citizens = Some(data.join("citizens.csv"));
         }
     }
 
@@ -216,9 +223,12 @@ impl ConsoleConfig {
         Ok((tls, users))
     }
 
-    /// The citizen register (empty without `citizens`).
+    /// The citizen register (empty without `citizens`, or before the default one is made).
     pub fn load_citizens(&self) -> anyhow::Result<vagt_records::Citizens> {
         match &self.citizens {
+            Some(path) if self.made.citizens && !path.exists() => {
+                Ok(vagt_records::Citizens::default())
+            }
             Some(path) => vagt_records::Citizens::load(path),
             None => Ok(vagt_records::Citizens::default()),
         }

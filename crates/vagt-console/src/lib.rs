@@ -6,12 +6,14 @@
 //! * [`tls`] — certificate and key from PEM; `vagt cert dev` for a first run.
 //! * [`users`] — the users file (argon2 hashes), roles and teams.
 //! * [`setup`] — the first run: a one-time link that creates the first admin.
-//! * [`protocol`] — the messages, version 1.
+//! * [`admin`] — admins change the users and the citizen register from the console.
+//! * [`protocol`] — the messages, version 2.
 //! * [`server`] — handshake, login (rate-limited), snapshot + change feed, authorised commands,
 //!   through the [`server::Backend`] the binary implements over the engine.
 //! * [`config`] — the `[console]` section; [`start`] runs the console on its own runtime at a
 //!   CPU priority below the gateway's.
 
+pub mod admin;
 pub mod audit;
 pub mod client;
 pub mod config;

@@ -55,12 +55,139 @@ pub enum ClientMsg {
         #[serde(default)]
         request: ReportRequest,
     },
+    /// An administrator's request (admins only): the users and the citizen register. The
+    /// answer is `admin` with the same `id`, or `error`.
+    Admin {
+        /// Chosen by the client.
+        id: u64,
+        /// What.
+        request: AdminRequest,
+    },
     /// Is the connection alive? Answered at once with `pong` and the same `id` (the web
     /// console sends one every 5 s and shows NOT LIVE when no message came for 15 s: a
     /// silently dead connection is never taken for a quiet queue).
     Ping {
         /// Chosen by the client.
         id: u64,
+    },
+}
+
+/// What an admin asks (`{"action": "add_user", …}`). Every change is journaled before it
+/// takes effect (`vagt audit export`), without passwords or a citizen's data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum AdminRequest {
+    /// Every console user (no password hashes).
+    Users,
+    /// A new user.
+    AddUser {
+        /// Login name: 1–64 letters, digits, `.`, `_` or `-`.
+        name: String,
+        /// Their role.
+        role: crate::users::UserRole,
+        /// A responder's team.
+        #[serde(default)]
+        team: Option<String>,
+        /// An auditor's municipality.
+        #[serde(default)]
+        municipality: Option<String>,
+        /// At least 12 characters.
+        password: String,
+    },
+    /// A user's role, team and municipality (their sessions end: they log in again).
+    UpdateUser {
+        /// Which user.
+        name: String,
+        /// The new role.
+        role: crate::users::UserRole,
+        /// A responder's team.
+        #[serde(default)]
+        team: Option<String>,
+        /// An auditor's municipality.
+        #[serde(default)]
+        municipality: Option<String>,
+    },
+    /// A new password for a user (their sessions end).
+    SetPassword {
+        /// Which user.
+        name: String,
+        /// At least 12 characters.
+        password: String,
+    },
+    /// Disables (or enables again) a user: a disabled user cannot log in, and their sessions
+    /// end at once.
+    SetDisabled {
+        /// Which user.
+        name: String,
+        /// Disabled or not.
+        disabled: bool,
+    },
+    /// The register's list: every citizen's reference and name (journaled as a view).
+    Citizens,
+    /// One citizen's record (journaled as a view).
+    Citizen {
+        /// The reference.
+        citizen: String,
+    },
+    /// Adds a citizen's record or replaces the one with its reference; the register file is
+    /// written (owner-only) and used at once.
+    PutCitizen {
+        /// The record.
+        record: vagt_records::Citizen,
+    },
+    /// Removes a citizen's record.
+    RemoveCitizen {
+        /// The reference.
+        citizen: String,
+    },
+}
+
+/// A console user as an admin sees them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// Login name.
+    pub name: String,
+    /// Role.
+    pub role: crate::users::UserRole,
+    /// A responder's team.
+    pub team: Option<String>,
+    /// An auditor's municipality.
+    pub municipality: Option<String>,
+    /// May not log in.
+    pub disabled: bool,
+}
+
+/// One line of the register's list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CitizenEntry {
+    /// The reference.
+    pub citizen: String,
+    /// The name.
+    pub name: String,
+}
+
+/// The answer to an [`AdminRequest`] (`{"result": "users", …}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AdminReply {
+    /// Every user, by name (after a change to users: as they are now).
+    Users {
+        /// The users.
+        users: Vec<UserInfo>,
+    },
+    /// The register's list (after a change to it: as it is now).
+    Citizens {
+        /// By reference.
+        citizens: Vec<CitizenEntry>,
+        /// The register's version ([`vagt_records::Citizens::version`]).
+        version: String,
+    },
+    /// One citizen's record.
+    Citizen {
+        /// The record.
+        record: vagt_records::Citizen,
+        /// The register's version it is from.
+        version: String,
     },
 }
 
@@ -224,6 +351,16 @@ pub enum ServerMsg {
         /// What happened to it, oldest first, as this console server saw it (since the
         /// server started; at most the last 200 changes).
         history: Vec<Change>,
+    },
+    /// The answer to an `admin` request.
+    Admin {
+        /// The request's id.
+        id: u64,
+        /// What was asked for, or the state after the change.
+        reply: AdminReply,
+        /// For a change: what was done ("user ole added").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<String>,
     },
     /// A report, as asked.
     Report {

@@ -81,6 +81,7 @@ pub async fn start(
         .with_context(|| format!("binding console {listen}"))?;
     running.addr = listener.local_addr()?;
     let console = Console::new(tls, users, backend);
+    console.manage_users(config.users().to_owned());
     if let Some((mut setup, token, file)) = setup {
         let url = format!("https://{}/#setup={token}", browsable(running.addr));
         setup.keep_link(&file, &url)?;

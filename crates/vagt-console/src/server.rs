@@ -26,7 +26,8 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
-use crate::audit::{NoteBudget, RecentViews, Refusal, RefusalBudget, View, bounded};
+use crate::admin::{RegisterChange, UsersFile};
+use crate::audit::{AdminAction, NoteBudget, RecentViews, Refusal, RefusalBudget, View, bounded};
 use crate::guard::{LoginGuard, PreLogin};
 use crate::http::{Prefixed, read_head, serve_file};
 use crate::protocol::{AccountInfo, BATCH_WINDOW_MS, ClientMsg, ReportRequest, ServerMsg, VERSION};
@@ -104,6 +105,26 @@ pub trait Backend: Send + Sync + 'static {
         let _ = view;
         Box::pin(async { Ok(()) })
     }
+    /// Journals an admin's change to the users before it is made. `Err`: it could not be
+    /// recorded, and it is not made.
+    fn audit_admin(&self, action: AdminAction) -> BoxFuture<'_, Result<(), String>> {
+        let _ = action;
+        Box::pin(async { Ok(()) })
+    }
+    /// The citizen register as it is now.
+    fn register(&self) -> Arc<vagt_records::Citizens> {
+        Arc::default()
+    }
+    /// Changes the citizen register: journals `action` (with the register's new version),
+    /// writes the register's file and uses it from now on; the register as it is then.
+    fn change_register(
+        &self,
+        action: AdminAction,
+        change: RegisterChange,
+    ) -> BoxFuture<'_, Result<Arc<vagt_records::Citizens>, String>> {
+        let _ = (action, change);
+        Box::pin(async { Err("this server keeps no citizen register".to_owned()) })
+    }
     /// Computes a report from the journal (`Err`: why not, for the user).
     fn report(&self, request: ReportRequest) -> BoxFuture<'_, Result<String, String>> {
         let _ = request;
@@ -137,12 +158,16 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// The server's shared state.
 pub struct Console {
     acceptor: TlsAcceptor,
-    /// Replaced whole when the first admin is created.
+    /// Replaced whole when the first admin is created or an admin changes a user.
     users: RwLock<Arc<Users>>,
+    /// Told whenever `users` is replaced: sessions of a changed user end.
+    users_changed: tokio::sync::watch::Sender<()>,
+    /// Where admins' changes to the users are written (set by [`Console::manage_users`]).
+    pub(crate) users_file: std::sync::OnceLock<UsersFile>,
     /// The first-run set-up, while the users file has no admin.
     setup: Mutex<Option<Arc<Setup>>>,
-    backend: Arc<dyn Backend>,
-    logins: LoginGuard,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) logins: LoginGuard,
     /// Each user's budget of notes.
     notes: NoteBudget,
     /// Each user's budget of journaled refusals.
@@ -223,6 +248,8 @@ impl Console {
         Arc::new(Self {
             acceptor: TlsAcceptor::from(tls),
             users: RwLock::new(Arc::new(users)),
+            users_changed: tokio::sync::watch::channel(()).0,
+            users_file: std::sync::OnceLock::new(),
             setup: Mutex::new(None),
             backend,
             logins: LoginGuard::new(),
@@ -489,6 +516,7 @@ impl Console {
         .await?;
         // Subscribe before the snapshot: nothing falls between them.
         let mut feed = self.prepared.subscribe();
+        let mut users_changed = self.users_changed.subscribe();
         self.snapshot(&mut ws, &user, self.published.load(Ordering::SeqCst))
             .await?;
         loop {
@@ -502,6 +530,14 @@ impl Console {
                         }
                         Message::Close(_) => return Ok(()),
                         _ => {}
+                    }
+                }
+                _ = users_changed.changed() => {
+                    if self.users().get(&user.name) != Some(&user) {
+                        info!(%peer, user = %user.name, "console session ended: the user was changed by an admin");
+                        let reason = "your user was changed by an administrator: log in again";
+                        send(&mut ws, &denied(reason)).await?;
+                        return Ok(());
                     }
                 }
                 batch = feed.recv() => match batch {
@@ -552,7 +588,7 @@ impl Console {
         let users = self.users();
         if let Some(named) = cert_user {
             // The certificate is the credential: it must name this user, who must exist.
-            let found = (named == user).then(|| users.get(&user)).flatten();
+            let found = (named == user).then(|| users.enabled(&user)).flatten();
             return match found {
                 Some(u) => Ok(Some(u.clone())),
                 None => {
@@ -589,7 +625,6 @@ impl Console {
         }
     }
 
-    /// The users as they are now.
     /// Every team an alarm can be forwarded to, sorted, each once.
     fn teams(&self) -> Vec<String> {
         let users = self.users();
@@ -600,7 +635,25 @@ impl Console {
         teams
     }
 
-    fn users(&self) -> Arc<Users> {
+    /// Lets admins change the users from the console, writing them to `path`.
+    pub fn manage_users(&self, path: std::path::PathBuf) {
+        let _ = self.users_file.set(UsersFile {
+            path,
+            lock: tokio::sync::Mutex::new(()),
+        });
+    }
+
+    /// Uses `users` from now on; sessions of users it changed end.
+    pub(crate) fn replace_users(&self, users: Users) {
+        match self.users.write() {
+            Ok(mut u) => *u = Arc::new(users),
+            Err(e) => *e.into_inner() = Arc::new(users),
+        }
+        self.users_changed.send_replace(());
+    }
+
+    /// The users as they are now.
+    pub(crate) fn users(&self) -> Arc<Users> {
         match self.users.read() {
             Ok(u) => Arc::clone(&u),
             Err(e) => Arc::clone(&e.into_inner()),
@@ -642,9 +695,7 @@ impl Console {
             .await?;
         match created {
             Ok((admin, users)) => {
-                if let Ok(mut u) = self.users.write() {
-                    *u = Arc::new(users);
-                }
+                self.replace_users(users);
                 if let Ok(mut s) = self.setup.lock() {
                     *s = None;
                 }
@@ -718,6 +769,9 @@ impl Console {
                 return self.report(user, peer, id, request).await;
             }
             Ok(ClientMsg::Detail { id, alarm }) => return self.detail(user, peer, id, alarm).await,
+            Ok(ClientMsg::Admin { id, request }) => {
+                return self.admin(user, peer, id, request).await;
+            }
             Ok(ClientMsg::Ping { id }) => {
                 let degraded = self.backend.degraded();
                 // Not for responders (their queue is their team's alarms) or auditors.
@@ -772,7 +826,7 @@ impl Console {
 
 impl Console {
     /// Refuses request `id` with `reason`, after journaling the refusal for the audit trail.
-    async fn refuse(
+    pub(crate) async fn refuse(
         &self,
         user: &User,
         peer: SocketAddr,
@@ -855,7 +909,7 @@ impl Console {
             user: user.name.clone(),
             role: user.role,
             client: Some(peer),
-            alarm: alarm.id.0,
+            alarm: Some(alarm.id.0),
             citizen: found.citizen.clone(),
         };
         match self.backend.audit_view(view).await {
@@ -915,7 +969,7 @@ fn denied(reason: &str) -> ServerMsg {
     }
 }
 
-fn error(id: Option<u64>, message: &str) -> ServerMsg {
+pub(crate) fn error(id: Option<u64>, message: &str) -> ServerMsg {
     ServerMsg::Error {
         id,
         message: message.into(),

@@ -84,6 +84,7 @@ impl Setup {
             team: None,
             municipality: None,
             password: hash_password(password).map_err(|e| format!("{e:#}"))?,
+            disabled: false,
         };
         let users = append(&self.file, &user).map_err(|e| format!("{e:#}"))?;
         *held = None;
@@ -100,7 +101,7 @@ impl Setup {
 }
 
 /// A user name: 1–64 letters, digits, `.`, `_` or `-`.
-fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name

@@ -7,7 +7,11 @@
 //! password = "$argon2id$v=19$…"   # from `vagt user add`
 //! # team = "hjemmepleje-nord"  # responders: the team whose alarms they see
 //! # municipality = "Aarhus"     # auditors: the one municipality whose reports they get
+//! # disabled = true             # may not log in (kept: the audit trail names them)
 //! ```
+//!
+//! Admins change it from the console too ([`crate::admin`]): the file is then written whole
+//! (sorted by name, comments not kept).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use vagt_core::Role;
 
 /// One user as written.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     /// Login name (also the actor name in the journal).
@@ -35,6 +39,10 @@ pub struct User {
     pub municipality: Option<String>,
     /// The argon2 hash (PHC string).
     pub password: String,
+    /// May not log in (an admin disabled them; users are disabled, not deleted, so the audit
+    /// trail's names stay someone's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 /// Console roles.
@@ -122,12 +130,48 @@ impl Users {
         let right = Argon2::default()
             .verify_password(password.as_bytes(), &hash)
             .is_ok();
-        user.filter(|_| right)
+        user.filter(|u| right && !u.disabled)
     }
 
-    /// The user of this name (for a client certificate that names it).
+    /// The user of this name, disabled or not.
     pub fn get(&self, name: &str) -> Option<&User> {
         self.by_name.get(name)
+    }
+
+    /// The user of this name if they may log in (for a client certificate that names them).
+    pub fn enabled(&self, name: &str) -> Option<&User> {
+        self.get(name).filter(|u| !u.disabled)
+    }
+
+    /// Every user, by name.
+    pub fn list(&self) -> Vec<&User> {
+        let mut list: Vec<&User> = self.by_name.values().collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    /// The users with `user` added or replacing the one of its name, if the file would load
+    /// (a responder needs a team) and an admin who may log in remains.
+    pub fn with(&self, user: User) -> anyhow::Result<Self> {
+        let mut by_name = self.by_name.clone();
+        by_name.insert(user.name.clone(), user);
+        let next = Self { by_name };
+        Self::parse(&next.encode()?)?;
+        if self.has_admin() && !next.has_admin() {
+            bail!("the last admin who can log in cannot be disabled or given another role");
+        }
+        Ok(next)
+    }
+
+    /// The users file's text: every user, by name.
+    pub fn encode(&self) -> anyhow::Result<String> {
+        let mut text = String::from(
+            "# Console users: `vagt user add`, or the console's admin page (which writes this file whole).\n",
+        );
+        for user in self.list() {
+            text += &entry(user)?;
+        }
+        Ok(text)
     }
 
     /// The responder teams users belong to.
@@ -135,9 +179,12 @@ impl Users {
         self.by_name.values().filter_map(|u| u.team.as_deref())
     }
 
-    /// Whether one of them is an admin (else the console offers the first-run set-up).
+    /// Whether one of them is an admin who may log in (else the console offers the first-run
+    /// set-up).
     pub fn has_admin(&self) -> bool {
-        self.by_name.values().any(|u| u.role == UserRole::Admin)
+        self.by_name
+            .values()
+            .any(|u| u.role == UserRole::Admin && !u.disabled)
     }
 
     /// How many.
@@ -204,8 +251,8 @@ pub fn create_empty(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Writes `bytes` to `path` through a temporary file (fsync, rename, directory fsync), mode
-/// 0600 (users file, console key and certificate, the set-up link).
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// 0600 (users file, console key and certificate, the set-up link, the citizen register).
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
@@ -238,6 +285,7 @@ mod tests {
             team: None,
             municipality: None,
             password: hash_password("hemmelig").unwrap(),
+            disabled: false,
         };
         let users = Users::parse(&entry(&user).unwrap()).unwrap();
         assert_eq!(
@@ -256,5 +304,42 @@ mod tests {
         })
         .unwrap();
         assert!(format!("{:#}", Users::parse(&responder).unwrap_err()).contains("needs a team"));
+    }
+
+    #[test]
+    fn a_disabled_user_cannot_log_in_and_the_last_admin_stays() {
+        let admin = User {
+            name: "mette".into(),
+            role: UserRole::Admin,
+            team: None,
+            municipality: None,
+            password: hash_password("hemmelig").unwrap(),
+            disabled: false,
+        };
+        let users = Users::default().with(admin.clone()).unwrap();
+        let off = User {
+            disabled: true,
+            ..admin.clone()
+        };
+        let e = users.with(off.clone()).unwrap_err().to_string();
+        assert!(e.contains("last admin"), "{e}");
+        let demoted = User {
+            role: UserRole::Operator,
+            ..admin.clone()
+        };
+        assert!(users.with(demoted).is_err());
+        let two = users
+            .with(User {
+                name: "ole".into(),
+                ..admin.clone()
+            })
+            .unwrap();
+        let one_off = two.with(off).unwrap();
+        assert!(one_off.check("mette", "hemmelig").is_none(), "disabled");
+        assert!(one_off.enabled("mette").is_none());
+        assert!(one_off.check("ole", "hemmelig").is_some());
+        let reread = Users::parse(&one_off.encode().unwrap()).unwrap();
+        assert!(reread.get("mette").unwrap().disabled);
+        assert!(!reread.get("ole").unwrap().disabled);
     }
 }

@@ -52,7 +52,16 @@ pub struct Citizen {
 #[derive(Clone, Debug, Default)]
 pub struct Citizens {
     by_ref: HashMap<String, Citizen>,
+    /// `sha256:` and the first 16 hex digits of the text it was read from (empty: no file).
+    version: String,
 }
+
+/// The longest citizen reference, in characters.
+const MAX_REFERENCE: usize = 64;
+/// The longest field (care notes, a contact …), in characters.
+const MAX_FIELD: usize = 2_000;
+/// At most this many phone numbers or contacts.
+const MAX_LIST: usize = 20;
 
 /// The CSV columns, in this order.
 const COLUMNS: [&str; 8] = [
@@ -104,7 +113,7 @@ impl Citizens {
                 e.column()
             )
         })?;
-        Self::from_list(list)
+        Self::from_list(list, text)
     }
 
     /// A register from CSV with the header `citizen,name,address,phones,contacts,language,
@@ -152,10 +161,10 @@ impl Citizens {
                 key_box: field("key_box"),
             });
         }
-        Self::from_list(list)
+        Self::from_list(list, text)
     }
 
-    fn from_list(list: Vec<Citizen>) -> anyhow::Result<Self> {
+    fn from_list(list: Vec<Citizen>, text: &str) -> anyhow::Result<Self> {
         let mut by_ref = HashMap::with_capacity(list.len());
         for (i, c) in list.into_iter().enumerate() {
             // Positions, never names: error messages end up in logs.
@@ -166,7 +175,71 @@ impl Citizens {
                 bail!("entry {}: citizen reference {:?} twice", i + 1, old.citizen);
             }
         }
-        Ok(Self { by_ref })
+        Ok(Self {
+            by_ref,
+            version: version_of(text.as_bytes()),
+        })
+    }
+
+    /// The register as a file in the format `json` says (else CSV with every column), sorted by
+    /// reference; reading it back gives the same register.
+    pub fn encode(&self, json: bool) -> anyhow::Result<Vec<u8>> {
+        let list = self.list();
+        if json {
+            let mut out = serde_json::to_vec_pretty(&list)?;
+            out.push(b'\n');
+            return Ok(out);
+        }
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(COLUMNS)?;
+        for c in list {
+            w.write_record([
+                c.citizen.as_str(),
+                &c.name,
+                &c.address,
+                &c.phones.join("; "),
+                &c.contacts.join("; "),
+                &c.language,
+                &c.care_notes,
+                &c.key_box,
+            ])?;
+        }
+        w.into_inner()
+            .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))
+    }
+
+    /// Reads a register from bytes in the format `json` says (else CSV).
+    pub fn decode(bytes: &[u8], json: bool) -> anyhow::Result<Self> {
+        let text = std::str::from_utf8(bytes).context("not UTF-8")?;
+        if json {
+            Self::parse_json(text)
+        } else {
+            Self::parse_csv(text)
+        }
+    }
+
+    /// Which text the register was read from: `sha256:` and 16 hex digits (empty without a
+    /// file). Journaled with every view and change, so the audit trail says which version of a
+    /// record a user was shown.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Every citizen, by reference.
+    pub fn list(&self) -> Vec<&Citizen> {
+        let mut list: Vec<&Citizen> = self.by_ref.values().collect();
+        list.sort_by(|a, b| a.citizen.cmp(&b.citizen));
+        list
+    }
+
+    /// Adds `citizen` or replaces the record with its reference (the old one is returned).
+    pub fn put(&mut self, citizen: Citizen) -> Option<Citizen> {
+        self.by_ref.insert(citizen.citizen.clone(), citizen)
+    }
+
+    /// Removes the record of `reference`.
+    pub fn remove(&mut self, reference: &str) -> Option<Citizen> {
+        self.by_ref.remove(reference)
     }
 
     /// The citizen behind `reference`.
@@ -183,6 +256,101 @@ impl Citizens {
     pub fn is_empty(&self) -> bool {
         self.by_ref.is_empty()
     }
+}
+
+impl Citizen {
+    /// The record as the register keeps it (each field trimmed, empty list items dropped), or
+    /// why it cannot be kept — named by field, never by content.
+    pub fn checked(mut self) -> Result<Self, String> {
+        for field in [
+            &mut self.citizen,
+            &mut self.name,
+            &mut self.address,
+            &mut self.language,
+            &mut self.care_notes,
+            &mut self.key_box,
+        ] {
+            *field = field.trim().to_owned();
+        }
+        for list in [&mut self.phones, &mut self.contacts] {
+            *list = list
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        if self.citizen.is_empty() || self.name.is_empty() {
+            return Err("the reference and the name are required".into());
+        }
+        let reference_ok = self.citizen.chars().count() <= MAX_REFERENCE
+            && self
+                .citizen
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !reference_ok {
+            return Err(format!(
+                "the reference must be 1–{MAX_REFERENCE} letters, digits, '-', '_' or '.'"
+            ));
+        }
+        let long = [
+            ("name", &self.name),
+            ("address", &self.address),
+            ("language", &self.language),
+            ("care_notes", &self.care_notes),
+            ("key_box", &self.key_box),
+        ]
+        .into_iter()
+        .chain(self.phones.iter().map(|p| ("phones", p)))
+        .chain(self.contacts.iter().map(|c| ("contacts", c)))
+        .find(|(_, v)| v.chars().count() > MAX_FIELD);
+        if let Some((field, _)) = long {
+            return Err(format!("{field}: at most {MAX_FIELD} characters"));
+        }
+        if self.phones.len() > MAX_LIST || self.contacts.len() > MAX_LIST {
+            return Err(format!(
+                "at most {MAX_LIST} phone numbers and {MAX_LIST} contacts"
+            ));
+        }
+        // The CSV file keeps lists `;`-separated: an item with one would come back as two.
+        if self
+            .phones
+            .iter()
+            .chain(&self.contacts)
+            .any(|s| s.contains(';'))
+        {
+            return Err("a phone number or contact may not contain ';'".into());
+        }
+        Ok(self)
+    }
+
+    /// The names of the fields that differ from `old` (for the audit trail: names, never
+    /// values).
+    pub fn changed_fields(&self, old: &Self) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        let pairs: [(&'static str, bool); 7] = [
+            ("name", self.name != old.name),
+            ("address", self.address != old.address),
+            ("phones", self.phones != old.phones),
+            ("contacts", self.contacts != old.contacts),
+            ("language", self.language != old.language),
+            ("care_notes", self.care_notes != old.care_notes),
+            ("key_box", self.key_box != old.key_box),
+        ];
+        for (name, differs) in pairs {
+            if differs {
+                changed.push(name);
+            }
+        }
+        changed
+    }
+}
+
+/// `sha256:` and the first 16 hex digits of the SHA-256 of `bytes`.
+fn version_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 #[cfg(test)]
@@ -206,6 +374,66 @@ mod tests {
         assert_eq!(k.contacts, ["Per Jensen (søn) +4587654321"]);
         assert_eq!(k.care_notes, "Diabetes, hører dårligt");
         assert!(r.get("borger-3").unwrap().phones.is_empty());
+    }
+
+    #[test]
+    fn an_edited_register_reads_back_the_same_in_either_format() {
+        let mut r = Citizens::parse_csv(CSV).unwrap();
+        let karen = r.get("borger-1").unwrap().clone();
+        let edited = Citizen {
+            phones: vec!["+4599999999".into()],
+            care_notes: "Diabetes; hører dårligt, \"insulin\"".into(),
+            ..karen.clone()
+        }
+        .checked()
+        .unwrap();
+        assert_eq!(edited.changed_fields(&karen), ["phones", "care_notes"]);
+        r.put(edited.clone());
+        r.remove("borger-3");
+        for json in [false, true] {
+            let bytes = r.encode(json).unwrap();
+            let back = Citizens::decode(&bytes, json).unwrap();
+            assert_eq!(back.list(), [&edited], "json: {json}");
+            assert_ne!(back.version(), Citizens::parse_csv(CSV).unwrap().version());
+        }
+    }
+
+    #[test]
+    fn a_record_that_would_not_read_back_is_refused_by_field() {
+        let ok = Citizen {
+            citizen: " borger-9 ".into(),
+            name: "Ib".into(),
+            phones: vec![" +4511 ".into(), "".into()],
+            ..Citizen::default()
+        };
+        let kept = ok.clone().checked().unwrap();
+        assert_eq!(
+            (kept.citizen.as_str(), kept.phones.as_slice()),
+            ("borger-9", &["+4511".to_owned()][..])
+        );
+        let semi = Citizen {
+            contacts: vec!["Per; Ole".into()],
+            ..ok.clone()
+        };
+        assert!(semi.checked().unwrap_err().contains("';'"));
+        let no_name = Citizen {
+            name: " ".into(),
+            ..ok.clone()
+        };
+        assert!(no_name.checked().unwrap_err().contains("required"));
+        let long = Citizen {
+            care_notes: "x".repeat(MAX_FIELD + 1),
+            ..ok.clone()
+        };
+        assert_eq!(
+            long.checked().unwrap_err(),
+            "care_notes: at most 2000 characters"
+        );
+        let bad_ref = Citizen {
+            citizen: "a,b".into(),
+            ..ok
+        };
+        assert!(bad_ref.checked().is_err());
     }
 
     #[test]

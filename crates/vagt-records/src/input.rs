@@ -22,6 +22,7 @@ const TICK_TAG: u8 = b'T';
 const SETUP_TAG: u8 = b'S';
 const REFUSAL_TAG: u8 = b'R';
 const VIEW_TAG: u8 = b'V';
+const ADMIN_TAG: u8 = b'A';
 
 /// A console user was shown a citizen's record from the register, with an alarm (journaled
 /// before it is shown: every view of health data is audited). The core ignores these records;
@@ -36,10 +37,54 @@ pub struct ViewRecord {
     pub role: String,
     /// From where.
     pub client: Option<SocketAddr>,
-    /// The alarm it was shown with.
-    pub alarm: u64,
-    /// The citizen's reference.
+    /// The alarm it was shown with (`None`: an admin viewing the register itself).
+    pub alarm: Option<u64>,
+    /// The citizen's reference (`*` for the register's list: every reference and name).
     pub citizen: String,
+    /// The register version the record was shown from ([`crate::Citizens::version`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register: Option<String>,
+}
+
+/// An administrator's change (a console user added, disabled, given a new role or password; a
+/// citizen's record added, changed or removed) or a new version of the citizen register taking
+/// effect (loaded at start, reloaded on SIGHUP): journaled before it takes effect, for the
+/// audit trail. The core ignores these records. They never hold a password or a citizen's
+/// data: users by name, citizens by reference, changed fields by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminRecord {
+    /// When (milliseconds since the Unix epoch).
+    pub at_ms: i64,
+    /// Who (`None`: the server itself, e.g. the register loaded at start or on SIGHUP).
+    pub user: Option<String>,
+    /// Their console role.
+    pub role: Option<String>,
+    /// From where.
+    pub client: Option<SocketAddr>,
+    /// What: `add_user`, `update_user`, `set_password`, `disable_user`, `enable_user`,
+    /// `put_citizen`, `remove_citizen`, `register_loaded`.
+    pub action: String,
+    /// The user's name or the citizen's reference it concerns (empty for the whole register).
+    pub target: String,
+    /// The rest, without secrets or health data: a user's role, team and municipality; the
+    /// names of the citizen fields changed; the register's version and size.
+    #[serde(default)]
+    pub details: serde_json::Value,
+}
+
+/// Encodes an admin record.
+pub fn encode_admin(a: &AdminRecord) -> anyhow::Result<Vec<u8>> {
+    let mut out = vec![ADMIN_TAG];
+    serde_json::to_writer(&mut out, a)?;
+    Ok(out)
+}
+
+/// Decodes a record only if it is an admin record (`Ok(None)` otherwise).
+pub fn decode_admin(payload: &[u8]) -> anyhow::Result<Option<AdminRecord>> {
+    match payload.split_first() {
+        Some((&ADMIN_TAG, rest)) => Ok(Some(serde_json::from_slice(rest).context("admin record")?)),
+        _ => Ok(None),
+    }
 }
 
 /// Encodes a view record.

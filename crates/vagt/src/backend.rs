@@ -4,13 +4,14 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock, Weak};
 
-use vagt_console::audit::{Refusal, View};
+use vagt_console::admin::RegisterChange;
+use vagt_console::audit::{AdminAction, Refusal, View};
 use vagt_console::protocol::{AccountInfo, ReportRequest};
 use vagt_console::server::{Backend, BoxFuture, Failure, Tap};
 use vagt_console::{ConsoleConfig, RunningConsole};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command};
 use vagt_engine::{Engine, EngineError};
-use vagt_records::input::{RefusalRecord, ViewRecord};
+use vagt_records::input::{AdminRecord, RefusalRecord, ViewRecord};
 use vagt_records::{Citizen, Citizens};
 use vagt_report::{Month, ReportFormat, ReportTable};
 
@@ -31,12 +32,14 @@ struct EngineBackend {
 /// Alarms acknowledged while degraded, listed at most (the newest).
 const PROVISIONAL_LIMIT: usize = 200;
 
-/// The citizen register the console shows: loaded at start, replaced whole on reload (SIGHUP);
-/// a reader keeps the version it took.
+/// The citizen register the console shows: loaded at start, replaced whole on reload (SIGHUP)
+/// or when an admin changes a record in the console; a reader keeps the version it took.
 #[derive(Clone)]
 pub struct Register {
     config: ConsoleConfig,
     current: Arc<RwLock<Arc<Citizens>>>,
+    /// One admin's change at a time: journaled, written, used — in that order.
+    writing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Register {
@@ -45,20 +48,93 @@ impl Register {
         Ok(Self {
             current: Arc::new(RwLock::new(Arc::new(config.load_citizens()?))),
             config: config.clone(),
+            writing: Arc::default(),
         })
     }
 
-    /// Reads the file again; the number of citizens. On error the old register stays.
-    pub fn reload(&self) -> anyhow::Result<usize> {
+    /// Reads the file again, and the record that says so. On error the old register stays.
+    pub fn reload(&self) -> anyhow::Result<AdminRecord> {
         let fresh = Arc::new(self.config.load_citizens()?);
-        let n = fresh.len();
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        Ok(n)
+        let record = loaded(&fresh, "reload");
+        self.set(fresh);
+        Ok(record)
+    }
+
+    /// The record saying which register is in force from now (`why`: `start`, `reload`).
+    pub fn loaded(&self, why: &str) -> AdminRecord {
+        loaded(&self.current(), why)
+    }
+
+    fn current(&self) -> Arc<Citizens> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn set(&self, register: Arc<Citizens>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = register;
     }
 
     fn get(&self, reference: &str) -> Option<Citizen> {
-        let current = Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()));
-        current.get(reference).cloned()
+        self.current().get(reference).cloned()
+    }
+
+    /// The register `change` makes and its file's bytes (in the file's format).
+    fn changed(&self, change: RegisterChange) -> Result<(Citizens, Vec<u8>), String> {
+        let mut next = Citizens::clone(&self.current());
+        match change {
+            RegisterChange::Put(record) => {
+                next.put(record);
+            }
+            RegisterChange::Remove(reference) => {
+                if next.remove(&reference).is_none() {
+                    return Err(format!("no citizen {reference} in the register"));
+                }
+            }
+        }
+        let json = self
+            .config
+            .citizens
+            .as_ref()
+            .is_some_and(|p| p.extension().is_some_and(|e| e == "json"));
+        let bytes = next.encode(json).map_err(|e| format!("{e:#}"))?;
+        // Read back as the next start will: its version is the file's.
+        let next = Citizens::decode(&bytes, json).map_err(|e| format!("{e:#}"))?;
+        Ok((next, bytes))
+    }
+}
+
+/// The record of `register` taking effect.
+fn loaded(register: &Citizens, why: &str) -> AdminRecord {
+    AdminRecord {
+        at_ms: vagt_records::time::now_ms(),
+        user: None,
+        role: None,
+        client: None,
+        action: "register_loaded".into(),
+        target: String::new(),
+        details: serde_json::json!({
+            "why": why,
+            "version": register.version(),
+            "citizens": register.len(),
+        }),
+    }
+}
+
+/// An admin's change as its journal record, with `extra` details added.
+fn admin_record(action: AdminAction, extra: &[(&str, serde_json::Value)]) -> AdminRecord {
+    let mut details = action.details;
+    if let serde_json::Value::Object(m) = &mut details {
+        for (k, v) in extra {
+            m.insert((*k).to_owned(), v.clone());
+        }
+    }
+    AdminRecord {
+        at_ms: vagt_records::time::now_ms(),
+        user: Some(action.user),
+        role: Some(role_name(action.role)),
+        client: action.client,
+        action: action.action.to_owned(),
+        target: action.target,
+        details,
     }
 }
 
@@ -168,8 +244,50 @@ impl Backend for EngineBackend {
             client: view.client,
             alarm: view.alarm,
             citizen: view.citizen,
+            register: Some(self.register.current().version().to_owned()).filter(|v| !v.is_empty()),
         });
         self.journal_audit(record)
+    }
+
+    fn audit_admin(&self, action: AdminAction) -> BoxFuture<'_, Result<(), String>> {
+        self.journal_audit(vagt_records::input::encode_admin(&admin_record(
+            action,
+            &[],
+        )))
+    }
+
+    fn register(&self) -> Arc<Citizens> {
+        self.register.current()
+    }
+
+    fn change_register(
+        &self,
+        action: AdminAction,
+        change: RegisterChange,
+    ) -> BoxFuture<'_, Result<Arc<Citizens>, String>> {
+        Box::pin(async move {
+            let register = &self.register;
+            let Some(path) = register.config.citizens.clone() else {
+                return Err("no citizen register is configured ([console] citizens)".to_owned());
+            };
+            let _turn = register.writing.lock().await;
+            let (next, bytes) = register.changed(change)?;
+            let extra = [
+                ("version", serde_json::json!(next.version())),
+                ("citizens", serde_json::json!(next.len())),
+            ];
+            let record = vagt_records::input::encode_admin(&admin_record(action, &extra));
+            self.journal_audit(record)
+                .await
+                .map_err(|e| format!("not changed: it could not be recorded ({e})"))?;
+            tokio::task::spawn_blocking(move || vagt_console::users::write_private(&path, &bytes))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("{e:#}"))?;
+            let next = Arc::new(next);
+            register.set(Arc::clone(&next));
+            Ok(next)
+        })
     }
 
     fn open_alarms(&self) -> Vec<Alarm> {

@@ -314,6 +314,9 @@ pub async fn start(mut config: Config, accounts: Accounts) -> anyhow::Result<Run
         .as_ref()
         .map(crate::backend::Register::load)
         .transpose()?;
+    if let Some(r) = &register {
+        tokio::spawn(journal_loaded(Arc::clone(&engine), r.loaded("start")));
+    }
     let console = match (&config.console, &register) {
         (Some(c), Some(r)) => {
             let reports = config.report_source(Arc::clone(&accounts));
@@ -424,14 +427,18 @@ impl Running {
         self.setup_link()?.0.split_once("#setup=").map(|(_, t)| t)
     }
 
-    /// SIGHUP: reads the citizen register again; a broken file keeps the one in use.
+    /// SIGHUP: reads the citizen register again (journaled: which version is in force from
+    /// now); a broken file keeps the one in use.
     fn reload_register(&self) {
         let Some(r) = &self.register else {
             info!("SIGHUP: no console, nothing to reload");
             return;
         };
         match r.reload() {
-            Ok(n) => info!(citizens = n, "SIGHUP: citizen register reloaded"),
+            Ok(record) => {
+                info!(citizens = %record.details["citizens"], version = %record.details["version"], "SIGHUP: citizen register reloaded");
+                tokio::spawn(journal_loaded(Arc::clone(&self.engine), record));
+            }
             Err(e) => warn!("SIGHUP: citizen register not reloaded, the previous one stays: {e:#}"),
         }
     }
@@ -502,6 +509,20 @@ impl Running {
     /// The core: commands and the read side.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+}
+
+/// Journals which citizen register is in force from now (the audit trail's answer to "which
+/// version of the record was shown"), in the background (never holding up the start or the
+/// signals); a failure is logged, the register is used anyway (the views themselves are
+/// journaled with its version, or not shown).
+async fn journal_loaded(engine: Arc<Engine>, record: input::AdminRecord) {
+    let journaled = match input::encode_admin(&record) {
+        Ok(bytes) => engine.journal_audit(bytes).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = journaled {
+        warn!("the citizen register's version could not be journaled: {e}");
     }
 }
 

@@ -64,6 +64,7 @@ pub(crate) fn users(names: &[&str]) -> Users {
                 team: None,
                 municipality: None,
                 password: hash_password(&format!("{name}-password")).unwrap(),
+                disabled: false,
             })
             .unwrap()
         })

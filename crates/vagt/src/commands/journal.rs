@@ -62,8 +62,8 @@ pub fn export_to(args: &JournalArgs, out: &mut dyn Write) -> anyhow::Result<()> 
 
 /// `vagt audit export`: one JSON object per person's command in the journal — who (name and
 /// role), from where (client address), when, and what — and per request the console refused
-/// before the core (with `refused` and `refused_by`) and per citizen record shown (`viewed`),
-/// in journal order.
+/// before the core (with `refused` and `refused_by`), per citizen record shown (`viewed`) and
+/// per admin change or citizen register taking effect (`admin`), in journal order.
 pub fn audit_export(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let from = args.journal.from;
     let cluster = match &args.config {
@@ -91,6 +91,10 @@ pub fn audit_export(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<()>
         }
         if let Ok(Some(v)) = vagt_records::input::decode_view(&record.payload) {
             writeln!(out, "{}", view_line(record.offset.0, &v))?;
+            continue;
+        }
+        if let Ok(Some(a)) = vagt_records::input::decode_admin(&record.payload) {
+            writeln!(out, "{}", admin_line(record.offset.0, &a))?;
             continue;
         }
         let Ok(Some(vagt_records::Input::Command(c))) =
@@ -145,6 +149,23 @@ fn view_line(offset: u64, v: &vagt_records::input::ViewRecord) -> serde_json::Va
         "viewed": "citizen",
         "citizen": v.citizen,
         "alarm": v.alarm,
+        "register": v.register,
+    })
+}
+
+/// An audit line for an admin's change or a citizen register taking effect.
+fn admin_line(offset: u64, a: &vagt_records::input::AdminRecord) -> serde_json::Value {
+    let at = Timestamp::from_unix(a.at_ms.div_euclid(1000)).map(|t| t.rfc3339());
+    json!({
+        "offset": offset,
+        "at": at,
+        "at_ms": a.at_ms,
+        "user": a.user,
+        "role": a.role,
+        "client": a.client.map(|c| c.to_string()),
+        "admin": a.action,
+        "target": a.target,
+        "details": a.details,
     })
 }
 

@@ -30,6 +30,7 @@ pub fn add(
         team,
         municipality,
         password: hash_password(password)?,
+        disabled: false,
     };
     append(file, &user)?;
     println!(

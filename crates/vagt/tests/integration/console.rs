@@ -45,6 +45,7 @@ pub fn console_section(dir: &Path) -> String {
             team: team.map(str::to_owned),
             municipality: (name == "aarhus-revisor").then(|| "Aarhus".to_owned()),
             password: hash_password(&format!("{name}-password")).unwrap(),
+            disabled: false,
         })
         .unwrap();
     }

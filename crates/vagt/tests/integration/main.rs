@@ -7,6 +7,7 @@
     unreachable_pub
 )] // test code
 
+mod admin;
 mod browser;
 mod citizens;
 mod cluster;
