@@ -57,7 +57,7 @@ pub enum UserRole {
     Responder,
     /// Read-only: the queue and reports.
     Auditor,
-    /// Administers users.
+    /// Administers users and the citizen register (in the console).
     Admin,
 }
 

@@ -66,6 +66,15 @@ const STRINGS = {
     "role operator": "operator", "role supervisor": "supervisor", "role responder": "responder",
     "role auditor": "auditor", "role admin": "admin",
     "change accepted": "accepted", "change arrived": "arrived", "change attached": "attached", "change cancelled": "cancelled", "change claimed": "claimed", "change classified": "classified", "change closed": "closed", "change door_granted": "door_granted", "change door_revoked": "door_revoked", "change emergency_mode": "emergency_mode", "change escalated": "escalated", "change forwarded": "forwarded", "change noted": "noted", "change opened": "opened", "change reassigned": "reassigned", "change released": "released", "change supervision_lost": "supervision_lost", "change supervision_restored": "supervision_restored", "change runaway": "runaway",
+    "admin": "Administration", "users title": "Users", "th name": "Name", "th role": "Role", "th team": "Team",
+    "th municipality": "Municipality", "th status": "Status", "u team": "Team (responders)",
+    "u municipality": "Municipality (auditors)", "u password": "New password (at least 12 characters)",
+    "btn save user": "Save user", "btn new": "New", "register title": "Citizen register", "search": "Search",
+    "th reference": "Reference", "cz phones": "phone numbers (one per line)", "cz contacts": "contacts (one per line)",
+    "btn save citizen": "Save citizen", "btn remove": "Remove", "status enabled": "active", "status disabled": "disabled",
+    "btn disable": "Disable", "btn enable": "Enable", "btn edit": "Edit", "version": "version {v}",
+    "save user": "save user {name}", "set password": "new password for {name}", "disable": "disable {name}",
+    "enable": "enable {name}", "save citizen": "save citizen {ref}", "remove citizen": "remove citizen {ref}",
   },
   da: {
     "title": "Vagt — vagtcentral", "user": "Bruger", "password": "Adgangskode", "log in": "Log ind",
@@ -121,6 +130,15 @@ const STRINGS = {
     "role operator": "operatør", "role supervisor": "vagtleder", "role responder": "udkørende",
     "role auditor": "revisor", "role admin": "administrator",
     "change accepted": "accepteret", "change arrived": "ankommet", "change attached": "gentagelse", "change cancelled": "annulleret", "change claimed": "taget", "change classified": "klassificeret", "change closed": "lukket", "change door_granted": "dør åbnet", "change door_revoked": "dør lukket", "change emergency_mode": "nødbemanding", "change escalated": "eskaleret", "change forwarded": "videresendt", "change noted": "note", "change opened": "åbnet", "change reassigned": "overdraget", "change released": "frigivet", "change supervision_lost": "forbindelse mistet", "change supervision_restored": "forbindelse tilbage", "change runaway": "løbsk enhed",
+    "admin": "Administration", "users title": "Brugere", "th name": "Navn", "th role": "Rolle", "th team": "Team",
+    "th municipality": "Kommune", "th status": "Status", "u team": "Team (udkørende)",
+    "u municipality": "Kommune (revisorer)", "u password": "Ny adgangskode (mindst 12 tegn)",
+    "btn save user": "Gem bruger", "btn new": "Ny", "register title": "Borgerregister", "search": "Søg",
+    "th reference": "Reference", "cz phones": "telefonnumre (ét pr. linje)", "cz contacts": "kontakter (én pr. linje)",
+    "btn save citizen": "Gem borger", "btn remove": "Fjern", "status enabled": "aktiv", "status disabled": "deaktiveret",
+    "btn disable": "Deaktivér", "btn enable": "Aktivér", "btn edit": "Redigér", "version": "version {v}",
+    "save user": "gem bruger {name}", "set password": "ny adgangskode til {name}", "disable": "deaktivér {name}",
+    "enable": "aktivér {name}", "save citizen": "gem borger {ref}", "remove citizen": "fjern borger {ref}",
   },
 };
 let lang = STRINGS[localStorage.getItem("vagt-lang")] ? localStorage.getItem("vagt-lang") : "da";
@@ -144,6 +162,7 @@ function applyLang() {
   if (me) $("who").textContent = who(me);
   $("status").textContent = t(me ? (live ? "live" : "not live") : "not connected");
   render();
+  showUsers();
 }
 function who(m) { return `${m.user} (${tv("role", m.role)}${m.team ? ", " + m.team : ""})`; }
 
@@ -205,7 +224,7 @@ function setLive(on) {
   document.body.classList.toggle("stale", !on);
   $("stale").hidden = on;
   $("status").textContent = t(on ? "live" : "not live");
-  for (const el of document.querySelectorAll("#actions button, #actions select, #actions input, #supervisor button")) el.disabled = !on;
+  for (const el of document.querySelectorAll("#actions button, #actions select, #actions input, #supervisor button, #admin button")) el.disabled = !on;
 }
 
 // Degraded (cluster mode): the banner, and the alarms acknowledged meanwhile that the shared
@@ -241,6 +260,7 @@ function handle(m) {
       $("login").hidden = true; $("console").hidden = false; $("mute").hidden = false;
       $("supervisor").hidden = m.role !== "supervisor";
       $("figures").hidden = !["supervisor", "auditor", "admin"].includes(m.role);
+      $("admin").hidden = m.role !== "admin";
       if (!$("figures").hidden && !$("report-month").value) $("report-month").value = thisMonth();
       break;
     case "denied":
@@ -261,6 +281,7 @@ function handle(m) {
       setLive(true);
       // Live again after (re)connecting: the figures too (not on every resync).
       if (!wasLive && !$("figures").hidden) fetchSla();
+      if (!wasLive && !$("admin").hidden) adminRefresh();
       if (selected !== null) askDetail(selected);
       render();
       break;
@@ -283,8 +304,12 @@ function handle(m) {
     case "pong": showDegraded(m); break;
     case "result": answer(t("done", { what: settle(m.id) })); break;
     case "report": report(m); break;
+    case "admin": adminReply(m); break;
     case "refused": answer(t("refused", { what: settle(m.id), why: refusal(m.error) })); break;
-    case "error": answer(`${m.id != null ? settle(m.id) : t("error")}: ${m.message}`); break;
+    case "error":
+      if (adminPending.has(m.id)) { adminFailed(m); break; }
+      answer(`${m.id != null ? settle(m.id) : t("error")}: ${m.message}`);
+      break;
   }
 }
 
@@ -532,6 +557,109 @@ function report(m) {
     return li;
   }));
 }
+
+// Administration (admins): the users and the citizen register. The server journals every
+// change before it takes effect, and every look at the register (its list, a record).
+const adminPending = new Map(); // request id → what was asked (null: a refresh)
+let users = [], citizens = [];
+function adminAsk(request, what) {
+  if (!ws || !live) { $("admin-answer").textContent = t("not sent", { what: what ?? "" }); return; }
+  const id = nextId++;
+  adminPending.set(id, what);
+  if (what) $("admin-answer").textContent = t("sent", { what });
+  ws.send(JSON.stringify({ type: "admin", id, request }));
+}
+function adminRefresh() { adminAsk({ action: "users" }, null); adminAsk({ action: "citizens" }, null); }
+function adminReply(m) {
+  const what = adminPending.get(m.id);
+  adminPending.delete(m.id);
+  if (what) $("admin-answer").textContent = m.done ?? t("done", { what });
+  const r = m.reply;
+  if (r.result === "users") { users = r.users; showUsers(); }
+  if (r.result === "citizens") {
+    citizens = r.citizens;
+    $("reg-version").textContent = r.version ? t("version", { v: r.version }) : "";
+    showCitizens();
+  }
+  if (r.result === "citizen") fillCitizen(r.record);
+}
+function adminFailed(m) {
+  const what = adminPending.get(m.id);
+  adminPending.delete(m.id);
+  $("admin-answer").textContent = t("refused", { what: what ?? t("admin"), why: m.message });
+}
+function button(text, onclick, cls) {
+  const b = document.createElement("button");
+  b.type = "button"; b.textContent = text; b.onclick = onclick; if (cls) b.className = cls;
+  return b;
+}
+function showUsers() {
+  $("users").querySelector("tbody").replaceChildren(...users.map((u) => {
+    const tr = document.createElement("tr");
+    tr.dataset.name = u.name;
+    tr.className = u.disabled ? "disabled" : "";
+    for (const v of [u.name, tv("role", u.role), u.team ?? "", u.municipality ?? "", t(u.disabled ? "status disabled" : "status enabled")]) {
+      const td = document.createElement("td"); td.textContent = v; tr.append(td);
+    }
+    const td = document.createElement("td");
+    const change = u.disabled ? "enable" : "disable";
+    td.append(button(t("btn edit"), () => fillUser(u), "edit"),
+              button(t(`btn ${change}`), () => adminAsk({ action: "set_disabled", name: u.name, disabled: !u.disabled }, t(change, { name: u.name })), "toggle"));
+    tr.append(td);
+    return tr;
+  }));
+}
+function fillUser(u) {
+  $("u-name").value = u?.name ?? ""; $("u-role").value = u?.role ?? "operator";
+  $("u-team").value = u?.team ?? ""; $("u-municipality").value = u?.municipality ?? ""; $("u-password").value = "";
+}
+$("u-new").onclick = () => fillUser(null);
+$("user-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const name = $("u-name").value.trim(), role = $("u-role").value, password = $("u-password").value;
+  const team = $("u-team").value.trim() || null, municipality = $("u-municipality").value.trim() || null;
+  if (!users.some((u) => u.name === name)) {
+    adminAsk({ action: "add_user", name, role, team, municipality, password }, t("save user", { name }));
+  } else {
+    adminAsk({ action: "update_user", name, role, team, municipality }, t("save user", { name }));
+    if (password) adminAsk({ action: "set_password", name, password }, t("set password", { name }));
+  }
+  $("u-password").value = "";
+});
+// The register's list (reference and name), filtered by the search box; a click opens the
+// record in the form (a journaled view).
+function showCitizens() {
+  const q = $("cz-search").value.trim().toLowerCase();
+  const shown = citizens.filter((c) => !q || c.citizen.toLowerCase().includes(q) || c.name.toLowerCase().includes(q));
+  $("citizens").querySelector("tbody").replaceChildren(...shown.map((c) => {
+    const tr = document.createElement("tr");
+    tr.tabIndex = 0; tr.dataset.ref = c.citizen;
+    for (const v of [c.citizen, c.name]) { const td = document.createElement("td"); td.textContent = v; tr.append(td); }
+    tr.onclick = tr.onkeydown = (ev) => { if (ev.type === "click" || ev.key === "Enter") adminAsk({ action: "citizen", citizen: c.citizen }, null); };
+    return tr;
+  }));
+}
+$("cz-search").oninput = showCitizens;
+const lines = (id) => $(id).value.split("\n").map((l) => l.trim()).filter(Boolean);
+function fillCitizen(c) {
+  $("cz-ref").value = c?.citizen ?? ""; $("cz-name").value = c?.name ?? ""; $("cz-address").value = c?.address ?? "";
+  $("cz-phones").value = (c?.phones ?? []).join("\n"); $("cz-contacts").value = (c?.contacts ?? []).join("\n");
+  $("cz-language").value = c?.language ?? ""; $("cz-notes").value = c?.care_notes ?? ""; $("cz-keybox").value = c?.key_box ?? "";
+}
+$("cz-new").onclick = () => fillCitizen(null);
+$("cz-remove").onclick = () => {
+  const ref = $("cz-ref").value.trim();
+  if (ref) adminAsk({ action: "remove_citizen", citizen: ref }, t("remove citizen", { ref }));
+};
+$("citizen-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const record = {
+    citizen: $("cz-ref").value.trim(), name: $("cz-name").value.trim(), address: $("cz-address").value.trim(),
+    phones: lines("cz-phones"), contacts: lines("cz-contacts"), language: $("cz-language").value.trim(),
+    care_notes: $("cz-notes").value.trim(), key_box: $("cz-keybox").value.trim(),
+  };
+  adminAsk({ action: "put_citizen", record }, t("save citizen", { ref: record.citizen }));
+});
 
 $("sla-refresh").onclick = fetchSla;
 setInterval(() => { if (!$("figures").hidden) fetchSla(); }, 30_000);

@@ -19,7 +19,7 @@ use crate::gateway::{Gateway, json_lines, sia, signal};
 
 /// The console section of [`console_section`] with an admin `anna` added to its users file,
 /// and `extra` appended; the config file's path.
-fn config_with_admin(dir: &Path, extra: &str) -> String {
+pub(crate) fn config_with_admin(dir: &Path, extra: &str) -> String {
     let section = console_section(dir);
     let users = dir.join("users.toml");
     let mut text = std::fs::read_to_string(&users).unwrap();

@@ -398,3 +398,66 @@ fn by(user: &str, commands: &[&str]) -> Vec<(String, String)> {
         .map(|c| (user.to_owned(), (*c).to_owned()))
         .collect()
 }
+
+#[test]
+fn an_admin_manages_users_and_the_citizen_register_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let register = crate::console::write_register(dir.path(), 0o600);
+    let config = crate::admin::config_with_admin(
+        dir.path(),
+        &format!("citizens = \"{}\"\n", register.display()),
+    );
+    let data = dir.path().join("data");
+    let g = crate::gateway::Gateway::start_on(&data, &["--config", &config]);
+    let os = std::ffi::OsStr::new;
+    let shot = dir.path().join("admin.png");
+    let (mut browser, mut lines) = run_script(
+        "admin.mjs",
+        g.console.expect("console address"),
+        &[
+            ("VAGT_USER", os("anna")),
+            ("VAGT_PASSWORD", os("anna-password")),
+            ("VAGT_NEW_USER", os("nina")),
+            ("VAGT_NEW_PASSWORD", os("nina-long-password")),
+            ("VAGT_DISABLE", os("mette")),
+            ("VAGT_SEARCH", os("karen")),
+            ("VAGT_CITIZEN", os("borger-1")),
+            ("VAGT_PHONE", os("+45 70 70 70 70\n+4512345678")),
+            ("VAGT_SCREENSHOT", shot.as_os_str()),
+        ],
+    );
+    let done = lines.next().map(|l| l.unwrap());
+    let ok = browser.wait().unwrap().success();
+    assert_eq!(g.stop(), Some(0));
+    assert_eq!(done.as_deref(), Some("done"));
+    assert!(ok);
+    if let Ok(keep) = std::env::var("VAGT_KEEP_SCREENSHOTS") {
+        std::fs::copy(&shot, Path::new(&keep).join("admin.png")).unwrap();
+    }
+    // What the clicks did is on disk: the users file and the register the next start reads.
+    let users = vagt_console::users::Users::load(&dir.path().join("users.toml")).unwrap();
+    assert!(users.check("nina", "nina-long-password").is_some());
+    assert!(users.get("mette").unwrap().disabled);
+    let citizens = vagt_records::Citizens::load(&register).unwrap();
+    assert_eq!(
+        citizens.get("borger-1").unwrap().phones,
+        ["+45 70 70 70 70", "+4512345678"]
+    );
+    assert_eq!(citizens.get("borger-7").unwrap().name, "Else Holm");
+    // And in the audit trail, as anna's, from her browser.
+    let trail = audit_trail(&data);
+    let anna: Vec<(&str, &str)> = trail
+        .iter()
+        .filter(|a| a["user"] == "anna" && a["admin"].is_string())
+        .map(|a| (a["admin"].as_str().unwrap(), a["target"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        anna,
+        [
+            ("add_user", "nina"),
+            ("disable_user", "mette"),
+            ("put_citizen", "borger-1"),
+            ("put_citizen", "borger-7")
+        ]
+    );
+}
