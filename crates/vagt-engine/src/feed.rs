@@ -33,6 +33,8 @@ pub(super) struct Feed {
     pub(super) snapshot_every: Duration,
     /// The newest snapshot's offset on disk (read by the archiver).
     pub(super) snapshotted: Arc<AtomicU64>,
+    /// The parts of a journaled set of accounts, gathered before the shards get it whole.
+    pub(super) parts: records::SetupParts,
 }
 
 impl Feed {
@@ -90,7 +92,7 @@ impl Feed {
         }
     }
 
-    fn route(&self, records: impl Iterator<Item = Record>) {
+    fn route(&mut self, records: impl Iterator<Item = Record>) {
         let n = self.shards.len();
         let mut batches: Vec<Vec<Item>> = (0..n).map(|_| Vec::new()).collect();
         for r in records {
@@ -111,7 +113,10 @@ impl Feed {
             let offset = r.offset.0;
             let (target, work) = match route {
                 Route::Frame(account) => (Some(shard_of(&account, n)), Work::Frame(r.payload)),
-                Route::Input(input) => (shard_for(&input, n), Work::Input(input)),
+                Route::Input(input) => match self.parts.take(input) {
+                    Some(input) => (shard_for(&input, n), Work::Input(input)),
+                    None => continue,
+                },
             };
             match target {
                 Some(i) => {

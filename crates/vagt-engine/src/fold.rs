@@ -11,10 +11,10 @@ use vagt_journal::{Offset, Reader, Records};
 use vagt_proto::Settings;
 
 use super::records;
-use super::worker::apply_input;
+use super::worker::{Setups, apply_input};
 use super::{fresh, setups_by_shard, shard_for};
 use crate::config::CoreConfig;
-use vagt_records::Accounts;
+use vagt_records::{Accounts, Input};
 
 /// Opens a log from its start.
 pub type OpenLog = Arc<dyn Fn() -> anyhow::Result<Records> + Send + Sync>;
@@ -76,7 +76,20 @@ pub fn fold_log(
     accounts: &Accounts,
     settings: &Settings,
     log: &Log,
-    on_change: impl FnMut(&Change),
+    mut on_change: impl FnMut(&Change),
+) -> anyhow::Result<u64> {
+    replay(config, accounts, settings, log, |c, _| on_change(c)).map(|(_, read)| read)
+}
+
+/// [`fold_log`], handing each change the accounts in force when it was made: `accounts` until
+/// the log's first journaled set of accounts, then each set from its record on (reports name
+/// the citizen and municipality an account had then, not today's).
+pub fn fold_log_in_force(
+    config: &CoreConfig,
+    accounts: &Accounts,
+    settings: &Settings,
+    log: &Log,
+    on_change: impl FnMut(&Change, &Accounts),
 ) -> anyhow::Result<u64> {
     replay(config, accounts, settings, log, on_change).map(|(_, read)| read)
 }
@@ -89,7 +102,7 @@ pub fn open_alarms(
     settings: &Settings,
     log: &Log,
 ) -> anyhow::Result<Vec<vagt_core::Alarm>> {
-    let (shards, _) = replay(config, accounts, settings, log, |_| {})?;
+    let (shards, _) = replay(config, accounts, settings, log, |_, _| {})?;
     let mut open: Vec<vagt_core::Alarm> = shards
         .iter()
         .flat_map(|s| s.open_alarms().cloned())
@@ -104,30 +117,48 @@ fn replay(
     accounts: &Accounts,
     settings: &Settings,
     log: &Log,
-    mut on_change: impl FnMut(&Change),
+    mut on_change: impl FnMut(&Change, &Accounts),
 ) -> anyhow::Result<(Vec<vagt_core::Shard>, u64)> {
     let n = config.shards.max(1);
-    let per_shard = setups_by_shard(accounts, n);
+    let mut per_shard: Vec<Setups> = setups_by_shard(accounts, n)
+        .into_iter()
+        .enumerate()
+        .map(|(index, list)| Setups {
+            index,
+            shards: n,
+            list,
+        })
+        .collect();
     let (mut shards, _) = fresh(config, n);
+    let mut parts = records::SetupParts::default();
+    let mut in_force: Option<Arc<Accounts>> = None;
     let mut read = 0;
     for record in log.open()? {
         let record = record.with_context(|| format!("reading {log:?}"))?;
         read += 1;
-        // A record the live core could not decode was skipped there too.
+        // A record the live core could not decode was skipped there too. Frames are decoded
+        // with the given accounts' keys (journaled accounts carry none).
         let Ok(Some(input)) = records::decode(&record.payload, accounts, settings) else {
             continue;
         };
+        let Some(input) = parts.take(input) else {
+            continue;
+        };
+        if let Input::Accounts { accounts, .. } = &input {
+            in_force = Some(Arc::clone(accounts));
+        }
+        let now = in_force.as_deref().unwrap_or(accounts);
         let targets: Vec<usize> = match shard_for(&input, n) {
             Some(i) => vec![i],
             None => (0..n).collect(),
         };
         for i in targets {
-            let (Some(shard), Some(list)) = (shards.get_mut(i), per_shard.get(i)) else {
+            let (Some(shard), Some(setups)) = (shards.get_mut(i), per_shard.get_mut(i)) else {
                 continue;
             };
-            if let Ok(changes) = apply_input(shard, &input, list) {
+            if let Ok(changes) = apply_input(shard, &input, setups) {
                 for c in &changes {
-                    on_change(c);
+                    on_change(c, now);
                 }
             }
         }

@@ -200,7 +200,7 @@ pub(crate) fn shard_for(input: &Input, n: usize) -> Option<usize> {
             .command
             .alarm()
             .map(|id| usize::try_from(id.0 % n.max(1) as u64).unwrap_or(0)),
-        Input::Tick(_) | Input::Setup(_) => None,
+        Input::Tick(_) | Input::Setup(_) | Input::SetupPart(_) | Input::Accounts { .. } => None,
     }
 }
 
@@ -289,6 +289,7 @@ impl Engine {
         for (index, (shard, setups)) in shards.into_iter().zip(per_shard).enumerate() {
             let cx = worker::Context {
                 index,
+                shards: n,
                 setups,
                 accounts: Arc::clone(&accounts),
                 settings,
@@ -308,6 +309,7 @@ impl Engine {
             shards: senders,
             snap_dir,
             snapshot_every: std::time::Duration::from_secs(config.snapshot_every_secs),
+            parts: records::SetupParts::default(),
         };
         threads.push(
             std::thread::Builder::new()
@@ -605,6 +607,18 @@ pub(crate) fn setups_by_shard(accounts: &Accounts, n: usize) -> Vec<Vec<(String,
         }
     }
     per_shard
+}
+
+/// The core settings of the accounts on shard `index` of `n`.
+pub(crate) fn setups_of_shard(
+    accounts: &Accounts,
+    index: usize,
+    n: usize,
+) -> Vec<(String, AccountSetup)> {
+    setups(accounts)
+        .into_iter()
+        .filter(|(account, _)| shard_of(account, n) == index)
+        .collect()
 }
 
 /// New, empty shards that will replay the journal from its start.

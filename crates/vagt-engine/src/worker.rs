@@ -39,6 +39,10 @@ pub(super) enum Work {
 /// What a shard thread needs besides its shard.
 pub(super) struct Context {
     pub(super) index: usize,
+    /// How many shards there are.
+    pub(super) shards: usize,
+    /// This shard's accounts' settings at start (the accounts file); a journaled set of
+    /// accounts replaces them from its record on.
     pub(super) setups: Vec<(String, AccountSetup)>,
     pub(super) accounts: Arc<Accounts>,
     pub(super) settings: Settings,
@@ -60,6 +64,11 @@ pub(super) enum Msg {
 /// The shard thread's loop; ends when the feed hangs up.
 pub(super) fn run(mut shard: Shard, rx: &Receiver<Msg>, cx: &Context) {
     let shared = &*cx.shared;
+    let mut setups = Setups {
+        index: cx.index,
+        shards: cx.shards,
+        list: cx.setups.clone(),
+    };
     for msg in rx {
         match msg {
             Msg::Batch { items, upto } => {
@@ -82,7 +91,7 @@ pub(super) fn run(mut shard: Shard, rx: &Receiver<Msg>, cx: &Context) {
                             }
                         }
                     };
-                    apply(&mut shard, item.offset, input, live, cx);
+                    apply(&mut shard, item.offset, input, live, cx, &mut setups);
                 }
                 if let Some(a) = shared.applied.get(cx.index) {
                     a.store(upto, Ordering::Release);
@@ -104,8 +113,15 @@ pub(super) fn run(mut shard: Shard, rx: &Receiver<Msg>, cx: &Context) {
 
 /// Applies an input, publishes what changed, then answers the command's waiter — in that order,
 /// so whoever hears "done" already finds the change on the read side.
-fn apply(shard: &mut Shard, offset: u64, input: Input, live: bool, cx: &Context) {
-    let result = apply_input(shard, &input, &cx.setups);
+fn apply(
+    shard: &mut Shard,
+    offset: u64,
+    input: Input,
+    live: bool,
+    cx: &Context,
+    setups: &mut Setups,
+) {
+    let result = apply_input(shard, &input, setups);
     let changes = result.clone().unwrap_or_default();
     publish(shard, &changes, live, cx);
     if let Input::Command(c) = &input {
@@ -119,12 +135,23 @@ fn apply(shard: &mut Shard, offset: u64, input: Input, live: bool, cx: &Context)
     }
 }
 
+/// A shard's accounts' settings as they are in force: the accounts file's at start, then each
+/// journaled set of accounts' from its record on.
+pub(crate) struct Setups {
+    /// Which shard.
+    pub(crate) index: usize,
+    /// Of how many.
+    pub(crate) shards: usize,
+    /// This shard's accounts and their settings.
+    pub(crate) list: Vec<(String, AccountSetup)>,
+}
+
 /// Applies one journaled input to a shard — the same step live, at start-up and offline
 /// (reports): a refused command is `Err` and changes nothing.
 pub(crate) fn apply_input(
     shard: &mut Shard,
     input: &Input,
-    setups: &[(String, AccountSetup)],
+    setups: &mut Setups,
 ) -> Result<Vec<Change>, vagt_core::CommandError> {
     Ok(match input {
         Input::Frame {
@@ -134,9 +161,16 @@ pub(crate) fn apply_input(
         } => shard.on_events(account, events, *at),
         Input::Tick(at) => shard.tick(*at),
         Input::Setup(at) => {
-            shard.reconfigure(setups, *at);
+            shard.reconfigure(&setups.list, *at);
             Vec::new()
         }
+        Input::Accounts { at, accounts } => {
+            setups.list = super::setups_of_shard(accounts, setups.index, setups.shards);
+            shard.reconfigure(&setups.list, *at);
+            Vec::new()
+        }
+        // Parts are gathered before they reach a shard (`SetupParts`).
+        Input::SetupPart(_) => Vec::new(),
         Input::Command(c) => return shard.command(&c.actor, &c.command, secs(c.at_ms)),
     })
 }

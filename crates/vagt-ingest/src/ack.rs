@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use metrics::{Counter, Histogram, counter, histogram};
 use tokio::sync::oneshot;
 use vagt_dc09::{
@@ -25,7 +26,9 @@ use crate::metrics::{self as m, FrameCounters, FrameType, Outcome};
 /// Everything the ACK path needs; shared by all connection tasks.
 pub struct AckPath {
     settings: Settings,
-    accounts: Arc<Accounts>,
+    /// Replaced whole when the accounts file is reloaded (SIGHUP); each frame reads the
+    /// accounts in use when it arrives, without a lock.
+    accounts: ArcSwap<Accounts>,
     dedup: Dedup,
     journal: Arc<dyn Journal>,
     /// Handles looked up once: a flood of junk must not cost a registry lookup per datagram,
@@ -85,7 +88,7 @@ impl AckPath {
     ) -> Self {
         Self {
             settings,
-            accounts,
+            accounts: ArcSwap::new(accounts),
             dedup,
             journal,
             garbage: counter!(m::DECODE_ERRORS, "kind" => "garbage"),
@@ -94,6 +97,11 @@ impl AckPath {
             dedup_hits: counter!(m::DEDUP_HITS),
             latency: histogram!(m::ACK_LATENCY),
         }
+    }
+
+    /// Uses `accounts` for every frame from now on (a reloaded accounts file).
+    pub fn replace_accounts(&self, accounts: Arc<Accounts>) {
+        self.accounts.store(accounts);
     }
 
     /// Records the time from `received` to an acknowledgement written to the device.
@@ -188,7 +196,8 @@ impl AckPath {
                 };
             }
         };
-        let account = self.accounts.find(&frame);
+        let accounts = self.accounts.load();
+        let account = accounts.find(&frame);
         let mut settings = self.settings;
         if let Some(a) = account {
             let w = &mut settings.policy.window;

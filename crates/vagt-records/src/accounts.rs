@@ -4,11 +4,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use vagt_dc09::{AccountKey, Frame, Key};
 
-/// One `[[accounts]]` entry as written.
-#[derive(Clone, Debug, Deserialize)]
+/// One `[[accounts]]` entry as written. Serialized (for the journal's record of the accounts in
+/// force) without its key: keys stay in the accounts file.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AccountEntry {
     /// The account as the device sends it (`#acct`), hex digits.
@@ -18,6 +19,7 @@ pub struct AccountEntry {
     /// Only frames with this `R` value match (any receiver if absent).
     pub receiver: Option<String>,
     /// AES key (`hex:…`, `text:…`, or bare; see README). With a key, clear text is refused.
+    #[serde(default, skip_serializing)]
     pub key: Option<String>,
     /// Per-account timestamp window: seconds old.
     pub window_max_age_secs: Option<u32>,
@@ -41,12 +43,12 @@ pub struct AccountEntry {
     /// The next responder team, when the first does not accept a forwarded alarm in time.
     pub backup_team: Option<String>,
     /// Priority (1 = life safety … 5) by event code, overriding the code table.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
     pub priorities: HashMap<String, u8>,
 }
 
 /// What kind of service an account is.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum CallType {
     /// Personal emergency pendant: forwarded to the citizen's home-care provider.
@@ -108,8 +110,13 @@ impl Accounts {
     /// Parses accounts TOML.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let file: File = toml::from_str(text)?;
+        Self::from_entries(file.accounts)
+    }
+
+    /// Accounts from entries, checked as the file's are.
+    pub fn from_entries(entries: Vec<AccountEntry>) -> anyhow::Result<Self> {
         let mut by_account: HashMap<String, Vec<Account>> = HashMap::new();
-        for (i, entry) in file.accounts.into_iter().enumerate() {
+        for (i, entry) in entries.into_iter().enumerate() {
             let acct = &entry.account;
             if !(3..=16).contains(&acct.len()) || !acct.bytes().all(|b| b.is_ascii_hexdigit()) {
                 bail!("accounts[{i}].account {acct:?} must be 3-16 hex digits");
@@ -145,6 +152,16 @@ impl Accounts {
     /// Every entry.
     pub fn entries(&self) -> impl Iterator<Item = &AccountEntry> {
         self.by_account.values().flatten().map(|a| &a.entry)
+    }
+
+    /// Every entry in a stable order (account, line, receiver): the same accounts give the
+    /// same journal record on every node.
+    pub fn sorted_entries(&self) -> Vec<&AccountEntry> {
+        let mut all: Vec<&AccountEntry> = self.entries().collect();
+        all.sort_by(|a, b| {
+            (&a.account, &a.line, &a.receiver).cmp(&(&b.account, &b.line, &b.receiver))
+        });
+        all
     }
 
     /// The (first) entry for an account number.

@@ -3,9 +3,13 @@
 //!
 //! Everything that changes the core goes through the journal first, so the journal alone
 //! rebuilds it: `C` a person's command (actor, time, client), `T` a clock tick, `S` "the
-//! accounts file was (re)loaded" (the point from which its supervision and teams apply).
+//! accounts file was (re)loaded" (the point from which its supervision and teams apply) — with
+//! the accounts themselves (without their keys), in parts of at most [`SETUP_PART_BYTES`], so a
+//! replay and a report use the accounts that were in force, not today's file. (An `S` record
+//! of eight bytes, from before, carries none: the file given to the replay applies.)
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -14,7 +18,7 @@ use vagt_core::{Actor, Command};
 use vagt_dc09::{Frame, RawFrame, Timestamp, UnknownAccount, Window};
 use vagt_proto::{Event, Settings};
 
-use crate::accounts::Accounts;
+use crate::accounts::{AccountEntry, Accounts};
 use crate::frame::FrameRecord;
 
 const COMMAND_TAG: u8 = b'C';
@@ -175,8 +179,85 @@ pub enum Input {
     Command(CommandRecord),
     /// The clock reached `at` (seconds).
     Tick(u64),
-    /// The accounts file applies from `at` (seconds).
+    /// The accounts file applies from `at` (seconds): an old record that does not say which
+    /// accounts (the file given to the core applies).
     Setup(u64),
+    /// One part of the accounts in force; [`SetupParts`] makes [`Input::Accounts`] of the
+    /// last.
+    SetupPart(Arc<SetupPart>),
+    /// These accounts apply from `at` (seconds): their supervision, teams, door locks and
+    /// priorities for the core, their citizens and municipalities for the reports.
+    Accounts {
+        /// From when.
+        at: u64,
+        /// The accounts (without keys).
+        accounts: Arc<Accounts>,
+    },
+}
+
+/// One part of an `S` record's accounts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupPart {
+    /// From when the accounts apply (seconds).
+    #[serde(skip)]
+    pub at: u64,
+    /// Which set of parts (one per load of the accounts file).
+    pub set: u64,
+    /// This part's number, from 0.
+    pub part: u32,
+    /// How many parts the set has.
+    pub parts: u32,
+    /// Some of the accounts.
+    pub accounts: Vec<AccountEntry>,
+}
+
+/// The most bytes of accounts in one `S` record (the journal takes records of up to 1 MiB).
+pub const SETUP_PART_BYTES: usize = 256 << 10;
+
+/// Gathers the parts of a set, in order, into the accounts they make. Sets may interleave (two
+/// cluster nodes starting at once); a few are gathered at a time.
+#[derive(Debug, Default)]
+pub struct SetupParts {
+    /// Sets being gathered: their id, the next part expected, the accounts so far.
+    open: Vec<(u64, u32, Vec<AccountEntry>)>,
+}
+
+/// Sets gathered at once; an older one beyond this is dropped.
+const OPEN_SETS: usize = 4;
+
+impl SetupParts {
+    /// Passes every input through, except parts: the last part of a set (after all before it,
+    /// in order) becomes [`Input::Accounts`], the others `None`. A set whose parts do not all
+    /// come in order is dropped (the accounts in force stay), as is a set that does not check.
+    pub fn take(&mut self, input: Input) -> Option<Input> {
+        let Input::SetupPart(p) = input else {
+            return Some(input);
+        };
+        if p.part == 0 {
+            self.open.retain(|(set, _, _)| *set != p.set);
+            if self.open.len() >= OPEN_SETS {
+                self.open.remove(0);
+            }
+            self.open.push((p.set, 0, Vec::new()));
+        }
+        let i = self.open.iter().position(|(set, _, _)| *set == p.set)?;
+        let (_, next, got) = &mut self.open[i];
+        if p.part != *next {
+            self.open.remove(i);
+            return None;
+        }
+        got.extend(p.accounts.iter().cloned());
+        *next += 1;
+        if *next < p.parts {
+            return None;
+        }
+        let (_, _, got) = self.open.remove(i);
+        let accounts = Accounts::from_entries(got).ok()?;
+        Some(Input::Accounts {
+            at: p.at,
+            accounts: Arc::new(accounts),
+        })
+    }
 }
 
 /// Encodes a command record.
@@ -193,11 +274,47 @@ pub fn encode_tick(at: u64) -> Vec<u8> {
     out
 }
 
-/// Encodes a setup record.
+/// Encodes a setup record that does not carry the accounts (as before they were journaled).
 pub fn encode_setup(at: u64) -> Vec<u8> {
     let mut out = vec![SETUP_TAG];
     out.extend_from_slice(&at.to_le_bytes());
     out
+}
+
+/// Encodes "these accounts apply from `at`" as one or more `S` records, to be journaled in
+/// this order; `set` tells this set of parts from another's (e.g. another node's).
+pub fn encode_accounts(at: u64, accounts: &Accounts, set: u64) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut chunks: Vec<Vec<AccountEntry>> = vec![Vec::new()];
+    let mut bytes = 0;
+    for entry in accounts.sorted_entries() {
+        let size = serde_json::to_vec(entry)?.len() + 1;
+        if bytes + size > SETUP_PART_BYTES && chunks.last().is_some_and(|c| !c.is_empty()) {
+            chunks.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        if let Some(c) = chunks.last_mut() {
+            c.push(entry.clone());
+        }
+    }
+    let parts = u32::try_from(chunks.len()).context("too many accounts")?;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, accounts)| {
+            let part = SetupPart {
+                at,
+                set,
+                part: u32::try_from(i).context("too many accounts")?,
+                parts,
+                accounts,
+            };
+            let mut out = vec![SETUP_TAG];
+            out.extend_from_slice(&at.to_le_bytes());
+            serde_json::to_writer(&mut out, &part)?;
+            Ok(out)
+        })
+        .collect()
 }
 
 /// Decodes any journal record into the core's input; `Ok(None)` for kinds the core ignores.
@@ -226,7 +343,14 @@ fn decode_core_record(payload: &[u8]) -> anyhow::Result<Option<Input>> {
     Ok(Some(match tag {
         COMMAND_TAG => Input::Command(serde_json::from_slice(rest).context("command record")?),
         TICK_TAG => Input::Tick(le_u64(rest)?),
-        SETUP_TAG => Input::Setup(le_u64(rest)?),
+        SETUP_TAG if rest.len() == 8 => Input::Setup(le_u64(rest)?),
+        SETUP_TAG => {
+            let at = le_u64(rest.get(..8).context("setup record too short")?)?;
+            let mut part: SetupPart =
+                serde_json::from_slice(&rest[8..]).context("setup record's accounts")?;
+            part.at = at;
+            Input::SetupPart(Arc::new(part))
+        }
         _ => return Ok(None),
     }))
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use vagt_core::{Change, ChangeKind, Classification};
+use vagt_records::{AccountEntry, Accounts};
 
 /// One alarm from opening to its end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -90,9 +91,30 @@ pub struct Collected {
     pub calls: BTreeMap<u64, Call>,
     /// When each account was flagged as a runaway device.
     pub runaways: BTreeMap<String, Vec<u64>>,
+    /// What the accounts in force said about each alarm's account when it opened (`None`:
+    /// not an account then), when the changes came with them ([`Collected::add_in_force`]).
+    pub opened_as: BTreeMap<u64, Option<AccountEntry>>,
+    /// The same for each runaway account, when it was last flagged.
+    pub flagged_as: BTreeMap<String, Option<AccountEntry>>,
 }
 
 impl Collected {
+    /// Takes one change into account, with the accounts in force when it was made.
+    pub fn add_in_force(&mut self, c: &Change, accounts: &Accounts) {
+        match &c.kind {
+            ChangeKind::Opened { alarm, account, .. } => {
+                self.opened_as
+                    .insert(alarm.0, accounts.entry(account).cloned());
+            }
+            ChangeKind::Runaway { account, .. } => {
+                self.flagged_as
+                    .insert(account.clone(), accounts.entry(account).cloned());
+            }
+            _ => {}
+        }
+        self.add(c);
+    }
+
     /// Takes one change into account.
     pub fn add(&mut self, c: &Change) {
         let at = c.at;

@@ -13,7 +13,7 @@ pub mod render;
 use std::sync::Arc;
 
 use vagt_engine::CoreConfig;
-use vagt_engine::fold::fold_log;
+use vagt_engine::fold::fold_log_in_force;
 use vagt_proto::Settings;
 use vagt_records::Accounts;
 
@@ -80,12 +80,12 @@ impl Source {
         let policy = &self.core.normal;
         let month = request.month;
         let mut collected = calls::Collected::default();
-        fold_log(
+        fold_log_in_force(
             &self.core,
             &self.accounts,
             &self.settings,
             &self.journal,
-            |c| collected.add(c),
+            |c, accounts| collected.add_in_force(c, accounts),
         )?;
         let m = monthly::monthly(
             &collected,

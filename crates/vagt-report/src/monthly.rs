@@ -302,14 +302,25 @@ pub fn monthly(
         .entries()
         .map(|e| (e.account.to_ascii_uppercase(), e))
         .collect();
-    let citizen_of = |account: &str| -> String {
-        entries
-            .get(account)
+    // The account as the accounts in force said when the alarm opened (or the runaway was
+    // flagged); without them (a journal from before they were journaled), as `accounts` says.
+    let entry_of = |alarm: Option<u64>, account: &str| -> Option<&AccountEntry> {
+        let then = match alarm {
+            Some(a) => collected.opened_as.get(&a),
+            None => collected.flagged_as.get(account),
+        };
+        match then {
+            Some(e) => e.as_ref(),
+            None => entries.get(account).copied(),
+        }
+    };
+    let citizen_of = |alarm: Option<u64>, account: &str| -> String {
+        entry_of(alarm, account)
             .and_then(|e| e.citizen.clone())
             .unwrap_or_else(|| account.to_owned())
     };
-    let in_scope = |account: &str| {
-        let entry = entries.get(account);
+    let in_scope = |alarm: Option<u64>, account: &str| {
+        let entry = entry_of(alarm, account);
         let is = |field: Option<&str>, wanted: &str| {
             field.is_some_and(|x| x.eq_ignore_ascii_case(wanted))
         };
@@ -325,16 +336,18 @@ pub fn monthly(
     let mut calls: Vec<CallRow> = Vec::new();
     let mut previous: BTreeMap<String, u64> = BTreeMap::new();
     for call in collected.calls.values() {
-        if !in_scope(&call.account) {
+        if !in_scope(Some(call.alarm), &call.account) {
             continue;
         }
         if (prev_start..start).contains(&call.opened) {
-            *previous.entry(citizen_of(&call.account)).or_default() += u64::from(call.presses);
+            *previous
+                .entry(citizen_of(Some(call.alarm), &call.account))
+                .or_default() += u64::from(call.presses);
         }
         if !(start..end).contains(&call.opened) {
             continue;
         }
-        let entry = entries.get(&call.account);
+        let entry = entry_of(Some(call.alarm), &call.account);
         calls.push(CallRow {
             call: call.clone(),
             citizen: entry.and_then(|e| e.citizen.clone()).unwrap_or_default(),
@@ -353,7 +366,7 @@ pub fn monthly(
     // Per citizen.
     let mut citizens: BTreeMap<String, (Citizen, Vec<u64>, Vec<u64>)> = BTreeMap::new();
     for r in &calls {
-        let key = citizen_of(&r.call.account);
+        let key = citizen_of(Some(r.call.alarm), &r.call.account);
         let (c, claims, visits) = citizens.entry(key.clone()).or_default();
         c.citizen = key;
         c.calls += u64::from(r.call.presses);
@@ -372,12 +385,12 @@ pub fn monthly(
         visits.extend(r.call.time_to_on_site());
     }
     for (account, flags) in &collected.runaways {
-        if !in_scope(account) {
+        if !in_scope(None, account) {
             continue;
         }
         let n = flags.iter().filter(|t| (start..end).contains(*t)).count() as u64;
         if n > 0 {
-            let key = citizen_of(account);
+            let key = citizen_of(None, account);
             let (c, _, _) = citizens.entry(key.clone()).or_default();
             c.citizen = key;
             c.runaway_flags += n;
@@ -411,7 +424,7 @@ pub fn monthly(
                     if t > CLAIM_TARGET_SECS {
                         exceptions.push(Exception {
                             alarm: c.alarm,
-                            citizen: citizen_of(&c.account),
+                            citizen: citizen_of(Some(c.alarm), &c.account),
                             what: format!("claimed after {t} s"),
                         });
                     }
@@ -427,7 +440,7 @@ pub fn monthly(
                     if !open || age > CLAIM_TARGET_SECS {
                         exceptions.push(Exception {
                             alarm: c.alarm,
-                            citizen: citizen_of(&c.account),
+                            citizen: citizen_of(Some(c.alarm), &c.account),
                             what: "never claimed".into(),
                         });
                     }
@@ -443,7 +456,7 @@ pub fn monthly(
             if t > promise {
                 exceptions.push(Exception {
                     alarm: c.alarm,
-                    citizen: citizen_of(&c.account),
+                    citizen: citizen_of(Some(c.alarm), &c.account),
                     what: format!(
                         "on site after {} min (promise {} min)",
                         t.div_ceil(60),

@@ -27,6 +27,8 @@ struct EngineBackend {
     cluster: Option<Arc<vagt_cluster::Cluster>>,
     /// The citizen register.
     register: Register,
+    /// The accounts as they are now (replaced on SIGHUP): account details, forward targets.
+    accounts: Arc<arc_swap::ArcSwap<vagt_records::Accounts>>,
 }
 
 /// Alarms acknowledged while degraded, listed at most (the newest).
@@ -139,7 +141,7 @@ fn admin_record(action: AdminAction, extra: &[(&str, serde_json::Value)]) -> Adm
 }
 
 /// Starts the console over `engine` (commands run on the calling runtime), with the reports'
-/// source, the cluster (if any) and the citizen register.
+/// source, the cluster (if any), the citizen register, and the accounts it shows (reloaded on SIGHUP).
 pub async fn start(
     config: &ConsoleConfig,
     engine: &Arc<Engine>,
@@ -148,8 +150,10 @@ pub async fn start(
         Option<Arc<vagt_cluster::Cluster>>,
         Register,
     ),
+    accounts: Arc<arc_swap::ArcSwap<vagt_records::Accounts>>,
 ) -> anyhow::Result<RunningConsole> {
     let backend = EngineBackend {
+        accounts,
         engine: Arc::downgrade(engine),
         reports: Arc::new(reports),
         gateway: tokio::runtime::Handle::current(),
@@ -344,8 +348,8 @@ impl Backend for EngineBackend {
     }
 
     fn teams(&self) -> Vec<String> {
-        self.reports
-            .accounts
+        self.accounts
+            .load()
             .entries()
             .flat_map(|e| [&e.provider, &e.district, &e.backup_team])
             .filter_map(|t| t.clone())
@@ -353,7 +357,8 @@ impl Backend for EngineBackend {
     }
 
     fn account(&self, account: &str) -> Option<AccountInfo> {
-        let e = self.reports.accounts.entry(account)?;
+        let accounts = self.accounts.load();
+        let e = accounts.entry(account)?;
         Some(AccountInfo {
             citizen: e.citizen.clone(),
             call_type: e.call_type.as_str().to_owned(),

@@ -2,7 +2,8 @@
 //!
 //! * [`config`] — the configuration file, composed from the sections each crate owns, with
 //!   every section's `validate()`.
-//! * [`serve`] — `vagt serve`: start order and ordered shutdown.
+//! * [`serve`] — `vagt serve`: start order and ordered shutdown; `reload` — what SIGHUP reads
+//!   again (the accounts file, the citizen register).
 //! * [`ops`] — the operations endpoint (`/metrics`, `/alarms`, `/core`).
 //! * [`backend`] — the console's view of the engine, accounts and reports.
 //! * [`cli`] and [`commands`] — the command line, one module per subcommand.
@@ -15,5 +16,6 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod ops;
+mod reload;
 pub mod retention;
 pub mod serve;

@@ -84,8 +84,8 @@ pub struct Running {
     /// The console's address, if it runs.
     pub console_addr: Option<SocketAddr>,
     console: Option<RunningConsole>,
-    /// The citizen register the console shows (reloaded on SIGHUP).
-    register: Option<crate::backend::Register>,
+    /// What SIGHUP reads again.
+    reload: crate::reload::Reload,
     stop: CancellationToken,
     ops_stop: CancellationToken,
     tracker: TaskTracker,
@@ -143,7 +143,7 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
                 info!("SIGINT: stopping");
                 break Duration::from_secs(1).min(grace_term);
             }
-            _ = hup.recv() => running.reload_register(),
+            _ = hup.recv() => running.reload.run(&running.engine),
             Some(why) = async { fatal.as_mut()?.recv().await } => {
                 return fail_stop(running, why).await;
             }
@@ -282,10 +282,9 @@ pub async fn start(mut config: Config, accounts: Accounts) -> anyhow::Result<Run
     let listeners = bind(&config).await?;
     let (cluster, appender, node) = join_cluster(&config, local).await?;
 
-    // The core follows the journal; from this record on, this accounts file applies.
-    appender
-        .append(input::encode_setup(time::now_secs()), Box::new(|_| {}))
-        .context("journaling the accounts set-up")?;
+    // The core follows the journal; from these records on, these accounts apply (they carry
+    // them, without keys, so replays and reports use what was in force).
+    crate::reload::journal_accounts(appender.as_ref(), &accounts)?;
     let settings = config.protocol.settings();
     // A cluster's snapshots are positions in PostgreSQL's log, not in the local journal.
     let snap_dir = config.gateway.data.join(match cluster {
@@ -315,13 +314,18 @@ pub async fn start(mut config: Config, accounts: Accounts) -> anyhow::Result<Run
         .map(crate::backend::Register::load)
         .transpose()?;
     if let Some(r) = &register {
-        tokio::spawn(journal_loaded(Arc::clone(&engine), r.loaded("start")));
+        tokio::spawn(crate::reload::journal_loaded(
+            Arc::clone(&engine),
+            r.loaded("start"),
+        ));
     }
+    let live_accounts = Arc::new(arc_swap::ArcSwap::new(Arc::clone(&accounts)));
     let console = match (&config.console, &register) {
         (Some(c), Some(r)) => {
             let reports = config.report_source(Arc::clone(&accounts));
             let backend = (reports, cluster.clone(), r.clone());
-            Some(crate::backend::start(c, &engine, backend).await?)
+            let shown = Arc::clone(&live_accounts);
+            Some(crate::backend::start(c, &engine, backend, shown).await?)
         }
         _ => None,
     };
@@ -331,6 +335,13 @@ pub async fn start(mut config: Config, accounts: Accounts) -> anyhow::Result<Run
         dedup,
         Arc::clone(&appender),
     ));
+    let reload = crate::reload::Reload {
+        accounts_file: config.gateway.accounts.clone(),
+        accounts: live_accounts,
+        ack: Arc::clone(&ack),
+        journal: Arc::clone(&appender),
+        register,
+    };
     let addr = listeners.tcp.local_addr()?;
     let metrics_addr = listeners.ops.local_addr()?;
     let ops_stop = CancellationToken::new();
@@ -348,7 +359,7 @@ pub async fn start(mut config: Config, accounts: Accounts) -> anyhow::Result<Run
         data_dir: config.gateway.data.clone(),
         console_addr: console.as_ref().map(|c| c.addr),
         console,
-        register,
+        reload,
         stop: CancellationToken::new(),
         ops_stop,
         tracker: TaskTracker::new(),
@@ -427,22 +438,6 @@ impl Running {
         self.setup_link()?.0.split_once("#setup=").map(|(_, t)| t)
     }
 
-    /// SIGHUP: reads the citizen register again (journaled: which version is in force from
-    /// now); a broken file keeps the one in use.
-    fn reload_register(&self) {
-        let Some(r) = &self.register else {
-            info!("SIGHUP: no console, nothing to reload");
-            return;
-        };
-        match r.reload() {
-            Ok(record) => {
-                info!(citizens = %record.details["citizens"], version = %record.details["version"], "SIGHUP: citizen register reloaded");
-                tokio::spawn(journal_loaded(Arc::clone(&self.engine), record));
-            }
-            Err(e) => warn!("SIGHUP: citizen register not reloaded, the previous one stays: {e:#}"),
-        }
-    }
-
     /// The ticker and the ACK path's listeners, tracked for shutdown.
     fn spawn_ingest(
         &self,
@@ -509,20 +504,6 @@ impl Running {
     /// The core: commands and the read side.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
-    }
-}
-
-/// Journals which citizen register is in force from now (the audit trail's answer to "which
-/// version of the record was shown"), in the background (never holding up the start or the
-/// signals); a failure is logged, the register is used anyway (the views themselves are
-/// journaled with its version, or not shown).
-async fn journal_loaded(engine: Arc<Engine>, record: input::AdminRecord) {
-    let journaled = match input::encode_admin(&record) {
-        Ok(bytes) => engine.journal_audit(bytes).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = journaled {
-        warn!("the citizen register's version could not be journaled: {e}");
     }
 }
 

@@ -22,6 +22,7 @@ mod hostile;
 mod kubernetes;
 mod ordering;
 mod prometheus;
+mod reload;
 mod report;
 mod serve;
 mod shutdown;

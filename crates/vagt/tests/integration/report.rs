@@ -357,3 +357,105 @@ fn without_the_accounts_file_the_report_is_refused_not_written_citizen_less() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("needs the accounts file"), "{err}");
 }
+
+/// The accounts file after borger-1's pendant moved to another citizen in another municipality
+/// with another provider (account 1001 reused).
+const ACCOUNTS_LATER: &str = r#"
+[[accounts]]
+account = "1001"
+citizen = "borger-11"
+call_type = "nodkald"
+provider = "odder-hjemmepleje"
+municipality = "Odder"
+"#;
+
+#[test]
+fn a_report_names_the_citizen_municipality_and_team_in_force_when_the_call_came() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let journal =
+        SegmentJournal::open(vagt_journal::Config::new(data.join("journal")), |_| {}).unwrap();
+    let mut f = Fixture {
+        appender: journal.appender().unwrap(),
+        next: [2, 3],
+        seq: 0,
+    };
+    let ole = Actor::operator("ole");
+    let in_force = |text: &str, at: u64, set: u64| {
+        records::encode_accounts(at, &vagt_records::Accounts::parse(text).unwrap(), set).unwrap()
+    };
+    // The gateway started with the first file, then again on Oct 10 with the later one.
+    for record in in_force(ACCOUNTS, oct(1, 0, 0), 1) {
+        f.append(record);
+    }
+    let first = f.alarm("1001", "QA", oct(5, 10, 0));
+    f.command(&ole, Command::Claim { alarm: first }, oct(5, 10, 0) + 20);
+    f.command(
+        &ole,
+        Command::Forward {
+            alarm: first,
+            team: None,
+        },
+        oct(5, 10, 1),
+    );
+    let nord = Actor {
+        name: "nord".into(),
+        role: Role::Responder,
+    };
+    f.command(&nord, Command::Accept { alarm: first }, oct(5, 10, 5));
+    f.command(&nord, Command::Arrive { alarm: first }, oct(5, 10, 20));
+    let closed = Command::Close {
+        alarm: first,
+        classification: Classification::Emergency,
+    };
+    f.command(&nord, closed, oct(5, 10, 40));
+    for record in in_force(ACCOUNTS_LATER, oct(10, 0, 0), 2) {
+        f.append(record);
+    }
+    let second = f.alarm("1001", "QA", oct(12, 10, 0));
+    f.command(&ole, Command::Claim { alarm: second }, oct(12, 10, 0) + 20);
+    f.command(
+        &ole,
+        Command::Forward {
+            alarm: second,
+            team: None,
+        },
+        oct(12, 10, 1),
+    );
+    drop(f);
+    journal.close();
+
+    // The report is made with today's file (the later one), as an auditor would.
+    let today = dir.path().join("accounts.toml");
+    std::fs::write(&today, ACCOUNTS_LATER).unwrap();
+    let json: Value =
+        serde_json::from_slice(&report(&data, &today, &["--format", "json"])).unwrap();
+    let calls = json["calls"].as_array().unwrap();
+    let rows: Vec<(u64, &str, &str, &str)> = calls
+        .iter()
+        .map(|c| {
+            (
+                c["alarm"].as_u64().unwrap(),
+                c["citizen"].as_str().unwrap(),
+                c["municipality"].as_str().unwrap(),
+                c["team"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (first.0, "borger-1", "Aarhus", "nord"),
+            (second.0, "borger-11", "Odder", "odder-hjemmepleje")
+        ],
+        "{json:#}"
+    );
+    // Each citizen's calls are their own: borger-1 is not charged with borger-11's call.
+    let aarhus: Value = serde_json::from_slice(&report(
+        &data,
+        &today,
+        &["--format", "json", "--municipality", "Aarhus"],
+    ))
+    .unwrap();
+    assert_eq!(aarhus["calls"].as_array().unwrap().len(), 1, "{aarhus:#}");
+}

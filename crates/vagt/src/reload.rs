@@ -1,0 +1,101 @@
+//! SIGHUP (`systemctl reload`): the accounts file and the citizen register are read again,
+//! without a restart. A file that does not load keeps the one in use (WARN).
+//!
+//! New accounts are journaled first (the `S` records that carry them: the core applies their
+//! supervision, teams and priorities from there, and replays and reports see them from there),
+//! then the ACK path and the consoles use them — so a frame of a new account is journaled after
+//! the accounts that know it. In a cluster every node folds the journaled accounts; reload every
+//! node (with the same file), or one node's ACK path keeps the old keys and accounts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tracing::{info, warn};
+use vagt_engine::Engine;
+use vagt_ingest::AckPath;
+use vagt_journal::Journal;
+use vagt_records::{Accounts, input};
+
+use crate::backend::Register;
+
+/// What SIGHUP reads again, and who uses it.
+pub(crate) struct Reload {
+    /// The accounts file (none configured: nothing to reload).
+    pub(crate) accounts_file: Option<PathBuf>,
+    /// The accounts the consoles show (account details, forward targets).
+    pub(crate) accounts: Arc<ArcSwap<Accounts>>,
+    /// The ACK path (keys, known accounts, per-account windows).
+    pub(crate) ack: Arc<AckPath>,
+    /// Where the accounts in force are journaled.
+    pub(crate) journal: Arc<dyn Journal>,
+    /// The citizen register the console shows.
+    pub(crate) register: Option<Register>,
+}
+
+impl Reload {
+    /// Reads both again (the register's new version is journaled in the background).
+    pub(crate) fn run(&self, engine: &Arc<Engine>) {
+        self.accounts();
+        let Some(r) = &self.register else {
+            return;
+        };
+        match r.reload() {
+            Ok(record) => {
+                info!(citizens = %record.details["citizens"], version = %record.details["version"], "SIGHUP: citizen register reloaded");
+                tokio::spawn(journal_loaded(Arc::clone(engine), record));
+            }
+            Err(e) => warn!("SIGHUP: citizen register not reloaded, the previous one stays: {e:#}"),
+        }
+    }
+
+    fn accounts(&self) {
+        let Some(path) = &self.accounts_file else {
+            info!("SIGHUP: no accounts file configured");
+            return;
+        };
+        let fresh = match Accounts::load(path) {
+            Ok(a) => Arc::new(a),
+            Err(e) => {
+                warn!("SIGHUP: accounts not reloaded, the previous ones stay: {e:#}");
+                return;
+            }
+        };
+        if let Err(e) = journal_accounts(self.journal.as_ref(), &fresh) {
+            warn!("SIGHUP: accounts not reloaded (they could not be journaled): {e:#}");
+            return;
+        }
+        self.ack.replace_accounts(Arc::clone(&fresh));
+        info!(accounts = fresh.len(), "SIGHUP: accounts reloaded");
+        self.accounts.store(fresh);
+    }
+}
+
+/// Journals the accounts that apply from now, in one or more records (in this order).
+pub(crate) fn journal_accounts(journal: &dyn Journal, accounts: &Accounts) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let set = nanos ^ (u64::from(std::process::id()) << 40);
+    for record in input::encode_accounts(vagt_records::time::now_secs(), accounts, set)? {
+        journal
+            .append(record, Box::new(|_| {}))
+            .context("journaling the accounts in force")?;
+    }
+    Ok(())
+}
+
+/// Journals which citizen register is in force from now (the audit trail's answer to "which
+/// version of the record was shown"), in the background (never holding up the start or the
+/// signals); a failure is logged, the register is used anyway (the views themselves are
+/// journaled with its version, or not shown).
+pub(crate) async fn journal_loaded(engine: Arc<Engine>, record: input::AdminRecord) {
+    let journaled = match input::encode_admin(&record) {
+        Ok(bytes) => engine.journal_audit(bytes).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = journaled {
+        warn!("the citizen register's version could not be journaled: {e}");
+    }
+}
