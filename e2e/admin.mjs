@@ -1,12 +1,14 @@
 // An administrator's page: the users and the citizen register, changed by clicking. Adds an
 // operator, disables another, opens a citizen's record found by searching, changes a phone
-// number and adds a citizen; then the new operator logs in in a second browser and gets the
+// number and adds a citizen, changes an account's provider and adds an encrypted account; then
+// the new operator logs in in a second browser and gets the
 // queue, without the administration.
 //
 // Environment: VAGT_URL, VAGT_USER / VAGT_PASSWORD (an admin), VAGT_NEW_USER /
 // VAGT_NEW_PASSWORD (the operator to add), VAGT_DISABLE (a user to disable), VAGT_SEARCH,
-// VAGT_CITIZEN (the reference the search finds), VAGT_PHONE (its new number), VAGT_SCREENSHOT,
-// CHROMIUM. Prints "done" at the end.
+// VAGT_CITIZEN (the reference the search finds), VAGT_PHONE (its new number), VAGT_ACCOUNT and
+// VAGT_PROVIDER (an account and its new provider), VAGT_KEY (the new account 7777's AES key),
+// VAGT_SCREENSHOT, CHROMIUM. Prints "done" at the end.
 import { env, launch, login } from "./session.mjs";
 
 const url = env("VAGT_URL");
@@ -56,6 +58,25 @@ try {
   await page.click("#cz-save");
   await answer("citizen borger-7 added");
   await page.waitForSelector('#citizens tr[data-ref="borger-7"]');
+  // An account's provider changed, and a new encrypted account added.
+  const account = env("VAGT_ACCOUNT");
+  await page.click(`#accounts tr[data-account="${account}"]`);
+  await page.waitForFunction((a) => document.getElementById("ac-account").value === a, account);
+  await page.fill("#ac-provider", env("VAGT_PROVIDER"));
+  await page.click("#ac-save");
+  await answer(`account ${account} saved`);
+  await page.click("#ac-new");
+  await page.fill("#ac-account", "7777");
+  await page.fill("#ac-citizen", "borger-7");
+  await page.selectOption("#ac-call-type", "nodkald");
+  await page.fill("#ac-provider", env("VAGT_PROVIDER"));
+  await page.fill("#ac-key", env("VAGT_KEY"));
+  await page.click("#ac-save");
+  await answer("account 7777 saved");
+  const key = await page.textContent('#accounts tr[data-account="7777"] td:last-child');
+  if (key !== "AES") throw new Error(`the new account shows key ${key}`);
+  if ((await page.content()).includes(env("VAGT_KEY").slice(5))) throw new Error("the key is on the page");
+
   await page.click('#users tr[data-name] button.edit');
   await page.screenshot({ path: env("VAGT_SCREENSHOT"), fullPage: true });
 

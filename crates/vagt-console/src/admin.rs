@@ -1,5 +1,6 @@
 //! Administration in the console (admins only): the console users — add, disable or enable, a
-//! new password, role and team — and the citizen register — list, view, add or change, remove.
+//! new password, role and team —, the citizen register — list, view, add or change, remove —
+//! and the accounts — list (keys never shown), add or change (a new key may be set), remove.
 //!
 //! Every change is journaled before it takes effect ([`Backend::audit_admin`], or with the
 //! register's change itself), without passwords or a citizen's data: users by name, citizens by
@@ -23,6 +24,16 @@ use crate::protocol::{AdminReply, AdminRequest, CitizenEntry, ServerMsg, UserInf
 use crate::server::{Console, error};
 use crate::setup::{MIN_PASSWORD, check_name};
 use crate::users::{User, UserRole, Users, hash_password};
+
+/// A change to the accounts.
+#[derive(Clone, Debug)]
+pub enum AccountsChange {
+    /// Adds the entry, or replaces the one with its account, line and receiver; with a new key
+    /// if one is given (else the old entry's).
+    Put(Box<vagt_records::AccountEntry>, Option<String>),
+    /// Removes the entry of this account, line and receiver.
+    Remove(String, Option<String>, Option<String>),
+}
 
 /// A change to the citizen register.
 #[derive(Clone, Debug)]
@@ -74,6 +85,38 @@ impl Console {
                 self.change_register(action, RegisterChange::Remove(citizen.clone()))
                     .await
                     .map(|r| (r, Some(format!("citizen {citizen} removed"))))
+            }
+            AdminRequest::Accounts => Ok((
+                AdminReply::Accounts {
+                    accounts: self.backend.accounts(),
+                },
+                None,
+            )),
+            AdminRequest::PutAccount { record, key } => {
+                let account = record.account.clone();
+                let action = who("put_account", &account, json!({}));
+                self.backend
+                    .change_accounts(action, AccountsChange::Put(record, key))
+                    .await
+                    .map(|accounts| {
+                        let done = format!("account {account} saved");
+                        (AdminReply::Accounts { accounts }, Some(done))
+                    })
+            }
+            AdminRequest::RemoveAccount {
+                account,
+                line,
+                receiver,
+            } => {
+                let action = who("remove_account", &account, json!({}));
+                let change = AccountsChange::Remove(account.clone(), line, receiver);
+                self.backend
+                    .change_accounts(action, change)
+                    .await
+                    .map(|accounts| {
+                        let done = format!("account {account} removed");
+                        (AdminReply::Accounts { accounts }, Some(done))
+                    })
             }
             change => self.change_user(change, user, peer).await,
         };
@@ -358,6 +401,7 @@ fn admin_kind(request: &AdminRequest) -> serde_json::Value {
                 "municipality",
                 "citizen",
                 "disabled",
+                "account",
             ];
             m.into_iter()
                 .filter(|(k, _)| keep.contains(&k.as_str()))

@@ -140,6 +140,38 @@ pub enum AdminRequest {
         /// The reference.
         citizen: String,
     },
+    /// Every account (without keys: whether it has one).
+    Accounts,
+    /// Adds an account or replaces the one with its account, line and receiver; the accounts
+    /// file is written and used at once (journaled first, as a reload is).
+    PutAccount {
+        /// The account's fields (its `key` is ignored: see `key`).
+        record: Box<vagt_records::AccountEntry>,
+        /// A new AES key (`hex:…` / `text:…`); absent or empty: the account keeps its key.
+        #[serde(default)]
+        key: Option<String>,
+    },
+    /// Removes an account.
+    RemoveAccount {
+        /// The account number.
+        account: String,
+        /// Its line, if the entry names one.
+        #[serde(default)]
+        line: Option<String>,
+        /// Its receiver, if the entry names one.
+        #[serde(default)]
+        receiver: Option<String>,
+    },
+}
+
+/// An account as an admin sees it: its fields, and whether it has a key (never the key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    /// The accounts file's fields (the key is never sent).
+    #[serde(flatten)]
+    pub entry: vagt_records::AccountEntry,
+    /// Whether the account has an AES key.
+    pub encrypted: bool,
 }
 
 /// A console user as an admin sees them.
@@ -188,6 +220,11 @@ pub enum AdminReply {
         record: vagt_records::Citizen,
         /// The register's version it is from.
         version: String,
+    },
+    /// Every account, by account number (after a change to them: as they are now).
+    Accounts {
+        /// The accounts.
+        accounts: Vec<AccountView>,
     },
 }
 

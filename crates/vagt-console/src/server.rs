@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::{info, warn};
 use vagt_core::{Actor, Alarm, AlarmId, Change, Command, CommandError};
 
-use crate::admin::{RegisterChange, UsersFile};
+use crate::admin::{AccountsChange, RegisterChange, UsersFile};
 use crate::audit::{AdminAction, NoteBudget, RecentViews, Refusal, RefusalBudget, View, bounded};
 use crate::guard::{LoginGuard, PreLogin};
 use crate::http::{Prefixed, read_head, serve_file};
@@ -124,6 +124,20 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Arc<vagt_records::Citizens>, String>> {
         let _ = (action, change);
         Box::pin(async { Err("this server keeps no citizen register".to_owned()) })
+    }
+    /// The accounts in use (for the admin page).
+    fn accounts(&self) -> Vec<crate::protocol::AccountView> {
+        Vec::new()
+    }
+    /// Changes the accounts: journals `action` (with the changed fields), writes the accounts
+    /// file and uses it from now on, as a reload does; the accounts as they are then.
+    fn change_accounts(
+        &self,
+        action: AdminAction,
+        change: AccountsChange,
+    ) -> BoxFuture<'_, Result<Vec<crate::protocol::AccountView>, String>> {
+        let _ = (action, change);
+        Box::pin(async { Err("this server has no accounts file to change".to_owned()) })
     }
     /// Computes a report from the journal (`Err`: why not, for the user).
     fn report(&self, request: ReportRequest) -> BoxFuture<'_, Result<String, String>> {

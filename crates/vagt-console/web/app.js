@@ -75,6 +75,13 @@ const STRINGS = {
     "btn disable": "Disable", "btn enable": "Enable", "btn edit": "Edit", "version": "version {v}",
     "save user": "save user {name}", "set password": "new password for {name}", "disable": "disable {name}",
     "enable": "enable {name}", "save citizen": "save citizen {ref}", "remove citizen": "remove citizen {ref}",
+    "accounts title": "Accounts", "th call type": "Call type", "th account": "Account", "th line": "Line / receiver", "th provider": "Provider / district",
+    "th key": "Key", "ac line": "line (optional)", "ac receiver": "receiver (optional)", "ac citizen": "citizen reference",
+    "ac provider": "home-care provider", "ac district": "home-nurse district", "ac supervision": "supervision (seconds)",
+    "ac lock": "door lock", "ac backup": "backup team", "ac key": "new AES key (hex:… / text:…; empty keeps it)",
+    "btn save account": "Save account", "save account": "save account {account}", "remove account": "remove account {account}",
+    "key yes": "AES", "key no": "—", "ct nodkald": "emergency pendant", "ct sygeplejekald": "nurse call",
+    "ct intrusion": "intrusion", "ct fire": "fire", "ct other": "other",
   },
   da: {
     "title": "Vagt — vagtcentral", "user": "Bruger", "password": "Adgangskode", "log in": "Log ind",
@@ -139,6 +146,13 @@ const STRINGS = {
     "btn disable": "Deaktivér", "btn enable": "Aktivér", "btn edit": "Redigér", "version": "version {v}",
     "save user": "gem bruger {name}", "set password": "ny adgangskode til {name}", "disable": "deaktivér {name}",
     "enable": "aktivér {name}", "save citizen": "gem borger {ref}", "remove citizen": "fjern borger {ref}",
+    "accounts title": "Konti", "th call type": "Kaldetype", "th account": "Konto", "th line": "Linje / modtager", "th provider": "Leverandør / distrikt",
+    "th key": "Nøgle", "ac line": "linje (valgfri)", "ac receiver": "modtager (valgfri)", "ac citizen": "borgerreference",
+    "ac provider": "hjemmepleje", "ac district": "sygeplejedistrikt", "ac supervision": "overvågning (sekunder)",
+    "ac lock": "dørlås", "ac backup": "reserveteam", "ac key": "ny AES-nøgle (hex:… / text:…; tom beholder den)",
+    "btn save account": "Gem konto", "save account": "gem konto {account}", "remove account": "fjern konto {account}",
+    "key yes": "AES", "key no": "—", "ct nodkald": "nødkald", "ct sygeplejekald": "sygeplejekald",
+    "ct intrusion": "indbrud", "ct fire": "brand", "ct other": "andet",
   },
 };
 let lang = STRINGS[localStorage.getItem("vagt-lang")] ? localStorage.getItem("vagt-lang") : "da";
@@ -163,6 +177,7 @@ function applyLang() {
   $("status").textContent = t(me ? (live ? "live" : "not live") : "not connected");
   render();
   showUsers();
+  showAccounts();
 }
 function who(m) { return `${m.user} (${tv("role", m.role)}${m.team ? ", " + m.team : ""})`; }
 
@@ -569,7 +584,9 @@ function adminAsk(request, what) {
   if (what) $("admin-answer").textContent = t("sent", { what });
   ws.send(JSON.stringify({ type: "admin", id, request }));
 }
-function adminRefresh() { adminAsk({ action: "users" }, null); adminAsk({ action: "citizens" }, null); }
+function adminRefresh() {
+  adminAsk({ action: "users" }, null); adminAsk({ action: "citizens" }, null); adminAsk({ action: "accounts" }, null);
+}
 function adminReply(m) {
   const what = adminPending.get(m.id);
   adminPending.delete(m.id);
@@ -582,6 +599,7 @@ function adminReply(m) {
     showCitizens();
   }
   if (r.result === "citizen") fillCitizen(r.record);
+  if (r.result === "accounts") { accountList = r.accounts; showAccounts(); }
 }
 function adminFailed(m) {
   const what = adminPending.get(m.id);
@@ -659,6 +677,54 @@ $("citizen-form").addEventListener("submit", (ev) => {
     care_notes: $("cz-notes").value.trim(), key_box: $("cz-keybox").value.trim(),
   };
   adminAsk({ action: "put_citizen", record }, t("save citizen", { ref: record.citizen }));
+});
+
+// The accounts (keys never come from the server: only whether there is one). A row fills the
+// form; saving sends the row's other fields (windows, priorities) back as they were.
+let accountList = [], accountShown = null;
+const orNull = (id) => $(id).value.trim() || null;
+function showAccounts() {
+  const q = $("ac-search").value.trim().toLowerCase();
+  const shown = accountList.filter((a) => !q || [a.account, a.citizen, a.provider, a.district, a.municipality]
+    .some((v) => (v ?? "").toLowerCase().includes(q)));
+  $("accounts").querySelector("tbody").replaceChildren(...shown.map((a) => {
+    const tr = document.createElement("tr");
+    tr.tabIndex = 0; tr.dataset.account = a.account;
+    const where = [a.line && `L${a.line}`, a.receiver && `R${a.receiver}`].filter(Boolean).join(" ");
+    for (const v of [a.account, where, a.citizen ?? "", tv("ct", a.call_type), a.provider ?? a.district ?? "",
+                     a.municipality ?? "", t(a.encrypted ? "key yes" : "key no")]) {
+      const td = document.createElement("td"); td.textContent = v; tr.append(td);
+    }
+    tr.onclick = tr.onkeydown = (ev) => { if (ev.type === "click" || ev.key === "Enter") fillAccount(a); };
+    return tr;
+  }));
+}
+$("ac-search").oninput = showAccounts;
+function fillAccount(a) {
+  accountShown = a;
+  const v = (id, x) => { $(id).value = x ?? ""; };
+  v("ac-account", a?.account); v("ac-line", a?.line); v("ac-receiver", a?.receiver); v("ac-citizen", a?.citizen);
+  $("ac-call-type").value = a?.call_type ?? "nodkald";
+  v("ac-provider", a?.provider); v("ac-district", a?.district); v("ac-municipality", a?.municipality);
+  v("ac-supervision", a?.supervision_interval_secs); v("ac-lock", a?.door_lock); v("ac-backup", a?.backup_team); v("ac-key", "");
+}
+$("ac-new").onclick = () => fillAccount(null);
+$("ac-remove").onclick = () => {
+  const account = $("ac-account").value.trim();
+  if (account) adminAsk({ action: "remove_account", account, line: orNull("ac-line"), receiver: orNull("ac-receiver") }, t("remove account", { account }));
+};
+$("account-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const { encrypted, ...kept } = accountShown ?? {};
+  const supervision = $("ac-supervision").value;
+  const record = {
+    ...kept, account: $("ac-account").value.trim(), line: orNull("ac-line"), receiver: orNull("ac-receiver"),
+    citizen: orNull("ac-citizen"), call_type: $("ac-call-type").value, provider: orNull("ac-provider"),
+    district: orNull("ac-district"), municipality: orNull("ac-municipality"),
+    supervision_interval_secs: supervision ? Number(supervision) : null, door_lock: orNull("ac-lock"), backup_team: orNull("ac-backup"),
+  };
+  adminAsk({ action: "put_account", record, key: $("ac-key").value || null }, t("save account", { account: record.account }));
+  $("ac-key").value = "";
 });
 
 $("sla-refresh").onclick = fetchSla;

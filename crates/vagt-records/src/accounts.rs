@@ -64,6 +64,45 @@ pub enum CallType {
     Other,
 }
 
+impl AccountEntry {
+    /// The names of the fields that differ from `old` (`key` when the key changed — never the
+    /// key itself), for the audit trail.
+    pub fn changed_fields(&self, old: &Self) -> Vec<&'static str> {
+        let pairs: [(&'static str, bool); 13] = [
+            ("key", self.key != old.key),
+            (
+                "window_max_age_secs",
+                self.window_max_age_secs != old.window_max_age_secs,
+            ),
+            (
+                "window_max_ahead_secs",
+                self.window_max_ahead_secs != old.window_max_ahead_secs,
+            ),
+            ("citizen", self.citizen != old.citizen),
+            ("call_type", self.call_type != old.call_type),
+            ("provider", self.provider != old.provider),
+            ("district", self.district != old.district),
+            ("municipality", self.municipality != old.municipality),
+            (
+                "supervision_interval_secs",
+                self.supervision_interval_secs != old.supervision_interval_secs,
+            ),
+            ("door_lock", self.door_lock != old.door_lock),
+            ("backup_team", self.backup_team != old.backup_team),
+            ("priorities", self.priorities != old.priorities),
+            (
+                "line/receiver",
+                self.line != old.line || self.receiver != old.receiver,
+            ),
+        ];
+        pairs
+            .into_iter()
+            .filter(|(_, d)| *d)
+            .map(|(n, _)| n)
+            .collect()
+    }
+}
+
 impl CallType {
     /// The name as the accounts file writes it.
     pub fn as_str(self) -> &'static str {
@@ -152,6 +191,60 @@ impl Accounts {
     /// Every entry.
     pub fn entries(&self) -> impl Iterator<Item = &AccountEntry> {
         self.by_account.values().flatten().map(|a| &a.entry)
+    }
+
+    /// The accounts file's text for these accounts (keys included), in a stable order; reading
+    /// it back gives the same accounts. Written by the console's admin page.
+    pub fn to_file(&self) -> anyhow::Result<String> {
+        let mut list = Vec::new();
+        for entry in self.sorted_entries() {
+            let mut table = toml::Table::try_from(entry)?;
+            if let Some(key) = &entry.key {
+                table.insert("key".into(), toml::Value::String(key.clone()));
+            }
+            list.push(toml::Value::Table(table));
+        }
+        let mut file = toml::Table::new();
+        file.insert("accounts".into(), toml::Value::Array(list));
+        Ok(format!(
+            "# Vagt accounts file, written by the console's admin page (fields: \
+             config/accounts.example.toml).\n\n{}",
+            toml::to_string(&file)?
+        ))
+    }
+
+    /// These accounts with `entry` added, or replacing the one with its account, line and
+    /// receiver (whose key it keeps unless `key` is given), checked as the file is.
+    pub fn with_entry(&self, mut entry: AccountEntry, key: Option<String>) -> anyhow::Result<Self> {
+        let same = |e: &AccountEntry| {
+            e.account.eq_ignore_ascii_case(&entry.account)
+                && e.line == entry.line
+                && e.receiver == entry.receiver
+        };
+        let old_key = self.entries().find(|e| same(e)).and_then(|e| e.key.clone());
+        entry.key = key.filter(|k| !k.is_empty()).or(old_key);
+        let mut all: Vec<AccountEntry> = self.entries().filter(|e| !same(e)).cloned().collect();
+        all.push(entry);
+        Self::from_entries(all)
+    }
+
+    /// These accounts without the entry of `account`, `line` and `receiver` (`None` if there is
+    /// none).
+    pub fn without_entry(
+        &self,
+        account: &str,
+        line: Option<&str>,
+        receiver: Option<&str>,
+    ) -> Option<Self> {
+        let same = |e: &AccountEntry| {
+            e.account.eq_ignore_ascii_case(account)
+                && e.line.as_deref() == line
+                && e.receiver.as_deref() == receiver
+        };
+        if !self.entries().any(same) {
+            return None;
+        }
+        Self::from_entries(self.entries().filter(|e| !same(e)).cloned().collect()).ok()
     }
 
     /// Every entry in a stable order (account, line, receiver): the same accounts give the
@@ -258,6 +351,41 @@ mod tests {
         );
         let f = frame(r#""SIA-DCS"0001L0#9999[#9999|NBA5]"#);
         assert!(matches!(a.key_for(&f), AccountKey::Unknown));
+    }
+
+    #[test]
+    fn the_written_file_reads_back_the_same_with_its_keys() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/accounts.example.toml");
+        let a = Accounts::load(&path).unwrap();
+        let text = a.to_file().unwrap();
+        let back = Accounts::parse(&text).unwrap();
+        assert_eq!(back.sorted_entries(), a.sorted_entries());
+        assert!(
+            text.contains("text:0123456789ABCDEF"),
+            "keys are kept in the file"
+        );
+        // An edit keeps the account's key unless a new one is given; a bad entry is refused.
+        let mut e = a.entry("5678").unwrap().clone();
+        e.key = None;
+        e.district = Some("Sygeplejen Vest".into());
+        let edited = a.with_entry(e.clone(), None).unwrap();
+        let kept = edited.entry("5678").unwrap();
+        assert_eq!(kept.key.as_deref(), Some("text:0123456789ABCDEF"));
+        assert_eq!(kept.changed_fields(a.entry("5678").unwrap()), ["district"]);
+        let rekeyed = a
+            .with_entry(e.clone(), Some("text:FEDCBA9876543210".into()))
+            .unwrap();
+        assert_eq!(
+            rekeyed
+                .entry("5678")
+                .unwrap()
+                .changed_fields(a.entry("5678").unwrap()),
+            ["key", "district"]
+        );
+        assert!(a.with_entry(e, Some("short".into())).is_err());
+        let gone = a.without_entry("5678", None, None).unwrap();
+        assert!(gone.entry("5678").is_none() && gone.len() == a.len() - 1);
+        assert!(a.without_entry("9999", None, None).is_none());
     }
 
     #[test]

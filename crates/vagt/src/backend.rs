@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock, Weak};
 
-use vagt_console::admin::RegisterChange;
+use vagt_console::admin::{AccountsChange, RegisterChange};
 use vagt_console::audit::{AdminAction, Refusal, View};
+use vagt_console::protocol::AccountView;
 use vagt_console::protocol::{AccountInfo, ReportRequest};
 use vagt_console::server::{Backend, BoxFuture, Failure, Tap};
 use vagt_console::{ConsoleConfig, RunningConsole};
@@ -27,8 +28,9 @@ struct EngineBackend {
     cluster: Option<Arc<vagt_cluster::Cluster>>,
     /// The citizen register.
     register: Register,
-    /// The accounts as they are now (replaced on SIGHUP): account details, forward targets.
-    accounts: Arc<arc_swap::ArcSwap<vagt_records::Accounts>>,
+    /// The accounts as they are now (replaced on SIGHUP and by admins' edits): account
+    /// details, forward targets, the admin page.
+    reload: Arc<crate::reload::Reload>,
 }
 
 /// Alarms acknowledged while degraded, listed at most (the newest).
@@ -104,6 +106,55 @@ impl Register {
     }
 }
 
+/// The accounts `change` makes of `now`, and the names of the fields it changed (`new` for a
+/// new account, `removed` for a removed one).
+fn accounts_changed(
+    now: &vagt_records::Accounts,
+    change: AccountsChange,
+) -> Result<(vagt_records::Accounts, Vec<&'static str>), String> {
+    match change {
+        AccountsChange::Put(entry, key) => {
+            let same = |e: &&vagt_records::AccountEntry| {
+                e.account.eq_ignore_ascii_case(&entry.account)
+                    && e.line == entry.line
+                    && e.receiver == entry.receiver
+            };
+            let old = now.entries().find(same).cloned();
+            let probe = (*entry).clone();
+            let next = now.with_entry(*entry, key).map_err(|e| format!("{e:#}"))?;
+            let new = next.entries().find(|e| {
+                e.account.eq_ignore_ascii_case(&probe.account)
+                    && e.line == probe.line
+                    && e.receiver == probe.receiver
+            });
+            let fields = match (&old, new) {
+                (Some(old), Some(new)) => new.changed_fields(old),
+                _ => vec!["new"],
+            };
+            Ok((next, fields))
+        }
+        AccountsChange::Remove(account, line, receiver) => now
+            .without_entry(&account, line.as_deref(), receiver.as_deref())
+            .map(|next| (next, vec!["removed"]))
+            .ok_or_else(|| format!("no account {account} with that line and receiver")),
+    }
+}
+
+/// The accounts as the admin page shows them: without keys, sorted.
+fn account_views(accounts: &vagt_records::Accounts) -> Vec<AccountView> {
+    accounts
+        .sorted_entries()
+        .into_iter()
+        .map(|e| AccountView {
+            encrypted: e.key.is_some(),
+            entry: vagt_records::AccountEntry {
+                key: None,
+                ..e.clone()
+            },
+        })
+        .collect()
+}
+
 /// The record of `register` taking effect.
 fn loaded(register: &Citizens, why: &str) -> AdminRecord {
     AdminRecord {
@@ -150,10 +201,10 @@ pub async fn start(
         Option<Arc<vagt_cluster::Cluster>>,
         Register,
     ),
-    accounts: Arc<arc_swap::ArcSwap<vagt_records::Accounts>>,
+    reload: Arc<crate::reload::Reload>,
 ) -> anyhow::Result<RunningConsole> {
     let backend = EngineBackend {
-        accounts,
+        reload,
         engine: Arc::downgrade(engine),
         reports: Arc::new(reports),
         gateway: tokio::runtime::Handle::current(),
@@ -260,6 +311,44 @@ impl Backend for EngineBackend {
         )))
     }
 
+    fn accounts(&self) -> Vec<AccountView> {
+        account_views(&self.reload.accounts.load())
+    }
+
+    fn change_accounts(
+        &self,
+        action: AdminAction,
+        change: AccountsChange,
+    ) -> BoxFuture<'_, Result<Vec<AccountView>, String>> {
+        Box::pin(async move {
+            let reload = &self.reload;
+            let Some(path) = reload.accounts_file.clone() else {
+                return Err(
+                    "no accounts file is configured (gateway.accounts or --accounts)".into(),
+                );
+            };
+            let _turn = reload.editing.lock().await;
+            let now = reload.accounts.load_full();
+            let (next, fields) = accounts_changed(&now, change)?;
+            let text = next.to_file().map_err(|e| format!("{e:#}"))?;
+            let record = admin_record(action, &[("fields", serde_json::json!(fields))]);
+            self.journal_audit(vagt_records::input::encode_admin(&record))
+                .await
+                .map_err(|e| format!("not changed: it could not be recorded ({e})"))?;
+            tokio::task::spawn_blocking(move || {
+                vagt_console::users::write_private(&path, text.as_bytes())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{e:#}"))?;
+            let next = Arc::new(next);
+            reload
+                .install(Arc::clone(&next))
+                .map_err(|e| format!("written, not used: {e:#} (reload with SIGHUP)"))?;
+            Ok(account_views(&next))
+        })
+    }
+
     fn register(&self) -> Arc<Citizens> {
         self.register.current()
     }
@@ -348,7 +437,8 @@ impl Backend for EngineBackend {
     }
 
     fn teams(&self) -> Vec<String> {
-        self.accounts
+        self.reload
+            .accounts
             .load()
             .entries()
             .flat_map(|e| [&e.provider, &e.district, &e.backup_team])
@@ -357,7 +447,7 @@ impl Backend for EngineBackend {
     }
 
     fn account(&self, account: &str) -> Option<AccountInfo> {
-        let accounts = self.accounts.load();
+        let accounts = self.reload.accounts.load();
         let e = accounts.entry(account)?;
         Some(AccountInfo {
             citizen: e.citizen.clone(),

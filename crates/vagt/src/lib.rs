@@ -2,8 +2,8 @@
 //!
 //! * [`config`] — the configuration file, composed from the sections each crate owns, with
 //!   every section's `validate()`.
-//! * [`serve`] — `vagt serve`: start order and ordered shutdown; `reload` — what SIGHUP reads
-//!   again (the accounts file, the citizen register).
+//! * [`serve`] — `vagt serve`: start order and ordered shutdown; [`reload`] — what SIGHUP reads
+//!   again (the accounts file, the citizen register), and admins' edits of the accounts.
 //! * [`ops`] — the operations endpoint (`/metrics`, `/alarms`, `/core`).
 //! * [`backend`] — the console's view of the engine, accounts and reports.
 //! * [`cli`] and [`commands`] — the command line, one module per subcommand.
@@ -16,6 +16,6 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod ops;
-mod reload;
+pub mod reload;
 pub mod retention;
 pub mod serve;

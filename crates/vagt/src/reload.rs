@@ -20,23 +20,48 @@ use vagt_records::{Accounts, input};
 use crate::backend::Register;
 
 /// What SIGHUP reads again, and who uses it.
-pub(crate) struct Reload {
+pub struct Reload {
     /// The accounts file (none configured: nothing to reload).
     pub(crate) accounts_file: Option<PathBuf>,
-    /// The accounts the consoles show (account details, forward targets).
-    pub(crate) accounts: Arc<ArcSwap<Accounts>>,
+    /// The accounts in use (the consoles show them: account details, forward targets).
+    pub(crate) accounts: ArcSwap<Accounts>,
     /// The ACK path (keys, known accounts, per-account windows).
-    pub(crate) ack: Arc<AckPath>,
+    ack: Arc<AckPath>,
     /// Where the accounts in force are journaled.
-    pub(crate) journal: Arc<dyn Journal>,
+    journal: Arc<dyn Journal>,
     /// The citizen register the console shows.
-    pub(crate) register: Option<Register>,
+    register: Option<Register>,
+    /// One change of the accounts at a time (a reload, an admin's edit).
+    pub(crate) editing: tokio::sync::Mutex<()>,
 }
 
 impl Reload {
-    /// Reads both again (the register's new version is journaled in the background).
-    pub(crate) fn run(&self, engine: &Arc<Engine>) {
-        self.accounts();
+    /// What SIGHUP reloads, starting with `accounts` (from `accounts_file`).
+    pub(crate) fn new(
+        accounts_file: Option<PathBuf>,
+        accounts: Arc<Accounts>,
+        ack: Arc<AckPath>,
+        journal: Arc<dyn Journal>,
+        register: Option<Register>,
+    ) -> Self {
+        Self {
+            accounts_file,
+            accounts: ArcSwap::new(accounts),
+            ack,
+            journal,
+            register,
+            editing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Reads both again (in the background: the accounts after any edit under way; the
+    /// register's new version is journaled).
+    pub(crate) fn run(self: &Arc<Self>, engine: &Arc<Engine>) {
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let _turn = me.editing.lock().await;
+            me.reload_accounts();
+        });
         let Some(r) = &self.register else {
             return;
         };
@@ -49,7 +74,7 @@ impl Reload {
         }
     }
 
-    fn accounts(&self) {
+    fn reload_accounts(&self) {
         let Some(path) = &self.accounts_file else {
             info!("SIGHUP: no accounts file configured");
             return;
@@ -61,13 +86,19 @@ impl Reload {
                 return;
             }
         };
-        if let Err(e) = journal_accounts(self.journal.as_ref(), &fresh) {
-            warn!("SIGHUP: accounts not reloaded (they could not be journaled): {e:#}");
-            return;
+        let n = fresh.len();
+        match self.install(fresh) {
+            Ok(()) => info!(accounts = n, "SIGHUP: accounts reloaded"),
+            Err(e) => warn!("SIGHUP: accounts not reloaded (they could not be journaled): {e:#}"),
         }
+    }
+
+    /// Uses `fresh` from now on: journaled first, then the ACK path and the consoles.
+    pub(crate) fn install(&self, fresh: Arc<Accounts>) -> anyhow::Result<()> {
+        journal_accounts(self.journal.as_ref(), &fresh)?;
         self.ack.replace_accounts(Arc::clone(&fresh));
-        info!(accounts = fresh.len(), "SIGHUP: accounts reloaded");
         self.accounts.store(fresh);
+        Ok(())
     }
 }
 

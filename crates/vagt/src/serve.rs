@@ -85,7 +85,7 @@ pub struct Running {
     pub console_addr: Option<SocketAddr>,
     console: Option<RunningConsole>,
     /// What SIGHUP reads again.
-    reload: crate::reload::Reload,
+    reload: Arc<crate::reload::Reload>,
     stop: CancellationToken,
     ops_stop: CancellationToken,
     tracker: TaskTracker,
@@ -319,28 +319,26 @@ pub async fn start(mut config: Config, accounts: Accounts) -> anyhow::Result<Run
             r.loaded("start"),
         ));
     }
-    let live_accounts = Arc::new(arc_swap::ArcSwap::new(Arc::clone(&accounts)));
+    let ack = Arc::new(AckPath::new(
+        settings,
+        Arc::clone(&accounts),
+        dedup,
+        Arc::clone(&appender),
+    ));
+    let reload = Arc::new(crate::reload::Reload::new(
+        config.gateway.accounts.clone(),
+        Arc::clone(&accounts),
+        Arc::clone(&ack),
+        Arc::clone(&appender),
+        register.clone(),
+    ));
     let console = match (&config.console, &register) {
         (Some(c), Some(r)) => {
             let reports = config.report_source(Arc::clone(&accounts));
             let backend = (reports, cluster.clone(), r.clone());
-            let shown = Arc::clone(&live_accounts);
-            Some(crate::backend::start(c, &engine, backend, shown).await?)
+            Some(crate::backend::start(c, &engine, backend, Arc::clone(&reload)).await?)
         }
         _ => None,
-    };
-    let ack = Arc::new(AckPath::new(
-        settings,
-        accounts,
-        dedup,
-        Arc::clone(&appender),
-    ));
-    let reload = crate::reload::Reload {
-        accounts_file: config.gateway.accounts.clone(),
-        accounts: live_accounts,
-        ack: Arc::clone(&ack),
-        journal: Arc::clone(&appender),
-        register,
     };
     let addr = listeners.tcp.local_addr()?;
     let metrics_addr = listeners.ops.local_addr()?;

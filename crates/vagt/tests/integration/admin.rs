@@ -383,3 +383,105 @@ fn without_a_configured_register_the_first_record_makes_one_in_the_data_director
     });
     assert_eq!(g.stop(), Some(0));
 }
+
+#[test]
+fn an_admin_edits_the_accounts_and_the_ack_path_uses_them_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_admin(dir.path(), "");
+    let data = dir.path().join("data");
+    let g = Gateway::start_on(&data, &["--config", &config]);
+    let console = g.console.expect("console address");
+    let cert = dir.path().join("console-cert.pem");
+    let rt = crate::console::runtime();
+    rt.block_on(async {
+        let (mut anna, _) = login(console, &cert, "anna").await;
+        let list = admin(&mut anna, 1, json!({"action": "accounts"})).await;
+        let accounts = list["reply"]["accounts"].as_array().unwrap();
+        let keyed = accounts.iter().find(|a| a["account"] == "5678").unwrap();
+        assert_eq!(keyed["encrypted"], true, "{list}");
+        assert!(
+            !list.to_string().contains("0123456789ABCDEF"),
+            "a key was sent: {list}"
+        );
+        // A bad key is refused without being repeated; nothing changes.
+        let mut record = keyed.clone();
+        record.as_object_mut().unwrap().remove("encrypted");
+        let bad = admin(
+            &mut anna,
+            2,
+            json!({"action": "put_account", "record": record, "key": "text:tooshort"}),
+        )
+        .await;
+        assert_eq!(bad["type"], "error", "{bad}");
+        assert!(!bad.to_string().contains("tooshort"), "{bad}");
+        // A change keeps the key; a removed account is unknown to the ACK path at once.
+        record["district"] = json!("sygepleje-syd");
+        let saved = admin(
+            &mut anna,
+            3,
+            json!({"action": "put_account", "record": record}),
+        )
+        .await;
+        assert_eq!(saved["done"], "account 5678 saved", "{saved}");
+        let removed = admin(
+            &mut anna,
+            4,
+            json!({"action": "remove_account", "account": "4321"}),
+        )
+        .await;
+        let left: Vec<&str> = removed["reply"]["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["account"].as_str().unwrap())
+            .collect();
+        assert!(
+            !left.contains(&"4321") && left.contains(&"5678"),
+            "{removed}"
+        );
+        let (mut ole, _) = login(console, &cert, "ole").await;
+        let no = admin(&mut ole, 5, json!({"action": "accounts"})).await;
+        assert_eq!(no["type"], "error", "{no}");
+    });
+    assert_eq!(g.exchange(&sia("4321", 9, "MA1"), 1).len(), 1);
+    assert_eq!(g.stop(), Some(0));
+    // The file: 5678 keeps its key with the new district, 4321 is gone.
+    let file = data.join("accounts.toml");
+    assert_eq!(mode(&file), 0o600);
+    let on_disk = vagt_records::Accounts::load(&file).unwrap();
+    let e = on_disk.entry("5678").unwrap();
+    assert_eq!(
+        (e.key.as_deref(), e.district.as_deref()),
+        (Some("text:0123456789ABCDEF"), Some("sygepleje-syd"))
+    );
+    assert!(on_disk.entry("4321").is_none());
+    // The frame after the removal was journaled as an unknown account's.
+    let frames = crate::gateway::export(&data);
+    let last = frames
+        .iter()
+        .rev()
+        .find(|f| f["account"] == "4321")
+        .unwrap();
+    assert_eq!(last["unknown_account"], true, "{last}");
+    let trail = audit(&data);
+    let changes: Vec<(&str, &str, Value)> = trail
+        .iter()
+        .filter(|a| a["user"] == "anna")
+        .filter_map(|a| {
+            Some((
+                a["admin"].as_str()?,
+                a["target"].as_str()?,
+                a["details"]["fields"].clone(),
+            ))
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("put_account", "5678", json!(["district"])),
+            ("remove_account", "4321", json!(["removed"]))
+        ],
+        "{trail:#?}"
+    );
+    assert!(!format!("{trail:?}").contains("0123456789ABCDEF"));
+}

@@ -400,7 +400,7 @@ fn by(user: &str, commands: &[&str]) -> Vec<(String, String)> {
 }
 
 #[test]
-fn an_admin_manages_users_and_the_citizen_register_in_the_browser() {
+fn an_admin_manages_users_citizens_and_accounts_in_the_browser() {
     let dir = tempfile::tempdir().unwrap();
     let register = crate::console::write_register(dir.path(), 0o600);
     let config = crate::admin::config_with_admin(
@@ -423,11 +423,17 @@ fn an_admin_manages_users_and_the_citizen_register_in_the_browser() {
             ("VAGT_SEARCH", os("karen")),
             ("VAGT_CITIZEN", os("borger-1")),
             ("VAGT_PHONE", os("+45 70 70 70 70\n+4512345678")),
+            ("VAGT_ACCOUNT", os("1234")),
+            ("VAGT_PROVIDER", os("hjemmepleje-øst")),
+            ("VAGT_KEY", os("text:FEDCBA9876543210")),
             ("VAGT_SCREENSHOT", shot.as_os_str()),
         ],
     );
     let done = lines.next().map(|l| l.unwrap());
     let ok = browser.wait().unwrap().success();
+    // The account added in the browser is answered at once, with its key.
+    let answer = g.exchange(&crate::reload::press_7777(1), 1).remove(0);
+    assert!(crate::reload::acked(&answer), "{answer:?}");
     assert_eq!(g.stop(), Some(0));
     assert_eq!(done.as_deref(), Some("done"));
     assert!(ok);
@@ -444,6 +450,14 @@ fn an_admin_manages_users_and_the_citizen_register_in_the_browser() {
         ["+45 70 70 70 70", "+4512345678"]
     );
     assert_eq!(citizens.get("borger-7").unwrap().name, "Else Holm");
+    let accounts = vagt_records::Accounts::load(&data.join("accounts.toml")).unwrap();
+    assert_eq!(
+        accounts.entry("1234").unwrap().provider.as_deref(),
+        Some("hjemmepleje-øst")
+    );
+    let new = accounts.entry("7777").unwrap();
+    assert_eq!(new.key.as_deref(), Some("text:FEDCBA9876543210"));
+    assert_eq!(new.citizen.as_deref(), Some("borger-7"));
     // And in the audit trail, as anna's, from her browser.
     let trail = audit_trail(&data);
     let anna: Vec<(&str, &str)> = trail
@@ -457,7 +471,13 @@ fn an_admin_manages_users_and_the_citizen_register_in_the_browser() {
             ("add_user", "nina"),
             ("disable_user", "mette"),
             ("put_citizen", "borger-1"),
-            ("put_citizen", "borger-7")
+            ("put_citizen", "borger-7"),
+            ("put_account", "1234"),
+            ("put_account", "7777")
         ]
+    );
+    assert!(
+        !format!("{trail:?}").contains("FEDCBA9876543210"),
+        "a key in the audit trail"
     );
 }

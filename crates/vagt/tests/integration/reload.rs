@@ -25,7 +25,7 @@ municipality = "Aarhus"
 "#;
 
 /// An encrypted pendant press from 7777 with sequence `seq`.
-fn press_7777(seq: u16) -> Vec<u8> {
+pub(crate) fn press_7777(seq: u16) -> Vec<u8> {
     let key = Key::parse("text:FEDCBA9876543210").unwrap();
     let header = Header {
         token: Token::SiaDcs,
@@ -44,7 +44,7 @@ fn press_7777(seq: u16) -> Vec<u8> {
     encode_frame(&header, &content, Some(&key), &mut rand::rng()).unwrap()
 }
 
-fn acked(answer: &[u8]) -> bool {
+pub(crate) fn acked(answer: &[u8]) -> bool {
     // Encrypted answers are "*ACK".
     answer.windows(4).any(|w| w == b"ACK\"")
 }
