@@ -36,6 +36,8 @@ try {
   const id = (await row.locator("td").first().textContent()).trim();
   const state = async () => (await row.locator("td").nth(4).textContent()).trim();
   if ((await state()) !== "videresendt") throw new Error(`the visit is ${await state()}`);
+  const event = (await row.locator("td").nth(3).textContent()).trim();
+  if (event !== "Nødkald (QA)") throw new Error(`the event is not named in Danish: ${event}`);
   await row.tap();
   // The citizen: who, where, the number to call, and the door grant while it lasts.
   await page.waitForSelector(`#c-name:has-text("${env("VAGT_CITIZEN_NAME")}")`);

@@ -155,6 +155,46 @@ const STRINGS = {
     "ct intrusion": "indbrud", "ct fire": "brand", "ct other": "andet",
   },
 };
+// Event names in Danish for the codes a Danish centre sees most (social alarms, fire, intrusion,
+// troubles, tests; SIA-DCS letter codes and Contact ID numbers do not overlap). Other codes keep
+// the code table's English name (event_codes.csv has no Danish column).
+const EVENT_DA = {
+  "100": "Medicinsk alarm", "101": "Personligt nødkald", "102": "Ikke meldt ind", "110": "Brand",
+  "111": "Røg", "120": "Overfald", "121": "Tvang", "122": "Stille overfaldsalarm",
+  "123": "Hørbar overfaldsalarm", "130": "Indbrud", "131": "Skalsikring", "132": "Rumsikring",
+  "133": "24-timers (pengeskab)", "134": "Ind-/udgang", "137": "Sabotage", "140": "Generel alarm",
+  "144": "Sabotage af føler", "150": "24-timers teknisk alarm", "151": "Gas registreret",
+  "154": "Vandudslip", "158": "Høj temperatur", "159": "Lav temperatur", "300": "Systemfejl",
+  "301": "Strømsvigt (230 V)", "302": "Lavt batteri i central", "309": "Batteritest fejlet",
+  "311": "Batteri mangler/dødt", "320": "Sirene-/relæfejl", "333": "Modulfejl", "344": "Radiostøj (jamming)",
+  "350": "Kommunikationsfejl", "354": "Hændelse ikke sendt", "373": "Brandsløjfefejl", "380": "Følerfejl",
+  "381": "Radioovervågning tabt", "383": "Sabotage af føler", "384": "Lavt batteri (radio)",
+  "401": "Til-/frakobling af bruger", "403": "Automatisk til-/frakobling", "406": "Annulleret",
+  "407": "Fjern til-/frakobling", "408": "Hurtig tilkobling", "409": "Nøgleafbryder til/fra",
+  "441": "Tilkoblet hjemme", "456": "Deltilkobling", "570": "Zone/føler frakoblet",
+  "601": "Manuel testmelding", "602": "Periodisk testmelding", "603": "Periodisk radiotest",
+  "605": "Statusrapport følger", "606": "Aflytning følger", "611": "Testet OK", "612": "Ikke testet",
+  "613": "Gangtestet", "614": "Gangtestet", "615": "Gangtestet", "616": "Serviceanmodning",
+  "621": "Hændelseslog nulstillet", "627": "Programmering startet", "628": "Programmering afsluttet",
+  "AR": "Strøm tilbage (230 V)", "AT": "Strømsvigt (230 V)", "BA": "Indbrudsalarm",
+  "BH": "Indbrudsalarm ophørt", "BR": "Indbrud genoprettet", "BT": "Indbrudsfejl",
+  "CA": "Automatisk tilkobling", "CG": "Område tilkoblet", "CL": "Tilkobling", "EA": "Udgangsalarm",
+  "ER": "Udvidelse genoprettet", "FA": "Brandalarm", "FH": "Brandalarm ophørt", "FR": "Brand genoprettet",
+  "FS": "Brandovervågning", "FT": "Brandfejl", "GA": "Gasalarm", "GH": "Gasalarm ophørt",
+  "HA": "Røverialarm", "HH": "Røverialarm ophørt", "KA": "Varmealarm", "KH": "Varmealarm ophørt",
+  "LR": "Telefonlinje genoprettet", "LT": "Telefonlinjefejl", "MA": "Medicinsk alarm",
+  "MB": "Medicinsk frakoblet", "MH": "Medicinsk alarm ophørt", "MR": "Medicinsk genoprettet",
+  "MS": "Medicinsk overvågning", "NA": "Ingen aktivitet", "OG": "Område frakoblet", "OP": "Frakobling",
+  "PA": "Overfaldsalarm", "PH": "Overfaldsalarm ophørt", "PR": "Overfald genoprettet", "QA": "Nødkald",
+  "QB": "Nødkald frakoblet", "QH": "Nødkald ophørt", "QR": "Nødkald genoprettet",
+  "QS": "Nødkaldsovervågning", "QT": "Nødkaldsfejl", "RP": "Automatisk test", "RR": "Opstart",
+  "RX": "Manuel test", "RY": "Test afvigende", "TA": "Sabotagealarm", "TR": "Sabotage genoprettet",
+  "TS": "Test startet", "UA": "Alarm (zone uden type)", "UH": "Alarm ophørt (zone uden type)",
+  "WA": "Vandalarm", "WH": "Vandalarm ophørt", "XE": "Ekstra, uspecificeret", "XL": "Svagt radiosignal",
+  "XR": "Senderbatteri genoprettet", "XT": "Lavt batteri i sender", "YC": "Kommunikation svigtet",
+  "YK": "Kommunikation genoprettet", "YP": "Strømforsyningsfejl", "YQ": "Strømforsyning genoprettet",
+  "YR": "Systembatteri genoprettet", "YT": "Lavt systembatteri",
+};
 let lang = STRINGS[localStorage.getItem("vagt-lang")] ? localStorage.getItem("vagt-lang") : "da";
 // The string `key` in the chosen language, with `{name}`s filled in from `vars`.
 function t(key, vars = {}) {
@@ -409,7 +449,10 @@ function askDetail(id) { if (ws && live) ws.send(JSON.stringify({ type: "detail"
 
 // The event as an operator reads it: the code table's name, with the code (an unknown code
 // stays a code, and is still an alarm).
-function what(a) { return a.name ? `${a.name} (${a.code})` : a.code; }
+function what(a) {
+  const name = (lang === "da" && EVENT_DA[a.code]) || a.name;
+  return name ? `${name} (${a.code})` : a.code;
+}
 
 // What this user may do with alarm `a` now (the core decides; this only hides what it would
 // refuse): operators and supervisors claim a queued alarm, and release, forward or close the
