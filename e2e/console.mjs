@@ -9,6 +9,7 @@
 //
 // Environment: VAGT_URL (https://127.0.0.1:PORT/), VAGT_USER, VAGT_PASSWORD, VAGT_ACCOUNT,
 // VAGT_EVENT_NAME (the code table's name the queue must show for the alarm's code),
+// VAGT_CALL_TYPE (the account's call type as the queue names it),
 // VAGT_CITIZEN (the account's citizen reference, shown in the alarm detail), VAGT_CITIZEN_NAME
 // (the register's name for it, shown with a tel: call-back link; VAGT_DETAIL_SCREENSHOT: a PNG),
 // CHROMIUM (default /usr/bin/chromium), VAGT_SCREENSHOT (a PNG of the supervisor's page). Prints "ready" once logged in (the test then sends the
@@ -36,6 +37,11 @@ try {
   if (process.env.VAGT_EVENT_NAME) {
     const event = (await row.locator("td").nth(3).textContent()).trim();
     if (!event.startsWith(env("VAGT_EVENT_NAME"))) throw new Error(`queue shows the event as ${event}`);
+  }
+  // Under the account, its call type from the accounts file.
+  if (process.env.VAGT_CALL_TYPE) {
+    const acct = await row.locator("td").nth(2).textContent();
+    if (!acct.includes(env("VAGT_CALL_TYPE"))) throw new Error(`the account cell says ${acct}`);
   }
   const id = (await row.locator("td").first().textContent()).trim();
   await row.click();

@@ -228,6 +228,21 @@ pub enum AdminReply {
     },
 }
 
+/// An alarm as the queue shows it: the core's alarm, and what the accounts in use say of its
+/// account — its call type, or that it is not an account of the centre's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueAlarm {
+    /// The alarm, its fields at the top level.
+    #[serde(flatten)]
+    pub alarm: Alarm,
+    /// `nodkald`, `sygeplejekald`, `intrusion`, `fire` or `other` (none: unknown account).
+    #[serde(default)]
+    pub call_type: Option<String>,
+    /// The account is not in the accounts file (its frames are acknowledged and flagged).
+    #[serde(default)]
+    pub unknown_account: bool,
+}
+
 /// An alarm acknowledged while degraded and not yet in the shared queue.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provisional {
@@ -340,7 +355,7 @@ pub enum ServerMsg {
     /// whenever the client fell behind the change feed.
     Snapshot {
         /// Open alarms.
-        alarms: Vec<Alarm>,
+        alarms: Vec<QueueAlarm>,
     },
     /// What changed since the last `changes` (or the snapshot): the feed, batched every
     /// [`BATCH_WINDOW_MS`], with each alarm the changes touched once, as it is now.
@@ -348,7 +363,7 @@ pub enum ServerMsg {
         /// The changes, in the order the core made them.
         changes: Vec<Change>,
         /// Every alarm the changes touched that is still open, as it is now.
-        alarms: Vec<Alarm>,
+        alarms: Vec<QueueAlarm>,
         /// Alarms the changes touched that left this user's queue (closed, cancelled, or —
         /// for a responder — forwarded to another team).
         gone: Vec<AlarmId>,

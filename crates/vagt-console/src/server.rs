@@ -30,7 +30,9 @@ use crate::admin::{AccountsChange, RegisterChange, UsersFile};
 use crate::audit::{AdminAction, NoteBudget, RecentViews, Refusal, RefusalBudget, View, bounded};
 use crate::guard::{LoginGuard, PreLogin};
 use crate::http::{Prefixed, read_head, serve_file};
-use crate::protocol::{AccountInfo, BATCH_WINDOW_MS, ClientMsg, ReportRequest, ServerMsg, VERSION};
+use crate::protocol::{
+    AccountInfo, BATCH_WINDOW_MS, ClientMsg, QueueAlarm, ReportRequest, ServerMsg, VERSION,
+};
 use crate::setup::Setup;
 use crate::users::{User, UserRole, Users};
 
@@ -73,6 +75,12 @@ pub trait Backend: Send + Sync + 'static {
     /// The teams the accounts file forwards to (providers, districts, backup teams).
     fn teams(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// The call type of `account` in the accounts in use (`nodkald` …); `None`: not an account
+    /// of the centre's. Asked for every alarm the queue shows (keep it cheap).
+    fn call_type(&self, account: &str) -> Option<&'static str> {
+        let _ = account;
+        None
     }
     /// What the accounts file says about `account`.
     fn account(&self, account: &str) -> Option<AccountInfo> {
@@ -349,6 +357,21 @@ impl Console {
             .cloned()
     }
 
+    /// `alarms` as the queue shows them (with their accounts' call types).
+    fn for_queue(&self, alarms: Vec<Alarm>) -> Vec<QueueAlarm> {
+        alarms
+            .into_iter()
+            .map(|alarm| {
+                let call_type = self.backend.call_type(&alarm.account);
+                QueueAlarm {
+                    unknown_account: call_type.is_none(),
+                    call_type: call_type.map(str::to_owned),
+                    alarm,
+                }
+            })
+            .collect()
+    }
+
     /// Every open alarm, most urgent first (priority, then age).
     fn open_alarms(&self) -> Vec<Alarm> {
         let mut v: Vec<Alarm> = self
@@ -408,19 +431,20 @@ impl Console {
                 None => gone.push(id),
             }
         }
+        let alarms = self.for_queue(alarms);
         let mut per_team = HashMap::new();
         for team in team_alarms.keys().chain(team_gone.keys()) {
             if per_team.contains_key(team) {
                 continue;
             }
-            let theirs: Vec<Alarm> = team_alarms
+            let theirs: Vec<QueueAlarm> = team_alarms
                 .get(team)
                 .map(|ix| ix.iter().map(|&i| alarms[i].clone()).collect())
                 .unwrap_or_default();
             let left = team_gone.get(team).cloned().unwrap_or_default();
             let ids: HashSet<AlarmId> = theirs
                 .iter()
-                .map(|a| a.id)
+                .map(|a| a.alarm.id)
                 .chain(left.iter().copied())
                 .collect();
             let msg = ServerMsg::Changes {
@@ -740,6 +764,7 @@ impl Console {
                 .into_iter()
                 .filter(|a| visible(user, a))
                 .collect();
+            let alarms = self.for_queue(alarms);
             return send(ws, &ServerMsg::Snapshot { alarms }).await;
         }
         let text = self.shared_snapshot(after)?;
@@ -762,6 +787,7 @@ impl Console {
         // started now includes them.
         let taken_after = self.published.load(Ordering::SeqCst);
         let alarms = self.open_alarms();
+        let alarms = self.for_queue(alarms);
         let text: Utf8Bytes = serde_json::to_string(&ServerMsg::Snapshot { alarms })?.into();
         let mut cached = cache();
         if cached

@@ -82,6 +82,7 @@ const STRINGS = {
     "btn save account": "Save account", "save account": "save account {account}", "remove account": "remove account {account}",
     "key yes": "AES", "key no": "—", "ct nodkald": "emergency pendant", "ct sygeplejekald": "nurse call",
     "ct intrusion": "intrusion", "ct fire": "fire", "ct other": "other",
+    "unknown account": "UNKNOWN ACCOUNT", "category": "category",
   },
   da: {
     "title": "Vagt — vagtcentral", "user": "Bruger", "password": "Adgangskode", "log in": "Log ind",
@@ -153,6 +154,7 @@ const STRINGS = {
     "btn save account": "Gem konto", "save account": "gem konto {account}", "remove account": "fjern konto {account}",
     "key yes": "AES", "key no": "—", "ct nodkald": "nødkald", "ct sygeplejekald": "sygeplejekald",
     "ct intrusion": "indbrud", "ct fire": "brand", "ct other": "andet",
+    "unknown account": "UKENDT KONTO", "category": "kategori",
   },
 };
 // Event names in Danish for the codes a Danish centre sees most (social alarms, fire, intrusion,
@@ -397,6 +399,11 @@ function render() {
       const td = document.createElement("td"); td.textContent = v; tr.append(td);
     }
     tr.lastChild.previousSibling.className = "age";
+    // Under the account: its call type, or that it is not one of the centre's accounts.
+    const small = document.createElement("small");
+    small.className = a.unknown_account ? "unknown" : "call-type";
+    small.textContent = a.unknown_account ? t("unknown account") : tv("ct", a.call_type);
+    tr.children[2].append(document.createElement("br"), small);
     tr.onclick = tr.onkeydown = (ev) => { if (ev.type === "click" || ev.key === "Enter") select(a.id); };
     return tr;
   }));
@@ -505,7 +512,8 @@ function showDetail() {
   const clock = (secs) => `${secs < 0 ? "-" : ""}${Math.floor(Math.abs(secs) / 60)}:${String(Math.floor(Math.abs(secs) % 60)).padStart(2, "0")}`;
   const deadline = a.armed && t("deadline value", { deadline: a.armed[0], left: clock(a.armed[1] - now), at: new Date(a.armed[1] * 1000).toLocaleTimeString() });
   const door = a.door && (a.door.until > now ? t("door value", { lock: a.door.lock, to: a.door.to, left: clock(a.door.until - now) }) : t("expired"));
-  for (const [k, v] of [["account", a.account], ["event", what(a)], ["state", tv("state", a.state)], ["owner", a.owner], ["team", a.team],
+  for (const [k, v] of [["account", a.account + (a.unknown_account ? ` — ${t("unknown account")}` : "")],
+                        ["event", what(a)], ["category", a.kind], ["state", tv("state", a.state)], ["owner", a.owner], ["team", a.team],
                         ["waiting", clock(now - a.opened_at)],
                         ["since forward", a.forwarded_at ? clock(now - a.forwarded_at) : ""],
                         ["escalations", a.escalation_level],
@@ -548,7 +556,7 @@ function accountFields() {
     const k = c.kind, extra = k.code ?? k.classification ?? k.team ?? k.text ?? k.to ?? "";
     return `${time(c.at)} ${tv("change", k.change)}${extra ? " " + extra : ""} (${c.actor.name})`;
   };
-  return [["citizen ref", acc.citizen], ["call type", acc.call_type], ["provider", acc.provider ?? acc.district],
+  return [["citizen ref", acc.citizen], ["call type", tv("ct", acc.call_type)], ["provider", acc.provider ?? acc.district],
           ["municipality", acc.municipality], ["history", detail.history.map(what).join("\n")]];
 }
 

@@ -446,6 +446,11 @@ impl Backend for EngineBackend {
             .collect()
     }
 
+    fn call_type(&self, account: &str) -> Option<&'static str> {
+        let accounts = self.reload.accounts.load();
+        accounts.entry(account).map(|e| e.call_type.as_str())
+    }
+
     fn account(&self, account: &str) -> Option<AccountInfo> {
         let accounts = self.reload.accounts.load();
         let e = accounts.entry(account)?;

@@ -392,6 +392,7 @@ fn an_admin_edits_the_accounts_and_the_ack_path_uses_them_at_once() {
     let g = Gateway::start_on(&data, &["--config", &config]);
     let console = g.console.expect("console address");
     let cert = dir.path().join("console-cert.pem");
+    assert_eq!(g.exchange(&sia("1234", 1, "MA1"), 1).len(), 1);
     let rt = crate::console::runtime();
     rt.block_on(async {
         let (mut anna, _) = login(console, &cert, "anna").await;
@@ -444,6 +445,43 @@ fn an_admin_edits_the_accounts_and_the_ack_path_uses_them_at_once() {
         assert_eq!(no["type"], "error", "{no}");
     });
     assert_eq!(g.exchange(&sia("4321", 9, "MA1"), 1).len(), 1);
+    // The queue says what each alarm's account is now: a pendant, or not an account of ours.
+    rt.block_on(async {
+        let (mut ole, snapshot) = login(console, &cert, "ole").await;
+        let mut alarms = snapshot["alarms"].as_array().unwrap().clone();
+        while !alarms.iter().any(|a| a["account"] == "4321") {
+            alarms.extend(
+                next(&mut ole, "changes").await["alarms"]
+                    .as_array()
+                    .unwrap()
+                    .clone(),
+            );
+        }
+        let of = |acct: &str| {
+            alarms
+                .iter()
+                .find(|a| a["account"] == acct)
+                .unwrap()
+                .clone()
+        };
+        let (pendant, gone) = (of("1234"), of("4321"));
+        assert_eq!(
+            (
+                pendant["call_type"].as_str(),
+                pendant["unknown_account"].as_bool()
+            ),
+            (Some("nodkald"), Some(false)),
+            "{pendant}"
+        );
+        assert_eq!(
+            (
+                gone["call_type"].as_str(),
+                gone["unknown_account"].as_bool()
+            ),
+            (None, Some(true)),
+            "{gone}"
+        );
+    });
     assert_eq!(g.stop(), Some(0));
     // The file: 5678 keeps its key with the new district, 4321 is gone.
     let file = data.join("accounts.toml");

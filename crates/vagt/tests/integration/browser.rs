@@ -87,6 +87,7 @@ fn an_operator_handles_an_alarm_in_the_web_console() {
             ("VAGT_CITIZEN", os("borger-1")),
             ("VAGT_CITIZEN_NAME", os("Karen Jensen")),
             ("VAGT_EVENT_NAME", os("Emergency Alarm")),
+            ("VAGT_CALL_TYPE", os("emergency pendant")),
             ("VAGT_DETAIL_SCREENSHOT", detail_shot.as_os_str()),
             ("VAGT_SUPERVISOR", os("sara")),
             ("VAGT_SUPERVISOR_PASSWORD", os("sara-password")),
