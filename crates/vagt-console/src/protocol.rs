@@ -345,6 +345,10 @@ pub enum ServerMsg {
         /// The responder teams an alarm can be forwarded to, sorted: every team of the users
         /// file and every provider, district and backup team of the accounts file.
         teams: Vec<String>,
+        /// For supervisors: the operators and supervisors an alarm can be reassigned to,
+        /// sorted (disabled users left out).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        operators: Vec<String>,
     },
     /// Login refused (the connection closes).
     Denied {
@@ -356,6 +360,10 @@ pub enum ServerMsg {
     Snapshot {
         /// Open alarms.
         alarms: Vec<QueueAlarm>,
+        /// Whether emergency staffing mode is on (later switches come as `emergency_mode`
+        /// changes).
+        #[serde(default)]
+        emergency_mode: bool,
     },
     /// What changed since the last `changes` (or the snapshot): the feed, batched every
     /// [`BATCH_WINDOW_MS`], with each alarm the changes touched once, as it is now.

@@ -87,6 +87,10 @@ pub trait Backend: Send + Sync + 'static {
         let _ = account;
         None
     }
+    /// Whether emergency staffing mode is on.
+    fn emergency_mode(&self) -> bool {
+        false
+    }
     /// Whether the node acknowledges on its own disk alone (a cluster whose database is not
     /// committing): every console shows it.
     fn degraded(&self) -> bool {
@@ -549,6 +553,7 @@ impl Console {
                 role: user.role,
                 team: user.team.clone(),
                 teams: self.teams(),
+                operators: self.operators(&user),
             },
         )
         .await?;
@@ -673,6 +678,19 @@ impl Console {
         teams
     }
 
+    /// For a supervisor: every operator and supervisor who may log in, sorted.
+    fn operators(&self, user: &User) -> Vec<String> {
+        if user.role != UserRole::Supervisor {
+            return Vec::new();
+        }
+        self.users()
+            .list()
+            .into_iter()
+            .filter(|u| !u.disabled && matches!(u.role, UserRole::Operator | UserRole::Supervisor))
+            .map(|u| u.name.clone())
+            .collect()
+    }
+
     /// Lets admins change the users from the console, writing them to `path`.
     pub fn manage_users(&self, path: std::path::PathBuf) {
         let _ = self.users_file.set(UsersFile {
@@ -765,7 +783,12 @@ impl Console {
                 .filter(|a| visible(user, a))
                 .collect();
             let alarms = self.for_queue(alarms);
-            return send(ws, &ServerMsg::Snapshot { alarms }).await;
+            let emergency_mode = self.backend.emergency_mode();
+            let snapshot = ServerMsg::Snapshot {
+                alarms,
+                emergency_mode,
+            };
+            return send(ws, &snapshot).await;
         }
         let text = self.shared_snapshot(after)?;
         ws.send(Message::Text(text)).await?;
@@ -788,7 +811,12 @@ impl Console {
         let taken_after = self.published.load(Ordering::SeqCst);
         let alarms = self.open_alarms();
         let alarms = self.for_queue(alarms);
-        let text: Utf8Bytes = serde_json::to_string(&ServerMsg::Snapshot { alarms })?.into();
+        let emergency_mode = self.backend.emergency_mode();
+        let snapshot = ServerMsg::Snapshot {
+            alarms,
+            emergency_mode,
+        };
+        let text: Utf8Bytes = serde_json::to_string(&snapshot)?.into();
         let mut cached = cache();
         if cached
             .as_ref()

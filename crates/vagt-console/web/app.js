@@ -83,6 +83,9 @@ const STRINGS = {
     "key yes": "AES", "key no": "—", "ct nodkald": "emergency pendant", "ct sygeplejekald": "nurse call",
     "ct intrusion": "intrusion", "ct fire": "fire", "ct other": "other",
     "unknown account": "UNKNOWN ACCOUNT", "category": "category",
+    "runaway title": "RUNAWAY DEVICES — pressing again and again: call the citizen back, check the device.",
+    "runaway item": "{at} — account {account}: {events} events within the hour", "runaway badge": "RUNAWAY",
+    "btn reassign": "Reassign", "reassign to": "Reassign to",
   },
   da: {
     "title": "Vagt — vagtcentral", "user": "Bruger", "password": "Adgangskode", "log in": "Log ind",
@@ -155,6 +158,9 @@ const STRINGS = {
     "key yes": "AES", "key no": "—", "ct nodkald": "nødkald", "ct sygeplejekald": "sygeplejekald",
     "ct intrusion": "indbrud", "ct fire": "brand", "ct other": "andet",
     "unknown account": "UKENDT KONTO", "category": "kategori",
+    "runaway title": "LØBSKE ENHEDER — trykker igen og igen: ring borgeren op, tjek enheden.",
+    "runaway item": "{at} — konto {account}: {events} hændelser inden for en time", "runaway badge": "LØBSK",
+    "btn reassign": "Overdrag", "reassign to": "Overdrag til",
   },
 };
 // Event names in Danish for the codes a Danish centre sees most (social alarms, fire, intrusion,
@@ -215,6 +221,8 @@ function applyLang() {
   $("lang").value = lang;
   $("mute").textContent = t(muted ? "sound off" : "sound on");
   if (me) showTeams(me.teams || []);
+  showMode(emergency);
+  showRunaways();
   if (me) $("who").textContent = who(me);
   $("status").textContent = t(me ? (live ? "live" : "not live") : "not connected");
   render();
@@ -299,6 +307,32 @@ function showDegraded(m) {
 
 function answer(text) { $("answer").textContent = text; }
 
+// Emergency staffing mode, as the snapshot and every switch say.
+let emergency = false;
+function showMode(on) {
+  emergency = !!on;
+  $("mode").textContent = emergency ? t("emergency mode") : "";
+  $("mode").className = emergency ? "on" : "";
+}
+
+// Runaway devices (the core flags an account over its limit of events an hour): listed above
+// the queue for those who take calls, and their rows marked, while this page is open.
+const runaways = new Map(); // account → the flag
+function runaway(c) {
+  if (!["operator", "supervisor"].includes(me?.role)) return;
+  runaways.set(c.kind.account, { at: c.at, events: c.kind.events });
+  showRunaways();
+}
+function showRunaways() {
+  $("runaway").hidden = runaways.size === 0;
+  $("runaways").replaceChildren(...[...runaways].map(([account, r]) => {
+    const li = document.createElement("li");
+    li.dataset.account = account;
+    li.textContent = t("runaway item", { at: new Date(r.at * 1000).toLocaleTimeString(), account, events: r.events });
+    return li;
+  }));
+}
+
 function handle(m) {
   switch (m.type) {
     case "welcome":
@@ -313,6 +347,9 @@ function handle(m) {
       }
       $("who").textContent = who(m);
       showTeams(m.teams || []);
+      $("reassign-to").replaceChildren(...(m.operators || []).map((name) => {
+        const o = document.createElement("option"); o.value = name; o.textContent = name; return o;
+      }));
       $("status").textContent = t("connected");
       $("login").hidden = true; $("console").hidden = false; $("mute").hidden = false;
       $("supervisor").hidden = m.role !== "supervisor";
@@ -333,6 +370,7 @@ function handle(m) {
       break;
     case "snapshot": {
       const wasLive = live;
+      showMode(m.emergency_mode);
       alarms.clear();
       for (const a of m.alarms) alarms.set(a.id, a);
       setLive(true);
@@ -345,10 +383,8 @@ function handle(m) {
     }
     case "changes":
       for (const c of m.changes) {
-        if (c.kind.change === "emergency_mode") {
-          $("mode").textContent = c.kind.on ? t("emergency mode") : "";
-          $("mode").className = c.kind.on ? "on" : "";
-        }
+        if (c.kind.change === "emergency_mode") showMode(c.kind.on);
+        if (c.kind.change === "runaway") runaway(c);
       }
       for (const a of m.alarms) alarms.set(a.id, a);
       for (const id of m.gone) alarms.delete(id);
@@ -404,6 +440,11 @@ function render() {
     small.className = a.unknown_account ? "unknown" : "call-type";
     small.textContent = a.unknown_account ? t("unknown account") : tv("ct", a.call_type);
     tr.children[2].append(document.createElement("br"), small);
+    if (runaways.has(a.account)) {
+      const flag = document.createElement("small");
+      flag.className = "runaway"; flag.textContent = t("runaway badge");
+      tr.children[2].append(flag);
+    }
     tr.onclick = tr.onkeydown = (ev) => { if (ev.type === "click" || ev.key === "Enter") select(a.id); };
     return tr;
   }));
@@ -478,6 +519,7 @@ function allowed(cmd, a) {
     case "arrive": return (op || responder) && a.state === "accepted";
     case "note": return (op || responder) && open;
     case "callback": return op && open;
+    case "reassign": return role === "supervisor" && a.state === "claimed";
     default: return false;
   }
 }
@@ -489,6 +531,7 @@ function showActions(a) {
   $("note").hidden = !shown("note");
   $("forward-team").hidden = !shown("forward");
   $("callback-outcome").hidden = !shown("callback");
+  $("reassign-to").hidden = !shown("reassign");
 }
 
 // The teams an operator can forward to; the first choice is the alarm's own (the account's
@@ -795,6 +838,7 @@ document.querySelectorAll("#actions button").forEach((b) => b.addEventListener("
   if (cmd === "classify" || cmd === "close") c.classification = classification;
   if (cmd === "forward") c.team = $("forward-team").value || null;
   if (cmd === "callback") c.text = $("callback-outcome").value;
+  if (cmd === "reassign") c.to = $("reassign-to").value;
   if (cmd === "note") c.text = $("note").value;
   command(c);
 }));

@@ -398,6 +398,12 @@ impl Backend for EngineBackend {
         Box::pin(async move { task.await.unwrap_or_default() })
     }
 
+    fn emergency_mode(&self) -> bool {
+        self.engine
+            .upgrade()
+            .is_some_and(|e| e.status().emergency_mode)
+    }
+
     fn degraded(&self) -> bool {
         self.cluster.as_ref().is_some_and(|c| c.degraded())
     }

@@ -482,3 +482,72 @@ fn an_admin_manages_users_citizens_and_accounts_in_the_browser() {
         "a key in the audit trail"
     );
 }
+
+#[test]
+fn a_busy_shift_burst_emergency_staffing_a_runaway_and_a_reassign_in_three_browsers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, running) = start_with_console(dir.path());
+    let (console, dc09) = (running.console_addr.unwrap(), running.addr);
+    let mut guard = Guard {
+        rt: &rt,
+        running: Some(running),
+    };
+    let os = std::ffi::OsStr::new;
+    let shot = dir.path().join("shift.png");
+    const BURST: u16 = 40;
+    const PRESSES: u16 = 21; // the default runaway limit is 20 events an hour
+    let (mut browser, mut lines) = run_script(
+        "shift.mjs",
+        console,
+        &[
+            ("VAGT_USER2", os("mette")),
+            ("VAGT_PASSWORD2", os("mette-password")),
+            ("VAGT_SUPERVISOR", os("sara")),
+            ("VAGT_SUPERVISOR_PASSWORD", os("sara-password")),
+            ("VAGT_BURST", os(&BURST.to_string())),
+            ("VAGT_RUNAWAY", os("1234")),
+            ("VAGT_PRESSES", os(&PRESSES.to_string())),
+            ("VAGT_CITIZEN", os("borger-1")),
+            ("VAGT_SCREENSHOT", shot.as_os_str()),
+        ],
+    );
+    let mut next = || lines.next().map(|l| l.unwrap()).unwrap_or_default();
+    assert_eq!(next(), "ready");
+    // Forty devices press at the same moment, each on its own connection.
+    let presses: Vec<_> = (0..BURST)
+        .map(|i| std::thread::spawn(move || press(dc09, &format!("{:04}", 2000 + i))))
+        .collect();
+    for p in presses {
+        p.join().unwrap();
+    }
+    assert_eq!(next(), "burst");
+    assert_eq!(next(), "emergency");
+    for seq in 1..=PRESSES {
+        press_seq(dc09, "1234", seq);
+    }
+    assert_eq!(next(), "runaway");
+    let reassigned = next();
+    let ok = browser.wait().unwrap().success();
+    guard.stop();
+    assert!(ok, "{reassigned}");
+    let alarm: u64 = reassigned
+        .strip_prefix("reassigned ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    if let Ok(keep) = std::env::var("VAGT_KEEP_SCREENSHOTS") {
+        std::fs::copy(&shot, Path::new(&keep).join("shift.png")).unwrap();
+    }
+    // The journal has who did it: the supervisor's switch and reassign, the operator's claim.
+    let audit = audit_trail(&dir.path().join("data"));
+    assert_eq!(
+        actions(&audit, alarm),
+        [
+            ("ole".to_owned(), "claim".to_owned()),
+            ("sara".to_owned(), "reassign".to_owned())
+        ]
+    );
+    assert!(audit.iter().any(|a| a["user"] == "sara"
+        && a["command"]["command"] == "emergency_mode"
+        && a["command"]["on"] == true));
+}
