@@ -68,6 +68,15 @@ try {
       ([id, next]) => [...document.querySelectorAll("#queue tbody tr")]
         .some((tr) => tr.dataset.id === id && tr.children[4].textContent === next),
       [id, next]);
+    if (cmd !== "accept") continue;
+    // Accepted: the visit runs against the promise — 30 min by day and evening, 60 at night
+    // (23:00–07:00 in Copenhagen), counted from the forward a moment ago.
+    const hour = Number(new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Copenhagen", hour: "2-digit", hourCycle: "h23" }).format(new Date()));
+    const promise = hour >= 23 || hour < 7 ? 60 : 30;
+    const deadline = page.locator("#d-fields dd", { hasText: "on_site om" });
+    await deadline.waitFor();
+    const [, mins] = (await deadline.textContent()).match(/on_site om (\d+):\d\d/) ?? [];
+    if (!(Number(mins) < promise && Number(mins) >= promise - 2)) throw new Error(`the visit's deadline: ${await deadline.textContent()} (promise ${promise} min)`);
   }
   await page.selectOption("#classification", "emergency");
   await page.tap('#actions button[data-cmd="close"]');
