@@ -72,6 +72,16 @@ impl Console {
             target: target.to_owned(),
             details,
         };
+        let looks = matches!(
+            request,
+            AdminRequest::Users
+                | AdminRequest::Citizens
+                | AdminRequest::Citizen { .. }
+                | AdminRequest::Accounts
+        );
+        if !looks && let Err(why) = self.backend.admin_edits() {
+            return error(Some(id), &why);
+        }
         let answer = match request {
             AdminRequest::Users => Ok((self.user_list(), None)),
             AdminRequest::Citizens => self.register_list(user, peer).await.map(|r| (r, None)),
@@ -176,7 +186,10 @@ impl Console {
             _ => None,
         };
         let _turn = file.lock.lock().await;
-        let users = self.users();
+        // The file as it is now (`vagt user add` may have added someone since it was read).
+        let users = on_disk(&file.path)
+            .await?
+            .unwrap_or_else(|| Users::clone(&self.users()));
         let (changed, action, done) = edited(&users, request, password, &admin.name)?;
         let next = users.with(changed.clone()).map_err(|e| format!("{e:#}"))?;
         let details = json!({
@@ -193,16 +206,16 @@ impl Console {
             target: changed.name.clone(),
             details,
         };
+        // Written beside the file first: one that cannot be written refuses the change before
+        // the audit trail records it.
+        let text = next.encode().map_err(|e| format!("{e:#}"))?;
+        let path = file.path.clone();
+        let staged = blocking(move || crate::users::stage_private(&path, text.as_bytes())).await?;
         self.backend
             .audit_admin(action)
             .await
             .map_err(|e| format!("not changed: it could not be recorded ({e})"))?;
-        let text = next.encode().map_err(|e| format!("{e:#}"))?;
-        let path = file.path.clone();
-        tokio::task::spawn_blocking(move || crate::users::write_private(&path, text.as_bytes()))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("{e:#}"))?;
+        blocking(move || staged.commit()).await?;
         self.replace_users(next);
         info!(%peer, admin = %admin.name, user = %changed.name, "console: {done}");
         Ok((self.user_list(), Some(done)))
@@ -282,6 +295,27 @@ impl Console {
             .await
             .map_err(|e| format!("not shown: the view could not be recorded ({e})"))
     }
+}
+
+/// Runs file work off the async threads; its error as the admin is told it.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// The users file as it is on disk (`None` if there is none yet); one that does not load
+/// refuses every change until it is mended.
+async fn on_disk(path: &std::path::Path) -> Result<Option<Users>, String> {
+    let path = path.to_owned();
+    blocking(move || match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        _ => Users::load(&path).map(Some),
+    })
+    .await
 }
 
 /// The user `request` makes of `users`' entry, the audit action's name and what to tell the

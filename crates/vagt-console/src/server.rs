@@ -87,6 +87,11 @@ pub trait Backend: Send + Sync + 'static {
         let _ = account;
         None
     }
+    /// Whether admins may change the users, the register and the accounts here (`Err`: why
+    /// not, e.g. a cluster node, whose files are its own).
+    fn admin_edits(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// Whether emergency staffing mode is on.
     fn emergency_mode(&self) -> bool {
         false
@@ -540,6 +545,9 @@ impl Console {
             .max_frame_size(Some(MAX_CLIENT_MESSAGE));
         let accept = tokio_tungstenite::accept_async_with_config(stream, Some(limits));
         let mut ws = tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await??;
+        // Before the login checks the users: an admin's change while the password is checked
+        // (seconds, under load) still ends this session at once.
+        let mut users_changed = self.users_changed.subscribe();
         let Some(user) = self.login(&mut ws, peer, cert_user.as_deref()).await? else {
             return Ok(());
         };
@@ -559,7 +567,6 @@ impl Console {
         .await?;
         // Subscribe before the snapshot: nothing falls between them.
         let mut feed = self.prepared.subscribe();
-        let mut users_changed = self.users_changed.subscribe();
         self.snapshot(&mut ws, &user, self.published.load(Ordering::SeqCst))
             .await?;
         loop {

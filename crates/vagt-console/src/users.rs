@@ -253,6 +253,19 @@ pub fn create_empty(path: &Path) -> anyhow::Result<()> {
 /// Writes `bytes` to `path` through a temporary file (fsync, rename, directory fsync), mode
 /// 0600 (users file, console key and certificate, the set-up link, the citizen register).
 pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    stage_private(path, bytes)?.commit()
+}
+
+/// A file written and synced beside `path` but not yet in its place: an admin's change is
+/// staged, then journaled, then committed — so a file that cannot be written (a read-only
+/// `/etc`, a Secret) refuses the change before the audit trail says it was made.
+pub struct Staged {
+    tmp: Option<std::path::PathBuf>,
+    path: std::path::PathBuf,
+}
+
+/// Writes `bytes` (mode 0600) and syncs them next to `path`, for [`Staged::commit`].
+pub fn stage_private(path: &Path, bytes: &[u8]) -> anyhow::Result<Staged> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
@@ -264,13 +277,38 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             .mode(0o600)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // The rename is durable only once the directory is.
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-        std::fs::File::open(dir.unwrap_or_else(|| Path::new(".")))?.sync_all()
+        f.sync_all()
     };
-    write().with_context(|| format!("writing {}", path.display()))
+    write().with_context(|| format!("writing {}", path.display()))?;
+    Ok(Staged {
+        tmp: Some(tmp),
+        path: path.to_owned(),
+    })
+}
+
+impl Staged {
+    /// Puts the file in its place (rename, directory fsync).
+    pub fn commit(mut self) -> anyhow::Result<()> {
+        let Some(tmp) = self.tmp.take() else {
+            return Ok(());
+        };
+        let path = &self.path;
+        let commit = || -> std::io::Result<()> {
+            std::fs::rename(&tmp, path)?;
+            // The rename is durable only once the directory is.
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            std::fs::File::open(dir.unwrap_or_else(|| Path::new(".")))?.sync_all()
+        };
+        commit().with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -365,6 +365,8 @@ function handle(m) {
       $("login-error").textContent = m.reason;
       drop();
       me = null; creds = null;
+      // A shared workstation: nothing of the last user's administration or flags stays.
+      clearAdmin(); runaways.clear(); showRunaways();
       $("login").hidden = false; $("console").hidden = true; $("stale").hidden = true; $("mute").hidden = true;
       document.body.classList.remove("stale");
       break;
@@ -677,6 +679,12 @@ function adminAsk(request, what) {
   adminPending.set(id, what);
   if (what) $("admin-answer").textContent = t("sent", { what });
   ws.send(JSON.stringify({ type: "admin", id, request }));
+}
+function clearAdmin() {
+  users = []; citizens = []; accountList = []; accountShown = null;
+  fillCitizen(null); fillUser(null); fillAccount(null);
+  showUsers(); showCitizens(); showAccounts();
+  $("admin-answer").textContent = "";
 }
 function adminRefresh() {
   adminAsk({ action: "users" }, null); adminAsk({ action: "citizens" }, null); adminAsk({ action: "accounts" }, null);

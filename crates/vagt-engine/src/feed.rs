@@ -78,7 +78,10 @@ impl Feed {
             if closed && caught_up {
                 break;
             }
-            if since_snapshot > 0 && last_snapshot.elapsed() >= self.snapshot_every {
+            // Not between the parts of a set of accounts: the replay after the snapshot would
+            // miss its first parts.
+            let due = since_snapshot > 0 && last_snapshot.elapsed() >= self.snapshot_every;
+            if due && !self.parts.gathering() {
                 self.snapshot();
                 last_snapshot = Instant::now();
                 since_snapshot = 0;
@@ -87,7 +90,7 @@ impl Feed {
                 std::thread::sleep(rest);
             }
         }
-        if since_snapshot > 0 {
+        if since_snapshot > 0 && !self.parts.gathering() {
             self.snapshot();
         }
     }
@@ -112,7 +115,10 @@ impl Feed {
             };
             let offset = r.offset.0;
             let (target, work) = match route {
-                Route::Frame(account) => (Some(shard_of(&account, n)), Work::Frame(r.payload)),
+                Route::Frame(account) => {
+                    self.parts.passed();
+                    (Some(shard_of(&account, n)), Work::Frame(r.payload))
+                }
                 Route::Input(input) => match self.parts.take(input) {
                     Some(input) => (shard_for(&input, n), Work::Input(input)),
                     None => continue,

@@ -123,6 +123,23 @@ struct File {
     accounts: Vec<AccountEntry>,
 }
 
+/// A TOML error as "line N: what", with anything quoted in it left out.
+fn described(e: &toml::de::Error, text: &str) -> String {
+    let line = e
+        .span()
+        .and_then(|s| text.get(..s.start))
+        .map(|before| before.matches('\n').count() + 1);
+    let mut message = String::new();
+    for (i, part) in e.message().split('"').enumerate() {
+        message.push_str(if i % 2 == 1 { "\"…\"" } else { part });
+    }
+    let message = message.trim_end();
+    match line {
+        Some(n) => format!("line {n}: {message}"),
+        None => message.to_owned(),
+    }
+}
+
 /// A loaded account: the entry plus its parsed key.
 #[derive(Clone, Debug)]
 pub struct Account {
@@ -146,9 +163,10 @@ impl Accounts {
         Self::parse(&text).with_context(|| format!("accounts file {}", path.display()))
     }
 
-    /// Parses accounts TOML.
+    /// Parses accounts TOML. A syntax error names its line, never the text there (it may be
+    /// a key, and errors reach the logs).
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let file: File = toml::from_str(text)?;
+        let file: File = toml::from_str(text).map_err(|e| anyhow::anyhow!(described(&e, text)))?;
         Self::from_entries(file.accounts)
     }
 
@@ -386,6 +404,19 @@ mod tests {
         let gone = a.without_entry("5678", None, None).unwrap();
         assert!(gone.entry("5678").is_none() && gone.len() == a.len() - 1);
         assert!(a.without_entry("9999", None, None).is_none());
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_line_not_the_key_on_it() {
+        for bad in [
+            "[[accounts]]\naccount = \"1234\"\nkey = \"text:0123456789ABCDEF\n",
+            "[[accounts]]\naccount = \"1234\"\nkye = \"text:0123456789ABCDEF\"\n",
+            "[[accounts]]\naccount = \"1234\"\nkey = text:0123456789ABCDEF\n",
+        ] {
+            let e = format!("{:#}", Accounts::parse(bad).unwrap_err());
+            assert!(!e.contains("0123456789"), "{e}");
+            assert!(e.contains("line 3"), "{e}");
+        }
     }
 
     #[test]

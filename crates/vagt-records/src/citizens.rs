@@ -60,8 +60,10 @@ pub struct Citizens {
 const MAX_REFERENCE: usize = 64;
 /// The longest field (care notes, a contact …), in characters.
 const MAX_FIELD: usize = 2_000;
-/// At most this many phone numbers or contacts.
+/// At most this many phone numbers or contacts …
 const MAX_LIST: usize = 20;
+/// … each at most this long (a whole record stays well inside a console message).
+const MAX_ITEM: usize = 200;
 
 /// The CSV columns, in this order.
 const COLUMNS: [&str; 8] = [
@@ -300,11 +302,15 @@ impl Citizen {
             ("key_box", &self.key_box),
         ]
         .into_iter()
-        .chain(self.phones.iter().map(|p| ("phones", p)))
-        .chain(self.contacts.iter().map(|c| ("contacts", c)))
         .find(|(_, v)| v.chars().count() > MAX_FIELD);
         if let Some((field, _)) = long {
             return Err(format!("{field}: at most {MAX_FIELD} characters"));
+        }
+        let long_item = [("phones", &self.phones), ("contacts", &self.contacts)]
+            .into_iter()
+            .find(|(_, list)| list.iter().any(|v| v.chars().count() > MAX_ITEM));
+        if let Some((field, _)) = long_item {
+            return Err(format!("{field}: at most {MAX_ITEM} characters each"));
         }
         if self.phones.len() > MAX_LIST || self.contacts.len() > MAX_LIST {
             return Err(format!(

@@ -218,45 +218,67 @@ pub const SETUP_PART_BYTES: usize = 256 << 10;
 /// cluster nodes starting at once); a few are gathered at a time.
 #[derive(Debug, Default)]
 pub struct SetupParts {
-    /// Sets being gathered: their id, the next part expected, the accounts so far.
-    open: Vec<(u64, u32, Vec<AccountEntry>)>,
+    /// Sets being gathered: their id, the next part expected, the accounts so far, and when
+    /// (in inputs seen) their last part came.
+    open: Vec<(u64, u32, Vec<AccountEntry>, u64)>,
+    /// Inputs seen.
+    seen: u64,
 }
 
 /// Sets gathered at once; an older one beyond this is dropped.
 const OPEN_SETS: usize = 4;
+/// A set whose next part has not come within this many inputs is dropped (its writer died
+/// between parts: the next start journals a whole set).
+const STALE_AFTER: u64 = 100_000;
 
 impl SetupParts {
     /// Passes every input through, except parts: the last part of a set (after all before it,
     /// in order) becomes [`Input::Accounts`], the others `None`. A set whose parts do not all
     /// come in order is dropped (the accounts in force stay), as is a set that does not check.
     pub fn take(&mut self, input: Input) -> Option<Input> {
+        self.seen += 1;
+        let seen = self.seen;
+        self.open.retain(|(.., last)| seen - *last <= STALE_AFTER);
         let Input::SetupPart(p) = input else {
             return Some(input);
         };
         if p.part == 0 {
-            self.open.retain(|(set, _, _)| *set != p.set);
+            self.open.retain(|(set, ..)| *set != p.set);
             if self.open.len() >= OPEN_SETS {
                 self.open.remove(0);
             }
-            self.open.push((p.set, 0, Vec::new()));
+            self.open.push((p.set, 0, Vec::new(), seen));
         }
-        let i = self.open.iter().position(|(set, _, _)| *set == p.set)?;
-        let (_, next, got) = &mut self.open[i];
+        let i = self.open.iter().position(|(set, ..)| *set == p.set)?;
+        let (_, next, got, last) = &mut self.open[i];
         if p.part != *next {
             self.open.remove(i);
             return None;
         }
         got.extend(p.accounts.iter().cloned());
         *next += 1;
+        *last = seen;
         if *next < p.parts {
             return None;
         }
-        let (_, _, got) = self.open.remove(i);
+        let (_, _, got, _) = self.open.remove(i);
         let accounts = Accounts::from_entries(got).ok()?;
         Some(Input::Accounts {
             at: p.at,
             accounts: Arc::new(accounts),
         })
+    }
+
+    /// A frame went by (routed without [`SetupParts::take`]): counted like any input, for
+    /// [`STALE_AFTER`].
+    pub fn passed(&mut self) {
+        self.seen += 1;
+    }
+
+    /// Whether a set is half gathered: a snapshot of the core now would lose it (the replay
+    /// after that snapshot would see only its later parts), so the core waits.
+    pub fn gathering(&self) -> bool {
+        !self.open.is_empty()
     }
 }
 

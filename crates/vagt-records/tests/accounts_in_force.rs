@@ -109,3 +109,21 @@ fn an_old_setup_record_still_reads_as_the_file_applying() {
         .unwrap();
     assert!(matches!(input, Input::Setup(42)));
 }
+
+#[test]
+fn a_half_gathered_set_holds_snapshots_back_until_it_is_whole_or_stale() {
+    let records = input::encode_accounts(10, &accounts(3_000, false), 1).unwrap();
+    assert!(records.len() > 1);
+    let mut parts = SetupParts::default();
+    gather(&mut parts, &records[..1]);
+    assert!(parts.gathering(), "after the first part");
+    gather(&mut parts, &records[1..]);
+    assert!(!parts.gathering(), "whole");
+    // A writer that died between parts: the set is dropped once many records went by.
+    gather(&mut parts, &records[..1]);
+    for _ in 0..100_001 {
+        parts.passed();
+    }
+    let out = gather(&mut parts, &records[1..2]);
+    assert!(!parts.gathering() && out.iter().all(Option::is_none));
+}

@@ -56,9 +56,12 @@ impl Register {
         })
     }
 
-    /// Reads the file again, and the record that says so. On error the old register stays.
-    pub fn reload(&self) -> anyhow::Result<AdminRecord> {
-        let fresh = Arc::new(self.config.load_citizens()?);
+    /// Reads the file again (after any admin's change under way), and the record that says
+    /// so. On error the old register stays.
+    pub async fn reload(&self) -> anyhow::Result<AdminRecord> {
+        let _turn = self.writing.lock().await;
+        let config = self.config.clone();
+        let fresh = Arc::new(tokio::task::spawn_blocking(move || config.load_citizens()).await??);
         let record = loaded(&fresh, "reload");
         self.set(fresh);
         Ok(record)
@@ -104,6 +107,16 @@ impl Register {
         let next = Citizens::decode(&bytes, json).map_err(|e| format!("{e:#}"))?;
         Ok((next, bytes))
     }
+}
+
+/// Runs file and journal work off the async threads; its error as the admin is told it.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// The accounts `change` makes of `now`, and the names of the fields it changed (`new` for a
@@ -331,20 +344,19 @@ impl Backend for EngineBackend {
             let now = reload.accounts.load_full();
             let (next, fields) = accounts_changed(&now, change)?;
             let text = next.to_file().map_err(|e| format!("{e:#}"))?;
+            let staged =
+                blocking(move || vagt_console::users::stage_private(&path, text.as_bytes()))
+                    .await?;
             let record = admin_record(action, &[("fields", serde_json::json!(fields))]);
             self.journal_audit(vagt_records::input::encode_admin(&record))
                 .await
                 .map_err(|e| format!("not changed: it could not be recorded ({e})"))?;
-            tokio::task::spawn_blocking(move || {
-                vagt_console::users::write_private(&path, text.as_bytes())
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("{e:#}"))?;
+            blocking(move || staged.commit()).await?;
             let next = Arc::new(next);
-            reload
-                .install(Arc::clone(&next))
-                .map_err(|e| format!("written, not used: {e:#} (reload with SIGHUP)"))?;
+            let installing = (Arc::clone(reload), Arc::clone(&next));
+            blocking(move || installing.0.install(installing.1))
+                .await
+                .map_err(|e| format!("written, not used: {e} (reload with SIGHUP)"))?;
             Ok(account_views(&next))
         })
     }
@@ -369,14 +381,15 @@ impl Backend for EngineBackend {
                 ("version", serde_json::json!(next.version())),
                 ("citizens", serde_json::json!(next.len())),
             ];
+            // Staged first: a file that cannot be written refuses the change before the audit
+            // trail records it.
+            let staged =
+                blocking(move || vagt_console::users::stage_private(&path, &bytes)).await?;
             let record = vagt_records::input::encode_admin(&admin_record(action, &extra));
             self.journal_audit(record)
                 .await
                 .map_err(|e| format!("not changed: it could not be recorded ({e})"))?;
-            tokio::task::spawn_blocking(move || vagt_console::users::write_private(&path, &bytes))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| format!("{e:#}"))?;
+            blocking(move || staged.commit()).await?;
             let next = Arc::new(next);
             register.set(Arc::clone(&next));
             Ok(next)
@@ -396,6 +409,18 @@ impl Backend for EngineBackend {
             .gateway
             .spawn(async move { engine.map(|e| e.history(alarm)).unwrap_or_default() });
         Box::pin(async move { task.await.unwrap_or_default() })
+    }
+
+    fn admin_edits(&self) -> Result<(), String> {
+        match self.cluster {
+            Some(_) => Err(
+                "in a cluster every node has its own users file, citizen register and \
+                 accounts file: change them on every node and reload (SIGHUP), not in one node's \
+                 console"
+                    .to_owned(),
+            ),
+            None => Ok(()),
+        }
     }
 
     fn emergency_mode(&self) -> bool {

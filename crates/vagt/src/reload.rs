@@ -54,24 +54,31 @@ impl Reload {
         }
     }
 
-    /// Reads both again (in the background: the accounts after any edit under way; the
-    /// register's new version is journaled).
+    /// Reads both again, in the background (never holding up the signals), each after any
+    /// admin's edit under way, the file work off the async threads; the register's new
+    /// version is journaled.
     pub(crate) fn run(self: &Arc<Self>, engine: &Arc<Engine>) {
         let me = Arc::clone(self);
         tokio::spawn(async move {
             let _turn = me.editing.lock().await;
-            me.reload_accounts();
+            let blocking = Arc::clone(&me);
+            let _ = tokio::task::spawn_blocking(move || blocking.reload_accounts()).await;
         });
-        let Some(r) = &self.register else {
+        let Some(r) = self.register.clone() else {
             return;
         };
-        match r.reload() {
-            Ok(record) => {
-                info!(citizens = %record.details["citizens"], version = %record.details["version"], "SIGHUP: citizen register reloaded");
-                tokio::spawn(journal_loaded(Arc::clone(engine), record));
+        let engine = Arc::clone(engine);
+        tokio::spawn(async move {
+            match r.reload().await {
+                Ok(record) => {
+                    info!(citizens = %record.details["citizens"], version = %record.details["version"], "SIGHUP: citizen register reloaded");
+                    journal_loaded(engine, record).await;
+                }
+                Err(e) => {
+                    warn!("SIGHUP: citizen register not reloaded, the previous one stays: {e:#}");
+                }
             }
-            Err(e) => warn!("SIGHUP: citizen register not reloaded, the previous one stays: {e:#}"),
-        }
+        });
     }
 
     fn reload_accounts(&self) {

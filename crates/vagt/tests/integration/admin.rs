@@ -39,7 +39,7 @@ pub(crate) fn config_with_admin(dir: &Path, extra: &str) -> String {
 }
 
 /// Sends an admin request; the `admin` or `error` answer.
-async fn admin(ws: &mut Ws, id: u64, request: Value) -> Value {
+pub(crate) async fn admin(ws: &mut Ws, id: u64, request: Value) -> Value {
     send(ws, json!({"type": "admin", "id": id, "request": request})).await;
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
@@ -157,6 +157,13 @@ fn an_admin_manages_users_and_a_changed_users_sessions_end_at_once() {
         assert_eq!(moved["type"], "admin", "{moved}");
         let welcome = try_login(console, &cert, "mette", "mette-password").await;
         assert_eq!((welcome["role"].as_str(), welcome["team"].as_str()), (Some("responder"), Some("hjemmepleje-nord")), "{welcome}");
+        // A login still checking its password when the user is disabled does not outlive it.
+        let mut late = connect(console, &cert).await;
+        send(&mut late, json!({"type": "login", "user": "revisor", "password": "revisor-password"})).await;
+        let off = admin(&mut anna, 13, json!({"action": "set_disabled", "name": "revisor", "disabled": true})).await;
+        assert_eq!(off["type"], "admin", "{off}");
+        let ended = next(&mut late, "denied").await;
+        assert!(ended["reason"].as_str().is_some(), "{ended}");
         // Other roles may not administer: refused, and the refusal is journaled.
         let (mut sara, _) = login(console, &cert, "sara").await;
         let no = admin(&mut sara, 12, json!({"action": "add_user", "name": "eve", "role": "admin", "password": "eve-long-password"})).await;
@@ -187,7 +194,8 @@ fn an_admin_manages_users_and_a_changed_users_sessions_end_at_once() {
             ("add_user", "nina"),
             ("disable_user", "ole"),
             ("set_password", "nina"),
-            ("update_user", "mette")
+            ("update_user", "mette"),
+            ("disable_user", "revisor")
         ],
         "{trail:#?}"
     );
@@ -522,4 +530,46 @@ fn an_admin_edits_the_accounts_and_the_ack_path_uses_them_at_once() {
         "{trail:#?}"
     );
     assert!(!format!("{trail:?}").contains("0123456789ABCDEF"));
+}
+
+#[test]
+fn a_users_file_that_cannot_be_written_refuses_the_change_before_it_is_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_admin(dir.path(), "");
+    let data = dir.path().join("data");
+    let g = Gateway::start_on(&data, &["--config", &config]);
+    let console = g.console.expect("console address");
+    let cert = dir.path().join("console-cert.pem");
+    // Where the new file would be written first is taken (as a read-only /etc would refuse it).
+    std::fs::create_dir(dir.path().join("users.tmp")).unwrap();
+    let rt = crate::console::runtime();
+    rt.block_on(async {
+        let (mut anna, _) = login(console, &cert, "anna").await;
+        let e = admin(
+            &mut anna,
+            1,
+            json!({"action": "set_disabled", "name": "ole", "disabled": true}),
+        )
+        .await;
+        assert_eq!(e["type"], "error", "{e}");
+        assert!(e["message"].as_str().unwrap().contains("users.toml"), "{e}");
+        // Nothing changed: ole still logs in.
+        assert_eq!(
+            try_login(console, &cert, "ole", "ole-password").await["type"],
+            "welcome"
+        );
+    });
+    assert_eq!(g.stop(), Some(0));
+    let trail = audit(&data);
+    assert!(
+        !trail.iter().any(|a| a["admin"] == "disable_user"),
+        "{trail:#?}"
+    );
+    assert!(
+        !Users::load(&dir.path().join("users.toml"))
+            .unwrap()
+            .get("ole")
+            .unwrap()
+            .disabled
+    );
 }

@@ -315,10 +315,22 @@ fn console_node<'a>(
     rt: &'a tokio::runtime::Runtime,
 ) -> Guard<'a> {
     std::fs::create_dir_all(dir).unwrap();
+    let section = crate::console::console_section(dir);
+    console_node_with(dir, url, name, rt, section)
+}
+
+/// [`console_node`] with the `[console]` section given (its files already written).
+fn console_node_with<'a>(
+    dir: &Path,
+    url: &str,
+    name: &str,
+    rt: &'a tokio::runtime::Runtime,
+    section: String,
+) -> Guard<'a> {
     let text = crate::gateway::base_config()
         .replace("listen = \"0.0.0.0:7050\"", "listen = \"127.0.0.1:0\"")
         .replace("metrics = \"127.0.0.1:9464\"", "metrics = \"127.0.0.1:0\"")
-        + &crate::console::console_section(dir)
+        + &section
         + &cluster_section(url, name);
     // Also as a file, for the offline commands (`vagt audit export --config`).
     std::fs::write(dir.join("vagt.toml"), &text).unwrap();
@@ -839,4 +851,34 @@ fn a_late_join_that_postgresql_refuses_stops_the_node() {
         "the refused node retried for ever",
     );
     assert!(stderr.contains("newer than this Vagt"), "{stderr}");
+}
+
+#[test]
+fn a_cluster_nodes_console_lets_admins_look_but_not_change_a_nodes_files() {
+    use serde_json::json;
+    let pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = crate::console::runtime();
+    let da = dir.path().join("a");
+    std::fs::create_dir_all(&da).unwrap();
+    // The config file goes unused: the node is started from the section itself.
+    let _ = crate::admin::config_with_admin(&da, "");
+    let section = std::fs::read_to_string(da.join("vagt.toml")).unwrap();
+    let mut a = console_node_with(&da, &pg.url(), "a", &rt, section);
+    let console = a.running.as_ref().unwrap().console_addr.unwrap();
+    rt.block_on(async {
+        let (mut anna, _) = login(console, &da.join("console-cert.pem"), "anna").await;
+        let users = crate::admin::admin(&mut anna, 1, json!({"action": "users"})).await;
+        assert_eq!(users["type"], "admin", "{users}");
+        for (id, change) in [
+            (2, json!({"action": "add_user", "name": "nina", "role": "operator", "password": "nina-long-password"})),
+            (3, json!({"action": "put_citizen", "record": {"citizen": "borger-9", "name": "Ib"}})),
+            (4, json!({"action": "remove_account", "account": "1234"})),
+        ] {
+            let e = crate::admin::admin(&mut anna, id, change).await;
+            assert_eq!(e["type"], "error", "{e}");
+            assert!(e["message"].as_str().unwrap().contains("in a cluster"), "{e}");
+        }
+    });
+    a.stop();
 }
