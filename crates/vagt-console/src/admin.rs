@@ -30,7 +30,11 @@ use crate::users::{User, UserRole, Users, hash_password};
 pub enum AccountsChange {
     /// Adds the entry, or replaces the one with its account, line and receiver; with a new key
     /// if one is given (else the old entry's).
-    Put(Box<vagt_records::AccountEntry>, Option<String>),
+    Put(
+        Box<vagt_records::AccountEntry>,
+        Option<String>,
+        Option<Box<crate::protocol::AccountView>>,
+    ),
     /// Removes the entry of this account, line and receiver.
     Remove(String, Option<String>, Option<String>),
 }
@@ -38,8 +42,9 @@ pub enum AccountsChange {
 /// A change to the citizen register.
 #[derive(Clone, Debug)]
 pub enum RegisterChange {
-    /// Adds the record, or replaces the one with its reference.
-    Put(Citizen),
+    /// Adds the record, or replaces the one with its reference if it is still the second
+    /// (`None`: a new record, refused if one exists).
+    Put(Citizen, Option<Citizen>),
     /// Removes the record of this reference.
     Remove(String),
 }
@@ -89,7 +94,9 @@ impl Console {
                 .register_record(user, peer, &citizen)
                 .await
                 .map(|r| (r, None)),
-            AdminRequest::PutCitizen { record } => self.put_citizen(record, who).await,
+            AdminRequest::PutCitizen { record, expected } => {
+                self.put_citizen(record, expected, who).await
+            }
             AdminRequest::RemoveCitizen { citizen } => {
                 let action = who("remove_citizen", &citizen, json!({}));
                 self.change_register(action, RegisterChange::Remove(citizen.clone()))
@@ -102,11 +109,15 @@ impl Console {
                 },
                 None,
             )),
-            AdminRequest::PutAccount { record, key } => {
+            AdminRequest::PutAccount {
+                record,
+                key,
+                expected,
+            } => {
                 let account = record.account.clone();
                 let action = who("put_account", &account, json!({}));
                 self.backend
-                    .change_accounts(action, AccountsChange::Put(record, key))
+                    .change_accounts(action, AccountsChange::Put(record, key, expected))
                     .await
                     .map(|accounts| {
                         let done = format!("account {account} saved");
@@ -224,6 +235,7 @@ impl Console {
     async fn put_citizen(
         &self,
         record: Citizen,
+        expected: Option<Citizen>,
         who: impl Fn(&'static str, &str, serde_json::Value) -> AdminAction,
     ) -> Result<(AdminReply, Option<String>), String> {
         let record = record.checked()?;
@@ -238,7 +250,7 @@ impl Console {
         };
         let action = who("put_citizen", &reference, details);
         let reply = self
-            .change_register(action, RegisterChange::Put(record))
+            .change_register(action, RegisterChange::Put(record, expected))
             .await?;
         Ok((reply, Some(done)))
     }

@@ -129,11 +129,16 @@ pub enum AdminRequest {
         /// The reference.
         citizen: String,
     },
-    /// Adds a citizen's record or replaces the one with its reference; the register file is
-    /// written (owner-only) and used at once.
+    /// Adds a citizen's record, or replaces the one with its reference; the register file is
+    /// written (owner-only) and used at once. A record that exists is replaced only with
+    /// `expected` — the record as the admin opened it — and only if it is still that (another
+    /// admin's change or a reload in between refuses it).
     PutCitizen {
         /// The record.
         record: vagt_records::Citizen,
+        /// The record as the admin opened it (absent: a new record).
+        #[serde(default)]
+        expected: Option<vagt_records::Citizen>,
     },
     /// Removes a citizen's record.
     RemoveCitizen {
@@ -143,13 +148,17 @@ pub enum AdminRequest {
     /// Every account (without keys: whether it has one).
     Accounts,
     /// Adds an account or replaces the one with its account, line and receiver; the accounts
-    /// file is written and used at once (journaled first, as a reload is).
+    /// file is written and used at once (journaled first, as a reload is). An entry that exists
+    /// is replaced only with `expected` (as the admin saw it) and only if it is still that.
     PutAccount {
         /// The account's fields (its `key` is ignored: see `key`).
         record: Box<vagt_records::AccountEntry>,
         /// A new AES key (`hex:…` / `text:…`); absent or empty: the account keeps its key.
         #[serde(default)]
         key: Option<String>,
+        /// The entry as the admin saw it (absent: a new entry).
+        #[serde(default)]
+        expected: Option<Box<AccountView>>,
     },
     /// Removes an account.
     RemoveAccount {

@@ -672,11 +672,14 @@ function report(m) {
 // Administration (admins): the users and the citizen register. The server journals every
 // change before it takes effect, and every look at the register (its list, a record).
 const adminPending = new Map(); // request id → what was asked (null: a refresh)
+const adminDone = new Map(); // request id → what to do when it succeeded
+let citizenShown = null; // the record as opened (a change is sent with it: the server checks it)
 let users = [], citizens = [];
-function adminAsk(request, what) {
+function adminAsk(request, what, onDone) {
   if (!ws || !live) { $("admin-answer").textContent = t("not sent", { what: what ?? "" }); return; }
   const id = nextId++;
   adminPending.set(id, what);
+  if (onDone) adminDone.set(id, onDone);
   if (what) $("admin-answer").textContent = t("sent", { what });
   ws.send(JSON.stringify({ type: "admin", id, request }));
 }
@@ -693,6 +696,8 @@ function adminReply(m) {
   const what = adminPending.get(m.id);
   adminPending.delete(m.id);
   if (what) $("admin-answer").textContent = m.done ?? t("done", { what });
+  adminDone.get(m.id)?.();
+  adminDone.delete(m.id);
   const r = m.reply;
   if (r.result === "users") { users = r.users; showUsers(); }
   if (r.result === "citizens") {
@@ -706,6 +711,7 @@ function adminReply(m) {
 function adminFailed(m) {
   const what = adminPending.get(m.id);
   adminPending.delete(m.id);
+  adminDone.delete(m.id);
   $("admin-answer").textContent = t("refused", { what: what ?? t("admin"), why: m.message });
 }
 function button(text, onclick, cls) {
@@ -762,6 +768,7 @@ function showCitizens() {
 $("cz-search").oninput = showCitizens;
 const lines = (id) => $(id).value.split("\n").map((l) => l.trim()).filter(Boolean);
 function fillCitizen(c) {
+  citizenShown = c;
   $("cz-ref").value = c?.citizen ?? ""; $("cz-name").value = c?.name ?? ""; $("cz-address").value = c?.address ?? "";
   $("cz-phones").value = (c?.phones ?? []).join("\n"); $("cz-contacts").value = (c?.contacts ?? []).join("\n");
   $("cz-language").value = c?.language ?? ""; $("cz-notes").value = c?.care_notes ?? ""; $("cz-keybox").value = c?.key_box ?? "";
@@ -778,7 +785,9 @@ $("citizen-form").addEventListener("submit", (ev) => {
     phones: lines("cz-phones"), contacts: lines("cz-contacts"), language: $("cz-language").value.trim(),
     care_notes: $("cz-notes").value.trim(), key_box: $("cz-keybox").value.trim(),
   };
-  adminAsk({ action: "put_citizen", record }, t("save citizen", { ref: record.citizen }));
+  const expected = citizenShown && citizenShown.citizen === record.citizen ? citizenShown : null;
+  adminAsk({ action: "put_citizen", record, expected }, t("save citizen", { ref: record.citizen }),
+           () => { citizenShown = record; });
 });
 
 // The accounts (keys never come from the server: only whether there is one). A row fills the
@@ -825,7 +834,11 @@ $("account-form").addEventListener("submit", (ev) => {
     district: orNull("ac-district"), municipality: orNull("ac-municipality"),
     supervision_interval_secs: supervision ? Number(supervision) : null, door_lock: orNull("ac-lock"), backup_team: orNull("ac-backup"),
   };
-  adminAsk({ action: "put_account", record, key: $("ac-key").value || null }, t("save account", { account: record.account }));
+  const same = accountShown && accountShown.account === record.account && (accountShown.line ?? null) === record.line
+    && (accountShown.receiver ?? null) === record.receiver;
+  const key = $("ac-key").value || null;
+  adminAsk({ action: "put_account", record, key, expected: same ? accountShown : null }, t("save account", { account: record.account }),
+           () => { accountShown = { ...record, encrypted: !!key || (same && accountShown.encrypted) }; });
   $("ac-key").value = "";
 });
 

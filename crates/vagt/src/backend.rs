@@ -88,7 +88,24 @@ impl Register {
     fn changed(&self, change: RegisterChange) -> Result<(Citizens, Vec<u8>), String> {
         let mut next = Citizens::clone(&self.current());
         match change {
-            RegisterChange::Put(record) => {
+            RegisterChange::Put(record, expected) => {
+                let reference = record.citizen.clone();
+                match (next.get(&reference), expected) {
+                    (Some(now), Some(seen)) if *now != seen => {
+                        return Err(format!(
+                            "citizen {reference} was changed since you opened it: open it again"
+                        ));
+                    }
+                    (Some(_), None) => {
+                        return Err(format!("citizen {reference} exists: open it to change it"));
+                    }
+                    (None, Some(_)) => {
+                        return Err(format!(
+                            "citizen {reference} was removed since you opened it"
+                        ));
+                    }
+                    _ => {}
+                }
                 next.put(record);
             }
             RegisterChange::Remove(reference) => {
@@ -126,13 +143,14 @@ fn accounts_changed(
     change: AccountsChange,
 ) -> Result<(vagt_records::Accounts, Vec<&'static str>), String> {
     match change {
-        AccountsChange::Put(entry, key) => {
+        AccountsChange::Put(entry, key, expected) => {
             let same = |e: &&vagt_records::AccountEntry| {
                 e.account.eq_ignore_ascii_case(&entry.account)
                     && e.line == entry.line
                     && e.receiver == entry.receiver
             };
             let old = now.entries().find(same).cloned();
+            still_as_seen(old.as_ref(), expected.as_deref(), &entry.account)?;
             let probe = (*entry).clone();
             let next = now.with_entry(*entry, key).map_err(|e| format!("{e:#}"))?;
             let new = next.entries().find(|e| {
@@ -150,6 +168,33 @@ fn accounts_changed(
             .without_entry(&account, line.as_deref(), receiver.as_deref())
             .map(|next| (next, vec!["removed"]))
             .ok_or_else(|| format!("no account {account} with that line and receiver")),
+    }
+}
+
+/// Whether the entry an admin changes is still the one they saw (`seen`; `None`: a new one).
+fn still_as_seen(
+    now: Option<&vagt_records::AccountEntry>,
+    seen: Option<&AccountView>,
+    account: &str,
+) -> Result<(), String> {
+    let view = now.map(|e| AccountView {
+        encrypted: e.key.is_some(),
+        entry: vagt_records::AccountEntry {
+            key: None,
+            ..e.clone()
+        },
+    });
+    match (view, seen) {
+        (Some(now), Some(seen)) if now != *seen => Err(format!(
+            "account {account} was changed since you opened it (another admin, or a reload): open it again"
+        )),
+        (Some(_), None) => Err(format!(
+            "account {account} with that line and receiver exists: open it to change it"
+        )),
+        (None, Some(_)) => Err(format!(
+            "account {account} with that line and receiver is not the entry you opened: use New for a new one"
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -255,11 +255,20 @@ fn an_admin_edits_the_citizen_register_and_operators_see_it_at_once() {
         assert_eq!(entries, &json!([{"citizen": "borger-1", "name": "Karen Jensen"}, {"citizen": "borger-3", "name": "Ib Holm"}]), "{list}");
         let before = list["reply"]["version"].as_str().unwrap().to_owned();
         let one = admin(&mut anna, 2, json!({"action": "citizen", "citizen": "borger-1"})).await;
-        let mut karen = one["reply"]["record"].clone();
+        let opened = one["reply"]["record"].clone();
+        let mut karen = opened.clone();
         assert_eq!(karen["key_box"], "Nøgleboks 1234", "{one}");
         karen["phones"] = json!(["+45 70 70 70 70"]);
-        let changed = admin(&mut anna, 3, json!({"action": "put_citizen", "record": karen})).await;
+        // An existing record is changed only as the admin opened it.
+        let blind = admin(&mut anna, 30, json!({"action": "put_citizen", "record": karen})).await;
+        assert!(blind["message"].as_str().unwrap().contains("open it to change it"), "{blind}");
+        let changed = admin(&mut anna, 3, json!({"action": "put_citizen", "record": karen, "expected": opened})).await;
         assert_eq!(changed["done"], "citizen borger-1 changed", "{changed}");
+        // A second admin who opened it before that change does not overwrite it.
+        let mut stale = opened.clone();
+        stale["care_notes"] = json!("Diabetes");
+        let lost = admin(&mut anna, 31, json!({"action": "put_citizen", "record": stale, "expected": opened})).await;
+        assert!(lost["message"].as_str().unwrap().contains("changed since you opened it"), "{lost}");
         let after = changed["reply"]["version"].as_str().unwrap().to_owned();
         assert_ne!(before, after);
         // The operator's detail shows the new number at once: no restart, no SIGHUP.
@@ -428,10 +437,24 @@ fn an_admin_edits_the_accounts_and_the_ack_path_uses_them_at_once() {
         let saved = admin(
             &mut anna,
             3,
-            json!({"action": "put_account", "record": record}),
+            json!({"action": "put_account", "record": record, "expected": keyed}),
         )
         .await;
         assert_eq!(saved["done"], "account 5678 saved", "{saved}");
+        // The entry as it was before is no longer what is there: a stale form is refused.
+        let stale = admin(
+            &mut anna,
+            30,
+            json!({"action": "put_account", "record": record, "expected": keyed}),
+        )
+        .await;
+        assert!(
+            stale["message"]
+                .as_str()
+                .unwrap()
+                .contains("changed since you opened it"),
+            "{stale}"
+        );
         let removed = admin(
             &mut anna,
             4,
