@@ -44,7 +44,7 @@ pub enum AccountsChange {
 pub enum RegisterChange {
     /// Adds the record, or replaces the one with its reference if it is still the second
     /// (`None`: a new record, refused if one exists).
-    Put(Citizen, Option<Citizen>),
+    Put(Box<Citizen>, Option<Box<Citizen>>),
     /// Removes the record of this reference.
     Remove(String),
 }
@@ -234,11 +234,11 @@ impl Console {
 
     async fn put_citizen(
         &self,
-        record: Citizen,
-        expected: Option<Citizen>,
+        record: Box<Citizen>,
+        expected: Option<Box<Citizen>>,
         who: impl Fn(&'static str, &str, serde_json::Value) -> AdminAction,
     ) -> Result<(AdminReply, Option<String>), String> {
-        let record = record.checked()?;
+        let record = Box::new(record.checked()?);
         let reference = record.citizen.clone();
         let register = self.backend.register();
         let (details, done) = match register.get(&reference) {

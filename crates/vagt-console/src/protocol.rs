@@ -135,10 +135,10 @@ pub enum AdminRequest {
     /// admin's change or a reload in between refuses it).
     PutCitizen {
         /// The record.
-        record: vagt_records::Citizen,
+        record: Box<vagt_records::Citizen>,
         /// The record as the admin opened it (absent: a new record).
         #[serde(default)]
-        expected: Option<vagt_records::Citizen>,
+        expected: Option<Box<vagt_records::Citizen>>,
     },
     /// Removes a citizen's record.
     RemoveCitizen {

@@ -91,7 +91,7 @@ impl Register {
             RegisterChange::Put(record, expected) => {
                 let reference = record.citizen.clone();
                 match (next.get(&reference), expected) {
-                    (Some(now), Some(seen)) if *now != seen => {
+                    (Some(now), Some(seen)) if *now != *seen => {
                         return Err(format!(
                             "citizen {reference} was changed since you opened it: open it again"
                         ));
@@ -106,7 +106,7 @@ impl Register {
                     }
                     _ => {}
                 }
-                next.put(record);
+                next.put(*record);
             }
             RegisterChange::Remove(reference) => {
                 if next.remove(&reference).is_none() {
