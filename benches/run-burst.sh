@@ -5,6 +5,9 @@
 # against the bare ACK-only floor.
 #
 #   benches/run-burst.sh            # results in benches/results/ (JSON, HTML, SVG charts)
+#   CLUSTER=1 benches/run-burst.sh  # and node a of a two-node cluster on a PostgreSQL primary
+#                                   # with a synchronous standby (this machine), every ACKed
+#                                   # alarm checked in the node's journal and counted in PostgreSQL
 #
 # Needs `ulimit -n` of about 25 000 (it raises the soft limit itself when the hard one allows).
 set -euo pipefail
@@ -22,6 +25,7 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    [ -d "$work/pg" ] && deploy/cluster-demo.sh stop "$work/pg" > /dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,6 +61,35 @@ done
 kill "${pids[0]}"
 wait "${pids[0]}" || true
 
+if [ -n "${CLUSTER:-}" ]; then
+    echo "== a cluster node (two nodes; PostgreSQL primary + synchronous standby, this machine) =="
+    mkdir -p "$OUT/cluster"
+    chmod 755 "$work"
+    PG_ONLY=1 PG_PORT=55542 STANDBY_PORT=55543 deploy/cluster-demo.sh start "$work/pg" > "$work/pg.log"
+    cluster_pids=()
+    for n in a b; do
+        cp "$work/vagt.toml" "$work/cluster-$n.toml"
+        printf '\n[cluster]\nurl = "host=127.0.0.1 port=55542 user=vagt dbname=postgres"\nnode = "%s"\n' "$n" \
+            >> "$work/cluster-$n.toml"
+        port=$([ "$n" = a ] && echo 7070 || echo 7071)
+        target/release/vagt serve --config "$work/cluster-$n.toml" --data "$work/cluster_$n" \
+            --accounts "$work/accounts.toml" --listen "127.0.0.1:$port" --metrics 127.0.0.1:0 \
+            > "$work/cluster_$n.log" 2>&1 &
+        pids+=($!); cluster_pids+=($!)
+        wait_for "$work/cluster_$n.log" "listening on"
+    done
+    for s in $SCENARIOS; do
+        target/release/vagt-replay run "config/replay/$s.toml" --target 127.0.0.1:7070 \
+            --verify-journal "$work/cluster_a" --json "$OUT/cluster/$s.json" \
+            --html "$OUT/cluster/$s.html" --svg-dir "$OUT/cluster"
+    done
+    psql -X -q -A -t -h 127.0.0.1 -p 55542 -U vagt -d postgres \
+        -c "SELECT count(*) FROM vagt_log WHERE dedup IS NOT NULL" > "$OUT/cluster/postgresql-frames.txt"
+    echo "frames in PostgreSQL's log: $(cat "$OUT/cluster/postgresql-frames.txt")"
+    kill "${cluster_pids[@]}"
+    wait "${cluster_pids[@]}" || true
+fi
+
 echo "== the bare floor (answers ACK, nothing else) =="
 target/release/vagt-replay bare --listen "127.0.0.1:$PORT_BARE" > "$work/bare.log" 2>&1 &
 pids+=($!)
@@ -72,8 +105,11 @@ out, names = sys.argv[1], sys.argv[2:]
 print("\n| burst | server | acked | first send → last ACK | p50 | p99 | p99.9 | max | journal |")
 print("|---|---|---|---|---|---|---|---|---|")
 for n in names:
-    for server in ("vagt", "bare"):
-        r = json.load(open(f"{out}/{server}/{n}.json"))
+    for server in ("vagt", "cluster", "bare"):
+        try:
+            r = json.load(open(f"{out}/{server}/{n}.json"))
+        except FileNotFoundError:
+            continue
         l, c = r["latency_ms"], r["counts"]
         j = r.get("journal")
         journal = f'{j["once"]}/{j["acked"]} once' if j else "—"

@@ -269,8 +269,8 @@ impl SetupParts {
         })
     }
 
-    /// A frame went by (routed without [`SetupParts::take`]): counted like any input, for
-    /// [`STALE_AFTER`].
+    /// A frame went by (routed without [`SetupParts::take`]): counted like any input, for the
+    /// staleness bound (a set whose next part has not come within 100 000 inputs is dropped).
     pub fn passed(&mut self) {
         self.seen += 1;
     }
