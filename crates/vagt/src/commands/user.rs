@@ -47,9 +47,9 @@ pub fn add(
 fn read_password(name: &str) -> anyhow::Result<String> {
     use std::io::{BufRead, IsTerminal};
     if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password(format!("Password for {name}: "))
-            .context("reading the password")?;
-        let again = rpassword::prompt_password("Again: ").context("reading the password")?;
+        let first =
+            prompt_hidden(&format!("Password for {name}: ")).context("reading the password")?;
+        let again = prompt_hidden("Again: ").context("reading the password")?;
         anyhow::ensure!(
             first == again,
             "the two passwords differ; nothing was added"
@@ -62,6 +62,35 @@ fn read_password(name: &str) -> anyhow::Result<String> {
         .read_line(&mut password)
         .context("reading the password from standard input")?;
     Ok(password.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Asks on the terminal with echo off — turned off *before* the prompt is shown, so nothing
+/// typed after the prompt appears (one typed at once would otherwise race the switch) — and
+/// turned back on however the read ends.
+fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
+    use rustix::termios::{LocalModes, OptionalActions, Termios, tcgetattr, tcsetattr};
+    use std::io::{BufRead, Write};
+    struct Restore<'a>(&'a std::fs::File, Termios);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let _ = tcsetattr(self.0, OptionalActions::Now, &self.1);
+        }
+    }
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let saved = tcgetattr(&tty)?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    quiet.local_modes.insert(LocalModes::ECHONL);
+    tcsetattr(&tty, OptionalActions::Now, &quiet)?;
+    let _restore = Restore(&tty, saved);
+    (&tty).write_all(prompt.as_bytes())?;
+    (&tty).flush()?;
+    let mut line = String::new();
+    std::io::BufReader::new(&tty).read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 /// `vagt user setup-link`: the open first-run link, or why there is none.
