@@ -65,11 +65,15 @@ if [ -n "${CLUSTER:-}" ]; then
     echo "== a cluster node (two nodes; PostgreSQL primary + synchronous standby, this machine) =="
     mkdir -p "$OUT/cluster"
     chmod 755 "$work"
-    PG_ONLY=1 PG_PORT=55542 STANDBY_PORT=55543 deploy/cluster-demo.sh start "$work/pg" > "$work/pg.log"
+    # Below the ephemeral range: the bursts above leave thousands of client ports in TIME_WAIT.
+    PG_ONLY=1 PG_PORT=15542 STANDBY_PORT=15543 deploy/cluster-demo.sh start "$work/pg" > "$work/pg.log" || {
+        tail -20 "$work"/pg/*.log >&2
+        exit 1
+    }
     cluster_pids=()
     for n in a b; do
         cp "$work/vagt.toml" "$work/cluster-$n.toml"
-        printf '\n[cluster]\nurl = "host=127.0.0.1 port=55542 user=vagt dbname=postgres"\nnode = "%s"\n' "$n" \
+        printf '\n[cluster]\nurl = "host=127.0.0.1 port=15542 user=vagt dbname=postgres"\nnode = "%s"\n' "$n" \
             >> "$work/cluster-$n.toml"
         port=$([ "$n" = a ] && echo 7070 || echo 7071)
         target/release/vagt serve --config "$work/cluster-$n.toml" --data "$work/cluster_$n" \
@@ -83,7 +87,7 @@ if [ -n "${CLUSTER:-}" ]; then
             --verify-journal "$work/cluster_a" --json "$OUT/cluster/$s.json" \
             --html "$OUT/cluster/$s.html" --svg-dir "$OUT/cluster"
     done
-    psql -X -q -A -t -h 127.0.0.1 -p 55542 -U vagt -d postgres \
+    psql -X -q -A -t -h 127.0.0.1 -p 15542 -U vagt -d postgres \
         -c "SELECT count(*) FROM vagt_log WHERE dedup IS NOT NULL" > "$OUT/cluster/postgresql-frames.txt"
     echo "frames in PostgreSQL's log: $(cat "$OUT/cluster/postgresql-frames.txt")"
     kill "${cluster_pids[@]}"
