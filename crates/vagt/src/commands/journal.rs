@@ -221,9 +221,15 @@ pub fn salvage(args: &CopyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The data directory's files beside the journal that a restore needs (when present).
+/// The data directory's files beside the journal that a restore needs (when present): the
+/// console's users, the citizen register and the accounts file when they are kept there (the
+/// defaults, and where admins can edit them from the console), the console's pair, the
+/// cluster node's tag.
 const BESIDE_THE_JOURNAL: &[&str] = &[
     "users.toml",
+    "citizens.csv",
+    "citizens.json",
+    "accounts.toml",
     "console-cert.pem",
     "console-key.pem",
     vagt_cluster::membership::FILE,

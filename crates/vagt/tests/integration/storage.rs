@@ -282,12 +282,23 @@ fn a_backup_taken_while_serving_restores_the_same_journal_alarms_and_dedup() {
         assert!(acked(&g, &frame(i)), "frame {i}");
     }
     let alarms = g.settled_alarms();
+    // The register admins edit in the console lives in the data directory by default.
+    let register = data.join("citizens.csv");
+    std::fs::write(&register, crate::console::REGISTER).unwrap();
+    std::fs::set_permissions(&register, std::fs::Permissions::from_mode(0o600)).unwrap();
     let quiet = dir.path().join("quiet-copy");
     let said = backup(&data, &quiet);
     assert!(
         said.contains("backed up") && said.contains("users.toml"),
         "{said}"
     );
+    for f in ["citizens.csv", "accounts.toml"] {
+        assert_eq!(
+            std::fs::read(quiet.join(f)).unwrap(),
+            std::fs::read(data.join(f)).unwrap(),
+            "{f}"
+        );
+    }
     // A second copy while frames keep arriving: a prefix of the journal, whole records only.
     let busy = dir.path().join("busy-copy");
     let sending = std::thread::scope(|s| {
