@@ -114,6 +114,11 @@ impl Console {
                 key,
                 expected,
             } => {
+                if record.key.is_some() {
+                    let why =
+                        "a key goes in the request's `key`, not in the record (it was not saved)";
+                    return error(Some(id), why);
+                }
                 let account = record.account.clone();
                 let action = who("put_account", &account, json!({}));
                 self.backend

@@ -19,6 +19,14 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use vagt_core::{AlarmId, Classification, Command};
 
+/// A line that is a whole protocol message: a JSON object with a `type` (not a login).
+fn protocol_message(line: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let v: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    let m = v.as_object()?;
+    let kind = m.get("type")?.as_str()?;
+    (!matches!(kind, "login" | "setup")).then(|| m.clone())
+}
+
 /// Parses one input line into a command.
 pub fn parse_line(line: &str) -> anyhow::Result<Command> {
     let line = line.trim();
@@ -177,6 +185,17 @@ pub async fn run(
             line = lines.next_line(), if !input_done => match line? {
                 None => input_done = true,
                 Some(l) if l.trim().is_empty() => {}
+                // A whole protocol message (`{"type": "admin", …}`, `detail`, `report`, `ping`),
+                // sent as it is, with the next id when it has none.
+                Some(l) if protocol_message(&l).is_some() => {
+                    if let Some(mut msg) = protocol_message(&l) {
+                        msg.entry("id").or_insert_with(|| json!(next_id));
+                        next_id += 1;
+                        waiting += 1;
+                        let text = serde_json::Value::Object(msg).to_string();
+                        ws.send(Message::Text(text.into())).await?;
+                    }
+                }
                 Some(l) => match parse_line(&l) {
                     Ok(command) => {
                         let msg = json!({"type": "command", "id": next_id, "command": command});
@@ -200,7 +219,9 @@ pub async fn run(
                     match v["type"].as_str() {
                         Some("denied") => bail!("login refused: {}", v["reason"]),
                         Some("welcome") => welcomed = true,
-                        Some("result" | "refused" | "error") if v["id"].is_u64() => {
+                        Some("result" | "refused" | "error" | "admin" | "detail" | "report" | "pong")
+                            if v["id"].is_u64() =>
+                        {
                             waiting = waiting.saturating_sub(1);
                         }
                         _ => {}

@@ -84,6 +84,21 @@ impl Register {
         self.current().get(reference).cloned()
     }
 
+    /// Whether the file is still the register in use (a hand edit not yet reloaded would be
+    /// lost by writing the register over it).
+    async fn unchanged_on_disk(&self) -> Result<(), String> {
+        let config = self.config.clone();
+        let disk = blocking(move || config.load_citizens()).await?;
+        if disk.version() != self.current().version() {
+            return Err(
+                "the citizen register was changed on disk since it was loaded: reload \
+                 (SIGHUP) to use it, then change it here — nothing was changed"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// The register `change` makes and its file's bytes (in the file's format).
     fn changed(&self, change: RegisterChange) -> Result<(Citizens, Vec<u8>), String> {
         let mut next = Citizens::clone(&self.current());
@@ -387,6 +402,15 @@ impl Backend for EngineBackend {
             };
             let _turn = reload.editing.lock().await;
             let now = reload.accounts.load_full();
+            let on_disk = path.clone();
+            let disk = blocking(move || vagt_records::Accounts::load(&on_disk)).await?;
+            if disk.sorted_entries() != now.sorted_entries() {
+                return Err(
+                    "the accounts file was changed on disk since it was loaded: reload \
+                     (SIGHUP) to use it, then change it here — nothing was changed"
+                        .into(),
+                );
+            }
             let (next, fields) = accounts_changed(&now, change)?;
             let text = next.to_file().map_err(|e| format!("{e:#}"))?;
             let staged =
@@ -421,6 +445,7 @@ impl Backend for EngineBackend {
                 return Err("no citizen register is configured ([console] citizens)".to_owned());
             };
             let _turn = register.writing.lock().await;
+            register.unchanged_on_disk().await?;
             let (next, bytes) = register.changed(change)?;
             let extra = [
                 ("version", serde_json::json!(next.version())),

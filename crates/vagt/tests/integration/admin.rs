@@ -215,6 +215,36 @@ fn an_admin_manages_users_and_a_changed_users_sessions_end_at_once() {
     }
 }
 
+/// `vagt console` as `user`, given `line` after the password; what it printed.
+fn terminal(
+    console: std::net::SocketAddr,
+    cert: &Path,
+    user: &str,
+    password: &str,
+    line: &str,
+) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args([
+            "console",
+            "--server",
+            &console.to_string(),
+            "--user",
+            user,
+            "--cert",
+        ])
+        .arg(cert)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{password}\n{line}").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// As [`login`] with a password of one's own.
 async fn login_with(
     addr: std::net::SocketAddr,
@@ -297,6 +327,13 @@ fn an_admin_edits_the_citizen_register_and_operators_see_it_at_once() {
         // An operator may not open the register itself.
         let no = admin(&mut ole, 9, json!({"action": "citizens"})).await;
         assert_eq!(no["type"], "error", "{no}");
+        // A hand edit of the file not yet reloaded is not written over.
+        let mut text = std::fs::read_to_string(&register).unwrap();
+        text += "borger-9,Hand Edit,,,,,,\n";
+        std::fs::write(&register, text).unwrap();
+        let new = json!({"citizen": "borger-10", "name": "Ny Borger"});
+        let over = admin(&mut anna, 10, json!({"action": "put_citizen", "record": new})).await;
+        assert!(over["message"].as_str().unwrap().contains("changed on disk"), "{over}");
         (before, after)
     });
     // The file is the edited register, owner-only, and what a reload reads.
@@ -474,7 +511,59 @@ fn an_admin_edits_the_accounts_and_the_ack_path_uses_them_at_once() {
         let (mut ole, _) = login(console, &cert, "ole").await;
         let no = admin(&mut ole, 5, json!({"action": "accounts"})).await;
         assert_eq!(no["type"], "error", "{no}");
+        // A key inside the record is refused, not silently dropped.
+        let keyed = json!({"account": "9999", "call_type": "fire", "key": "text:RECORDKEY1234567"});
+        let wrong = admin(
+            &mut anna,
+            6,
+            json!({"action": "put_account", "record": keyed}),
+        )
+        .await;
+        assert!(
+            wrong["message"]
+                .as_str()
+                .unwrap()
+                .contains("not in the record"),
+            "{wrong}"
+        );
+        // A hand edit not yet reloaded is not written over: refused until SIGHUP.
+        let file = data.join("accounts.toml");
+        let edited = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("sygepleje-syd", "sygepleje-nord");
+        std::fs::write(&file, edited).unwrap();
+        let new = json!({"account": "9999", "call_type": "fire"});
+        let over = admin(
+            &mut anna,
+            7,
+            json!({"action": "put_account", "record": new}),
+        )
+        .await;
+        assert!(
+            over["message"]
+                .as_str()
+                .unwrap()
+                .contains("changed on disk"),
+            "{over}"
+        );
+        let register = data.join("citizens.csv");
+        assert!(!register.exists());
     });
+    signal(&g.child, "HUP");
+    let mut took = false;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let line = "{\"type\": \"admin\", \"request\": {\"action\": \"put_account\", \"record\": {\"account\": \"9999\", \"call_type\": \"fire\"}}}";
+        let out = terminal(console, &cert, "anna", "anna-password", line);
+        if out.contains("account 9999 saved") {
+            took = true;
+            break;
+        }
+    }
+    assert!(
+        took,
+        "the change was not taken after the reload (through the terminal client)"
+    );
     assert_eq!(g.exchange(&sia("4321", 9, "MA1"), 1).len(), 1);
     // The queue says what each alarm's account is now: a pendant, or not an account of ours.
     rt.block_on(async {
@@ -514,16 +603,17 @@ fn an_admin_edits_the_accounts_and_the_ack_path_uses_them_at_once() {
         );
     });
     assert_eq!(g.stop(), Some(0));
-    // The file: 5678 keeps its key with the new district, 4321 is gone.
+    // The file: 5678 keeps its key, with the district of the hand edit reloaded after the
+    // admin's change (neither lost), 4321 is gone, 9999 added after the reload.
     let file = data.join("accounts.toml");
     assert_eq!(mode(&file), 0o600);
     let on_disk = vagt_records::Accounts::load(&file).unwrap();
     let e = on_disk.entry("5678").unwrap();
     assert_eq!(
         (e.key.as_deref(), e.district.as_deref()),
-        (Some("text:0123456789ABCDEF"), Some("sygepleje-syd"))
+        (Some("text:0123456789ABCDEF"), Some("sygepleje-nord"))
     );
-    assert!(on_disk.entry("4321").is_none());
+    assert!(on_disk.entry("4321").is_none() && on_disk.entry("9999").is_some());
     // The frame after the removal was journaled as an unknown account's.
     let frames = crate::gateway::export(&data);
     let last = frames
@@ -548,7 +638,8 @@ fn an_admin_edits_the_accounts_and_the_ack_path_uses_them_at_once() {
         changes,
         [
             ("put_account", "5678", json!(["district"])),
-            ("remove_account", "4321", json!(["removed"]))
+            ("remove_account", "4321", json!(["removed"])),
+            ("put_account", "9999", json!(["new"]))
         ],
         "{trail:#?}"
     );
