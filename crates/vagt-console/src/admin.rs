@@ -314,8 +314,8 @@ impl Console {
     }
 }
 
-/// Runs file work off the async threads; its error as the admin is told it.
-async fn blocking<T: Send + 'static>(
+/// Runs file (and journal) work off the async threads; its error as the admin is told it.
+pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> Result<T, String> {
     tokio::task::spawn_blocking(f)

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock, Weak};
 
-use vagt_console::admin::{AccountsChange, RegisterChange};
+use vagt_console::admin::{AccountsChange, RegisterChange, blocking};
 use vagt_console::audit::{AdminAction, Refusal, View};
 use vagt_console::protocol::AccountView;
 use vagt_console::protocol::{AccountInfo, ReportRequest};
@@ -139,16 +139,6 @@ impl Register {
         let next = Citizens::decode(&bytes, json).map_err(|e| format!("{e:#}"))?;
         Ok((next, bytes))
     }
-}
-
-/// Runs file and journal work off the async threads; its error as the admin is told it.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("{e:#}"))
 }
 
 /// The accounts `change` makes of `now`, and the names of the fields it changed (`new` for a

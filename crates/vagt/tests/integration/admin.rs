@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use vagt_console::users::{User, UserRole, Users, entry, hash_password};
 
 use crate::console::{
-    Ws, connect, console_section, login, next, next_answer, send, write_register,
+    Ws, connect, console_section, login, login_with, next, next_answer, send, write_register,
 };
 use crate::gateway::{Gateway, json_lines, sia, signal};
 
@@ -243,25 +243,6 @@ fn terminal(
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// As [`login`] with a password of one's own.
-async fn login_with(
-    addr: std::net::SocketAddr,
-    cert: &Path,
-    user: &str,
-    password: &str,
-) -> (Ws, Value) {
-    let mut ws = connect(addr, cert).await;
-    send(
-        &mut ws,
-        json!({"type": "login", "user": user, "password": password}),
-    )
-    .await;
-    let welcome = next(&mut ws, "welcome").await;
-    let snapshot = next(&mut ws, "snapshot").await;
-    assert_eq!(welcome["user"], user);
-    (ws, snapshot)
 }
 
 #[test]

@@ -104,8 +104,12 @@ pub async fn next(ws: &mut Ws, kind: &str) -> Value {
 }
 
 pub async fn login(addr: SocketAddr, cert: &Path, user: &str) -> (Ws, Value) {
+    login_with(addr, cert, user, &format!("{user}-password")).await
+}
+
+/// As [`login`] with a password of one's own.
+pub async fn login_with(addr: SocketAddr, cert: &Path, user: &str, password: &str) -> (Ws, Value) {
     let mut ws = connect(addr, cert).await;
-    let password = format!("{user}-password");
     send(
         &mut ws,
         json!({"type": "login", "user": user, "password": password}),
