@@ -183,6 +183,8 @@ const MAX_CONNECTIONS: usize = 512;
 /// The largest WebSocket message (and frame) a client may send: commands, notes and logins
 /// are small; nothing big is buffered for a client that has not logged in.
 const MAX_CLIENT_MESSAGE: usize = 64 << 10;
+/// Requests of one connection being answered at once, at most (see the session loop).
+const IN_FLIGHT: usize = 16;
 /// Time allowed for the TLS and WebSocket handshakes and the login message.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -569,21 +571,29 @@ impl Console {
         let mut feed = self.prepared.subscribe();
         self.snapshot(&mut ws, &user, self.published.load(Ordering::SeqCst))
             .await?;
+        // Requests are answered as each is done, not one after the other: a command waits for
+        // the core's answer (in a cluster whose database is away, until it is back), and
+        // meanwhile the queue, pings and looks at alarms go on. At most `IN_FLIGHT` at once:
+        // beyond that the connection is not read until one is answered.
+        let user = &user;
+        let mut in_flight = futures_util::stream::FuturesUnordered::new();
         loop {
             tokio::select! {
-                msg = ws.next() => {
+                msg = ws.next(), if in_flight.len() < IN_FLIGHT => {
                     let Some(msg) = msg else { return Ok(()) };
                     match msg? {
                         Message::Text(text) => {
-                            let reply = self.handle(&user, peer, text.as_str()).await;
-                            send(&mut ws, &reply).await?;
+                            in_flight.push(async move { self.handle(user, peer, text.as_str()).await });
                         }
                         Message::Close(_) => return Ok(()),
                         _ => {}
                     }
                 }
+                Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
+                    send(&mut ws, &reply).await?;
+                }
                 _ = users_changed.changed() => {
-                    if self.users().get(&user.name) != Some(&user) {
+                    if self.users().get(&user.name) != Some(user) {
                         info!(%peer, user = %user.name, "console session ended: the user was changed by an admin");
                         let reason = "your user was changed by an administrator: log in again";
                         send(&mut ws, &denied(reason)).await?;
@@ -591,16 +601,16 @@ impl Console {
                     }
                 }
                 batch = feed.recv() => match batch {
-                    Ok(p) if p.resync => self.snapshot(&mut ws, &user, p.seq).await?,
+                    Ok(p) if p.resync => self.snapshot(&mut ws, user, p.seq).await?,
                     Ok(p) => {
-                        if let Some(text) = p.for_user(&user) {
+                        if let Some(text) = p.for_user(user) {
                             ws.send(Message::Text(text.clone())).await?;
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         info!(%peer, missed, "console client fell behind; resyncing");
                         feed = self.prepared.subscribe();
-                        self.snapshot(&mut ws, &user, self.published.load(Ordering::SeqCst))
+                        self.snapshot(&mut ws, user, self.published.load(Ordering::SeqCst))
                             .await?;
                     }
                     Err(broadcast::error::RecvError::Closed) => return Ok(()),

@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 use vagt_journal::{Committed, Follow, Record};
 
 use super::records::{self, Route};
-use super::snapshot::{self, CoreSnapshot};
+use super::snapshot::{self, Anchor, CoreSnapshot};
 use super::worker::{Item, Msg, Work};
 use super::{shard_for, shard_of};
 use crate::metrics as m;
@@ -35,6 +35,9 @@ pub(super) struct Feed {
     pub(super) snapshotted: Arc<AtomicU64>,
     /// The parts of a journaled set of accounts, gathered before the shards get it whole.
     pub(super) parts: records::SetupParts,
+    /// The last record read (the restored snapshot's, until one is read): each snapshot names
+    /// it, so a restart can tell whether the journal is still the one it was folded from.
+    pub(super) last: Option<Anchor>,
 }
 
 impl Feed {
@@ -73,6 +76,9 @@ impl Feed {
                 failing = 0;
             }
             since_snapshot += records.len() as u64;
+            if let Some(r) = records.last() {
+                self.last = Some(Anchor::of(r));
+            }
             self.route(records.drain(..));
             let caught_up = self.tail.position() >= self.committed.end();
             if closed && caught_up {
@@ -165,6 +171,7 @@ impl Feed {
             offset: self.tail.position().0,
             shards: parts.into_iter().map(|(_, s, _)| s).collect(),
             history,
+            last: self.last,
         };
         match snapshot::write(&self.snap_dir, &snap) {
             Ok(path) => {

@@ -166,6 +166,8 @@ pub struct Engine {
     shards: usize,
     /// Where the restored snapshot left off (0: replayed from the start).
     restored: u64,
+    /// The last record the restored snapshot includes, if it names it.
+    anchor: Option<snapshot::Anchor>,
     /// The newest snapshot's offset on disk.
     snapshotted: Arc<AtomicU64>,
 }
@@ -237,13 +239,15 @@ impl Engine {
         let snap_dir = snap_dir.to_owned();
         let committed = journal.committed();
         let per_shard = setups_by_shard(accounts, n);
-        // A late node cannot know the log's end yet: its snapshot is taken as it is.
-        let end = if node.late {
-            u64::MAX
-        } else {
-            committed.end().0
-        };
-        let (mut shards, from, restored) = restore(config, n, &snap_dir, end)?;
+        // A late node cannot know the log's end yet: its snapshot is taken as it is, and checked
+        // against the log when it joins.
+        let end = (!node.late).then(|| committed.end().0);
+        let Restored {
+            mut shards,
+            from,
+            history: restored,
+            anchor,
+        } = restore(config, n, &snap_dir, &*journal, end)?;
         // Restored shards had these settings live; re-apply them without moving any clock.
         if from > 0 {
             for (shard, list) in shards.iter_mut().zip(&per_shard) {
@@ -310,6 +314,7 @@ impl Engine {
             snap_dir,
             snapshot_every: std::time::Duration::from_secs(config.snapshot_every_secs),
             parts: records::SetupParts::default(),
+            last: anchor,
         };
         threads.push(
             std::thread::Builder::new()
@@ -327,6 +332,7 @@ impl Engine {
             threads: Mutex::new(threads),
             shards: n,
             restored: from,
+            anchor,
             snapshotted,
         })
     }
@@ -466,11 +472,22 @@ impl Engine {
     /// A late node joined: inputs from `end` on are live, earlier ones its start-up replay
     /// (call before the journal's end moves past `end`). Refused when the snapshot the core
     /// started from is past `end`: it was not taken from this log (the cluster database was
-    /// replaced or restored from an older backup) and the core must not follow it from there.
+    /// replaced or restored from an older backup) and the core must not follow it from there;
+    /// also when the log holds another record where the snapshot's last one was (the log was
+    /// restored and has grown past the snapshot since).
     pub fn set_live_from(&self, end: u64) -> Result<(), String> {
         if self.restored > end {
             return Err(format!(
                 "the core started from a snapshot at log position {}, past the cluster log's end {end}: the snapshot is not of this cluster's log (database replaced or restored?); stopping — the next start replays the log from PostgreSQL",
+                self.restored
+            ));
+        }
+        let journal = self.journal.lock().ok().and_then(|j| j.clone());
+        if let (Some(anchor), Some(journal)) = (self.anchor, journal)
+            && let Err(why) = anchor.held_by(&*journal, self.restored)
+        {
+            return Err(format!(
+                "the core started from a snapshot at log position {} whose last record the cluster log does not hold ({why}): the snapshot is not of this cluster's log (database replaced or restored?); stopping — the next start replays the log from PostgreSQL",
                 self.restored
             ));
         }
@@ -547,54 +564,84 @@ fn spawn_shard(
     Ok((tx, thread))
 }
 
+/// What the core starts from.
+struct Restored {
+    shards: Vec<Shard>,
+    /// The first record to replay.
+    from: u64,
+    history: History,
+    /// The restored snapshot's last record, if it names it.
+    anchor: Option<snapshot::Anchor>,
+}
+
 /// The newest usable snapshot's shards and offset, or fresh shards replaying from 0 (a
-/// snapshot ahead of the journal, or for another shard count, is not used).
+/// snapshot ahead of the journal's end, not of this journal, or for another shard count, is not
+/// used). `journal_end` is `None` when it is not known yet (a node joining its cluster late:
+/// [`Engine::set_live_from`] checks the snapshot then).
 fn restore(
     config: &CoreConfig,
     n: usize,
     snap_dir: &Path,
-    journal_end: u64,
-) -> anyhow::Result<(Vec<Shard>, u64, History)> {
+    journal: &dyn Journal,
+    journal_end: Option<u64>,
+) -> anyhow::Result<Restored> {
     // Nothing restored: every alarm's history is rebuilt by the replay from the start.
     let from_start = || {
         let (shards, from) = fresh(config, n);
-        (shards, from, Vec::new())
+        Restored {
+            shards,
+            from,
+            history: Vec::new(),
+            anchor: None,
+        }
     };
-    Ok(match snapshot::load_latest(snap_dir)? {
-        Some(s) if s.format != CoreSnapshot::FORMAT => {
-            info!(
-                format = s.format,
-                "snapshot of an older format; replaying the whole journal"
-            );
-            from_start()
-        }
-        Some(s) if s.offset > journal_end => {
-            warn!(
-                offset = s.offset,
-                journal_end = journal_end,
-                "snapshot is ahead of the journal (journal cut back?); replaying the whole journal"
-            );
-            from_start()
-        }
-        Some(s) if s.shards.len() == n => {
-            info!(
-                offset = s.offset,
-                "core restored from snapshot; replaying the journal after it"
-            );
-            let from = s.offset;
-            let shards: Vec<Shard> = s
-                .shards
-                .into_iter()
-                .map(|snap| Shard::restore(snap, config.normal.clone(), config.emergency.clone()))
-                .collect();
-            (shards, from, s.history)
-        }
-        other => {
-            if other.is_some() {
-                info!("snapshot is for another shard count; replaying the whole journal");
-            }
-            from_start()
-        }
+    let not_held = |s: &CoreSnapshot| {
+        let (end, anchor) = (journal_end?, s.last?);
+        anchor.held_by(journal, s.offset.min(end)).err()
+    };
+    let Some(s) = snapshot::load_latest(snap_dir)? else {
+        return Ok(from_start());
+    };
+    if s.format != CoreSnapshot::FORMAT {
+        info!(
+            format = s.format,
+            "snapshot of an older format; replaying the whole journal"
+        );
+        return Ok(from_start());
+    }
+    if journal_end.is_some_and(|end| s.offset > end) {
+        warn!(
+            offset = s.offset,
+            journal_end = journal_end,
+            "snapshot is ahead of the journal (journal cut back?); replaying the whole journal"
+        );
+        return Ok(from_start());
+    }
+    if s.shards.len() != n {
+        info!("snapshot is for another shard count; replaying the whole journal");
+        return Ok(from_start());
+    }
+    if let Some(why) = not_held(&s) {
+        warn!(
+            offset = s.offset,
+            "snapshot is not of this journal ({why}: the journal or the cluster database was restored or replaced); replaying the whole journal"
+        );
+        return Ok(from_start());
+    }
+    info!(
+        offset = s.offset,
+        "core restored from snapshot; replaying the journal after it"
+    );
+    let shards: Vec<Shard> = s
+        .shards
+        .into_iter()
+        .map(|snap| Shard::restore(snap, config.normal.clone(), config.emergency.clone()))
+        .collect();
+    Ok(Restored {
+        shards,
+        from: s.offset,
+        history: s.history,
+        anchor: s.last,
     })
 }
 

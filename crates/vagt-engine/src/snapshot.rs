@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use vagt_core::{AlarmId, Change, ShardSnapshot};
+use vagt_journal::{Journal, Offset, Record};
 
 const PREFIX: &str = "snapshot-";
 const SUFFIX: &str = ".json";
@@ -33,6 +34,68 @@ pub struct CoreSnapshot {
     /// The open alarms' histories (format 2 on), by alarm id.
     #[serde(default)]
     pub history: Vec<(AlarmId, Vec<Change>)>,
+    /// The last record the state includes (absent in snapshots written before it was kept):
+    /// before the snapshot is restored, the journal must still hold this record here — else it
+    /// is not the journal the state was folded from (a restored or replaced cluster database, a
+    /// journal put back from a backup) and the whole journal is replayed instead.
+    #[serde(default)]
+    pub last: Option<Anchor>,
+}
+
+/// Where a record is and a checksum of its payload: enough to tell whether a journal still
+/// holds the record a snapshot was taken after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
+    /// The record's offset (a byte offset in the segment journal, a `gseq` in the cluster log).
+    pub offset: u64,
+    /// CRC-32C of its payload.
+    pub crc: u32,
+}
+
+impl Anchor {
+    /// The anchor of `record`.
+    pub fn of(record: &Record) -> Self {
+        const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+        Self {
+            offset: record.offset.0,
+            crc: CRC32C.checksum(&record.payload),
+        }
+    }
+
+    /// Whether `journal` holds this record as the last one before `end` (read on a thread of
+    /// its own: a cluster log's reader blocks on its runtime, which the caller may be running
+    /// on). A record that cannot be read counts as not held: replaying the whole journal is
+    /// always right.
+    pub fn held_by(&self, journal: &dyn Journal, end: u64) -> Result<(), String> {
+        let read = std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut out = Vec::new();
+                journal
+                    .follow(Offset(self.offset))
+                    .read_to(Offset(end), &mut out)
+                    .map(|()| out)
+            })
+            .join()
+        });
+        match read {
+            Ok(Ok(records)) => match records.first() {
+                Some(r) if r.offset.0 != self.offset => {
+                    Err(format!("no record at {} any more", self.offset))
+                }
+                Some(r) if Self::of(r) != *self => {
+                    Err(format!("another record at {}", self.offset))
+                }
+                Some(_) if records.len() == 1 => Ok(()),
+                Some(_) => Err(format!(
+                    "records after {} that it did not include",
+                    self.offset
+                )),
+                None => Err(format!("no record at {} any more", self.offset)),
+            },
+            Ok(Err(e)) => Err(format!("the record at {} cannot be read: {e}", self.offset)),
+            Err(_) => Err("the check failed".to_owned()),
+        }
+    }
 }
 
 impl CoreSnapshot {

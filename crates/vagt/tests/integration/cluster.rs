@@ -560,6 +560,70 @@ fn every_console_says_when_the_node_is_degraded_and_when_it_is_over() {
 }
 
 #[test]
+fn a_command_given_while_the_database_is_away_is_decided_when_it_is_back_and_the_console_stays_live()
+ {
+    let mut pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = crate::console::runtime();
+    let da = dir.path().join("a");
+    let mut a = console_node(&da, &pg.url(), "a", &rt);
+    let (console, dc09) = {
+        let r = a.running.as_ref().unwrap();
+        (r.console_addr.unwrap(), r.addr)
+    };
+    alarm_to(dc09, "1234", 1);
+    let (mut ole, id) = rt.block_on(async {
+        loop {
+            let (ole, snap) = login(console, &da.join("console-cert.pem"), "ole").await;
+            if let Some(id) = snap["alarms"][0]["id"].as_u64() {
+                break (ole, id);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    pg.kill();
+    alarm_to(dc09, "4321", 1); // degraded from here
+    rt.block_on(async {
+        degraded_becomes(&mut ole, true).await;
+        // The claim is journaled on the node's disk; the core decides it in the shared order,
+        // which waits for PostgreSQL.
+        send(
+            &mut ole,
+            json!({"type": "command", "id": 7, "command": {"command": "claim", "alarm": id}}),
+        )
+        .await;
+        // Meanwhile the same connection answers (the browser treats 15 s of silence as a lost
+        // connection): pings, and a look at the alarm.
+        for ping in 0..3 {
+            send(&mut ole, json!({"type": "ping", "id": 200 + ping})).await;
+            let pong = crate::console::next(&mut ole, "pong").await;
+            assert_eq!(pong["degraded"], true, "{pong}");
+        }
+        send(&mut ole, json!({"type": "detail", "id": 8, "alarm": id})).await;
+        let detail = next_answer(&mut ole).await;
+        assert_eq!(detail["type"], "detail", "{detail}");
+        assert_eq!(
+            detail["alarm"]["state"], "queued",
+            "not decided yet: {detail}"
+        );
+    });
+    pg.start();
+    rt.block_on(async {
+        let result = next_answer(&mut ole).await;
+        assert_eq!(
+            (result["type"].as_str(), result["id"].as_u64()),
+            (Some("result"), Some(7)),
+            "{result}"
+        );
+        assert_eq!(
+            result["changes"][0]["kind"]["change"], "claimed",
+            "{result}"
+        );
+    });
+    a.stop();
+}
+
+#[test]
 fn the_web_console_shows_the_degraded_banner_in_chromium() {
     let mut pg = Postgres::primary();
     let dir = tempfile::tempdir().unwrap();
@@ -840,6 +904,87 @@ fn a_late_joining_node_whose_core_is_ahead_of_the_log_stops_instead_of_following
         "the node followed a log its core is ahead of",
     );
     assert!(stderr.contains("not of this cluster's log"), "{stderr}");
+}
+
+#[test]
+fn a_late_joining_node_whose_snapshot_is_not_of_the_grown_log_stops_instead_of_following_it() {
+    // The log was rewritten behind the node (here: every row one place later) and is now longer
+    // than it was at the core's snapshot: the end is no help, the snapshot's last record is.
+    let stderr = late_join_after(
+        3,
+        "CREATE TEMP TABLE t AS SELECT * FROM vagt_log; TRUNCATE vagt_log; \
+         INSERT INTO vagt_log (gseq, node, origin, written_at, dedup, payload) \
+         SELECT gseq + 1, node, origin, written_at, dedup, payload FROM t; \
+         UPDATE vagt_seq SET next = next + 1",
+        "the node followed a log its snapshot is not of",
+    );
+    assert!(stderr.contains("does not hold"), "{stderr}");
+}
+
+#[test]
+fn a_node_whose_snapshot_is_not_of_the_restored_log_replays_the_log() {
+    // The database is restored from a backup taken before node a shipped anything, and node b
+    // writes more than the log held when a's core took its snapshot, before a starts again: a
+    // must fold the log as it is (as b does), not its old state with the log after it.
+    let pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = crate::console::runtime();
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    let state = |g: &Guard<'_>| {
+        let mut v: Vec<_> = g
+            .running
+            .as_ref()
+            .unwrap()
+            .engine()
+            .open_alarms()
+            .iter()
+            .map(|a| (a.account.clone(), a.repeats))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut a = console_node(&da, &pg.url(), "a", &rt);
+    for seq in 1..=3 {
+        alarm_to(a.running.as_ref().unwrap().addr, "1234", seq);
+    }
+    assert!(
+        wait_for(Duration::from_secs(10), || state(&a)
+            == [("1234".to_owned(), 2)])
+        .is_some()
+    );
+    a.stop(); // writes the core's snapshot
+    let snapshot_at = std::fs::read_dir(da.join("data/core-cluster"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_prefix("snapshot-")?
+                .strip_suffix(".json")?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .expect("a's stop wrote a snapshot");
+    pg.sql("TRUNCATE vagt_log; UPDATE vagt_seq SET next = 1; UPDATE vagt_nodes SET shipped = 0");
+    let b = console_node(&db, &pg.url(), "b", &rt);
+    let b_addr = b.running.as_ref().unwrap().addr;
+    let mut seq = 0;
+    while pg.sql("SELECT next FROM vagt_seq").parse::<u64>().unwrap() <= snapshot_at {
+        seq += 1;
+        alarm_to(b_addr, "4321", seq);
+    }
+    let a = console_node(&da, &pg.url(), "a", &rt);
+    let both = [
+        ("1234".to_owned(), 2),
+        ("4321".to_owned(), u32::from(seq) - 1),
+    ];
+    assert!(
+        wait_for(Duration::from_secs(15), || state(&a) == both
+            && state(&b) == both)
+        .is_some(),
+        "a: {:?}, b: {:?}, want {both:?}",
+        state(&a),
+        state(&b)
+    );
 }
 
 #[test]

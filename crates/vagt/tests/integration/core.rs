@@ -517,3 +517,53 @@ fn the_ops_port_serves_health_and_metrics_but_no_alarm_data() {
     }
     assert_eq!(g.stop(), Some(0));
 }
+
+/// Open alarms as (account, code, repeats), in queue order.
+fn summary(alarms: &[vagt_core::Alarm]) -> Vec<(String, String, u32)> {
+    alarms
+        .iter()
+        .map(|a| (a.account.clone(), a.code.clone(), a.repeats))
+        .collect()
+}
+
+#[test]
+fn a_snapshot_is_not_restored_over_another_journal_that_has_grown_past_it() {
+    // A journal put back from elsewhere (a backup that served for a while, copied over the data
+    // directory's journal) beside core snapshots of the journal that was there: the snapshot's
+    // offset is inside the new journal, but its state is of the old one.
+    let (old, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let g = InProcess::start(old.path());
+    send_alarms(g.running.as_ref().unwrap().addr);
+    assert_eq!(g.settled().len(), 3);
+    g.stop(); // writes the core's snapshot
+    let snapshots = std::fs::read_dir(old.path().join("core")).unwrap().count();
+    assert!(snapshots > 0, "the stop wrote no snapshot");
+
+    let g = InProcess::start(other.path());
+    let addr = g.running.as_ref().unwrap().addr;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // More frames than the old journal had, from one citizen: its journal passes the snapshot.
+    for seq in 1..=12u16 {
+        s.write_all(&sia("5555", seq, "QA")).unwrap();
+        read_frames(&mut s, 1);
+    }
+    let want = summary(&g.settled());
+    assert_eq!(want, [("5555".to_owned(), "QA".to_owned(), 11)]);
+    g.stop();
+
+    std::fs::remove_dir_all(old.path().join("journal")).unwrap();
+    std::process::Command::new("cp")
+        .arg("-a")
+        .arg(other.path().join("journal"))
+        .arg(old.path().join("journal"))
+        .status()
+        .unwrap();
+    let g = InProcess::start(old.path());
+    assert_eq!(
+        summary(&g.settled()),
+        want,
+        "the open alarms are those of the journal the gateway runs on, not of an old snapshot"
+    );
+    g.stop();
+}
