@@ -187,9 +187,11 @@ pub struct Status {
     pub emergency_mode: bool,
 }
 
+/// CRC-32C: spreads accounts over shards, and fingerprints a snapshot's last record.
+pub(crate) const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+
 /// The shard an account belongs to (stable across restarts: snapshots depend on it).
 pub fn shard_of(account: &str, shards: usize) -> usize {
-    const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
     CRC32C.checksum(account.to_ascii_uppercase().as_bytes()) as usize % shards.max(1)
 }
 
@@ -478,7 +480,7 @@ impl Engine {
     pub fn set_live_from(&self, end: u64) -> Result<(), String> {
         if self.restored > end {
             return Err(format!(
-                "the core started from a snapshot at log position {}, past the cluster log's end {end}: the snapshot is not of this cluster's log (database replaced or restored?); stopping — the next start replays the log from PostgreSQL",
+                "the core started from a snapshot at log position {}, past the cluster log's end {end}: {NOT_OF_THIS_LOG}",
                 self.restored
             ));
         }
@@ -487,7 +489,7 @@ impl Engine {
             && let Err(why) = anchor.held_by(&*journal, self.restored)
         {
             return Err(format!(
-                "the core started from a snapshot at log position {} whose last record the cluster log does not hold ({why}): the snapshot is not of this cluster's log (database replaced or restored?); stopping — the next start replays the log from PostgreSQL",
+                "the core started from a snapshot at log position {} whose last record the cluster log does not hold ({why}): {NOT_OF_THIS_LOG}",
                 self.restored
             ));
         }
@@ -564,6 +566,9 @@ fn spawn_shard(
     Ok((tx, thread))
 }
 
+/// How a late-joining node's refusal of a snapshot ends.
+const NOT_OF_THIS_LOG: &str = "the snapshot is not of this cluster's log (database replaced or restored?); stopping — the next start replays the log from PostgreSQL";
+
 /// What the core starts from.
 struct Restored {
     shards: Vec<Shard>,
@@ -595,9 +600,10 @@ fn restore(
             anchor: None,
         }
     };
+    // Checked once the snapshot is known to end inside the journal (not for a late node).
     let not_held = |s: &CoreSnapshot| {
-        let (end, anchor) = (journal_end?, s.last?);
-        anchor.held_by(journal, s.offset.min(end)).err()
+        journal_end?;
+        s.last?.held_by(journal, s.offset).err()
     };
     let Some(s) = snapshot::load_latest(snap_dir)? else {
         return Ok(from_start());

@@ -55,10 +55,9 @@ pub struct Anchor {
 impl Anchor {
     /// The anchor of `record`.
     pub fn of(record: &Record) -> Self {
-        const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
         Self {
             offset: record.offset.0,
-            crc: CRC32C.checksum(&record.payload),
+            crc: crate::CRC32C.checksum(&record.payload),
         }
     }
 
