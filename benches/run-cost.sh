@@ -52,7 +52,7 @@ sed -e 's/^max_connections = .*/max_connections = 30000/' \
     -e '/^io_threads = /d' \
     -e '/^\[console\]/,$d' config/vagt.toml > "$work/vagt.toml"
 
-declare -A addr pid
+declare -A addr pid metrics
 port=7150
 start_vagt() { # start_vagt NAME BINARY
     port=$((port + 1))
@@ -78,8 +78,9 @@ if [ -n "${CLUSTER:-}" ]; then
     for n in a b; do
         port=$((port + 1))
         target/release/vagt serve --config "$work/cluster-$n.toml" --data "$work/cluster_$n" \
-            --listen "127.0.0.1:$port" --metrics 127.0.0.1:0 > "$work/cluster_$n.log" 2>&1 &
+            --listen "127.0.0.1:$port" --metrics "127.0.0.1:$((port + 1000))" > "$work/cluster_$n.log" 2>&1 &
         pids+=($!); pid[cluster_$n]=$!; addr[cluster_$n]="127.0.0.1:$port"
+        metrics[cluster_$n]="127.0.0.1:$((port + 1000))"
         wait_for "$work/cluster_$n.log" "listening on"
     done
     servers="$servers cluster_a"
@@ -151,4 +152,24 @@ for s, c in keys:
           f"{med([x['p50_ms'] for x in rs]):.2f} | {med([x['p99_ms'] for x in rs]):.2f} | "
           f"{med(cpu):.1f} | {by} |")
 PY
+if [ -n "${CLUSTER:-}" ]; then
+    # Where a replicated ACK waits, from node a's own histograms over the whole run (every
+    # round and concurrency): the local journal's write + fdatasync, then the shipping call.
+    curl -s "http://${metrics[cluster_a]}/metrics" | python3 -c '
+import re, sys
+vals = {}
+for l in sys.stdin:
+    m = re.match(r"^(vagt_cluster_ship_seconds|vagt_cluster_ship_group_records|vagt_journal_commit_seconds|vagt_ack_latency_seconds)_(sum|count) (\S+)", l)
+    if m:
+        vals[(m[1], m[2])] = float(m[3])
+def mean(n, scale=1.0):
+    c = vals.get((n, "count"), 0)
+    return f"{vals[(n, 'sum')] / c * scale:.2f}" if c else "-"
+print()
+print("node a over the run (means): ACK latency", mean("vagt_ack_latency_seconds", 1000), "ms;",
+      "local write + fdatasync", mean("vagt_journal_commit_seconds", 1000), "ms;",
+      "shipping call", mean("vagt_cluster_ship_seconds", 1000), "ms;",
+      "records per shipped group", mean("vagt_cluster_ship_group_records"))
+' >> "$OUT/cost.md"
+fi
 cat "$OUT/cost.md"

@@ -1,5 +1,6 @@
-//! Reading the cluster's total order: the committed end (the next `gseq`, polled and poked
-//! after each of this node's commits) and a follower that reads `vagt_log` in `gseq` order.
+//! Reading the cluster's total order: the committed end (the next `gseq`: polled here for other
+//! nodes' commits, and published by the shipper after each of this node's own) and a follower
+//! that reads `vagt_log` in `gseq` order.
 //!
 //! Why a follower never skips or reorders: `gseq`s are handed out under the `vagt_seq` row
 //! lock, held until the handing transaction commits, so every row below a committed
@@ -27,11 +28,13 @@ pub(crate) async fn committed_end(c: &Client) -> anyhow::Result<u64> {
     Ok(u64::try_from(next).unwrap_or(0))
 }
 
-/// Publishes the committed end until the node stops: every 50 ms, and at once after this
-/// node's own commits.
+/// Publishes the committed end until the node stops: every 50 ms (other nodes' commits; the
+/// shipper publishes this node's own at once).
 pub(crate) async fn watch(inner: Arc<Inner>) {
     let mut client: Option<Client> = None;
     let mut failing = false;
+    // The highest end read here: on one timeline it never goes back.
+    let mut seen = 0u64;
     // A node that started without PostgreSQL publishes nothing before it has joined.
     tokio::select! {
         () = inner.gate.opened() => {}
@@ -46,7 +49,16 @@ pub(crate) async fn watch(inner: Arc<Inner>) {
                 .await
                 .and_then(|r| r)
             {
+                Ok(end) if end < seen => {
+                    // Records this node may already have folded are gone from the log: folding
+                    // on would give it a history the other nodes do not have.
+                    inner.fail(format!(
+                        "the cluster log's committed end went back from gseq {seen} to {end}: the database lost committed records (restored from an older backup, or a failover to a standby that was behind); stopping: start the node again to fold the log as it is"
+                    ));
+                    break;
+                }
                 Ok(end) => {
+                    seen = end;
                     inner.committed.publish(end);
                     failing = false;
                 }
@@ -60,7 +72,6 @@ pub(crate) async fn watch(inner: Arc<Inner>) {
             }
         }
         tokio::select! {
-            () = inner.poke.notified() => {}
             () = tokio::time::sleep(Duration::from_millis(50)) => {}
             () = inner.closing.cancelled() => {}
         }

@@ -96,9 +96,11 @@ pub(crate) async fn register(config: &ClusterConfig, local_end: u64) -> anyhow::
     let shipped = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
     let from = ship::start_offset(shipped, local_end);
     if from.0 < shipped {
+        // Shipping starts here; the database's mark follows, so every group is contiguous with
+        // what it has (migration 5 refuses a gap as records the database lost).
         c.execute(
-            "UPDATE vagt_nodes SET shipped = 0 WHERE node = $1",
-            &[&config.node],
+            "UPDATE vagt_nodes SET shipped = $2 WHERE node = $1",
+            &[&config.node, &i64::try_from(from.0)?],
         )
         .await?;
     }

@@ -40,7 +40,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use tokio::sync::Notify;
 use tokio_postgres::{Client, NoTls};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -61,8 +60,6 @@ pub(crate) struct Inner {
     /// PostgreSQL's committed end (the next `gseq`).
     committed: Committed,
     lease: lease::Lease,
-    /// Wakes the committed-end watcher after this node's commits.
-    poke: Notify,
     /// No more appends; the shipper drains and stops.
     stopping: AtomicBool,
     /// The watcher and the lease stop.
@@ -263,7 +260,6 @@ impl Cluster {
             handle: handle.clone(),
             committed: Committed::new(Offset(log_end)),
             lease: lease::Lease::default(),
-            poke: Notify::new(),
             stopping: AtomicBool::new(false),
             closing: CancellationToken::new(),
             gate: join::Gate::new(matches!(start, Start::Joined(_))),

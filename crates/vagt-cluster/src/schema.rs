@@ -143,6 +143,50 @@ BEGIN
     RETURN base;
 END $$;
 ",
+    r"
+-- A node ships its journal contiguously: each group starts where the last one ended (a retried
+-- group may start below: its shipped part is skipped). A group that starts *above* what the
+-- database has from the node means the database lost records it had committed (restored from
+-- an older backup, or a failover to a standby that was behind): refused with SQLSTATE VG001, and
+-- the node stops, so that it starts again on the log as it is and ships the lost part again.
+CREATE OR REPLACE FUNCTION vagt_ship(p_node text, p_origins bigint[], p_dedups bytea[],
+                                     p_ticks bool[], p_payloads bytea[], p_window float8,
+                                     p_end bigint)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    n      bigint := coalesce(cardinality(p_origins), 0);
+    base   bigint;
+    done   bigint;
+    cutoff timestamptz := now() - make_interval(secs => p_window);
+    leads  boolean;
+BEGIN
+    UPDATE vagt_seq SET next = next + n WHERE id = 1 RETURNING next - n INTO base;
+    SELECT shipped INTO done FROM vagt_nodes WHERE node = p_node FOR UPDATE;
+    IF done IS NULL THEN
+        RAISE EXCEPTION 'vagt node % is not registered in vagt_nodes', p_node;
+    END IF;
+    IF n > 0 AND p_origins[1] > done THEN
+        RAISE EXCEPTION USING ERRCODE = 'VG001', MESSAGE = format(
+            'the cluster log lost records of node %s: it holds them up to local offset %s, this node shipped them up to %s',
+            p_node, done, p_origins[1]);
+    END IF;
+    SELECT EXISTS (SELECT 1 FROM vagt_leader
+                   WHERE holder = p_node AND expires_at > clock_timestamp()) INTO leads;
+    INSERT INTO vagt_log (gseq, node, origin, dedup, payload)
+    SELECT base + r.i - 1, p_node, r.origin, r.dedup, r.payload
+    FROM unnest(p_origins, p_dedups, p_ticks, p_payloads)
+         WITH ORDINALITY AS r(origin, dedup, tick, payload, i)
+    LEFT JOIN LATERAL (
+        SELECT 1 AS hit FROM vagt_log l
+        WHERE l.dedup = r.dedup AND l.written_at > cutoff
+        LIMIT 1
+    ) d ON true
+    WHERE r.origin >= done AND d.hit IS NULL AND (NOT r.tick OR leads);
+    UPDATE vagt_nodes SET shipped = GREATEST(shipped, p_end), seen_at = now()
+    WHERE node = p_node;
+    RETURN base;
+END $$;
+",
 ];
 
 /// The schema version this build writes and reads.

@@ -14,9 +14,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use metrics::{counter, gauge};
+use metrics::{counter, gauge, histogram};
 use tokio_postgres::{Client, Statement};
 use tracing::warn;
 use vagt_journal::{Follow, Offset, Record};
@@ -121,11 +121,27 @@ fn ship_all(
         }
         let mut attempts = 0u32;
         loop {
+            let started = Instant::now();
             match inner.handle.block_on(ship_group(inner, client, &group)) {
-                Ok(()) => break,
+                Ok(log_end) => {
+                    histogram!(m::SHIP_SECONDS).record(started.elapsed().as_secs_f64());
+                    histogram!(m::SHIP_GROUP).record(group.payloads.len() as f64);
+                    // Every gseq below the group's end is committed (or a gap): the sequencing
+                    // lock was ours until our commit, so followers may read up to it now.
+                    inner.committed.publish(log_end);
+                    break;
+                }
                 Err(e) => {
                     *client = None;
                     counter!(m::SHIP_ERRORS).increment(1);
+                    if let Some(lost) = lost_records(&e) {
+                        // Shipping on would leave a hole in the log and fold a history the other
+                        // nodes do not have; the next start ships from where the database is.
+                        inner.fail(format!(
+                            "{lost}: stopping; start the node again to follow the log as it is and ship the lost records again"
+                        ));
+                        return None;
+                    }
                     inner.pending.set_degraded(true, &format!("{e:#}"));
                     attempts += 1;
                     if (stopping || inner.stopping.load(Ordering::Acquire)) && attempts >= 3 {
@@ -137,9 +153,18 @@ fn ship_all(
         }
         counter!(m::SHIPPED).increment(group.payloads.len() as u64);
         inner.pending.shipped(group.end);
-        inner.poke.notify_one();
     }
     Some(caught_up)
+}
+
+/// The database's refusal of a group that starts past what it has from this node (migration
+/// 5, SQLSTATE `VG001`: it lost committed records), if that is what `e` is.
+fn lost_records(e: &anyhow::Error) -> Option<String> {
+    let db = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<tokio_postgres::Error>())?
+        .as_db_error()?;
+    (db.code().code() == "VG001").then(|| db.message().to_owned())
 }
 
 /// A connection to PostgreSQL with the shipping call prepared on it.
@@ -148,7 +173,8 @@ pub(crate) struct Conn {
     ship: Statement,
 }
 
-async fn ship_group(inner: &Inner, conn: &mut Option<Conn>, group: &Group) -> anyhow::Result<()> {
+/// Commits `group` in one call; the log's committed end after it (the group's last `gseq` + 1).
+async fn ship_group(inner: &Inner, conn: &mut Option<Conn>, group: &Group) -> anyhow::Result<u64> {
     if conn.is_none() {
         let client = connect(&inner.config).await?;
         let ship = within(client.prepare(SHIP), "preparing the shipping call").await??;
@@ -174,8 +200,9 @@ async fn ship_group(inner: &Inner, conn: &mut Option<Conn>, group: &Group) -> an
     ];
     let call = c.client.query_one(&c.ship, &params);
     if let Ok(done) = tokio::time::timeout(deadline, call).await {
-        done?;
-        return Ok(());
+        let base: i64 = done?.try_get(0)?;
+        let n = group.payloads.len() as u64;
+        return Ok(u64::try_from(base).unwrap_or(0) + n);
     }
     // Cancel it, so a backend stuck waiting (for the synchronous standby, for the sequencing
     // lock) does not stay behind holding a connection slot; the group is retried, and what the

@@ -263,6 +263,11 @@ pub struct Provisional {
     pub code: Option<String>,
     /// What the code means (`fire alarm` …).
     pub kind: Option<String>,
+    /// The command that claims the alarm this frame opens (`claim_call`: account, kind and
+    /// zone), decided when the frame is in the shared order; `None` when it opens none (a
+    /// restore, an informational event).
+    #[serde(default)]
+    pub claim: Option<Command>,
 }
 
 /// What the accounts file says about the account an alarm came from.

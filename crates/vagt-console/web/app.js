@@ -52,6 +52,7 @@ const STRINGS = {
     "already_claimed": "already claimed by {by}", "not_owner": "owned by {owner}",
     "invalid_transition": "cannot {action} an alarm that is {state}",
     "no_team": "the account has no team to forward to", "forbidden": "a {role} may not {action}",
+    "no_open_call": "no open {kind} alarm of account {account} (closed or cleared meanwhile)",
     "figures": "SLA and reports", "this month": "This month", "refresh": "Refresh", "sla": "SLA per shift",
     "th shift": "Shift", "th calls": "Calls", "th 60": "Claimed ≤ 60 s", "th 180": "≤ 180 s", "th targets": "Targets",
     "th visits": "Visits", "th on site": "On site in time", "calls": "Calls", "citizens": "citizens",
@@ -127,6 +128,7 @@ const STRINGS = {
     "already_claimed": "allerede taget af {by}", "not_owner": "ejes af {owner}",
     "invalid_transition": "kan ikke {action} en alarm, der er {state}",
     "no_team": "kontoen har intet team at sende videre til", "forbidden": "en {role} må ikke {action}",
+    "no_open_call": "ingen åben {kind}-alarm på konto {account} (lukket eller ryddet imens)",
     "figures": "SLA og rapporter", "this month": "Denne måned", "refresh": "Opdatér", "sla": "SLA pr. vagt",
     "th shift": "Vagt", "th calls": "Kald", "th 60": "Taget ≤ 60 s", "th 180": "≤ 180 s", "th targets": "Mål",
     "th visits": "Besøg", "th on site": "Fremme til tiden", "calls": "Kald", "citizens": "borgere",
@@ -301,6 +303,10 @@ function showDegraded(m) {
     const li = document.createElement("li");
     const at = new Date(p.received_at * 1000).toLocaleTimeString();
     li.textContent = t("provisional", { at, account: p.account, code: p.code ?? "?", kind: p.kind ?? "" });
+    // Claimed now by its call (account, kind, zone); decided when the database has the frame.
+    if (p.claim && ["operator", "supervisor"].includes(me?.role)) {
+      li.append(" ", button(t("btn claim"), () => command(p.claim), "claim-call"));
+    }
     return li;
   }));
 }
@@ -412,7 +418,7 @@ function settle(id) { const what = pending.get(id) ?? t("command"); pending.dele
 
 function refusal(e) {
   switch (e.error) {
-    case "already_claimed": case "not_owner": case "no_team":
+    case "already_claimed": case "not_owner": case "no_team": case "no_open_call":
       return t(e.error, e);
     case "invalid_transition": return t(e.error, { action: e.action, state: tv("state", e.state) });
     case "forbidden": return t(e.error, { role: tv("role", e.role), action: e.action });
@@ -606,7 +612,8 @@ function accountFields() {
 }
 
 function command(c) {
-  const what = `${c.command.replace("_", " ")}${c.alarm != null ? " A" + c.alarm : ""}`;
+  const about = c.alarm != null ? " A" + c.alarm : c.account != null ? ` ${c.account} ${c.kind}` : "";
+  const what = `${c.command.replace("_", " ")}${about}`;
   if (!ws || !live) { answer(t("not sent", { what })); return; }
   const id = nextId++;
   pending.set(id, what);

@@ -74,6 +74,20 @@ pub enum Command {
         /// The new owner.
         to: String,
     },
+    /// Take the account's open alarm of one call — its kind and zone, as the correlation groups
+    /// events ([`crate::correlation`]) — by what it is rather than its id: for an alarm
+    /// acknowledged while the cluster database was away, which has no id until it is in the
+    /// shared order. Decided there like a claim (one owner across nodes); the alarm the frame
+    /// opened precedes it in that order when both came through the same node.
+    ClaimCall {
+        /// The account.
+        account: String,
+        /// The call's kind (`medical alarm`, `fire alarm`, `code QZ` …).
+        kind: String,
+        /// Its zone, if the event named one.
+        #[serde(default)]
+        zone: Option<String>,
+    },
     /// Switch emergency staffing mode (every shard).
     EmergencyMode {
         /// On or off.
@@ -95,8 +109,22 @@ impl Command {
             | Self::Arrive { alarm }
             | Self::Close { alarm, .. }
             | Self::Reassign { alarm, .. } => Some(*alarm),
-            Self::EmergencyMode { .. } => None,
+            Self::ClaimCall { .. } | Self::EmergencyMode { .. } => None,
         }
+    }
+
+    /// The account the command is about when it names no alarm (it goes to that account's
+    /// shard).
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Self::ClaimCall { account, .. } => Some(account),
+            _ => None,
+        }
+    }
+
+    /// Whether the command is for the whole centre (every shard applies it).
+    pub fn is_centre_wide(&self) -> bool {
+        self.alarm().is_none() && self.account().is_none()
     }
 }
 
@@ -134,6 +162,15 @@ pub enum CommandError {
         /// The id asked for.
         alarm: AlarmId,
     },
+    /// No open alarm of the account is of that call (closed or cancelled meanwhile, or the
+    /// event opened none).
+    #[error("no open {kind} alarm of {account}")]
+    NoOpenCall {
+        /// The account asked for.
+        account: String,
+        /// The call's kind asked for.
+        kind: String,
+    },
     /// The actor's role may not do this.
     #[error("a {role:?} may not {action}")]
     Forbidden {
@@ -155,6 +192,19 @@ impl Shard {
         let now = self.observe(now);
         match command {
             Command::Claim { alarm } => self.claim(*alarm, actor, now),
+            Command::ClaimCall {
+                account,
+                kind,
+                zone,
+            } => {
+                let id = self
+                    .open_call(account, kind, zone.as_deref())
+                    .ok_or_else(|| CommandError::NoOpenCall {
+                        account: account.clone(),
+                        kind: kind.clone(),
+                    })?;
+                self.claim(id, actor, now)
+            }
             Command::Release { alarm } => self.release(*alarm, actor, now),
             Command::Note { alarm, text } => self.note(*alarm, actor, text, now),
             Command::Callback { alarm, text } => {

@@ -139,6 +139,11 @@ impl Shard {
             .filter_map(|id| self.alarms.get(id))
     }
 
+    /// The account's open alarm of one call (its kind and zone), if any.
+    pub fn open_call(&self, account: &str, kind: &str, zone: Option<&str>) -> Option<AlarmId> {
+        self.find_open(account, |a| a.kind == kind && a.zone.as_deref() == zone)
+    }
+
     /// The account's open alarm `matches` picks, if any.
     fn find_open(&self, account: &str, matches: impl Fn(&Alarm) -> bool) -> Option<AlarmId> {
         self.open_alarms_of(account)
@@ -229,8 +234,7 @@ impl Shard {
                 None => 3,           // unclassified: shown, never dropped
             };
             self.count_for_runaway(account, now, &mut out);
-            let same_call = |a: &Alarm| a.kind == kind && a.zone.as_deref() == zone;
-            match self.find_open(account, same_call) {
+            match self.open_call(account, &kind, zone) {
                 Some(id) => self.attach(id, &e.code, priority, now, &mut out),
                 None => {
                     let what = Opening {

@@ -231,3 +231,53 @@ fn the_correlation_survives_a_snapshot() {
     assert_eq!(back.alarm(fire).unwrap().repeats, 0);
     assert_eq!(back.open_alarms().count(), 2);
 }
+
+#[test]
+fn a_claim_by_call_takes_exactly_that_calls_alarm_and_one_operator_wins() {
+    use vagt_core::{Classification, Command, CommandError};
+    let kinds = one_per_kind();
+    let mut codes = kinds.values().copied();
+    let (c, other) = (codes.next().unwrap(), codes.next().unwrap());
+    let kind = correlation::kind(Some(c.category), c.code).into_owned();
+    let mut s = shard();
+    // The same account with the call asked for, the same kind in another zone, another kind in
+    // the same zone, and the same call on another account.
+    let wanted = opened(&s.on_events("1234", &[event(c, "1", false)], T0))[0];
+    let zone2 = opened(&s.on_events("1234", &[event(c, "2", false)], T0 + 1))[0];
+    let other_kind = opened(&s.on_events("1234", &[event(other, "1", false)], T0 + 2))[0];
+    let other_account = opened(&s.on_events("9999", &[event(c, "1", false)], T0 + 3))[0];
+    let claim = Command::ClaimCall {
+        account: "1234".into(),
+        kind: kind.clone(),
+        zone: Some("1".into()),
+    };
+    let ole = Actor::operator("ole");
+    let changes = s.command(&ole, &claim, T0 + 4).unwrap();
+    assert!(
+        matches!(changes[..], [vagt_core::Change { kind: ChangeKind::Claimed { alarm }, .. }] if alarm == wanted),
+        "{changes:?}"
+    );
+    assert_eq!(s.alarm(wanted).unwrap().owner.as_deref(), Some("ole"));
+    for id in [zone2, other_kind, other_account] {
+        assert_eq!(s.alarm(id).unwrap().state, State::Queued, "{id} untouched");
+    }
+    assert_eq!(
+        s.command(&Actor::operator("ida"), &claim, T0 + 5),
+        Err(CommandError::AlreadyClaimed { by: "ole".into() }),
+        "the second claim of the same call loses and learns who has it"
+    );
+    let close = Command::Close {
+        alarm: wanted,
+        classification: Classification::FalseCall,
+    };
+    s.command(&ole, &close, T0 + 6).unwrap();
+    assert_eq!(
+        s.command(&ole, &claim, T0 + 7),
+        Err(CommandError::NoOpenCall {
+            account: "1234".into(),
+            kind,
+        }),
+        "no open alarm of the call: refused, nothing else claimed"
+    );
+    assert_eq!(s.alarm(zone2).unwrap().state, State::Queued);
+}

@@ -200,10 +200,11 @@ pub fn shard_of(account: &str, shards: usize) -> usize {
 pub(crate) fn shard_for(input: &Input, n: usize) -> Option<usize> {
     match input {
         Input::Frame { account, .. } => Some(shard_of(account, n)),
-        Input::Command(c) => c
-            .command
-            .alarm()
-            .map(|id| usize::try_from(id.0 % n.max(1) as u64).unwrap_or(0)),
+        Input::Command(c) => match (c.command.alarm(), c.command.account()) {
+            (Some(id), _) => Some(usize::try_from(id.0 % n.max(1) as u64).unwrap_or(0)),
+            (None, Some(account)) => Some(shard_of(account, n)),
+            (None, None) => None,
+        },
         Input::Tick(_) | Input::Setup(_) | Input::SetupPart(_) | Input::Accounts { .. } => None,
     }
 }

@@ -128,7 +128,7 @@ fn apply(
         // A centre-wide command reaches every shard; one answers.
         // Only commands of this run have a waiter (a replayed one may reuse its number).
         let answers = offset >= cx.shared.live_from.load(Ordering::Acquire)
-            && (c.command.alarm().is_some() || cx.index == 0);
+            && (!c.command.is_centre_wide() || cx.index == 0);
         if answers && let Some((_, tx)) = cx.shared.waiters.remove(&c.request) {
             let _ = tx.send(Ok(result));
         }

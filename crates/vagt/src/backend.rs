@@ -294,6 +294,21 @@ impl EngineBackend {
     }
 }
 
+/// The command that claims the alarm a frame's first alarm event opens (or repeats), by its
+/// call: the account, the event's kind and zone as the core correlates them. `None` when no
+/// event opens one (restores; informational codes, as the code table rates them — an account
+/// that raises one to an alarm gets no button here, its alarm is claimed from the queue).
+fn claim_call(account: &str, events: &[vagt_proto::Event]) -> Option<Command> {
+    let e = events
+        .iter()
+        .find(|e| !e.restore && !matches!(e.priority, Some(4..)))?;
+    Some(Command::ClaimCall {
+        account: account.to_owned(),
+        kind: vagt_core::correlation::kind(e.category, &e.code).into_owned(),
+        zone: e.zone.clone(),
+    })
+}
+
 /// A console role's name as the audit trail writes it (`operator`, `auditor`, …).
 fn role_name(role: vagt_console::users::UserRole) -> String {
     serde_json::to_value(role)
@@ -510,6 +525,7 @@ impl Backend for EngineBackend {
                     })) => {
                         let first = events.first();
                         Some(vagt_console::protocol::Provisional {
+                            claim: claim_call(&account, &events),
                             account,
                             received_at: at,
                             code: first.map(|e| e.code.clone()),

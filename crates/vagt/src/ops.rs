@@ -31,6 +31,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     for (name, buckets) in vagt_ingest::metrics::HISTOGRAMS
         .iter()
         .chain(vagt_engine::metrics::HISTOGRAMS)
+        .chain(vagt_cluster::metrics::HISTOGRAMS)
     {
         builder = builder.set_buckets_for_metric(Matcher::Full((*name).into()), buckets)?;
     }

@@ -624,6 +624,89 @@ fn a_command_given_while_the_database_is_away_is_decided_when_it_is_back_and_the
 }
 
 #[test]
+fn an_alarm_acknowledged_while_degraded_is_claimed_from_the_banner_with_one_owner_across_nodes() {
+    let mut pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = crate::console::runtime();
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    let mut a = console_node(&da, &pg.url(), "a", &rt);
+    let mut b = console_node(&db, &pg.url(), "b", &rt);
+    let addrs = |g: &Guard<'_>| {
+        let r = g.running.as_ref().unwrap();
+        (r.console_addr.unwrap(), r.addr)
+    };
+    let ((ca, a_dc09), (cb, b_dc09)) = (addrs(&a), addrs(&b));
+    let (mut ole, mut mette) = rt.block_on(async {
+        let (ole, _) = login(ca, &da.join("console-cert.pem"), "ole").await;
+        let (mette, _) = login(cb, &db.join("console-cert.pem"), "mette").await;
+        (ole, mette)
+    });
+    pg.kill();
+    // The citizen presses; the pendant's receiver a answers on its disk alone, and the same frame
+    // sent again to the backup receiver b is answered there too.
+    alarm_to(a_dc09, "1234", 1);
+    alarm_to(b_dc09, "1234", 1);
+    // Each operator sees it under the banner only, with the command that claims it by its call.
+    let claims: Vec<serde_json::Value> = rt.block_on(async {
+        let mut claims = Vec::new();
+        for ws in [&mut ole, &mut mette] {
+            let pong = degraded_becomes(ws, true).await;
+            let claim = pong["provisional"][0]["claim"].clone();
+            assert_eq!(claim["command"], "claim_call", "{pong}");
+            assert_eq!(claim["account"], "1234", "{pong}");
+            assert_eq!(claim["kind"], "emergency alarm", "{pong}");
+            claims.push(claim);
+        }
+        claims
+    });
+    assert_eq!(claims[0], claims[1], "the same call on both nodes");
+    rt.block_on(async {
+        for (ws, id) in [(&mut ole, 11), (&mut mette, 12)] {
+            let cmd = json!({"type": "command", "id": id, "command": claims[0]});
+            send(ws, cmd).await;
+        }
+    });
+    pg.start();
+    // Decided in the shared order: the first claim shipped wins, the other learns who has it.
+    let (x, y) =
+        rt.block_on(async { (next_answer(&mut ole).await, next_answer(&mut mette).await) });
+    let (winner, loser) = if x["type"] == "result" {
+        (("ole", x), y)
+    } else {
+        (("mette", y), x)
+    };
+    assert_eq!(winner.1["type"], "result", "{}", winner.1);
+    assert_eq!(
+        winner.1["changes"][0]["kind"]["change"], "claimed",
+        "{}",
+        winner.1
+    );
+    assert_eq!(loser["type"], "refused", "{loser}");
+    assert_eq!(loser["error"]["error"], "already_claimed", "{loser}");
+    assert_eq!(loser["error"]["by"], winner.0, "{loser}");
+    // One alarm (the frame b stored again is a duplicate in the log), owned by the winner on
+    // both nodes.
+    let open = |g: &Guard<'_>| {
+        let alarms = g.running.as_ref().unwrap().engine().open_alarms();
+        alarms
+            .iter()
+            .map(|x| (x.account.clone(), x.owner.clone()))
+            .collect::<Vec<_>>()
+    };
+    let want = vec![("1234".to_owned(), Some(winner.0.to_owned()))];
+    assert!(
+        wait_for(Duration::from_secs(10), || open(&a) == want
+            && open(&b) == want)
+        .is_some(),
+        "a: {:?}, b: {:?}",
+        open(&a),
+        open(&b)
+    );
+    a.stop();
+    b.stop();
+}
+
+#[test]
 fn the_web_console_shows_the_degraded_banner_in_chromium() {
     let mut pg = Postgres::primary();
     let dir = tempfile::tempdir().unwrap();
@@ -1026,4 +1109,100 @@ fn a_cluster_nodes_console_lets_admins_look_but_not_change_a_nodes_files() {
         }
     });
     a.stop();
+}
+
+/// Node "a" on `pg`, started as a child whose stderr is kept (for a node expected to stop):
+/// the child and its DC-09 address.
+fn watched_node(dir: &Path, pg: &Postgres) -> (std::process::Child, SocketAddr) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("vagt.toml"), cluster_section(&pg.url(), "a")).unwrap();
+    late_node(dir)
+}
+
+/// The log's end and node a's shipped mark, read in one snapshot (a backup of the database).
+fn backup_point(pg: &Postgres) -> (String, String) {
+    let both = pg.sql(
+        "SELECT (SELECT next FROM vagt_seq) || ' ' || (SELECT shipped FROM vagt_nodes WHERE node = 'a')",
+    );
+    let (next, shipped) = both.split_once(' ').unwrap();
+    (next.to_owned(), shipped.to_owned())
+}
+
+/// The database as restored from a backup taken at `point` (what was committed after it is
+/// gone), and the log's end then moved to `next`.
+fn restore_to(pg: &Postgres, (at, shipped): &(String, String), next: &str) {
+    pg.sql(&format!(
+        "UPDATE vagt_seq SET next = {next}; DELETE FROM vagt_log WHERE gseq >= {at}; \
+         UPDATE vagt_nodes SET shipped = {shipped} WHERE node = 'a'"
+    ));
+}
+
+/// Restarted after a fail-stop over a database that lost its alarms 2 and 3, node a ships them
+/// again: alarms 1–3 of account 1234 are each in the log exactly once.
+fn ships_the_lost_alarms_again(dir: &Path, pg: &Postgres) {
+    let a = node(dir, &pg.url(), "a");
+    let once = |pg: &Postgres| {
+        let mut of_1234: Vec<usize> = stored_frames(pg)
+            .into_iter()
+            .filter(|((account, _), _)| account == "1234")
+            .map(|(_, n)| n)
+            .collect();
+        of_1234.sort_unstable();
+        of_1234
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || once(pg) == [1, 1, 1]).is_some(),
+        "alarms of 1234 in the log, times each: {:?}",
+        once(pg)
+    );
+    assert_eq!(a.stop(), Some(0));
+}
+
+#[test]
+fn a_running_node_stops_when_the_database_loses_committed_records_and_ships_them_again() {
+    // The database is restored from a backup while node a runs (an operator did not stop the
+    // nodes first, or a failover went to a standby that was behind): a has folded, and shipped,
+    // records the log no longer holds.
+    let pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let (child, at) = watched_node(dir.path(), &pg);
+    alarm_to(at, "1234", 1);
+    let point = backup_point(&pg);
+    alarm_to(at, "1234", 2);
+    alarm_to(at, "1234", 3);
+    restore_to(&pg, &point, &point.0);
+    let stderr = fails_stop(child, "the node folded on over a log that lost records");
+    // Seen by the committed-end watcher (within 50 ms), or by the next shipping call if the
+    // leader's clock tick goes first.
+    assert!(
+        stderr.contains("committed end went back") || stderr.contains("lost records of node a"),
+        "{stderr}"
+    );
+    ships_the_lost_alarms_again(dir.path(), &pg);
+}
+
+#[test]
+fn a_node_whose_shipped_records_the_database_lost_stops_even_when_the_log_grew_past_them() {
+    // As above, but while a was paused, and other nodes wrote past its view of the log before
+    // it woke (the end alone no longer shows the loss): its next shipping call does.
+    let pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let (child, at) = watched_node(dir.path(), &pg);
+    alarm_to(at, "1234", 1);
+    let point = backup_point(&pg);
+    alarm_to(at, "1234", 2);
+    alarm_to(at, "1234", 3);
+    signal(&child, "STOP");
+    let grown = pg.sql("SELECT next + 1000 FROM vagt_seq");
+    restore_to(&pg, &point, &grown);
+    signal(&child, "CONT");
+    // Something to ship (its ACK does not matter here: the node may stop before it).
+    if let Ok(mut s) = TcpStream::connect(at) {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(&sia("4321", 1, "QA"));
+        let _ = read_ack(&mut s);
+    }
+    let stderr = fails_stop(child, "the node shipped on past records the log lost");
+    assert!(stderr.contains("lost records of node a"), "{stderr}");
+    ships_the_lost_alarms_again(dir.path(), &pg);
 }
