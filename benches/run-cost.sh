@@ -155,11 +155,13 @@ PY
 if [ -n "${CLUSTER:-}" ]; then
     # Where a replicated ACK waits, from node a's own histograms over the whole run (every
     # round and concurrency): the local journal's write + fdatasync, then the shipping call.
-    curl -s "http://${metrics[cluster_a]}/metrics" | python3 -c '
+    curl -s "http://${metrics[cluster_a]}/metrics" > "$work/cluster_a.metrics"
+    grep -E "^vagt_(cluster|journal_commit|ack_latency)" "$work/cluster_a.metrics" > "$OUT/cluster_a.metrics" || true
+    python3 - "$work/cluster_a.metrics" >> "$OUT/cost.md" <<'PY'
 import re, sys
 vals = {}
-for l in sys.stdin:
-    m = re.match(r"^(vagt_cluster_ship_seconds|vagt_cluster_ship_group_records|vagt_journal_commit_seconds|vagt_ack_latency_seconds)_(sum|count) (\S+)", l)
+for l in open(sys.argv[1]):
+    m = re.match(r"^(vagt_\w+?)_(sum|count) (\S+)", l)
     if m:
         vals[(m[1], m[2])] = float(m[3])
 def mean(n, scale=1.0):
@@ -170,6 +172,6 @@ print("node a over the run (means): ACK latency", mean("vagt_ack_latency_seconds
       "local write + fdatasync", mean("vagt_journal_commit_seconds", 1000), "ms;",
       "shipping call", mean("vagt_cluster_ship_seconds", 1000), "ms;",
       "records per shipped group", mean("vagt_cluster_ship_group_records"))
-' >> "$OUT/cost.md"
+PY
 fi
 cat "$OUT/cost.md"

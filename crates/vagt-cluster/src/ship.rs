@@ -1,9 +1,10 @@
-//! The shipper: follows the node's local journal and commits each group of records into
-//! PostgreSQL's log in one transaction — normally within milliseconds of the local fsync, and
-//! after an outage as fast as PostgreSQL takes them (the local journal is the queue, so nothing
-//! waits in memory and nothing is lost while PostgreSQL is away).
+//! The shipper: follows the node's local journal — what is written, without waiting for its
+//! fsync — and commits each group of records into PostgreSQL's log in one transaction: normally
+//! while the local fsync runs, and after an outage as fast as PostgreSQL takes them (the local
+//! journal is the queue, so nothing waits in memory and nothing is lost while PostgreSQL is
+//! away).
 //!
-//! One transaction per group — one call of the `vagt_ship` function (schema migrations 2–3), so one
+//! One transaction per group — one call of the `vagt_ship` function (schema migrations 2–5), so one
 //! round trip and one commit: take the sequencing row lock (`UPDATE vagt_seq`, held until
 //! commit: the total order), insert the group with the next `gseq`s — dropping a frame whose
 //! dedup key is already in the log within the window (a retransmission stored by another node,
@@ -65,7 +66,11 @@ impl Group {
 /// Runs on its own thread until the node stops: ships everything locally durable, then (when
 /// stopping) what is left, within a bound.
 pub(crate) fn run(inner: &Arc<Inner>, mut tail: Box<dyn Follow>) {
-    let local = inner.local.committed();
+    // Written, not yet durable: the commit in PostgreSQL runs while the local fsync does. An
+    // ACK still waits for both (`Pending`): a record shipped and then lost locally (a failed
+    // fsync, a power cut) was never acknowledged, and its retransmission is a duplicate in the
+    // log.
+    let local = inner.local.written();
     let mut client: Option<Conn> = None;
     let mut records = Vec::new();
     loop {
@@ -220,7 +225,7 @@ pub(crate) fn start_offset(shipped: u64, local_end: u64) -> Offset {
         warn!(
             shipped,
             local_end,
-            "the local journal is shorter than what PostgreSQL has from this node (restored, salvaged or a new data directory): shipping starts at its end; records it holds that PostgreSQL lacks are not shipped"
+            "the local journal is shorter than what PostgreSQL has from this node (restored, salvaged, a new data directory, or its last writes never reached the disk — shipped, never acknowledged): shipping starts at its end; records it holds that PostgreSQL lacks are not shipped"
         );
         Offset(local_end)
     } else {

@@ -1206,3 +1206,50 @@ fn a_node_whose_shipped_records_the_database_lost_stops_even_when_the_log_grew_p
     assert!(stderr.contains("lost records of node a"), "{stderr}");
     ships_the_lost_alarms_again(dir.path(), &pg);
 }
+
+#[test]
+fn a_frame_is_committed_in_postgresql_during_the_local_fsync_and_acked_only_after_it() {
+    // The shipper sends what the local journal has written while its fsync runs. Here the
+    // node's fdatasync hangs (the probe of ordering.rs, while a file exists): PostgreSQL must
+    // have the frame meanwhile, and the device no ACK until the local fsync is done.
+    let pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let probe = crate::ordering::build_probe(dir.path());
+    let slow = dir.path().join("disk-hangs");
+    let data = dir.path().join("a");
+    std::fs::create_dir_all(&data).unwrap();
+    let config = data.join("vagt.toml");
+    std::fs::write(&config, cluster_section(&pg.url(), "a")).unwrap();
+    let env = [
+        ("LD_PRELOAD", probe.as_os_str()),
+        ("VAGT_PROBE_SLOW_IF", slow.as_os_str()),
+        ("VAGT_PROBE_DELAY_US", std::ffi::OsStr::new("8000000")),
+    ];
+    let a = Gateway::start_with_env(&data, &["--config", config.to_str().unwrap()], &env);
+    let mut s = a.tcp();
+    std::fs::write(&slow, "").unwrap();
+    s.write_all(&sia("1234", 1, "QA1")).unwrap();
+    let in_postgresql = wait_for(Duration::from_secs(20), || {
+        stored_frames(&pg).contains_key(&("1234".to_owned(), "0001".to_owned()))
+    });
+    // The fsync hangs for 8 s from before the commit: the answer must not be here yet.
+    s.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let early = s.read(&mut byte);
+    assert!(
+        in_postgresql.is_some(),
+        "not committed in PostgreSQL while the local fsync ran"
+    );
+    assert!(
+        matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "answered while the local fsync should still run — the ACK did not wait for it, or the commit in PostgreSQL did (no overlap): {early:?}"
+    );
+    std::fs::remove_file(&slow).unwrap();
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    assert!(
+        read_ack(&mut s),
+        "acknowledged once the local fsync is done"
+    );
+    assert_eq!(a.stop(), Some(0));
+}
