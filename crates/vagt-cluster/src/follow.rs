@@ -28,13 +28,28 @@ pub(crate) async fn committed_end(c: &Client) -> anyhow::Result<u64> {
     Ok(u64::try_from(next).unwrap_or(0))
 }
 
+/// The committed end as the primary has it; an error from a server in recovery (a standby
+/// reached through a multi-host `url` without `target_session_attrs=read-write`, or an address
+/// that points at one during a switchover): it may be behind, and is not the log.
+async fn primary_end(c: &Client) -> anyhow::Result<u64> {
+    let row = c
+        .query_one(
+            "SELECT next, pg_is_in_recovery() FROM vagt_seq WHERE id = 1",
+            &[],
+        )
+        .await?;
+    anyhow::ensure!(
+        !row.get::<_, bool>(1),
+        "the server is a standby (in recovery), not the primary"
+    );
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+}
+
 /// Publishes the committed end until the node stops: every 50 ms (other nodes' commits; the
 /// shipper publishes this node's own at once).
 pub(crate) async fn watch(inner: Arc<Inner>) {
     let mut client: Option<Client> = None;
     let mut failing = false;
-    // The highest end read here: on one timeline it never goes back.
-    let mut seen = 0u64;
     // A node that started without PostgreSQL publishes nothing before it has joined.
     tokio::select! {
         () = inner.gate.opened() => {}
@@ -45,20 +60,22 @@ pub(crate) async fn watch(inner: Arc<Inner>) {
             client = connect(&inner.config).await.ok();
         }
         if let Some(c) = &client {
-            match within(committed_end(c), "reading the committed end")
+            // Read before the query: everything published so far (by this watcher or by the
+            // shipper after its own commit) was committed before the query's snapshot.
+            let published = inner.committed.end().0;
+            match within(primary_end(c), "reading the committed end")
                 .await
                 .and_then(|r| r)
             {
-                Ok(end) if end < seen => {
+                Ok(end) if end < published => {
                     // Records this node may already have folded are gone from the log: folding
                     // on would give it a history the other nodes do not have.
                     inner.fail(format!(
-                        "the cluster log's committed end went back from gseq {seen} to {end}: the database lost committed records (restored from an older backup, or a failover to a standby that was behind); stopping: start the node again to fold the log as it is"
+                        "the cluster log's committed end went back from gseq {published} to {end}: the database lost committed records (restored from an older backup, or a failover to a standby that was behind); stopping: start the node again to fold the log as it is"
                     ));
                     break;
                 }
                 Ok(end) => {
-                    seen = end;
                     inner.committed.publish(end);
                     failing = false;
                 }
@@ -78,7 +95,7 @@ pub(crate) async fn watch(inner: Arc<Inner>) {
     }
     // The last commits of the shipper are visible: publish them before followers stop.
     if let Some(c) = &client
-        && let Ok(Ok(end)) = within(committed_end(c), "reading the committed end").await
+        && let Ok(Ok(end)) = within(primary_end(c), "reading the committed end").await
     {
         inner.committed.publish(end);
     }

@@ -1,11 +1,11 @@
 //! Vagt on PostgreSQL: no single point of failure (DESIGN.md §6).
 //!
 //! ```text
-//!  ACK path ─append─▶ local journal ─written─▶ shipper ─one tx per group─▶ PostgreSQL vagt_log
-//!      ▲                 (the queue) ─fsync─┐      │                        (one total order)
-//!      └── ACK: fsynced locally and ────────┴──────┘                               │
-//!          committed in PostgreSQL, or after commit_timeout on the fsync alone     ▼
-//!  every node's core ◀──────── follower: gseq order, below the committed end ──────┘
+//!  ACK path ─append─▶ local journal ─fsync─▶ shipper ─one tx per group─▶ PostgreSQL vagt_log
+//!      ▲                  (the queue)            │                         (one total order)
+//!      └── ACK: committed in PostgreSQL ─────────┘                               │
+//!          or, after commit_timeout, on the local fsync alone (degraded)         ▼
+//!  every node's core ◀──────── follower: gseq order, below the committed end ────┘
 //! ```
 //!
 //! [`Cluster`] is a [`vagt_journal::Journal`]: the ACK path and the engine use it exactly as

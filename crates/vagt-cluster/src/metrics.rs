@@ -14,7 +14,8 @@ pub const SHIP_ERRORS: &str = "vagt_cluster_ship_errors_total";
 /// Bytes of the local journal not yet in PostgreSQL.
 pub const UNSHIPPED_BYTES: &str = "vagt_cluster_unshipped_bytes";
 /// Seconds from sending a group to PostgreSQL to its commit (the synchronous standby's flush
-/// included): what a replicated ACK waits for after the local fsync.
+/// included) or its failure (a timeout included): what a replicated ACK waits for after the
+/// local fsync.
 pub const SHIP_SECONDS: &str = "vagt_cluster_ship_seconds";
 /// Records per shipped group (one transaction each).
 pub const SHIP_GROUP: &str = "vagt_cluster_ship_group_records";

@@ -1,8 +1,7 @@
-//! The shipper: follows the node's local journal — what is written, without waiting for its
-//! fsync — and commits each group of records into PostgreSQL's log in one transaction: normally
-//! while the local fsync runs, and after an outage as fast as PostgreSQL takes them (the local
-//! journal is the queue, so nothing waits in memory and nothing is lost while PostgreSQL is
-//! away).
+//! The shipper: follows the node's local journal and commits each group of records into
+//! PostgreSQL's log in one transaction — normally within milliseconds of the local fsync, and
+//! after an outage as fast as PostgreSQL takes them (the local journal is the queue, so nothing
+//! waits in memory and nothing is lost while PostgreSQL is away).
 //!
 //! One transaction per group — one call of the `vagt_ship` function (schema migrations 2–5), so one
 //! round trip and one commit: take the sequencing row lock (`UPDATE vagt_seq`, held until
@@ -28,7 +27,7 @@ use crate::{Inner, connect, metrics as m, within};
 /// Records per transaction at most (after an outage the backlog goes in groups of this size).
 const GROUP: usize = 2_000;
 
-/// The shipping call (`vagt_ship`, schema migrations 2–3, does the whole transaction).
+/// The shipping call (`vagt_ship`, schema migrations 2–5, does the whole transaction).
 const SHIP: &str = "SELECT vagt_ship($1, $2, $3, $4, $5, $6, $7)";
 
 /// One group of local records, as columns.
@@ -66,11 +65,7 @@ impl Group {
 /// Runs on its own thread until the node stops: ships everything locally durable, then (when
 /// stopping) what is left, within a bound.
 pub(crate) fn run(inner: &Arc<Inner>, mut tail: Box<dyn Follow>) {
-    // Written, not yet durable: the commit in PostgreSQL runs while the local fsync does. An
-    // ACK still waits for both (`Pending`): a record shipped and then lost locally (a failed
-    // fsync, a power cut) was never acknowledged, and its retransmission is a duplicate in the
-    // log.
-    let local = inner.local.written();
+    let local = inner.local.committed();
     let mut client: Option<Conn> = None;
     let mut records = Vec::new();
     loop {
@@ -127,9 +122,12 @@ fn ship_all(
         let mut attempts = 0u32;
         loop {
             let started = Instant::now();
-            match inner.handle.block_on(ship_group(inner, client, &group)) {
+            let shipped = inner.handle.block_on(ship_group(inner, client, &group));
+            // Failed calls too: a database that stalls until the call times out is the slowest
+            // commit of all (`VagtClusterCommitSlow`).
+            histogram!(m::SHIP_SECONDS).record(started.elapsed().as_secs_f64());
+            match shipped {
                 Ok(log_end) => {
-                    histogram!(m::SHIP_SECONDS).record(started.elapsed().as_secs_f64());
                     histogram!(m::SHIP_GROUP).record(group.payloads.len() as f64);
                     // Every gseq below the group's end is committed (or a gap): the sequencing
                     // lock was ours until our commit, so followers may read up to it now.
@@ -225,7 +223,7 @@ pub(crate) fn start_offset(shipped: u64, local_end: u64) -> Offset {
         warn!(
             shipped,
             local_end,
-            "the local journal is shorter than what PostgreSQL has from this node (restored, salvaged, a new data directory, or its last writes never reached the disk — shipped, never acknowledged): shipping starts at its end; records it holds that PostgreSQL lacks are not shipped"
+            "the local journal is shorter than what PostgreSQL has from this node (restored, salvaged or a new data directory): shipping starts at its end; records it holds that PostgreSQL lacks are not shipped"
         );
         Offset(local_end)
     } else {

@@ -9,9 +9,7 @@
 //!   the queue is full, and [`Journal::room`] is a future that resolves when it may have room —
 //!   an async caller waits on it instead of polling.
 //! * **Follow** what is durable: [`Journal::committed`] is the durable end, and
-//!   [`Journal::follow`] reads the records from an offset up to it, in offset order (or up to
-//!   [`Journal::written`], the end of what is written and not yet synced, for a reader that
-//!   must not wait for the fsync and never takes what it reads for stored).
+//!   [`Journal::follow`] reads the records from an offset up to it, in offset order.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,7 +38,7 @@ pub type Room = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// A reader of durable records from a position on.
 pub trait Follow: Send {
     /// Appends to `out` every record from the position up to `end` (a durable end from
-    /// [`Journal::committed`], or a written end from [`Journal::written`]) and moves past them.
+    /// [`Journal::committed`]) and moves past them.
     fn read_to(&mut self, end: Offset, out: &mut Vec<Record>) -> Result<(), JournalError>;
 
     /// The offset of the next record to be read.
@@ -67,16 +65,6 @@ pub trait Journal: Send + Sync {
 
     /// The durable end, published after every commit.
     fn committed(&self) -> Committed;
-
-    /// The end of what is written, published before the fsync that makes it durable (the same
-    /// as [`Journal::committed`] for a journal without that step). For a reader that may work
-    /// on records before they are durable — the cluster's shipper sends them to PostgreSQL
-    /// while the local fsync runs — and must never take one for stored: a record read below
-    /// this end but past [`Journal::committed`] may still be lost (a failed fsync, a power
-    /// cut), and nothing may be acknowledged on it.
-    fn written(&self) -> Committed {
-        self.committed()
-    }
 
     /// A reader of durable records starting at `from` (a record boundary).
     fn follow(&self, from: Offset) -> Box<dyn Follow>;

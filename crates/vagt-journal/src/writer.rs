@@ -64,7 +64,6 @@ pub struct SegmentJournal {
     thread: Option<JoinHandle<()>>,
     recovery: RecoveryReport,
     committed: Committed,
-    written: Committed,
     failure: Failure,
     room: Arc<Event>,
     dir: PathBuf,
@@ -76,7 +75,6 @@ pub struct Appender {
     tx: Sender<Msg>,
     room: Arc<Event>,
     committed: Committed,
-    written: Committed,
     dir: PathBuf,
 }
 
@@ -94,11 +92,9 @@ impl SegmentJournal {
         let failure = Failure::default();
         let (tx, rx) = bounded(config.queue_capacity.max(1));
         let committed = Committed::new(recovery.end);
-        let written = Committed::new(recovery.end);
         let room = Arc::new(Event::new());
         let state = Writer {
             committed: committed.clone(),
-            written: written.clone(),
             dir: config.dir.clone(),
             segment_path: segment.path,
             segment_start: segment.base,
@@ -122,7 +118,6 @@ impl SegmentJournal {
             thread: Some(thread),
             recovery,
             committed,
-            written,
             failure,
             room,
             dir: config_dir,
@@ -162,7 +157,6 @@ impl SegmentJournal {
                 tx,
                 room: Arc::clone(&self.room),
                 committed: self.committed.clone(),
-                written: self.written.clone(),
                 dir: self.dir.clone(),
             })
             .ok_or(JournalError::Closed)
@@ -245,10 +239,6 @@ impl crate::Journal for Appender {
         self.committed.clone()
     }
 
-    fn written(&self) -> Committed {
-        self.written.clone()
-    }
-
     fn follow(&self, from: Offset) -> Box<dyn Follow> {
         Box::new(Tail::new(&self.dir, from))
     }
@@ -276,8 +266,6 @@ struct Writer {
     room: Arc<Event>,
     config: Config,
     committed: Committed,
-    /// The end of what is written but perhaps not synced yet.
-    written: Committed,
     _lock: DirLock,
 }
 
@@ -314,7 +302,6 @@ impl Writer {
             }
         }
         self.committed.close();
-        self.written.close();
         // Appenders waiting for room find the journal closed instead of waiting forever.
         self.room.notify(usize::MAX);
     }
@@ -394,15 +381,12 @@ impl Writer {
         }
     }
 
-    /// Writes the batch, publishes it as written (not durable: only the cluster's shipper reads
-    /// that far), then syncs it.
     fn write_and_sync(&mut self, buf: &[u8]) -> Result<(), JournalError> {
         let io = |source| JournalError::Io {
             path: self.segment_path.clone(),
             source,
         };
         self.file.write_all(buf).map_err(io)?;
-        self.written.publish(self.end + buf.len() as u64);
         if self.config.fsync {
             self.file.sync_data().map_err(|source| JournalError::Io {
                 path: self.segment_path.clone(),

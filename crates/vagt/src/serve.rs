@@ -169,12 +169,13 @@ enum Fatal {
 
 /// The journal could not write or sync: nothing more can be acknowledged. Stop at once and exit
 /// non-zero so the supervisor restarts us (recovery then reads only what was synced); a retried
-/// fsync after an I/O error could report success for data the kernel has dropped. Or the
-/// cluster refused this node: stop rather than run on as what it is not.
+/// fsync after an I/O error could report success for data the kernel has dropped. Or the node
+/// cannot go on in the cluster (refused at a late join, or the database lost records it had
+/// committed): stop rather than run on as what it is not.
 async fn fail_stop(running: Running, why: Fatal) -> anyhow::Result<()> {
     let (what, why) = match why {
         Fatal::Journal(why) => ("journal write failed", why),
-        Fatal::Cluster(why) => ("the cluster refused this node", why),
+        Fatal::Cluster(why) => ("this node cannot go on in the cluster", why),
     };
     error!(error = %why, "{what}: stopping (fail-stop)");
     let grace = Duration::from_secs(2);

@@ -1208,10 +1208,12 @@ fn a_node_whose_shipped_records_the_database_lost_stops_even_when_the_log_grew_p
 }
 
 #[test]
-fn a_frame_is_committed_in_postgresql_during_the_local_fsync_and_acked_only_after_it() {
-    // The shipper sends what the local journal has written while its fsync runs. Here the
-    // node's fdatasync hangs (the probe of ordering.rs, while a file exists): PostgreSQL must
-    // have the frame meanwhile, and the device no ACK until the local fsync is done.
+fn a_frame_is_shipped_to_postgresql_only_once_the_local_fsync_is_done_and_acked_after_both() {
+    // The shipper reads only what the local journal has made durable: PostgreSQL's mark of how
+    // far a node is shipped must never pass the node's durable end (after a power cut or a
+    // failed fsync the journal writes other records at those offsets, and the mark would skip
+    // them). Here the node's fdatasync hangs for 8 s (the probe of ordering.rs, while a file
+    // exists): meanwhile PostgreSQL has no copy of the frame and the device no ACK; then both.
     let pg = Postgres::primary();
     let dir = tempfile::tempdir().unwrap();
     let probe = crate::ordering::build_probe(dir.path());
@@ -1229,27 +1231,46 @@ fn a_frame_is_committed_in_postgresql_during_the_local_fsync_and_acked_only_afte
     let mut s = a.tcp();
     std::fs::write(&slow, "").unwrap();
     s.write_all(&sia("1234", 1, "QA1")).unwrap();
-    let in_postgresql = wait_for(Duration::from_secs(20), || {
-        stored_frames(&pg).contains_key(&("1234".to_owned(), "0001".to_owned()))
+    let frame = ("1234".to_owned(), "0001".to_owned());
+    // Its record written to the node's journal file (the fsync of its batch starts now, and
+    // hangs; a clock tick's fsync may have held the writer up to here).
+    let written = wait_for(Duration::from_secs(30), || {
+        journal_holds(&data.join("journal"), b"QA1")
     });
-    // The fsync hangs for 8 s from before the commit: the answer must not be here yet.
+    assert!(
+        written.is_some(),
+        "the frame never reached the node's journal file"
+    );
+    // Well inside the 8 s its fsync hangs (a shipping call takes milliseconds).
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !stored_frames(&pg).contains_key(&frame),
+        "shipped to PostgreSQL before it was durable on the node's disk"
+    );
     s.set_nonblocking(true).unwrap();
     let mut byte = [0u8; 1];
     let early = s.read(&mut byte);
     assert!(
-        in_postgresql.is_some(),
-        "not committed in PostgreSQL while the local fsync ran"
-    );
-    assert!(
         matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
-        "answered while the local fsync should still run — the ACK did not wait for it, or the commit in PostgreSQL did (no overlap): {early:?}"
+        "answered before the local fsync completed: {early:?}"
     );
     std::fs::remove_file(&slow).unwrap();
     s.set_nonblocking(false).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    assert!(
-        read_ack(&mut s),
-        "acknowledged once the local fsync is done"
+    assert!(read_ack(&mut s), "acknowledged once the fsync is done");
+    assert_eq!(
+        stored_frames(&pg).get(&frame),
+        Some(&1),
+        "and committed in PostgreSQL"
     );
     assert_eq!(a.stop(), Some(0));
+}
+
+/// Whether a segment file of the journal in `dir` holds `bytes` (written, synced or not).
+fn journal_holds(dir: &Path, bytes: &[u8]) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|e| {
+            std::fs::read(e.path()).is_ok_and(|b| b.windows(bytes.len()).any(|w| w == bytes))
+        })
+    })
 }
