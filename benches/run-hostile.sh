@@ -79,8 +79,13 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 med = statistics.median
 peak = [r["peak_rss_kib"] for r in rows if "peak_rss_kib" in r]
 runs = [r for r in rows if "kind" in r]
-print("| hostile kind | rounds | p99 ms alone → beside | p99 change | ACKs/s alone → beside | throughput change | RSS MiB beside (max) | receiver CPU µs/ACK alone → beside | hostile's own CPU (% of one core) |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| hostile kind | rounds | p99 ms alone → beside | p99 change | p99 change, median of rounds | ACKs/s alone → beside | throughput change | throughput change, median of rounds | RSS MiB beside (max) | receiver CPU µs/ACK alone → beside | hostile's own CPU (% of one core) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+def paired(a, b, key):
+    # Each round's beside against the alone run just before it (the machine drifts between
+    # rounds, much less within one): the median of those changes.
+    by_round = {r["round"]: r["result"][key] for r in a}
+    return med([r["result"][key] / by_round[r["round"]] - 1 for r in b if r["round"] in by_round])
 for kind in dict.fromkeys(r["kind"] for r in runs):
     a = [r for r in runs if r["kind"] == kind and not r["hostile"]]
     b = [r for r in runs if r["kind"] == kind and r["hostile"]]
@@ -91,7 +96,9 @@ for kind in dict.fromkeys(r["kind"] for r in runs):
     own = [r["did"]["cpu_secs"] / r["hostile_secs"] for r in b if r["did"].get("cpu_secs") is not None]
     own = f"{100*med(own):.0f} %" if own else "—"
     print(f"| {kind} | {len(b)} | {p99a:.2f} → {p99b:.2f} | {100*(p99b/p99a-1):+.0f} % | "
-          f"{ta:,.0f} → {tb:,.0f} | {100*(tb/ta-1):+.1f} % | {rss:.0f} | {ca:.1f} → {cb:.1f} | {own} |")
+          f"{100*paired(a, b, 'p99_ms'):+.0f} % | "
+          f"{ta:,.0f} → {tb:,.0f} | {100*(tb/ta-1):+.1f} % | {100*paired(a, b, 'acks_per_sec'):+.1f} % | "
+          f"{rss:.0f} | {ca:.1f} → {cb:.1f} | {own} |")
 if peak:
     print(f"\npeak RSS of the receiver over the whole run: {peak[0]/1024:.0f} MiB")
 PY

@@ -1137,6 +1137,20 @@ fn restore_to(pg: &Postgres, (at, shipped): &(String, String), next: &str) {
     ));
 }
 
+/// Node a (a child, as [`watched_node`]) acknowledges alarms 1–3 of account 1234, the
+/// database backed up after the first ([`backup_point`]): the child, its address, the point.
+fn backed_up_after_one_of_three(
+    dir: &Path,
+    pg: &Postgres,
+) -> (std::process::Child, SocketAddr, (String, String)) {
+    let (child, at) = watched_node(dir, pg);
+    alarm_to(at, "1234", 1);
+    let point = backup_point(pg);
+    alarm_to(at, "1234", 2);
+    alarm_to(at, "1234", 3);
+    (child, at, point)
+}
+
 /// Restarted after a fail-stop over a database that lost its alarms 2 and 3, node a ships them
 /// again: alarms 1–3 of account 1234 are each in the log exactly once.
 fn ships_the_lost_alarms_again(dir: &Path, pg: &Postgres) {
@@ -1165,11 +1179,7 @@ fn a_running_node_stops_when_the_database_loses_committed_records_and_ships_them
     // records the log no longer holds.
     let pg = Postgres::primary();
     let dir = tempfile::tempdir().unwrap();
-    let (child, at) = watched_node(dir.path(), &pg);
-    alarm_to(at, "1234", 1);
-    let point = backup_point(&pg);
-    alarm_to(at, "1234", 2);
-    alarm_to(at, "1234", 3);
+    let (child, _, point) = backed_up_after_one_of_three(dir.path(), &pg);
     restore_to(&pg, &point, &point.0);
     let stderr = fails_stop(child, "the node folded on over a log that lost records");
     // Seen by the committed-end watcher (within 50 ms), or by the next shipping call if the
@@ -1187,11 +1197,7 @@ fn a_node_whose_shipped_records_the_database_lost_stops_even_when_the_log_grew_p
     // it woke (the end alone no longer shows the loss): its next shipping call does.
     let pg = Postgres::primary();
     let dir = tempfile::tempdir().unwrap();
-    let (child, at) = watched_node(dir.path(), &pg);
-    alarm_to(at, "1234", 1);
-    let point = backup_point(&pg);
-    alarm_to(at, "1234", 2);
-    alarm_to(at, "1234", 3);
+    let (child, at, point) = backed_up_after_one_of_three(dir.path(), &pg);
     signal(&child, "STOP");
     let grown = pg.sql("SELECT next + 1000 FROM vagt_seq");
     restore_to(&pg, &point, &grown);
