@@ -30,6 +30,17 @@ pub fn kind<'a>(category: Option<&'a str>, code: &str) -> Cow<'a, str> {
     Cow::Borrowed(c)
 }
 
+/// The priority an event (not a restore) opens or repeats an alarm with, from its priority
+/// (the account's override, else the code table's): its own when 1–3, 3 for an unclassified
+/// code (shown, never dropped); `None` for an informational event, which opens nothing.
+pub fn alarm_priority(priority: Option<u8>) -> Option<u8> {
+    match priority {
+        Some(p @ 1..=3) => Some(p),
+        Some(_) => None,
+        None => Some(3),
+    }
+}
+
 /// Whether a restore for `zone` clears an alarm of `alarm_zone` (of the same kind): yes when
 /// either names no zone, or both name the same one.
 pub(crate) fn restore_matches(zone: Option<&str>, alarm_zone: Option<&str>) -> bool {

@@ -228,10 +228,9 @@ impl Shard {
                 .accounts
                 .by_name(account)
                 .and_then(|a| a.priority_of(&e.code));
-            let priority = match overridden.or(e.priority) {
-                Some(p @ 1..=3) => p,
-                Some(_) => continue, // informational: stored in the journal, no alarm
-                None => 3,           // unclassified: shown, never dropped
+            // Informational: stored in the journal, no alarm.
+            let Some(priority) = correlation::alarm_priority(overridden.or(e.priority)) else {
+                continue;
             };
             self.count_for_runaway(account, now, &mut out);
             match self.open_call(account, &kind, zone) {

@@ -301,7 +301,7 @@ impl EngineBackend {
 fn claim_call(account: &str, events: &[vagt_proto::Event]) -> Option<Command> {
     let e = events
         .iter()
-        .find(|e| !e.restore && !matches!(e.priority, Some(4..)))?;
+        .find(|e| !e.restore && vagt_core::correlation::alarm_priority(e.priority).is_some())?;
     Some(Command::ClaimCall {
         account: account.to_owned(),
         kind: vagt_core::correlation::kind(e.category, &e.code).into_owned(),
