@@ -32,6 +32,9 @@ pub const CONNECTIONS: &str = "vagt_connections_total";
 /// `first_frame_timeout`, `frame_timeout`, `idle_timeout`, `write_timeout`, `garbage`,
 /// `read_error`, `write_error`, `shutdown`).
 pub const DISCONNECTS: &str = "vagt_disconnects_total";
+/// TCP connections slowed down because they sent more than a device's worth of garbage since
+/// their last valid frame (counted once per connection; see the README's limits).
+pub const TARPITTED: &str = "vagt_tarpitted_connections_total";
 /// Decode errors by `kind` (`bad_crc`, `garbage`, `bad_sequence`, `time_window`, …).
 pub const DECODE_ERRORS: &str = "vagt_decode_errors_total";
 /// Retransmissions recognised by dedup (ACKed again, not stored).
@@ -187,6 +190,10 @@ pub fn describe() {
     describe_counter!(
         DISCONNECTS,
         "connections refused or closed by a limit, by reason"
+    );
+    describe_counter!(
+        TARPITTED,
+        "connections read at most once per pause after sending garbage"
     );
     describe_counter!(DECODE_ERRORS, "frames refused or bytes discarded, by kind");
     describe_counter!(

@@ -1,6 +1,7 @@
 //! TCP: accept loop with connection limits, and one task per connection.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,7 @@ use metrics::{counter, gauge};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
@@ -125,6 +127,49 @@ struct Connection {
     silent: Option<Silent>,
 }
 
+/// Garbage bytes since the last valid frame past which a peer is read at most once per
+/// [`TARPIT_PAUSE`]: more than any device sends between two frames (a frame with a bad CRC
+/// counts whole), well below the limit that cuts the connection.
+const TARPIT_AFTER: usize = 512;
+
+/// How long a peer past [`TARPIT_AFTER`] waits before each read. A valid frame resets its
+/// garbage count; such a frame is answered up to this much later, far inside a panel's wait.
+const TARPIT_PAUSE: Duration = Duration::from_millis(500);
+
+/// A connection's one deadline timer, moved only when the deadline comes earlier or it has
+/// fired: a deadline that moves later with every frame (the idle timeout) costs a timer-wheel
+/// update per timeout period, not per read.
+struct LazyTimer {
+    sleep: Pin<Box<Sleep>>,
+    at: Instant,
+    fired: bool,
+}
+
+impl LazyTimer {
+    fn new(at: Instant) -> Self {
+        Self {
+            sleep: Box::pin(tokio::time::sleep_until(at.into())),
+            at,
+            fired: false,
+        }
+    }
+
+    /// Makes sure the timer fires no later than `deadline`.
+    fn due(&mut self, deadline: Instant) {
+        if self.fired || deadline < self.at {
+            self.sleep.as_mut().reset(deadline.into());
+            self.at = deadline;
+            self.fired = false;
+        }
+    }
+
+    /// Waits until the timer fires (possibly before the latest deadline: check it).
+    async fn wait(&mut self) {
+        self.sleep.as_mut().await;
+        self.fired = true;
+    }
+}
+
 /// What the connection's deadlines are measured from.
 struct Clock {
     opened: Instant,
@@ -162,6 +207,15 @@ impl Connection {
         };
         let mut buf = BytesMut::with_capacity(4096);
         let mut out = Vec::with_capacity(512);
+        // Made once, not per read: each would register a waiter (a lock and a list entry).
+        let stopped = stop.cancelled();
+        tokio::pin!(stopped);
+        let mut evicted = self
+            .silent
+            .as_ref()
+            .map(|s| Box::pin(s.evicted.clone().cancelled_owned()));
+        let mut timer = LazyTimer::new(clock.opened + self.limits.first_frame);
+        let mut tarpitted = false;
         loop {
             // Decode what is buffered: submit every frame, then answer them in order.
             let received = Instant::now();
@@ -176,6 +230,7 @@ impl Connection {
                 // keep it open.
                 clock.last_frame = Some(Instant::now());
                 self.silent = None;
+                evicted = None;
             }
             if clock.garbage > self.limits.garbage_limit {
                 return Some("garbage");
@@ -186,18 +241,33 @@ impl Connection {
                 continue;
             }
             let (deadline, reason) = clock.deadline(!buf.is_empty(), &self.limits);
-            let evicted = self.silent.as_ref().map(|s| s.evicted.clone());
+            timer.due(deadline);
+            if clock.garbage > TARPIT_AFTER {
+                if !tarpitted {
+                    tarpitted = true;
+                    counter!(m::TARPITTED).increment(1);
+                }
+                // Past what any device sends between frames: read this peer at most once per
+                // TARPIT_PAUSE, so a garbage stream costs a wake-up per pause, not per write.
+                tokio::select! {
+                    biased;
+                    _ = &mut stopped => return Some("shutdown"),
+                    _ = tokio::time::sleep(TARPIT_PAUSE) => {}
+                }
+            }
             tokio::select! {
                 biased;
-                _ = stop.cancelled() => return Some("shutdown"),
+                _ = &mut stopped => return Some("shutdown"),
                 // Before the eviction: a frame already waiting is read, and the device stays.
-                r = tokio::time::timeout_at(deadline.into(), self.stream.read_buf(&mut buf)) => match r {
-                    Err(_) => return Some(reason),
-                    Ok(Ok(0)) => return None,
-                    Ok(Ok(_)) => {}
-                    Ok(Err(_)) => return Some("read_error"),
+                r = self.stream.read_buf(&mut buf) => match r {
+                    Ok(0) => return None,
+                    Ok(_) => {}
+                    Err(_) => return Some("read_error"),
                 },
-                _ = async { evicted?.cancelled_owned().await; Some(()) }, if evicted.is_some() => {
+                () = timer.wait() => if Instant::now() >= deadline {
+                    return Some(reason);
+                },
+                _ = async { evicted.as_mut()?.await; Some(()) }, if evicted.is_some() => {
                     return Some("per_ip");
                 }
             }

@@ -100,6 +100,43 @@ fn filler_streams_count_as_garbage() {
 }
 
 #[test]
+fn a_garbage_stream_is_slowed_down_yet_its_valid_frame_is_answered() {
+    let g = Gateway::start(&[]);
+    let mut s = g.tcp();
+    // 1 000 bytes of filler: past what a device sends between frames, under the garbage limit.
+    s.write_all(&b"\0".repeat(1000)).unwrap();
+    assert!(
+        eventually(10, || g.metric("vagt_tarpitted_connections_total", "")
+            == 1.0),
+        "a garbage stream was not slowed down"
+    );
+    s.write_all(&sia("1234", 1, "BA1")).unwrap();
+    assert_eq!(
+        read_frames(&mut s, 1).len(),
+        1,
+        "the valid frame was not answered"
+    );
+    // Its valid frame reset the count: a device that talks is never slowed again.
+    s.write_all(&sia("1234", 2, "BA1")).unwrap();
+    assert_eq!(read_frames(&mut s, 1).len(), 1);
+    // A slowed peer that goes on is still cut at the limit.
+    let _ = s.write_all(&b"\0".repeat(8192));
+    assert!(
+        closed_by_gateway(&mut s),
+        "the garbage stream kept its connection"
+    );
+    assert_eq!(
+        g.metric("vagt_disconnects_total", "reason=\"garbage\""),
+        1.0
+    );
+    // A device that sends no garbage is never counted.
+    let mut good = g.tcp();
+    good.write_all(&sia("4321", 1, "BA1")).unwrap();
+    read_frames(&mut good, 1);
+    assert_eq!(g.metric("vagt_tarpitted_connections_total", ""), 1.0);
+}
+
+#[test]
 fn filler_does_not_keep_an_idle_connection_open() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with(
