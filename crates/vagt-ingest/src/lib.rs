@@ -18,6 +18,7 @@
 pub mod ack;
 pub mod config;
 pub mod dedup;
+mod link;
 pub mod metrics;
 mod silent;
 pub mod tcp;

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use metrics::{counter, gauge};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 use vagt_dc09::FrameDecoder;
@@ -20,6 +20,7 @@ use crate::metrics as m;
 use vagt_records::Transport;
 
 use crate::ack::{AckPath, Pending};
+use crate::link::Link;
 use crate::silent::{Silent, SilentSlots};
 
 /// Connection limits and timeouts.
@@ -87,7 +88,7 @@ pub async fn accept_loop(
         }
         accepted.increment(1);
         let conn = Connection {
-            stream,
+            stream: Link::new(stream),
             peer,
             ack: Arc::clone(&ack),
             decoder: decoder.clone(),
@@ -118,7 +119,7 @@ async fn serve(
 }
 
 struct Connection {
-    stream: TcpStream,
+    stream: Link,
     peer: SocketAddr,
     ack: Arc<AckPath>,
     decoder: FrameDecoder,
@@ -247,19 +248,25 @@ impl Connection {
                     tarpitted = true;
                     counter!(m::TARPITTED).increment(1);
                 }
-                // Past what any device sends between frames: read this peer at most once per
-                // TARPIT_PAUSE, so a garbage stream costs a wake-up per pause, not per write.
-                tokio::select! {
-                    biased;
-                    _ = &mut stopped => return Some("shutdown"),
-                    _ = tokio::time::sleep(TARPIT_PAUSE) => {}
+                if self.stream.park().is_err() {
+                    return Some("read_error");
+                }
+                match self
+                    .tarpit_read(&mut buf, stopped.as_mut(), deadline, reason)
+                    .await
+                {
+                    Ok(()) => continue,
+                    Err(why) => return why,
                 }
             }
+            let Ok(stream) = self.stream.live() else {
+                return Some("read_error");
+            };
             tokio::select! {
                 biased;
                 _ = &mut stopped => return Some("shutdown"),
                 // Before the eviction: a frame already waiting is read, and the device stays.
-                r = self.stream.read_buf(&mut buf) => match r {
+                r = stream.read_buf(&mut buf) => match r {
                     Ok(0) => return None,
                     Ok(_) => {}
                     Err(_) => return Some("read_error"),
@@ -270,6 +277,38 @@ impl Connection {
                 _ = async { evicted.as_mut()?.await; Some(()) }, if evicted.is_some() => {
                     return Some("per_ip");
                 }
+            }
+        }
+    }
+
+    /// Reads a tarpitted (parked) peer: waits [`TARPIT_PAUSE`], then takes what its socket
+    /// holds, until something was read; `Err` with the reason to close (`None`: the peer closed).
+    async fn tarpit_read(
+        &mut self,
+        buf: &mut BytesMut,
+        mut stopped: Pin<&mut WaitForCancellationFuture<'_>>,
+        deadline: Instant,
+        reason: &'static str,
+    ) -> Result<(), Option<&'static str>> {
+        let mut chunk = [0u8; 4096];
+        loop {
+            tokio::select! {
+                biased;
+                _ = stopped.as_mut() => return Err(Some("shutdown")),
+                _ = tokio::time::sleep(TARPIT_PAUSE) => {}
+            }
+            match self.stream.read_now(&mut chunk) {
+                Ok(0) => return Err(None),
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(Some("read_error")),
+            }
+            if Instant::now() >= deadline {
+                return Err(Some(reason));
             }
         }
     }
@@ -323,7 +362,10 @@ impl Connection {
         if out.is_empty() {
             return Ok(acks);
         }
-        match tokio::time::timeout(self.limits.write, self.stream.write_all(out)).await {
+        let Ok(stream) = self.stream.live() else {
+            return Err("write_error");
+        };
+        match tokio::time::timeout(self.limits.write, stream.write_all(out)).await {
             Err(_) => return Err("write_timeout"),
             Ok(Err(_)) => return Err("write_error"),
             Ok(Ok(())) => {}

@@ -134,6 +134,17 @@ fn a_garbage_stream_is_slowed_down_yet_its_valid_frame_is_answered() {
     good.write_all(&sia("4321", 1, "BA1")).unwrap();
     read_frames(&mut good, 1);
     assert_eq!(g.metric("vagt_tarpitted_connections_total", ""), 1.0);
+    // A slowed peer that hangs up is noticed: its connection is closed, not leaked.
+    let mut quitter = g.tcp();
+    quitter.write_all(&b"\0".repeat(1000)).unwrap();
+    assert!(eventually(10, || g
+        .metric("vagt_tarpitted_connections_total", "")
+        == 2.0));
+    drop(quitter);
+    assert!(
+        eventually(10, || g.metric("vagt_connections_open", "") == 1.0),
+        "the slowed peer's connection stayed open after it hung up"
+    );
 }
 
 #[test]
