@@ -5,14 +5,17 @@
 # so it uses little CPU: it shares this machine's cores), alternating; the receiver's RSS after
 # every round.
 #
-#   benches/run-hostile.sh          ROUNDS=3 SECS=5 KINDS="no-read nul idle reconnect udp-garbage"
+#   benches/run-hostile.sh          ROUNDS=3 SECS=5 KINDS="no-read nul idle reconnect udp-garbage cpu"
+#
+# `cpu` is the control: it sends nothing and only spins 10 % of one core — about what each
+# hostile kind's own process uses — so its row is what sharing this machine alone costs.
 #   OUT=benches/results (hostile.jsonl, hostile.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benches/results}
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
-KINDS=${KINDS:-"no-read nul idle reconnect udp-garbage"}
+KINDS=${KINDS:-"no-read nul idle reconnect udp-garbage cpu"}
 
 cargo build --release --locked -p vagt -p vagt-replay
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -41,6 +44,7 @@ declare -A args=(
     [idle]="--connections 1000 --rate 1"            # silent, from the devices' own address
     [reconnect]="--connections 200 --rate 2000"     # connect + close, 2 000/s
     [udp-garbage]="--connections 1 --rate 20000"    # 64 random bytes, 20 000 datagrams/s
+    [cpu]="--connections 1 --rate 100"              # control: no network, 10 % of one core
 )
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$vagt/status"; }
 

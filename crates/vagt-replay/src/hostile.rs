@@ -25,6 +25,9 @@ pub enum Kind {
     Reconnect,
     /// UDP datagrams of random bytes.
     UdpGarbage,
+    /// No network at all: spin `rate` milliseconds of CPU per second — the control, what
+    /// sharing the machine's cores alone costs the good devices.
+    Cpu,
 }
 
 /// A hostile run.
@@ -70,6 +73,14 @@ struct Counters {
 pub async fn run(h: &Hostile) -> anyhow::Result<Done> {
     let counters = Arc::new(Counters::default());
     let until = Instant::now() + h.duration;
+    if h.kind == Kind::Cpu {
+        let busy = Duration::from_secs_f64(h.rate.clamp(0.0, 1000.0) / 1000.0);
+        tokio::task::spawn_blocking(move || spin(busy, until)).await?;
+        return Ok(Done {
+            cpu_secs: own_cpu_secs(h.clk_tck),
+            ..Done::default()
+        });
+    }
     let tasks = if h.kind == Kind::UdpGarbage {
         1
     } else {
@@ -106,6 +117,19 @@ pub async fn run(h: &Hostile) -> anyhow::Result<Done> {
         sent: counters.sent.load(Ordering::Relaxed),
         cpu_secs: own_cpu_secs(h.clk_tck),
     })
+}
+
+/// Spins `busy` out of every second (in 10 ms slices) until `until`.
+fn spin(busy: Duration, until: Instant) {
+    let slice = Duration::from_millis(10);
+    let work = busy / 100;
+    while Instant::now() < until {
+        let start = Instant::now();
+        while start.elapsed() < work {
+            std::hint::spin_loop();
+        }
+        std::thread::sleep(slice.saturating_sub(start.elapsed()));
+    }
 }
 
 /// This process's CPU time so far (user + system), from `/proc/self/stat`.
@@ -147,7 +171,7 @@ async fn tcp_once(
                 send_every(&mut s, &mut ticks, until, c, || vec![0u8; 64]).await
             }
         }
-        Kind::NoRead | Kind::UdpGarbage => {
+        Kind::NoRead | Kind::UdpGarbage | Kind::Cpu => {
             send_every(&mut s, &mut ticks, until, c, || {
                 seq = seq % 9_999 + 1;
                 crate::message::sia_alarm(account, seq, "BA1").unwrap_or_default()
