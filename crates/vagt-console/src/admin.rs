@@ -172,6 +172,23 @@ impl Console {
         }
     }
 
+    /// Reads the users file again (SIGHUP, after `vagt user add` or an edit by hand): used at
+    /// once, and the open sessions of users it changed or removed end. A file that does not
+    /// load keeps the users in use. How many users it has.
+    pub async fn reload_users(&self) -> anyhow::Result<usize> {
+        let Some(file) = self.users_file.get() else {
+            anyhow::bail!("this console's users are not kept in a file");
+        };
+        let _turn = file.lock.lock().await;
+        let users = on_disk(&file.path)
+            .await
+            .map_err(anyhow::Error::msg)?
+            .ok_or_else(|| anyhow::anyhow!("{} does not exist", file.path.display()))?;
+        let n = users.len();
+        self.replace_users(users);
+        Ok(n)
+    }
+
     /// A change to a user: checked, hashed (off the async threads), journaled, written, used;
     /// the user's sessions end.
     async fn change_user(

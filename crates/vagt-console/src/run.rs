@@ -18,6 +18,7 @@ pub struct RunningConsole {
     /// the data directory has no admin; and the file that holds it (see [`crate::setup`]).
     pub setup: Option<(String, std::path::PathBuf)>,
     runtime: Option<tokio::runtime::Runtime>,
+    console: Option<Arc<Console>>,
 }
 
 impl RunningConsole {
@@ -26,6 +27,21 @@ impl RunningConsole {
             .as_ref()
             .map(|rt| rt.handle().clone())
             .context("the console's runtime is gone")
+    }
+
+    /// Reads the users file again (SIGHUP), on the console's runtime; logs the outcome.
+    pub fn reload_users(&self) {
+        let (Some(console), Ok(rt)) = (self.console.clone(), self.handle()) else {
+            return;
+        };
+        rt.spawn(async move {
+            match console.reload_users().await {
+                Ok(n) => tracing::info!(users = n, "SIGHUP: console users reloaded"),
+                Err(e) => tracing::warn!(
+                    "SIGHUP: console users not reloaded, the previous ones stay: {e:#}"
+                ),
+            }
+        });
     }
 
     /// Stops serving: drops every console connection without waiting for them (as dropping it
@@ -70,6 +86,7 @@ pub async fn start(
         addr: config.listen,
         setup: None,
         runtime: Some(runtime),
+        console: None,
     };
     let rt = running.handle()?;
     let listen = config.listen;
@@ -82,6 +99,7 @@ pub async fn start(
     running.addr = listener.local_addr()?;
     let console = Console::new(tls, users, backend);
     console.manage_users(config.users().to_owned());
+    running.console = Some(Arc::clone(&console));
     if let Some((mut setup, token, file)) = setup {
         let url = format!("https://{}/#setup={token}", browsable(running.addr));
         setup.keep_link(&file, &url)?;

@@ -143,7 +143,12 @@ pub async fn run(config: Config, accounts: Accounts) -> anyhow::Result<()> {
                 info!("SIGINT: stopping");
                 break Duration::from_secs(1).min(grace_term);
             }
-            _ = hup.recv() => running.reload.run(&running.engine),
+            _ = hup.recv() => {
+                running.reload.run(&running.engine);
+                if let Some(console) = &running.console {
+                    console.reload_users();
+                }
+            }
             Some(why) = async { fatal.as_mut()?.recv().await } => {
                 return fail_stop(running, why).await;
             }

@@ -164,3 +164,52 @@ fn this_month() -> String {
         .unwrap()
         .to_string()
 }
+
+#[test]
+fn sighup_reads_the_users_file_again_a_new_user_logs_in_and_a_disabled_ones_session_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vagt.toml");
+    std::fs::write(&config, console_section(dir.path())).unwrap();
+    let data = dir.path().join("data");
+    let g = Gateway::start_on(&data, &["--config", config.to_str().unwrap()]);
+    let console = g.console.expect("console address");
+    let cert = dir.path().join("console-cert.pem");
+    let users = dir.path().join("users.toml");
+    let rt = crate::console::runtime();
+    let (mut mette, _) = rt.block_on(login(console, &cert, "mette"));
+    // `vagt user add` while the gateway runs; and mette disabled by hand in the same file.
+    let mut add = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["user", "add", "--file"])
+        .arg(&users)
+        .args(["--name", "nina", "--role", "operator"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"nina-password\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let text = std::fs::read_to_string(&users).unwrap();
+    let mette_entry = text.find("name = \"mette\"").unwrap();
+    let (before, after) = text.split_at(mette_entry);
+    std::fs::write(&users, format!("{before}disabled = true\n{after}")).unwrap();
+    signal(&g.child, "HUP");
+    rt.block_on(async {
+        // Her open session ends, with the reason.
+        let denied = next(&mut mette, "denied").await;
+        assert!(
+            denied["reason"].as_str().unwrap().contains("changed"),
+            "{denied}"
+        );
+        let (_, snapshot) = login(console, &cert, "nina").await;
+        assert!(snapshot["alarms"].is_array(), "{snapshot}");
+    });
+    // A file that does not load keeps the users in use: nina still logs in.
+    std::fs::write(&users, "[[users]]\nname = \"x\"\n").unwrap();
+    signal(&g.child, "HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    rt.block_on(login(console, &cert, "nina"));
+}
