@@ -13,9 +13,13 @@ use vagt_proto::{Settings, process};
 /// Frames per burst.
 pub(crate) const BURST: usize = 1_000;
 
-/// The receiver's clock.
+/// The receiver's clock: 12:00:00 on 1 May 2024 (`12:00:00,05-01-2024` on the wire).
+const NOW_UNIX: i64 = 1_714_564_800;
+
+/// The receiver's clock, made from seconds once per frame as the gateway makes it
+/// (`vagt_records::time::clock`).
 pub(crate) fn now() -> Timestamp {
-    Timestamp::parse(b"12:00:00,05-01-2024").unwrap()
+    Timestamp::from_unix(NOW_UNIX).unwrap()
 }
 
 /// `BURST` frames of one kind back to back, as a busy TCP stream would deliver them.
@@ -91,11 +95,12 @@ pub(crate) fn receive(buf: &mut BytesMut, key: Option<&Key>, rng: &mut StdRng) -
     let settings = Settings::default();
     let mut acked = 0;
     while let Ok(Some(raw)) = decoder.decode(buf) {
-        let p = process(&raw, &settings, now(), |_| match key {
+        let now = now();
+        let p = process(&raw, &settings, now, |_| match key {
             Some(k) => AccountKey::Encrypted(k),
             None => AccountKey::Clear,
         });
-        let wire = p.response.encode(now(), rng).unwrap();
+        let wire = p.response.encode(now, rng).unwrap();
         acked += usize::from(wire.is_some());
     }
     acked

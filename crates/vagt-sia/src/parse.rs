@@ -64,8 +64,14 @@ pub fn parse(data: &[u8]) -> Result<SiaData, SiaError> {
 }
 
 /// Parses the packets of one `N`/`O` block into events.
+///
+/// Each event carries the modifiers in force when it came. They are copied into an event only
+/// when they change after it or another event follows; the block's last event takes them
+/// without a copy (most blocks hold one event).
 fn parse_events(kind: BlockKind, block: &[u8], events: &mut Vec<SiaEvent>) -> Result<(), SiaError> {
     let mut modifiers: Vec<Modifier> = Vec::new();
+    // The block's latest event, whose modifiers are not given yet.
+    let mut unfilled: Option<usize> = None;
     let mut s = Scanner {
         bytes: block,
         pos: 0,
@@ -81,6 +87,7 @@ fn parse_events(kind: BlockKind, block: &[u8], events: &mut Vec<SiaEvent>) -> Re
                 text(s.take_while(|c| c.is_ascii_digit() || matches!(c, b':' | b'-' | b'.')));
             let note = s.caret_text()?;
             // A later modifier of the same name replaces the earlier one for following events.
+            fill(&mut unfilled, events, &modifiers);
             modifiers.retain(|m| m.name != name);
             modifiers.push(Modifier {
                 name,
@@ -97,14 +104,16 @@ fn parse_events(kind: BlockKind, block: &[u8], events: &mut Vec<SiaEvent>) -> Re
             if note.is_none() {
                 note = s.caret_text()?;
             }
+            fill(&mut unfilled, events, &modifiers);
             events.push(SiaEvent {
                 block: kind,
                 code,
                 address,
-                modifiers: modifiers.clone(),
+                modifiers: Vec::new(),
                 text: note,
                 unit,
             });
+            unfilled = Some(events.len() - 1);
         } else {
             return Err(SiaError::BadPacket {
                 offset: s.pos,
@@ -112,7 +121,17 @@ fn parse_events(kind: BlockKind, block: &[u8], events: &mut Vec<SiaEvent>) -> Re
             });
         }
     }
+    if let Some(e) = unfilled.and_then(|j| events.get_mut(j)) {
+        e.modifiers = modifiers;
+    }
     Ok(())
+}
+
+/// Gives the `unfilled` event (if any) a copy of the modifiers in force.
+fn fill(unfilled: &mut Option<usize>, events: &mut [SiaEvent], modifiers: &[Modifier]) {
+    if let Some(e) = unfilled.take().and_then(|j| events.get_mut(j)) {
+        e.modifiers = modifiers.to_vec();
+    }
 }
 
 /// A cursor over one block; every access is checked.
@@ -205,6 +224,18 @@ mod tests {
         assert_eq!(codes(&d), ["BA", "BA"]);
         assert_eq!(d.events[1].zone(), Some("6"));
         assert_eq!(d.events[1].area(), Some("1"));
+    }
+
+    #[test]
+    fn each_event_keeps_the_modifiers_in_force_when_it_came() {
+        let d = parse(b"#1234|Nri1/BA5/ri2/BA6/id3/BA7|Nri4/BA8").unwrap();
+        let areas: Vec<_> = d.events.iter().map(SiaEvent::area).collect();
+        let users: Vec<_> = d.events.iter().map(SiaEvent::user).collect();
+        assert_eq!(areas, [Some("1"), Some("2"), Some("2"), Some("4")]);
+        assert_eq!(users, [None, None, Some("3"), None]);
+        assert_eq!(d.events[2].modifiers.len(), 2);
+        // Modifiers after the block's last event apply to nothing.
+        assert!(parse(b"NBA5/ri9").unwrap().events[0].modifiers.is_empty());
     }
 
     #[test]
