@@ -184,6 +184,10 @@ impl Console {
             .await
             .map_err(anyhow::Error::msg)?
             .ok_or_else(|| anyhow::anyhow!("{} does not exist", file.path.display()))?;
+        // A file cut short or emptied by mistake must not lock every admin out.
+        if self.users().has_admin() && !users.has_admin() {
+            anyhow::bail!("{} has no admin who can log in", file.path.display());
+        }
         let n = users.len();
         self.replace_users(users);
         Ok(n)

@@ -762,6 +762,12 @@ impl Console {
             send(ws, &denied(reason)).await?;
             return Ok(None);
         }
+        // The users file's turn: a SIGHUP reload or an admin's change must not read the file
+        // before the new admin is in it and replace the users after.
+        let _turn = match self.users_file.get() {
+            Some(file) => Some(file.lock.lock().await),
+            None => None,
+        };
         let created = self
             .logins
             .check(move || setup.create(&token, &user, &password))

@@ -96,7 +96,9 @@ impl Users {
 
     /// Parses users-file text.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let file: File = toml::from_str(text)?;
+        // Never the file's text in the error: a quoted line may be a password hash.
+        let file: File = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!(vagt_records::toml_error(&e, text)))?;
         let mut by_name = HashMap::new();
         for (i, u) in file.users.into_iter().enumerate() {
             if u.name.is_empty() {
@@ -314,6 +316,16 @@ impl Drop for Staged {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broken_file_is_named_by_line_without_quoting_it() {
+        let hash = hash_password("hemmelig-nok").unwrap();
+        let text =
+            format!("[[users]]\nname = \"ole\"\nrole = \"operator\"\npassword = \"{hash}\" x\n");
+        let e = format!("{:#}", Users::parse(&text).unwrap_err());
+        assert!(e.contains("line 4"), "{e}");
+        assert!(!e.contains("argon2"), "the error quotes the file: {e}");
+    }
 
     #[test]
     fn passwords_verify_and_files_are_checked() {

@@ -11,7 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::sync::{
+    CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 use vagt_dc09::FrameDecoder;
@@ -133,6 +135,12 @@ struct Connection {
 /// counts whole), well below the limit that cuts the connection.
 const TARPIT_AFTER: usize = 512;
 
+/// Bytes taken from a tarpitted peer's socket per read at most.
+const TARPIT_READ: usize = 4096;
+
+/// Fires when the connection's per-address slot is taken for a newer silent connection.
+type Evicted = Pin<Box<WaitForCancellationFutureOwned>>;
+
 /// How long a peer past [`TARPIT_AFTER`] waits before each read. A valid frame resets its
 /// garbage count; such a frame is answered up to this much later, far inside a panel's wait.
 const TARPIT_PAUSE: Duration = Duration::from_millis(500);
@@ -211,7 +219,7 @@ impl Connection {
         // Made once, not per read: each would register a waiter (a lock and a list entry).
         let stopped = stop.cancelled();
         tokio::pin!(stopped);
-        let mut evicted = self
+        let mut evicted: Option<Evicted> = self
             .silent
             .as_ref()
             .map(|s| Box::pin(s.evicted.clone().cancelled_owned()));
@@ -242,6 +250,10 @@ impl Connection {
                 continue;
             }
             let (deadline, reason) = clock.deadline(!buf.is_empty(), &self.limits);
+            if Instant::now() >= deadline {
+                // Bytes that kept arriving (never a valid frame) do not hold the deadline off.
+                return Some(reason);
+            }
             timer.due(deadline);
             if clock.garbage > TARPIT_AFTER {
                 if !tarpitted {
@@ -251,8 +263,9 @@ impl Connection {
                 if self.stream.park().is_err() {
                     return Some("read_error");
                 }
+                let due = (deadline, reason);
                 match self
-                    .tarpit_read(&mut buf, stopped.as_mut(), deadline, reason)
+                    .tarpit_read(&mut buf, stopped.as_mut(), &mut evicted, due)
                     .await
                 {
                     Ok(()) => continue,
@@ -281,34 +294,43 @@ impl Connection {
         }
     }
 
-    /// Reads a tarpitted (parked) peer: waits [`TARPIT_PAUSE`], then takes what its socket
-    /// holds, until something was read; `Err` with the reason to close (`None`: the peer closed).
+    /// Reads a tarpitted (parked) peer: waits [`TARPIT_PAUSE`] (or until its deadline), then
+    /// takes what its socket holds, until something was read; `Err` with the reason to close
+    /// (`None`: the peer closed). Shutdown, the per-address eviction and the deadline apply as
+    /// on a live connection: a peer that trickles bytes is cut at its deadline all the same.
     async fn tarpit_read(
         &mut self,
         buf: &mut BytesMut,
         mut stopped: Pin<&mut WaitForCancellationFuture<'_>>,
-        deadline: Instant,
-        reason: &'static str,
+        evicted: &mut Option<Evicted>,
+        (deadline, reason): (Instant, &'static str),
     ) -> Result<(), Option<&'static str>> {
-        let mut chunk = [0u8; 4096];
         loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Some(reason));
+            }
+            let until = (now + TARPIT_PAUSE).min(deadline);
             tokio::select! {
                 biased;
                 _ = stopped.as_mut() => return Err(Some("shutdown")),
-                _ = tokio::time::sleep(TARPIT_PAUSE) => {}
-            }
-            match self.stream.read_now(&mut chunk) {
-                Ok(0) => return Err(None),
-                Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
-                    return Ok(());
+                _ = async { evicted.as_mut()?.await; Some(()) }, if evicted.is_some() => {
+                    return Err(Some("per_ip"));
                 }
+                () = tokio::time::sleep_until(until.into()) => {}
+            }
+            // Read straight into the buffer (no array kept across the wait above: it would
+            // make every connection's future that much larger).
+            let start = buf.len();
+            buf.resize(start + TARPIT_READ, 0);
+            let read = self.stream.read_now(&mut buf[start..]);
+            buf.truncate(start + *read.as_ref().unwrap_or(&0));
+            match read {
+                Ok(0) => return Err(None),
+                Ok(_) => return Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => return Err(Some("read_error")),
-            }
-            if Instant::now() >= deadline {
-                return Err(Some(reason));
             }
         }
     }

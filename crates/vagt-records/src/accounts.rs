@@ -123,8 +123,9 @@ struct File {
     accounts: Vec<AccountEntry>,
 }
 
-/// A TOML error as "line N: what", with anything quoted in it left out.
-fn described(e: &toml::de::Error, text: &str) -> String {
+/// A TOML error as "line N: what", with anything quoted in it left out (the file's text is
+/// never repeated: an accounts file holds keys, a users file password hashes).
+pub fn described(e: &toml::de::Error, text: &str) -> String {
     let line = e
         .span()
         .and_then(|s| text.get(..s.start))

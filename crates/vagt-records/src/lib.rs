@@ -24,7 +24,7 @@ pub mod input;
 mod key;
 pub mod time;
 
-pub use accounts::{AccountEntry, Accounts, CallType};
+pub use accounts::{AccountEntry, Accounts, CallType, described as toml_error};
 pub use citizens::{Citizen, Citizens};
 pub use frame::{FrameMeta, FrameRecord, FrameView, Transport, is_frame};
 pub use input::{CommandRecord, Input, Route};

@@ -233,3 +233,69 @@ fn frames_the_protocol_refuses_do_not_take_a_connection_out_of_the_per_address_c
     assert_eq!(g.metric("vagt_disconnects_total", "reason=\"per_ip\""), 1.0);
     drop(refused);
 }
+
+#[test]
+fn a_slowed_peer_that_trickles_bytes_is_still_cut_at_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(
+        dir.path(),
+        &[("idle_timeout_secs = 300", "idle_timeout_secs = 2")],
+    );
+    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let mut s = g.tcp();
+    s.write_all(&sia("1234", 1, "BA1")).unwrap();
+    read_frames(&mut s, 1);
+    // Past the tarpit's threshold, then a byte every 100 ms: each slowed read finds one.
+    s.write_all(&b"\0".repeat(600)).unwrap();
+    assert!(eventually(10, || g
+        .metric("vagt_tarpitted_connections_total", "")
+        == 1.0));
+    let mut writer = s.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..100 {
+            if writer.write_all(b"\0").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    assert!(
+        closed_by_gateway(&mut s),
+        "a slowed peer's trickle held its idle deadline off"
+    );
+    trickle.join().unwrap();
+    assert_eq!(
+        g.metric("vagt_disconnects_total", "reason=\"idle_timeout\""),
+        1.0
+    );
+}
+
+#[test]
+fn a_slowed_silent_connection_still_gives_up_its_place_in_the_per_address_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(
+        dir.path(),
+        &[(
+            "max_connections_per_ip = 1000",
+            "max_connections_per_ip = 2",
+        )],
+    );
+    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    // The oldest silent connection sends only garbage and is slowed down.
+    let mut slowed = g.tcp();
+    slowed.write_all(&b"\0".repeat(600)).unwrap();
+    assert!(eventually(10, || g
+        .metric("vagt_tarpitted_connections_total", "")
+        == 1.0));
+    let _second = g.tcp();
+    std::thread::sleep(Duration::from_millis(50));
+    // A device behind the same address gets in, and the slowed connection makes room.
+    let mut device = g.tcp();
+    device.write_all(&sia("1234", 1, "BA1")).unwrap();
+    read_frames(&mut device, 1);
+    assert!(
+        closed_by_gateway(&mut slowed),
+        "the slowed connection kept its place"
+    );
+    assert_eq!(g.metric("vagt_disconnects_total", "reason=\"per_ip\""), 1.0);
+}

@@ -178,20 +178,9 @@ fn sighup_reads_the_users_file_again_a_new_user_logs_in_and_a_disabled_ones_sess
     let rt = crate::console::runtime();
     let (mut mette, _) = rt.block_on(login(console, &cert, "mette"));
     // `vagt user add` while the gateway runs; and mette disabled by hand in the same file.
-    let mut add = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
-        .args(["user", "add", "--file"])
-        .arg(&users)
-        .args(["--name", "nina", "--role", "operator"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"nina-password\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    for (name, role) in [("nina", "operator"), ("anna", "admin")] {
+        user_add(&users, name, role);
+    }
     let text = std::fs::read_to_string(&users).unwrap();
     let mette_entry = text.find("name = \"mette\"").unwrap();
     let (before, after) = text.split_at(mette_entry);
@@ -212,4 +201,29 @@ fn sighup_reads_the_users_file_again_a_new_user_logs_in_and_a_disabled_ones_sess
     signal(&g.child, "HUP");
     std::thread::sleep(Duration::from_millis(300));
     rt.block_on(login(console, &cert, "nina"));
+    // Nor does a file without an admin who can log in (cut short, emptied by mistake).
+    std::fs::write(&users, "").unwrap();
+    user_add(&users, "otto", "operator");
+    signal(&g.child, "HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    rt.block_on(login(console, &cert, "anna"));
+}
+
+/// `vagt user add` of `name` with the password `NAME-password`.
+fn user_add(users: &Path, name: &str, role: &str) {
+    use std::io::Write;
+    let mut add = std::process::Command::new(env!("CARGO_BIN_EXE_vagt"))
+        .args(["user", "add", "--file"])
+        .arg(users)
+        .args(["--name", name, "--role", role])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let password = format!("{name}-password\n");
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    assert!(add.wait().unwrap().success());
 }
