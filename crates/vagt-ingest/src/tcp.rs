@@ -85,9 +85,6 @@ pub async fn accept_loop(
             drop(stream);
             continue;
         };
-        if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER) {
-            debug!(error = %e, "could not set the send buffer");
-        }
         accepted.increment(1);
         let conn = Connection {
             stream: Link::new(stream),
@@ -412,6 +409,8 @@ pub fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
         TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
+    // Accepted connections inherit it (no system call per connection in a reconnect storm).
+    socket.set_send_buffer_size(SEND_BUFFER as u32)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
 }
