@@ -281,9 +281,8 @@ impl Connection {
                     Ok(_) => {}
                     Err(_) => return Some("read_error"),
                 },
-                () = timer.wait() => if Instant::now() >= deadline {
-                    return Some(reason);
-                },
+                // Round again: the deadline is checked at the top of the loop.
+                () = timer.wait() => {}
                 _ = async { evicted.as_mut()?.await; Some(()) }, if evicted.is_some() => {
                     return Some("per_ip");
                 }
