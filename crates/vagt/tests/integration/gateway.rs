@@ -51,6 +51,16 @@ impl Gateway {
         g
     }
 
+    /// Starts a gateway with a fresh data dir and the embedded default changed by
+    /// `replacements` (see [`config_with`]).
+    pub fn start_configured(replacements: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_with(dir.path(), replacements);
+        let mut g = Self::start_on(dir.path(), &["--config", &config]);
+        g._dir = Some(dir);
+        g
+    }
+
     /// Starts a gateway on an existing data dir (restarts).
     pub fn start_on(data: &Path, extra: &[&str]) -> Self {
         Self::start_with_env(data, extra, &[])

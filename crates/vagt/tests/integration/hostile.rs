@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::gateway::{Gateway, config_with, read_frames, sia};
+use crate::gateway::{Gateway, read_frames, sia};
 
 /// Polls `f` for up to `secs`; whether it became true.
 fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
@@ -34,14 +34,23 @@ fn closed_by_gateway(s: &mut TcpStream) -> bool {
     }
 }
 
+/// Writes one NUL every 100 ms on `s`, far below the garbage limit, for up to 10 s or until
+/// the gateway closes it.
+fn trickle(s: &TcpStream) -> std::thread::JoinHandle<()> {
+    let mut writer = s.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for _ in 0..100 {
+            if writer.write_all(b"\0").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+}
+
 #[test]
 fn a_peer_that_never_reads_its_acks_is_bounded_and_closed() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config_with(
-        dir.path(),
-        &[("write_timeout_secs = 10", "write_timeout_secs = 2")],
-    );
-    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let g = Gateway::start_configured(&[("write_timeout_secs = 10", "write_timeout_secs = 2")]);
     // 20 000 valid frames pipelined on one connection whose ACKs are never read.
     const FRAMES: u16 = 20_000;
     let flood: Vec<u8> = (0..FRAMES)
@@ -149,25 +158,11 @@ fn a_garbage_stream_is_slowed_down_yet_its_valid_frame_is_answered() {
 
 #[test]
 fn filler_does_not_keep_an_idle_connection_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config_with(
-        dir.path(),
-        &[("idle_timeout_secs = 300", "idle_timeout_secs = 2")],
-    );
-    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let g = Gateway::start_configured(&[("idle_timeout_secs = 300", "idle_timeout_secs = 2")]);
     let mut s = g.tcp();
     s.write_all(&sia("1234", 1, "BA1")).unwrap();
     read_frames(&mut s, 1);
-    let mut writer = s.try_clone().unwrap();
-    let trickle = std::thread::spawn(move || {
-        // One NUL every 100 ms, far below the garbage limit, for up to 10 s.
-        for _ in 0..100 {
-            if writer.write_all(b"\0").is_err() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    });
+    let trickle = trickle(&s);
     assert!(closed_by_gateway(&mut s), "a NUL trickle kept it open");
     trickle.join().unwrap();
     assert_eq!(
@@ -199,18 +194,13 @@ fn udp_junk_is_counted_and_never_answered() {
 
 #[test]
 fn frames_the_protocol_refuses_do_not_take_a_connection_out_of_the_per_address_cap() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config_with(
-        dir.path(),
-        &[
-            (
-                "max_connections_per_ip = 1000",
-                "max_connections_per_ip = 2",
-            ),
-            ("unknown_account = \"accept\"", "unknown_account = \"nak\""),
-        ],
-    );
-    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let g = Gateway::start_configured(&[
+        (
+            "max_connections_per_ip = 1000",
+            "max_connections_per_ip = 2",
+        ),
+        ("unknown_account = \"accept\"", "unknown_account = \"nak\""),
+    ]);
     // Two connections send frames with a good CRC that are refused (NAK: unknown account).
     let mut refused: Vec<TcpStream> = (0..2u16)
         .map(|i| {
@@ -236,12 +226,7 @@ fn frames_the_protocol_refuses_do_not_take_a_connection_out_of_the_per_address_c
 
 #[test]
 fn a_slowed_peer_that_trickles_bytes_is_still_cut_at_its_deadline() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config_with(
-        dir.path(),
-        &[("idle_timeout_secs = 300", "idle_timeout_secs = 2")],
-    );
-    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let g = Gateway::start_configured(&[("idle_timeout_secs = 300", "idle_timeout_secs = 2")]);
     let mut s = g.tcp();
     s.write_all(&sia("1234", 1, "BA1")).unwrap();
     read_frames(&mut s, 1);
@@ -250,15 +235,7 @@ fn a_slowed_peer_that_trickles_bytes_is_still_cut_at_its_deadline() {
     assert!(eventually(10, || g
         .metric("vagt_tarpitted_connections_total", "")
         == 1.0));
-    let mut writer = s.try_clone().unwrap();
-    let trickle = std::thread::spawn(move || {
-        for _ in 0..100 {
-            if writer.write_all(b"\0").is_err() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    });
+    let trickle = trickle(&s);
     assert!(
         closed_by_gateway(&mut s),
         "a slowed peer's trickle held its idle deadline off"
@@ -272,15 +249,10 @@ fn a_slowed_peer_that_trickles_bytes_is_still_cut_at_its_deadline() {
 
 #[test]
 fn a_slowed_silent_connection_still_gives_up_its_place_in_the_per_address_cap() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config_with(
-        dir.path(),
-        &[(
-            "max_connections_per_ip = 1000",
-            "max_connections_per_ip = 2",
-        )],
-    );
-    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let g = Gateway::start_configured(&[(
+        "max_connections_per_ip = 1000",
+        "max_connections_per_ip = 2",
+    )]);
     // The oldest silent connection sends only garbage and is slowed down.
     let mut slowed = g.tcp();
     slowed.write_all(&b"\0".repeat(600)).unwrap();

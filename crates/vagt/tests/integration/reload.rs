@@ -52,12 +52,8 @@ pub(crate) fn acked(answer: &[u8]) -> bool {
 #[test]
 fn sighup_reloads_the_accounts_for_the_ack_path_the_core_and_the_consoles() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("vagt.toml");
-    std::fs::write(&config, console_section(dir.path())).unwrap();
+    let (g, console, cert) = start_with_console(dir.path());
     let data = dir.path().join("data");
-    let g = Gateway::start_on(&data, &["--config", config.to_str().unwrap()]);
-    let console = g.console.expect("console address");
-    let cert = dir.path().join("console-cert.pem");
     // Not an account yet: its encrypted frame cannot be read.
     assert!(!acked(&g.exchange(&press_7777(1), 1)[0]));
 
@@ -168,12 +164,7 @@ fn this_month() -> String {
 #[test]
 fn sighup_reads_the_users_file_again_a_new_user_logs_in_and_a_disabled_ones_session_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("vagt.toml");
-    std::fs::write(&config, console_section(dir.path())).unwrap();
-    let data = dir.path().join("data");
-    let g = Gateway::start_on(&data, &["--config", config.to_str().unwrap()]);
-    let console = g.console.expect("console address");
-    let cert = dir.path().join("console-cert.pem");
+    let (g, console, cert) = start_with_console(dir.path());
     let users = dir.path().join("users.toml");
     let rt = crate::console::runtime();
     let (mut mette, _) = rt.block_on(login(console, &cert, "mette"));
@@ -207,6 +198,16 @@ fn sighup_reads_the_users_file_again_a_new_user_logs_in_and_a_disabled_ones_sess
     signal(&g.child, "HUP");
     std::thread::sleep(Duration::from_millis(300));
     rt.block_on(login(console, &cert, "anna"));
+}
+
+/// A gateway with the test console (users, certificate) in `dir`, its data in `dir/data`; the
+/// console's address and the certificate to trust.
+fn start_with_console(dir: &Path) -> (Gateway, std::net::SocketAddr, std::path::PathBuf) {
+    let config = dir.join("vagt.toml");
+    std::fs::write(&config, console_section(dir)).unwrap();
+    let g = Gateway::start_on(&dir.join("data"), &["--config", config.to_str().unwrap()]);
+    let console = g.console.expect("console address");
+    (g, console, dir.join("console-cert.pem"))
 }
 
 /// `vagt user add` of `name` with the password `NAME-password`.

@@ -283,15 +283,10 @@ fn bad_config_is_named_and_refused() {
 
 #[test]
 fn the_per_address_cap_counts_silent_connections_and_max_connections_all() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config_with(
-        dir.path(),
-        &[(
-            "max_connections_per_ip = 1000",
-            "max_connections_per_ip = 2",
-        )],
-    );
-    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let g = Gateway::start_configured(&[(
+        "max_connections_per_ip = 1000",
+        "max_connections_per_ip = 2",
+    )]);
     // Five devices behind one address (a NAT): each talks, so none counts against the cap.
     let mut talking: Vec<_> = (0..5u16)
         .map(|i| {
@@ -330,12 +325,7 @@ fn the_per_address_cap_counts_silent_connections_and_max_connections_all() {
     drop((silent, third));
     drop(g);
 
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config_with(
-        dir.path(),
-        &[("max_connections = 10000", "max_connections = 1")],
-    );
-    let g = Gateway::start_on(dir.path(), &["--config", &cfg]);
+    let g = Gateway::start_configured(&[("max_connections = 10000", "max_connections = 1")]);
     let mut first = g.tcp();
     first.write_all(&sia("1234", 1, "BA1")).unwrap();
     read_frames(&mut first, 1);
