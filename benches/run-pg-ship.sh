@@ -49,6 +49,9 @@ call() { # call serialized|overlap ROWS: the pgbench script
     if [ "$1" = serialized ]; then
         # Every origin at the node's shipped mark: stored, and the mark does not move.
         echo "SELECT vagt_ship('a', array_fill(${done_at}::bigint, ARRAY[$2]), $keys, array_fill(false, ARRAY[$2]), $payloads, 900, 0);"
+    elif [ "$1" = staged ]; then
+        echo "\\set s random(1, 1000000000000)"
+        echo "INSERT INTO xstage (node, start_, end_, origins, payloads) VALUES ('a', :s, :s + $2, array_fill(0::bigint, ARRAY[$2]), $payloads) ON CONFLICT DO NOTHING;"
     else
         echo "\\set s random(1, 1000000000000)"
         echo "SELECT ship_x('a', :s, array_fill(0::bigint, ARRAY[$2]), $keys, array_fill(false, ARRAY[$2]), $payloads, 900, :s + $2);"
@@ -59,13 +62,17 @@ echo "|---|---|---|---|---|---|"
 for round in $(seq 1 "$ROUNDS"); do
     for n in $ROWS; do
         for c in $CLIENTS; do
-            for design in serialized overlap; do
-                sql -c "TRUNCATE vagt_log, xlog, xdedup, xshipped"
+            for design in ${DESIGNS:-serialized overlap staged}; do
+                sql -c "TRUNCATE vagt_log, xlog, xdedup, xshipped, xstage"
                 call "$design" "$n" > "$dir/call.sql"
                 out=$(pgbench -n -h 127.0.0.1 -p "$PG_PORT" -U vagt -c "$c" -j "$c" -T "$SECS" -f "$dir/call.sql" postgres 2>&1)
                 tps=$(awk '/^tps/ {print $3}' <<<"$out")
                 lat=$(awk '/latency average/ {print $4}' <<<"$out")
-                stored=$( [ "$design" = serialized ] && sql -Atc "SELECT count(*) FROM vagt_log" || sql -Atc "SELECT count(*) FROM xlog")
+                case $design in
+                    serialized) stored=$(sql -Atc "SELECT count(*) FROM vagt_log") ;;
+                    staged) stored=$(sql -Atc "SELECT coalesce(sum(cardinality(origins)), 0) FROM xstage") ;;
+                    *) stored=$(sql -Atc "SELECT count(*) FROM xlog") ;;
+                esac
                 printf '| %s | %s | %s | %.0f | %.0f | %s |\n' "$design" "$n" "$c" "$tps" "$(echo "$stored / $SECS" | bc -l)" "$lat"
             done
         done

@@ -31,3 +31,11 @@ BEGIN
   WHERE (r.dedup IS NULL OR r.dedup IN (SELECT key FROM fresh)) AND (NOT r.tick OR leads);
   RETURN x;
 END $$;
+
+-- The staged design (issue #14): the ACK waits only for one row per group in a table no other
+-- writer locks (payloads uncompressed, out of line); the serialized vagt_ship orders the records
+-- afterwards, off the ACK path.
+CREATE TABLE xstage (node text NOT NULL, start_ bigint NOT NULL, end_ bigint NOT NULL,
+  staged_at timestamptz NOT NULL DEFAULT now(), origins bigint[] NOT NULL, payloads bytea[] NOT NULL,
+  PRIMARY KEY (node, start_));
+ALTER TABLE xstage ALTER COLUMN payloads SET STORAGE EXTERNAL;

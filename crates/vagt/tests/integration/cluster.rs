@@ -1280,3 +1280,71 @@ fn journal_holds(dir: &Path, bytes: &[u8]) -> bool {
         })
     })
 }
+
+#[test]
+fn alarms_a_node_acknowledged_from_its_staged_rows_reach_the_log_when_it_dies_before_shipping_them()
+{
+    let pg = Postgres::primary();
+    let dir = tempfile::tempdir().unwrap();
+    let b = node(&dir.path().join("b"), &pg.url(), "b");
+    assert!(
+        wait_for(Duration::from_secs(20), || b
+            .metric("vagt_cluster_leader", "")
+            == 1.0)
+        .is_some()
+    );
+    let a = node(&dir.path().join("a"), &pg.url(), "a");
+    let acks = || {
+        (
+            a.metric("vagt_cluster_acks_total", "mode=\"replicated\""),
+            a.metric("vagt_cluster_acks_total", "mode=\"degraded\""),
+        )
+    };
+    let before = acks();
+    // Nothing can be ordered into the log: the sequencing row is locked.
+    let lock = pg.hold("SELECT * FROM vagt_seq FOR UPDATE");
+    for seq in 1..=3 {
+        alarm_to(a.addr, "1234", seq);
+    }
+    let after = acks();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (3.0, 0.0),
+        "acknowledged once staged in PostgreSQL, not on the local fsync alone"
+    );
+    let frames_of_a =
+        || pg.sql("SELECT count(*) FROM vagt_log WHERE node = 'a' AND dedup IS NOT NULL");
+    assert_eq!(frames_of_a(), "0", "nothing ordered into the log yet");
+    let staged: u32 = pg
+        .sql("SELECT coalesce(sum(cardinality(origins)), 0) FROM vagt_stage WHERE node = 'a'")
+        .parse()
+        .unwrap();
+    assert!(staged >= 3, "{staged} records staged");
+    a.kill();
+    // Its shipping call, still waiting for the lock, goes with it (as with a machine that died:
+    // whether a call in flight commits or not, the staged rows are shipped once).
+    pg.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0");
+    drop(lock);
+    // The leader ships a's staged records: in the log once each, and in b's queue.
+    let stored = wait_for(Duration::from_secs(30), || frames_of_a() == "3");
+    assert!(stored.is_some(), "a's staged alarms never reached the log");
+    assert!(
+        wait_for(Duration::from_secs(10), || b
+            .alarms()
+            .as_array()
+            .unwrap()
+            .len()
+            == 1)
+        .is_some(),
+        "{}",
+        b.alarms()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(frames_of_a(), "3", "adopted once, not again");
+    assert_eq!(
+        pg.sql("SELECT count(*) FROM vagt_stage WHERE node = 'a'"),
+        "0"
+    );
+    assert!(b.metric("vagt_cluster_adopted_records_total", "") >= 3.0);
+    assert_eq!(b.stop(), Some(0));
+}
