@@ -9,6 +9,10 @@
 #   VAGT_B=/path/to/vagt benches/run-cost.sh   # and a second vagt build (e.g. the previous tree)
 #   CLUSTER=1 benches/run-cost.sh              # and cluster mode: node a of two, on a PostgreSQL
 #                                              # primary with a synchronous standby (this machine)
+#   CLUSTER=1 VAGT_B=/path/to/vagt benches/run-cost.sh
+#                                              # and the second build's two cluster nodes too
+#                                              # (cluster_b_a), on their own database of the same
+#                                              # PostgreSQL pair (each build migrates its own schema)
 #   PEER="/path/to/receiver 127.0.0.1 --port {port} --metrics {metrics}" benches/run-cost.sh
 #                                              # and another receiver ("peer"), started with
 #                                              # {port}/{metrics} filled in, its output discarded
@@ -70,19 +74,25 @@ fi
 if [ -n "${CLUSTER:-}" ]; then
     chmod 755 "$work"
     PG_ONLY=1 PG_PORT=55532 STANDBY_PORT=55533 deploy/cluster-demo.sh start "$work/pg" > "$work/pg.log"
-    for n in a b; do
-        cp "$work/vagt.toml" "$work/cluster-$n.toml"
-        printf '\n[cluster]\nurl = "host=127.0.0.1 port=55532 user=vagt dbname=postgres"\nnode = "%s"\n' "$n" \
-            >> "$work/cluster-$n.toml"
-    done
-    for n in a b; do
-        port=$((port + 1))
-        target/release/vagt serve --config "$work/cluster-$n.toml" --data "$work/cluster_$n" \
-            --listen "127.0.0.1:$port" --metrics "127.0.0.1:$((port + 1000))" > "$work/cluster_$n.log" 2>&1 &
-        pids+=($!); pid[cluster_$n]=$!; addr[cluster_$n]="127.0.0.1:$port"
-        metrics[cluster_$n]="127.0.0.1:$((port + 1000))"
-        wait_for "$work/cluster_$n.log" "listening on"
-    done
+    start_cluster() { # start_cluster PREFIX BINARY DATABASE: nodes a and b, as PREFIX_a, PREFIX_b
+        for n in a b; do
+            cp "$work/vagt.toml" "$work/$1-$n.toml"
+            printf '\n[cluster]\nurl = "host=127.0.0.1 port=55532 user=vagt dbname=%s"\nnode = "%s"\n' "$3" "$n" \
+                >> "$work/$1-$n.toml"
+            port=$((port + 1))
+            "$2" serve --config "$work/$1-$n.toml" --data "$work/$1_$n" \
+                --listen "127.0.0.1:$port" --metrics "127.0.0.1:$((port + 1000))" > "$work/$1_$n.log" 2>&1 &
+            pids+=($!); pid[$1_$n]=$!; addr[$1_$n]="127.0.0.1:$port"
+            metrics[$1_$n]="127.0.0.1:$((port + 1000))"
+            wait_for "$work/$1_$n.log" "listening on"
+        done
+    }
+    start_cluster cluster target/release/vagt postgres
+    if [ -n "${VAGT_B:-}" ]; then
+        psql -X -q -h 127.0.0.1 -p 55532 -U vagt -d postgres -c "CREATE DATABASE vagt_b"
+        start_cluster cluster_b "$VAGT_B" vagt_b
+        servers="$servers cluster_b_a"
+    fi
     servers="$servers cluster_a"
 fi
 if [ -n "${PEER:-}" ]; then

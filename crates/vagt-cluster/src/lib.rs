@@ -1,21 +1,17 @@
 //! Vagt on PostgreSQL: no single point of failure (DESIGN.md §6).
 //!
 //! ```text
-//!  ACK path ─append─▶ local journal ─fsync─┬▶ stager ─one row per group─▶ vagt_stage ─┐
-//!      ▲                  (the queue)      │   (commits side by side, no shared lock)  │
-//!      ├── ACK: staged in PostgreSQL ──────┼───────────────────────────────────────────┘
-//!      │   or, after commit_timeout, on the local fsync alone (degraded)
-//!      │                                   └▶ shipper ─one tx per group─▶ vagt_log (one total
-//!      └── (or shipped, if that came first) ◀──┘  (serialized)             order; deletes the
-//!                                                                          staged rows)
-//!  every node's core ◀──────── follower: gseq order, below the committed end ── vagt_log
+//!  ACK path ─append─▶ local journal ─fsync─▶ shipper ─one tx per group─▶ PostgreSQL vagt_log
+//!      ▲                  (the queue)            │                         (one total order)
+//!      └── ACK: committed in PostgreSQL ─────────┘                               │
+//!          or, after commit_timeout, on the local fsync alone (degraded)         ▼
+//!  every node's core ◀──────── follower: gseq order, below the committed end ────┘
 //! ```
 //!
 //! [`Cluster`] is a [`vagt_journal::Journal`]: the ACK path and the engine use it exactly as
 //! they use the embedded segment journal. A record is acknowledged when it is durable in the
 //! node's local journal *and* committed in PostgreSQL (with a synchronous standby: on two
-//! machines) — staged (stage.rs) or already in the log, whichever came first; the leader ships
-//! what a dead node staged (adopt.rs). If PostgreSQL does not commit within `commit_timeout_ms`, the node acknowledges
+//! machines). If PostgreSQL does not commit within `commit_timeout_ms`, the node acknowledges
 //! on its local fsync alone — *degraded*: a WARN, `vagt_cluster_degraded` = 1 — and the shipper
 //! drains the local journal into PostgreSQL when it is back. Frames are deduplicated in
 //! PostgreSQL (within the window), so a retransmission to another node, or a record shipped
@@ -24,7 +20,6 @@
 //!
 //! [`Cluster::leads`] says whether this node holds the leader lease (ticks, door webhooks).
 
-mod adopt;
 pub mod config;
 mod follow;
 mod join;
@@ -35,7 +30,6 @@ pub mod metrics;
 mod pending;
 pub mod schema;
 mod ship;
-mod stage;
 mod tls;
 
 use std::path::Path;
@@ -163,7 +157,6 @@ pub struct Cluster {
     inner: Arc<Inner>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     shipper: Mutex<Option<JoinHandle<()>>>,
-    stager: Mutex<Option<JoinHandle<()>>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// [`Cluster::unshipped_frames`], and when it was read.
     unshipped: Mutex<(Option<std::time::Instant>, Vec<Vec<u8>>)>,
@@ -282,15 +275,7 @@ impl Cluster {
                 .spawn(move || ship_from(&inner, start))
                 .context("starting the shipper thread")?
         };
-        let stager = {
-            let inner = Arc::clone(&inner);
-            std::thread::Builder::new()
-                .name("vagt-cluster-stage".into())
-                .spawn(move || stage::run(&inner))
-                .context("starting the stager thread")?
-        };
         let tasks = vec![
-            handle.spawn(adopt::run(Arc::clone(&inner))),
             handle.spawn(follow::watch(Arc::clone(&inner))),
             handle.spawn(lease::run(Arc::clone(&inner))),
             handle.spawn(expire(Arc::clone(&inner))),
@@ -300,7 +285,6 @@ impl Cluster {
                 inner,
                 runtime: Mutex::new(Some(runtime)),
                 shipper: Mutex::new(Some(shipper)),
-                stager: Mutex::new(Some(stager)),
                 tasks: Mutex::new(tasks),
                 unshipped: Mutex::new((None, Vec::new())),
             },
@@ -392,10 +376,8 @@ impl Cluster {
     /// followers finish. The runtime stays until [`Drop`] (followers still read).
     pub fn close(&self) {
         self.inner.stopping.store(true, Ordering::Release);
-        for thread in [&self.stager, &self.shipper] {
-            if let Some(t) = thread.lock().ok().and_then(|mut s| s.take()) {
-                let _ = t.join();
-            }
+        if let Some(t) = self.shipper.lock().ok().and_then(|mut s| s.take()) {
+            let _ = t.join();
         }
         self.inner.pending.release_all();
         self.inner.closing.cancel();
@@ -415,23 +397,22 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         // Dropped without close() (start-up failed later on): stop everything; the runtime goes
-        // only after the shipper and stager threads, which still use it, have ended.
+        // only after the shipper thread, which still uses it, has ended.
         self.inner.stopping.store(true, Ordering::Release);
         self.inner.closing.cancel();
         let runtime = self.runtime.lock().ok().and_then(|mut r| r.take());
-        let threads: Vec<JoinHandle<()>> = [&self.shipper, &self.stager]
-            .into_iter()
-            .filter_map(|t| t.lock().ok().and_then(|mut t| t.take()))
-            .collect();
-        if let Some(rt) = runtime {
-            let _ = std::thread::Builder::new()
-                .name("vagt-cluster-drop".into())
-                .spawn(move || {
-                    for t in threads {
-                        let _ = t.join();
-                    }
-                    rt.shutdown_background();
-                });
+        let shipper = self.shipper.lock().ok().and_then(|mut s| s.take());
+        match (runtime, shipper) {
+            (Some(rt), Some(shipper)) => {
+                let _ = std::thread::Builder::new()
+                    .name("vagt-cluster-drop".into())
+                    .spawn(move || {
+                        let _ = shipper.join();
+                        rt.shutdown_background();
+                    });
+            }
+            (Some(rt), None) => rt.shutdown_background(),
+            _ => {}
         }
     }
 }

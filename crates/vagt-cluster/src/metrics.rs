@@ -19,25 +19,11 @@ pub const UNSHIPPED_BYTES: &str = "vagt_cluster_unshipped_bytes";
 pub const SHIP_SECONDS: &str = "vagt_cluster_ship_seconds";
 /// Records per shipped group (one transaction each).
 pub const SHIP_GROUP: &str = "vagt_cluster_ship_group_records";
-/// Records committed as staged rows (what replicated ACKs wait for).
-pub const STAGED: &str = "vagt_cluster_staged_records_total";
-/// Staging calls that failed or missed the commit timeout (their records wait for the shipper).
-pub const STAGE_ERRORS: &str = "vagt_cluster_stage_errors_total";
-/// One staging call: sent to committed (the synchronous standby's flush included).
-pub const STAGE_SECONDS: &str = "vagt_cluster_stage_seconds";
-/// Records of other nodes this node (the leader) shipped from their staged rows.
-pub const ADOPTED: &str = "vagt_cluster_adopted_records_total";
 
 /// Buckets of the cluster's histograms.
 pub const HISTOGRAMS: &[(&str, &[f64])] = &[
     (
         SHIP_SECONDS,
-        &[
-            0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-        ],
-    ),
-    (
-        STAGE_SECONDS,
         &[
             0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
         ],

@@ -74,20 +74,6 @@ impl Pending {
         fire(ready, Mode::Replicated);
     }
 
-    /// The records in `start..end` are committed in PostgreSQL (staged, not yet in the log):
-    /// acknowledge what of them waits. Only that range — a record below `start` that the stager
-    /// skipped is not in PostgreSQL and waits on for the shipper or the timeout.
-    pub(crate) fn staged(&self, start: u64, end: u64) {
-        let ready = {
-            let Ok(mut s) = self.state.lock() else { return };
-            let mut inside = s.waiting.split_off(&start);
-            let mut above = inside.split_off(&end);
-            s.waiting.append(&mut above);
-            inside
-        };
-        fire(ready, Mode::Replicated);
-    }
-
     /// Acknowledges on the local fsync alone what waited longer than the commit timeout, and
     /// enters the degraded mode if anything did.
     pub(crate) fn expire(&self) {
@@ -202,24 +188,6 @@ mod tests {
         assert_eq!(n.load(Ordering::SeqCst), 2);
         p.durable_locally(Offset(50), done());
         assert_eq!(n.load(Ordering::SeqCst), 3, "already shipped: at once");
-    }
-
-    #[test]
-    fn a_staged_range_acknowledges_what_waits_inside_it_and_nothing_below_or_above() {
-        let p = Pending::new(0, Duration::from_secs(60));
-        let (n, done) = counter();
-        for at in [0, 10, 20, 30] {
-            p.durable_locally(Offset(at), done());
-        }
-        p.staged(10, 30);
-        assert_eq!(n.load(Ordering::SeqCst), 2, "10 and 20, not 0 nor 30");
-        assert_eq!(
-            p.shipped_mark(),
-            0,
-            "staging does not move the shipped mark"
-        );
-        p.shipped(31);
-        assert_eq!(n.load(Ordering::SeqCst), 4);
     }
 
     #[test]

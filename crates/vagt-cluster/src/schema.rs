@@ -8,8 +8,6 @@
 //! * `vagt_nodes` — per node, how far its local journal is shipped (updated in the shipping
 //!   transaction, so a batch is shipped exactly once).
 //! * `vagt_leader` — the lease for once-only duties.
-//! * `vagt_stage` — groups durable in PostgreSQL but not yet in `vagt_log` (one row per group,
-//!   migration 6): what a replicated ACK waits for; deleted as `vagt_ship` covers them.
 
 use anyhow::Context;
 use tokio_postgres::Client;
@@ -186,63 +184,6 @@ BEGIN
     WHERE r.origin >= done AND d.hit IS NULL AND (NOT r.tick OR leads);
     UPDATE vagt_nodes SET shipped = GREATEST(shipped, p_end), seen_at = now()
     WHERE node = p_node;
-    RETURN base;
-END $$;
-",
-    r"
--- The ACK path no longer waits for the serialized vagt_ship (the vagt_seq lock is held through
--- the commit and the synchronous standby's flush, so one node's calls cannot overlap): a group
--- is first *staged* — one row in vagt_stage, which no other writer locks, so stagings commit
--- side by side in PostgreSQL's own group commit — and acknowledged once that commits; vagt_ship
--- then orders the same records into vagt_log off the ACK path and deletes the node's staged rows
--- it has covered. The leader ships a dead node's staged rows (stage.rs, adopt.rs).
-CREATE TABLE vagt_stage (
-    node      text NOT NULL,
-    start_    bigint NOT NULL,
-    end_      bigint NOT NULL,
-    staged_at timestamptz NOT NULL DEFAULT now(),
-    origins   bigint[] NOT NULL,
-    payloads  bytea[] NOT NULL,
-    PRIMARY KEY (node, start_)
-);
--- Stored out of line, uncompressed: compressing each group would cost the ACK path CPU.
-ALTER TABLE vagt_stage ALTER COLUMN payloads SET STORAGE EXTERNAL;
-CREATE OR REPLACE FUNCTION vagt_ship(p_node text, p_origins bigint[], p_dedups bytea[],
-                                     p_ticks bool[], p_payloads bytea[], p_window float8,
-                                     p_end bigint)
-RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    n      bigint := coalesce(cardinality(p_origins), 0);
-    base   bigint;
-    done   bigint;
-    cutoff timestamptz := now() - make_interval(secs => p_window);
-    leads  boolean;
-BEGIN
-    UPDATE vagt_seq SET next = next + n WHERE id = 1 RETURNING next - n INTO base;
-    SELECT shipped INTO done FROM vagt_nodes WHERE node = p_node FOR UPDATE;
-    IF done IS NULL THEN
-        RAISE EXCEPTION 'vagt node % is not registered in vagt_nodes', p_node;
-    END IF;
-    IF n > 0 AND p_origins[1] > done THEN
-        RAISE EXCEPTION USING ERRCODE = 'VG001', MESSAGE = format(
-            'the cluster log lost records of node %s: it holds them up to local offset %s, this node shipped them up to %s',
-            p_node, done, p_origins[1]);
-    END IF;
-    SELECT EXISTS (SELECT 1 FROM vagt_leader
-                   WHERE holder = p_node AND expires_at > clock_timestamp()) INTO leads;
-    INSERT INTO vagt_log (gseq, node, origin, dedup, payload)
-    SELECT base + r.i - 1, p_node, r.origin, r.dedup, r.payload
-    FROM unnest(p_origins, p_dedups, p_ticks, p_payloads)
-         WITH ORDINALITY AS r(origin, dedup, tick, payload, i)
-    LEFT JOIN LATERAL (
-        SELECT 1 AS hit FROM vagt_log l
-        WHERE l.dedup = r.dedup AND l.written_at > cutoff
-        LIMIT 1
-    ) d ON true
-    WHERE r.origin >= done AND d.hit IS NULL AND (NOT r.tick OR leads);
-    UPDATE vagt_nodes SET shipped = GREATEST(shipped, p_end), seen_at = now()
-    WHERE node = p_node;
-    DELETE FROM vagt_stage WHERE node = p_node AND end_ <= GREATEST(done, p_end);
     RETURN base;
 END $$;
 ",

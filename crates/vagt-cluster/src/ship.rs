@@ -10,9 +10,7 @@
 //! or a record shipped twice), and a clock tick if this node does not hold the leader lease —
 //! and record how far this node is shipped, all committed together. Records below what
 //! `vagt_nodes.shipped` already says are skipped, so a group retried after a commit whose
-//! answer was lost (a failover at the wrong moment) is in the log exactly once. The call also
-//! deletes the node's staged rows it covered (migration 6; stage.rs): since then the ACK path
-//! waits for the staging, not for this call, so its serialized commits no longer bound it.
+//! answer was lost (a failover at the wrong moment) is in the log exactly once.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -34,18 +32,17 @@ const SHIP: &str = "SELECT vagt_ship($1, $2, $3, $4, $5, $6, $7)";
 
 /// One group of local records, as columns.
 #[derive(Default)]
-pub(crate) struct Group {
+struct Group {
     origins: Vec<i64>,
     dedups: Vec<Option<Vec<u8>>>,
     ticks: Vec<bool>,
     payloads: Vec<Vec<u8>>,
     /// The local offset after the group's last record.
-    pub(crate) end: u64,
+    end: u64,
 }
 
 impl Group {
-    /// Adds `r`, the group then ending at local offset `end`.
-    pub(crate) fn push(&mut self, r: Record, end: u64) {
+    fn push(&mut self, r: Record, end: u64) {
         let dedup = match FrameRecord::decode(&r.payload) {
             Ok(Some(f)) => {
                 let k = f.dedup_key();
@@ -62,11 +59,6 @@ impl Group {
         self.dedups.push(dedup);
         self.payloads.push(r.payload);
         self.end = end;
-    }
-
-    /// Records in the group.
-    pub(crate) fn len(&self) -> usize {
-        self.payloads.len()
     }
 }
 
@@ -130,10 +122,7 @@ fn ship_all(
         let mut attempts = 0u32;
         loop {
             let started = Instant::now();
-            let shipped =
-                inner
-                    .handle
-                    .block_on(ship_group(inner, client, &inner.config.node, &group));
+            let shipped = inner.handle.block_on(ship_group(inner, client, &group));
             // Failed calls too: a database that stalls until the call times out is the slowest
             // commit of all (`VagtClusterCommitSlow`).
             histogram!(m::SHIP_SECONDS).record(started.elapsed().as_secs_f64());
@@ -156,11 +145,7 @@ fn ship_all(
                         ));
                         return None;
                     }
-                    // Not degraded for this alone: the records may be staged (acknowledged as
-                    // replicated); those that wait past the commit timeout make the node degraded.
-                    if attempts == 0 {
-                        warn!("shipping into the cluster log failed: {e:#}; retrying");
-                    }
+                    inner.pending.set_degraded(true, &format!("{e:#}"));
                     attempts += 1;
                     if (stopping || inner.stopping.load(Ordering::Acquire)) && attempts >= 3 {
                         return None;
@@ -177,7 +162,7 @@ fn ship_all(
 
 /// The database's refusal of a group that starts past what it has from this node (migration
 /// 5, SQLSTATE `VG001`: it lost committed records), if that is what `e` is.
-pub(crate) fn lost_records(e: &anyhow::Error) -> Option<String> {
+fn lost_records(e: &anyhow::Error) -> Option<String> {
     let db = e
         .chain()
         .find_map(|c| c.downcast_ref::<tokio_postgres::Error>())?
@@ -191,34 +176,18 @@ pub(crate) struct Conn {
     ship: Statement,
 }
 
-impl Conn {
-    /// The connection, for other queries on it.
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
-    }
-}
-
-/// `client` with the shipping call prepared on it.
-pub(crate) async fn prepare(client: Client) -> anyhow::Result<Conn> {
-    let ship = within(client.prepare(SHIP), "preparing the shipping call").await??;
-    Ok(Conn { client, ship })
-}
-
-/// Commits `group` of `node`'s records in one call; the log's committed end after it (the
-/// group's last `gseq` + 1).
-pub(crate) async fn ship_group(
-    inner: &Inner,
-    conn: &mut Option<Conn>,
-    node: &str,
-    group: &Group,
-) -> anyhow::Result<u64> {
+/// Commits `group` in one call; the log's committed end after it (the group's last `gseq` + 1).
+async fn ship_group(inner: &Inner, conn: &mut Option<Conn>, group: &Group) -> anyhow::Result<u64> {
     if conn.is_none() {
-        *conn = Some(prepare(connect(&inner.config).await?).await?);
+        let client = connect(&inner.config).await?;
+        let ship = within(client.prepare(SHIP), "preparing the shipping call").await??;
+        *conn = Some(Conn { client, ship });
     }
     let Some(c) = conn.as_ref() else {
         anyhow::bail!("no connection");
     };
     let deadline = inner.config.commit_timeout().max(Duration::from_secs(5));
+    let node = inner.config.node.as_str();
     let window = inner.config.dedup_window_secs as f64;
     let end = i64::try_from(group.end)?;
     // One statement in autocommit: one round trip and one commit (one WAL flush, and the

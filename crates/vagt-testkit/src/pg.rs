@@ -18,20 +18,6 @@ pub struct Postgres {
     stopped: bool,
 }
 
-/// A psql session holding a transaction open ([`Postgres::hold`]); rolled back when dropped.
-pub struct Session {
-    child: std::process::Child,
-    stdin: Option<std::process::ChildStdin>,
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        // End of input: psql ends its session, and the server rolls the transaction back.
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
 /// The user the servers run as, when the tests run as root.
 const SERVER_USER: &str = "postgres";
 
@@ -167,40 +153,6 @@ impl Postgres {
             ])
             .args(["-p", &self.port.to_string(), "-d", "postgres", "-c", sql]));
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    /// Runs `sql` in a transaction left open (its locks held) until the returned session is
-    /// dropped, which rolls it back. Returns once `sql` has run.
-    pub fn hold(&self, sql: &str) -> Session {
-        use std::io::{BufRead, Write};
-        let mut child = command(&self.bin, "psql")
-            .args([
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                "127.0.0.1",
-            ])
-            .args(["-U", "vagt", "-p", &self.port.to_string(), "-d", "postgres"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting psql: {e}"));
-        let mut stdin = child.stdin.take().expect("psql's stdin");
-        writeln!(stdin, "BEGIN;\n{sql};\n\\echo held").expect("writing to psql");
-        let stdout = child.stdout.take().expect("psql's stdout");
-        let held = std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .any(|l| l == "held");
-        assert!(held, "psql did not run {sql:?}");
-        Session {
-            child,
-            stdin: Some(stdin),
-        }
     }
 
     /// Starts (again) a stopped server and waits until it accepts connections.
