@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Statement};
 use tracing::warn;
 use vagt_journal::{Follow, JournalError, Offset, Record};
 
@@ -105,26 +105,54 @@ pub(crate) async fn watch(inner: Arc<Inner>) {
 /// Reads `vagt_log` from a `gseq` on (its own connection, reconnecting after errors).
 pub(crate) struct PgFollow {
     pub(crate) inner: Arc<Inner>,
-    pub(crate) client: Option<Client>,
+    pub(crate) reader: Option<Reader>,
     pub(crate) position: u64,
+}
+
+/// The log's read: rows from a `gseq`, capped at the committed `vagt_seq.next` seen in the same
+/// snapshot. One statement, so one snapshot: the rows and the cap are seen together; a server
+/// that is behind (a standby reached after a failover) returns an earlier cap, and the reader
+/// never moves past a row it has not seen.
+const READ: &str = "SELECT e.cap, l.gseq, l.payload
+     FROM (SELECT LEAST($2, next) AS cap FROM vagt_seq WHERE id = 1) e
+     LEFT JOIN LATERAL (
+         SELECT gseq, payload FROM vagt_log
+         WHERE gseq >= $1 AND gseq < e.cap ORDER BY gseq LIMIT $3
+     ) l ON true";
+
+/// A connection with the log's read prepared on it once: a node's own follower reads after
+/// each of its shipped groups, hundreds of times a second, and a query sent as text is parsed
+/// and planned anew every time (measured: 9.1 µs of PostgreSQL's CPU per ACK for node a's
+/// follower, against 1.1 for node b's, which reads the same rows in fewer, larger pages).
+pub(crate) struct Reader {
+    client: Client,
+    read: Statement,
+}
+
+impl Reader {
+    /// Prepares the read on `client`.
+    pub(crate) async fn new(client: Client) -> anyhow::Result<Self> {
+        let read = within(client.prepare(READ), "preparing the log read").await??;
+        Ok(Self { client, read })
+    }
 }
 
 impl Follow for PgFollow {
     fn read_to(&mut self, end: Offset, out: &mut Vec<Record>) -> Result<(), JournalError> {
         let inner = Arc::clone(&self.inner);
         let from = self.position;
-        let client = self.client.take();
+        let reader = self.reader.take();
         let result = inner.handle.block_on(async {
-            let c = match client {
-                Some(c) => c,
-                None => connect(&inner.config).await?,
+            let r = match reader {
+                Some(r) => r,
+                None => Reader::new(connect(&inner.config).await?).await?,
             };
-            let rows = read(&c, from, end.0).await;
-            rows.map(|r| (c, r))
+            let rows = read(&r, from, end.0).await;
+            rows.map(|rows| (r, rows))
         });
         match result {
-            Ok((c, (rows, next))) => {
-                self.client = Some(c);
+            Ok((r, (rows, next))) => {
+                self.reader = Some(r);
                 if next == from && end.0 > from {
                     // The server is behind the end we were told of: do not spin on it.
                     std::thread::sleep(Duration::from_millis(20));
@@ -145,19 +173,10 @@ impl Follow for PgFollow {
 }
 
 /// Rows with `from <= gseq < end`, at most a page; and where the next read starts.
-///
-/// One statement, so one snapshot: the rows and the `vagt_seq.next` they are capped at are seen
-/// together. A server that is behind (a standby reached after a failover) then returns an
-/// earlier cap, and the reader never moves past a row it has not seen.
-pub(crate) async fn read(c: &Client, from: u64, end: u64) -> anyhow::Result<(Vec<Record>, u64)> {
+pub(crate) async fn read(r: &Reader, from: u64, end: u64) -> anyhow::Result<(Vec<Record>, u64)> {
     let rows = within(
-        c.query(
-            "SELECT e.cap, l.gseq, l.payload
-             FROM (SELECT LEAST($2, next) AS cap FROM vagt_seq WHERE id = 1) e
-             LEFT JOIN LATERAL (
-                 SELECT gseq, payload FROM vagt_log
-                 WHERE gseq >= $1 AND gseq < e.cap ORDER BY gseq LIMIT $3
-             ) l ON true",
+        r.client.query(
+            &r.read,
             &[&i64::try_from(from)?, &i64::try_from(end)?, &PAGE],
         ),
         "reading the log",

@@ -515,7 +515,7 @@ impl Journal for Handle {
     fn follow(&self, from: Offset) -> Box<dyn Follow> {
         Box::new(follow::PgFollow {
             inner: Arc::clone(&self.0),
-            client: None,
+            reader: None,
             position: from.0.max(1),
         })
     }

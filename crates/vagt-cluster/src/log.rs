@@ -4,7 +4,6 @@
 use std::collections::VecDeque;
 
 use anyhow::Context;
-use tokio_postgres::Client;
 use vagt_journal::{JournalError, Record, Records};
 
 use crate::ClusterConfig;
@@ -17,14 +16,14 @@ pub fn read_log(config: &ClusterConfig) -> anyhow::Result<Records> {
         .enable_all()
         .build()
         .context("starting a runtime for the cluster log")?;
-    let (client, end) = runtime.block_on(async {
+    let (reader, end) = runtime.block_on(async {
         let client = crate::connect(config).await?;
         let end = follow::committed_end(&client).await?;
-        anyhow::Ok((client, end))
+        anyhow::Ok((follow::Reader::new(client).await?, end))
     })?;
     Ok(Box::new(LogReader {
         runtime,
-        client,
+        reader,
         position: 1,
         end,
         page: VecDeque::new(),
@@ -33,7 +32,7 @@ pub fn read_log(config: &ClusterConfig) -> anyhow::Result<Records> {
 
 struct LogReader {
     runtime: tokio::runtime::Runtime,
-    client: Client,
+    reader: follow::Reader,
     position: u64,
     /// The committed end when reading began: later records are not part of this reading.
     end: u64,
@@ -47,7 +46,7 @@ impl Iterator for LogReader {
         if self.page.is_empty() && self.position < self.end {
             let read = self
                 .runtime
-                .block_on(follow::read(&self.client, self.position, self.end));
+                .block_on(follow::read(&self.reader, self.position, self.end));
             match read {
                 Ok((rows, next)) => {
                     // A server behind the end first seen (cap below it) would loop: stop there.
