@@ -5,17 +5,22 @@
 # role (node a's shipper, each node's follower and watcher, the walsender, the standby's
 # walreceiver and startup process) — as µs per acknowledged frame.
 #
-#   benches/run-pg-cpu.sh        CONNS=100 SECS=8
+#   benches/run-pg-cpu.sh        CONNS=100 SECS=8 ROUNDS=1
+#   VAGT_B=/path/to/vagt benches/run-pg-cpu.sh   # alternating with another vagt build, each
+#                                                # round on a fresh cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${CONNS:-100}
 SECS=${SECS:-8}
-dir=$(mktemp -d)
-chmod 755 "$dir"
-cleanup() { deploy/cluster-demo.sh stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+ROUNDS=${ROUNDS:-1}
+dir=
+cleanup() { [ -z "$dir" ] || { deploy/cluster-demo.sh stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }; }
 trap cleanup EXIT
 cargo build --release --locked -p vagt -p vagt-replay >/dev/null 2>&1
-deploy/cluster-demo.sh start "$dir" >/dev/null
+measure() { # measure BINARY: one round on a fresh cluster of that build
+dir=$(mktemp -d)
+chmod 755 "$dir"
+VAGT_BIN=$1 deploy/cluster-demo.sh start "$dir" >/dev/null
 sleep 2
 sql() { psql -X -A -t -q -h 127.0.0.1 -p 55432 -U vagt -d postgres -c "$1"; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -45,7 +50,7 @@ out=$(target/release/vagt-replay closed --target 127.0.0.1:7051 --connections "$
     --secs "$SECS" --warmup-secs 0 --account-start 200000)
 acks=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["acks"])' "$out")
 tck=$(getconf CLK_TCK)
-echo "closed loop, $CONNS connections, $SECS s: $out"
+echo "$1, closed loop, $CONNS connections, $SECS s: $out"
 echo
 echo "| process | µs CPU per ACK |"
 echo "|---|---|"
@@ -53,3 +58,10 @@ for p in "${!role[@]}"; do
     d=$(( $(ticks "$p") - ${before[$p]} ))
     echo "${role[$p]}|$(python3 -c "print(f'{$d / $tck * 1e6 / $acks:.1f}')")"
 done | sort -t'|' -k2 -gr | awk -F'|' '$2 > 0 {printf "| %s | %s |\n", $1, $2}'
+cleanup
+dir=
+}
+for round in $(seq 1 "$ROUNDS"); do
+    measure target/release/vagt
+    [ -z "${VAGT_B:-}" ] || measure "$VAGT_B"
+done

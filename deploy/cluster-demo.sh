@@ -6,6 +6,7 @@
 #   deploy/cluster-demo.sh start [DIR]    # default DIR: ./cluster-demo (printed at the end)
 #   deploy/cluster-demo.sh stop  [DIR]
 #   PG_ONLY=1 deploy/cluster-demo.sh start DIR   # only the two PostgreSQL servers (benchmarks)
+#   VAGT_BIN=/path/to/vagt deploy/cluster-demo.sh start DIR   # the nodes run another vagt build
 #
 # Ports: PostgreSQL 55432 (primary) and 55433 (standby); node a DC-09 7051, metrics 9471;
 # node b DC-09 7052, metrics 9472 (override with PG_PORT, STANDBY_PORT, BASE_PORT, METRICS_BASE).
@@ -77,7 +78,7 @@ data = "$dir/node-$name/data"
 url = "host=127.0.0.1,127.0.0.1 port=$PG_PORT,$STANDBY_PORT user=vagt dbname=postgres target_session_attrs=read-write connect_timeout=2"
 node = "$name"
 EOF
-    target/release/vagt serve --config "$dir/node-$name/vagt.toml" > "$dir/node-$name.log" 2>&1 &
+    "${VAGT_BIN:-target/release/vagt}" serve --config "$dir/node-$name/vagt.toml" > "$dir/node-$name.log" 2>&1 &
     echo $! > "$dir/node-$name.pid"
     for _ in $(seq 1 100); do
         grep -q "listening on" "$dir/node-$name.log" 2>/dev/null && break
