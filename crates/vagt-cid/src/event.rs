@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use crate::code::{CodeInfo, is_user_code, lookup};
 
 /// The event qualifier digit.
@@ -42,11 +44,11 @@ pub struct CidEvent {
     /// Event qualifier.
     pub qualifier: Qualifier,
     /// Three-digit event code (`101`, `130`, …) as received.
-    pub code: String,
+    pub code: CompactString,
     /// Two-digit group / partition (`00` = none) as received.
-    pub group: String,
+    pub group: CompactString,
     /// Three-digit zone or user number (`000` = none) as received.
-    pub zone_or_user: String,
+    pub zone_or_user: CompactString,
 }
 
 impl CidEvent {
@@ -118,7 +120,7 @@ pub enum CidError {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AdmCid {
     /// The `#acct|` prefix, if present.
-    pub account: Option<String>,
+    pub account: Option<CompactString>,
     /// The event.
     pub event: CidEvent,
 }
@@ -138,17 +140,16 @@ pub fn parse_adm_cid(data: &[u8]) -> Result<AdmCid, CidError> {
                 return Err(CidError::BadAccount);
             }
             (
-                Some(String::from_utf8_lossy(acct).into_owned()),
+                Some(CompactString::from_utf8_lossy(acct)),
                 body.get(1..).unwrap_or_default(),
             )
         }
         None => (None, data),
     };
-    let digits: Vec<u8> = match body {
-        [q, x, y, z, b' ', g1, g2, b' ', c1, c2, c3] => {
-            vec![*q, *x, *y, *z, *g1, *g2, *c1, *c2, *c3]
+    let digits: [u8; 9] = match *body {
+        [q, x, y, z, b' ', g1, g2, b' ', c1, c2, c3] | [q, x, y, z, g1, g2, c1, c2, c3] => {
+            [q, x, y, z, g1, g2, c1, c2, c3]
         }
-        [_, _, _, _, _, _, _, _, _] => body.to_vec(),
         _ => return Err(CidError::BadLayout),
     };
     if let Some(&bad) = digits.iter().find(|b| !b.is_ascii_hexdigit()) {
@@ -163,7 +164,14 @@ pub(crate) fn event_from_digits(d: &[u8]) -> Result<CidEvent, CidError> {
         return Err(CidError::BadLayout);
     };
     let qualifier = Qualifier::from_digit(q).ok_or(CidError::BadQualifier)?;
-    let s = |bytes: &[u8]| String::from_utf8_lossy(bytes).to_ascii_uppercase();
+    // At most three hex digits (checked by the callers), upper-cased, stored inline.
+    let s = |bytes: &[u8]| {
+        let mut up = [0u8; 3];
+        for (u, b) in up.iter_mut().zip(bytes) {
+            *u = b.to_ascii_uppercase();
+        }
+        CompactString::from_utf8_lossy(up.get(..bytes.len()).unwrap_or_default())
+    };
     Ok(CidEvent {
         qualifier,
         code: s(&[x, y, z]),

@@ -19,9 +19,9 @@ fn event() -> impl Strategy<Value = CidEvent> {
     )
         .prop_map(|(qualifier, code, group, zone_or_user)| CidEvent {
             qualifier,
-            code,
-            group,
-            zone_or_user,
+            code: code.into(),
+            group: group.into(),
+            zone_or_user: zone_or_user.into(),
         })
 }
 
@@ -53,7 +53,7 @@ proptest! {
             None => event.to_string(),
         };
         let parsed = parse_adm_cid(data.as_bytes()).unwrap();
-        prop_assert_eq!(parsed.account, acct);
+        prop_assert_eq!(parsed.account.as_deref(), acct.as_deref());
         prop_assert_eq!(parsed.event, event);
     }
 

@@ -325,8 +325,8 @@ fn check_fields(v: &Vector, m: &vagt_dc09::Message, payload: Option<&Payload>) {
     if let Some(Payload::Cid(c)) = payload {
         for (key, ours) in [
             ("qualifier", c.event.qualifier.digit().to_string()),
-            ("partition", c.event.group.clone()),
-            ("zone_or_user", c.event.zone_or_user.clone()),
+            ("partition", c.event.group.to_string()),
+            ("zone_or_user", c.event.zone_or_user.to_string()),
         ] {
             if let Some(want) = str_of(key) {
                 assert_eq!(ours, want, "{name}: {key}");
@@ -567,9 +567,9 @@ fn every_contact_id_vector() {
                     message_type: field("mt"),
                     event: vagt_cid::CidEvent {
                         qualifier: vagt_cid::Qualifier::New,
-                        code: field("xyz"),
-                        group: field("gg"),
-                        zone_or_user: field("ccc"),
+                        code: field("xyz").into(),
+                        group: field("gg").into(),
+                        zone_or_user: field("ccc").into(),
                     },
                 };
                 assert_eq!(

@@ -1,5 +1,8 @@
 //! The typed result of parsing SIA-DCS data.
 
+use compact_str::CompactString;
+use smallvec::SmallVec;
+
 use crate::code::{AddressKind, CodeInfo, lookup};
 
 /// Whether an event block reports new or old (already reported, buffered) events.
@@ -17,9 +20,9 @@ pub struct Modifier {
     /// The two lower-case letters (`ri`, `id`, `ti`, `da`, `pi`, …).
     pub name: [u8; 2],
     /// The value as received.
-    pub value: String,
+    pub value: CompactString,
     /// Optional `^text^` after the value (e.g. an area or user name).
-    pub text: Option<String>,
+    pub text: Option<CompactString>,
 }
 
 impl Modifier {
@@ -35,15 +38,16 @@ pub struct SiaEvent {
     /// New or old.
     pub block: BlockKind,
     /// The two-letter event code (`BA`, `QA`, …), upper case.
-    pub code: String,
+    pub code: CompactString,
     /// The address after the code (zone, user, area or door number), as received.
-    pub address: Option<String>,
-    /// Modifiers in force for this event, in the order received.
-    pub modifiers: Vec<Modifier>,
+    pub address: Option<CompactString>,
+    /// Modifiers in force for this event, in the order received (up to two without an
+    /// allocation).
+    pub modifiers: SmallVec<[Modifier; 2]>,
     /// `^text^` after the address, or the text of a following `A` block.
-    pub text: Option<String>,
+    pub text: Option<CompactString>,
     /// `*value UNIT` after the address, as received (without `*`).
-    pub unit: Option<String>,
+    pub unit: Option<CompactString>,
 }
 
 impl SiaEvent {
@@ -106,18 +110,18 @@ pub struct OtherBlock {
     /// The function code (first character).
     pub function: char,
     /// The rest of the block as received.
-    pub content: String,
+    pub content: CompactString,
 }
 
 /// Everything in one SIA-DCS data field.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SiaData {
     /// The `#acct` block, if present (may differ from the DC-09 header account).
-    pub account: Option<String>,
+    pub account: Option<CompactString>,
     /// Events from `N` and `O` blocks, in order.
     pub events: Vec<SiaEvent>,
     /// Texts from `A` blocks, in order.
-    pub texts: Vec<String>,
+    pub texts: Vec<CompactString>,
     /// Other blocks, kept raw.
     pub other: Vec<OtherBlock>,
 }

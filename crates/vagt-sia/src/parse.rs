@@ -1,6 +1,9 @@
 //! The DC-03 tokenizer: blocks on `|`, packets on `/`, then lower-case modifiers and upper-case
 //! event codes in any order (REFERENCE.md §5).
 
+use compact_str::CompactString;
+use smallvec::SmallVec;
+
 use crate::event::{BlockKind, Modifier, OtherBlock, SiaData, SiaEvent};
 
 /// Why SIA-DCS data could not be parsed.
@@ -69,7 +72,7 @@ pub fn parse(data: &[u8]) -> Result<SiaData, SiaError> {
 /// when they change after it or another event follows; the block's last event takes them
 /// without a copy (most blocks hold one event).
 fn parse_events(kind: BlockKind, block: &[u8], events: &mut Vec<SiaEvent>) -> Result<(), SiaError> {
-    let mut modifiers: Vec<Modifier> = Vec::new();
+    let mut modifiers: SmallVec<[Modifier; 2]> = SmallVec::new();
     // The block's latest event, whose modifiers are not given yet.
     let mut unfilled: Option<usize> = None;
     let mut s = Scanner {
@@ -109,7 +112,7 @@ fn parse_events(kind: BlockKind, block: &[u8], events: &mut Vec<SiaEvent>) -> Re
                 block: kind,
                 code,
                 address,
-                modifiers: Vec::new(),
+                modifiers: SmallVec::new(),
                 text: note,
                 unit,
             });
@@ -130,7 +133,7 @@ fn parse_events(kind: BlockKind, block: &[u8], events: &mut Vec<SiaEvent>) -> Re
 /// Gives the `unfilled` event (if any) a copy of the modifiers in force.
 fn fill(unfilled: &mut Option<usize>, events: &mut [SiaEvent], modifiers: &[Modifier]) {
     if let Some(e) = unfilled.take().and_then(|j| events.get_mut(j)) {
-        e.modifiers = modifiers.to_vec();
+        e.modifiers = modifiers.iter().cloned().collect();
     }
 }
 
@@ -169,7 +172,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// An optional `^text^`.
-    fn caret_text(&mut self) -> Result<Option<String>, SiaError> {
+    fn caret_text(&mut self) -> Result<Option<CompactString>, SiaError> {
         if self.peek() != Some(b'^') {
             return Ok(None);
         }
@@ -178,7 +181,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// An optional `*value UNIT` or `*"text"UNIT`, returned without the `*`.
-    fn unit(&mut self) -> Result<Option<String>, SiaError> {
+    fn unit(&mut self) -> Result<Option<CompactString>, SiaError> {
         if self.peek() != Some(b'*') {
             return Ok(None);
         }
@@ -198,8 +201,13 @@ impl<'a> Scanner<'a> {
 }
 
 /// Bytes as text; DC-03 text may be Windows-1252, so invalid UTF-8 is replaced, never fatal.
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// Up to 24 bytes (an account, a code, an address, a modifier's value) it is stored inline,
+/// with no allocation.
+fn text(bytes: &[u8]) -> CompactString {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => CompactString::new(s),
+        Err(_) => CompactString::from_utf8_lossy(bytes),
+    }
 }
 
 #[cfg(test)]

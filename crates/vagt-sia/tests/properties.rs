@@ -43,7 +43,7 @@ proptest! {
                 in_force.push(m.clone());
             }
             prop_assert_eq!(&ev.code, code);
-            prop_assert_eq!(&ev.address, addr);
+            prop_assert_eq!(ev.address.as_deref(), addr.as_deref());
             for (name, value) in &in_force {
                 let key: [u8; 2] = name.as_bytes().try_into().unwrap();
                 prop_assert_eq!(ev.modifier(&key), Some(value.as_str()));

@@ -30,7 +30,10 @@ pub(super) fn processed(p: &Processed, response: Option<&[u8]>) -> Value {
         .collect();
     obj.insert("events".into(), Value::Array(events));
     if let Some(Payload::Sia(s)) = &p.payload {
-        obj.insert("texts".into(), json!(s.texts));
+        obj.insert(
+            "texts".into(),
+            json!(s.texts.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
+        );
     }
     obj.insert("error".into(), json!(error.as_ref().map(|(_, text)| text)));
     obj.insert("error_kind".into(), json!(error.map(|(kind, _)| kind)));
